@@ -1,0 +1,21 @@
+# The two commands of the README. Each one sets everything up first (idempotent, fast when done).
+.PHONY: demo test setup lint bench clean
+
+PY := .venv/bin/python
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) -m bot demo
+
+test: setup
+	$(PY) -m ruff check bot tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/bench_verify.py
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache

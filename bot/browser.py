@@ -1,0 +1,122 @@
+"""Finding and launching a Chromium for Playwright.
+
+Search order: an explicit setting (the ``--browser`` flag or ``ICPBOT_BROWSER``), Playwright's own
+Chromium when it is installed, then a system Chromium or Chrome on PATH. ``python -m bot.browser``
+prints what it found (exit 0) or the three ways to get one (exit 1); the set-up script uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from bot.errors import BrowserNotFound
+
+__all__ = ["BrowserChoice", "find_browser", "launch_args", "launch_options"]
+
+ENV_VAR = "ICPBOT_BROWSER"
+
+_SYSTEM_NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+)
+
+# Chromium must not phone home: this tool runs on closed networks and CI machines, where each
+# attempt is a refused connection (and noise in HARs). See the flags list at
+# https://peter.sh/experiments/chromium-command-line-switches/
+_QUIET_FLAGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+FIX_HINT = (
+    "No Chromium found for Playwright. Fix it in one of three ways:\n"
+    "  1. python -m playwright install chromium   (Playwright's own browser)\n"
+    "  2. apt-get install chromium fonts-noto-cjk  (Debian/Ubuntu, as root; or install Google Chrome)\n"
+    f"  3. point {ENV_VAR} (or --browser) at a Chromium or Chrome executable"
+)
+
+
+@dataclass(frozen=True)
+class BrowserChoice:
+    """A browser to launch: ``executable`` is None for Playwright's own bundled Chromium."""
+
+    executable: str | None
+    source: str  # "setting" | "playwright" | "system"
+
+    def describe(self) -> str:
+        return f"{self.source}: {self.executable or 'Playwright bundled Chromium'}"
+
+
+def _playwright_chromium() -> str | None:
+    """Path of Playwright's own Chromium if it is installed, else None (no download attempted)."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+    except Exception as exc:  # pragma: no cover - depends on the installation
+        logger.debug("Playwright could not report its Chromium: {}", exc)
+        return None
+    return path if path and Path(path).is_file() else None
+
+
+def find_browser(explicit: str | None = None) -> BrowserChoice:
+    """Pick the browser to use, or raise :class:`BrowserNotFound` with the ways to fix it."""
+    setting = explicit or os.environ.get(ENV_VAR)
+    if setting:
+        resolved = shutil.which(setting) or (setting if Path(setting).is_file() else None)
+        if not resolved:
+            raise BrowserNotFound(f"{ENV_VAR}/--browser points at {setting!r}, which is not an executable")
+        return BrowserChoice(resolved, "setting")
+    bundled = _playwright_chromium()
+    if bundled:
+        return BrowserChoice(None, "playwright")
+    for name in _SYSTEM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return BrowserChoice(found, "system")
+    raise BrowserNotFound(FIX_HINT)
+
+
+def launch_args() -> list[str]:
+    """Extra Chromium switches for root and closed networks."""
+    args = list(_QUIET_FLAGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+    return args
+
+
+def launch_options(choice: BrowserChoice, *, headless: bool) -> dict[str, Any]:
+    """Keyword arguments for ``playwright.chromium.launch``."""
+    opts: dict[str, Any] = {"headless": headless, "args": launch_args()}
+    if choice.executable:
+        opts["executable_path"] = choice.executable
+    return opts
+
+
+def _main() -> int:
+    try:
+        choice = find_browser()
+    except BrowserNotFound as exc:
+        print(exc, file=sys.stderr)  # noqa: T201
+        return 1
+    print(choice.describe())  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

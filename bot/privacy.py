@@ -1,0 +1,115 @@
+"""Masking of personal values (mobile numbers, SMS codes, ID digits) everywhere icpbot writes.
+
+A process-wide :data:`REDACTOR` learns the values of each scenario as soon as they are loaded, and
+every sink (log lines, console output, result.json, the report, traces and HARs) passes text
+through it. Each value is replaced in every form the page might have used: as is, JSON-escaped,
+URL-encoded; mobile numbers also with the +86/0086 prefixes and spaced or dashed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Literal
+from urllib.parse import quote, quote_plus
+
+__all__ = ["REDACTOR", "Redactor", "mask_code", "mask_id", "mask_mobile", "mask_value"]
+
+Kind = Literal["mobile", "code", "id_last6"]
+
+
+def mask_mobile(mobile: str) -> str:
+    """``13912345678`` -> ``139****5678`` (the form Chinese services print)."""
+    if len(mobile) >= 7:
+        return f"{mobile[:3]}****{mobile[-4:]}"
+    return "*" * len(mobile)
+
+
+def mask_code(code: str) -> str:
+    return "*" * len(code)
+
+
+def mask_id(id_last6: str) -> str:
+    """``30721X`` -> ``****1X``."""
+    return "****" + id_last6[-2:] if len(id_last6) == 6 else "*" * len(id_last6)
+
+
+def mask_value(kind: Kind, value: str) -> str:
+    if kind == "mobile":
+        return mask_mobile(value)
+    if kind == "code":
+        return mask_code(value)
+    return mask_id(value)
+
+
+def _variants(kind: Kind, value: str) -> set[str]:
+    forms = {value, quote(value), quote_plus(value)}
+    if kind == "mobile" and len(value) == 11:
+        forms |= {
+            f"+86{value}",
+            f"0086{value}",
+            f"{value[:3]} {value[3:7]} {value[7:]}",
+            f"{value[:3]}-{value[3:7]}-{value[7:]}",
+        }
+    if kind == "id_last6":
+        forms |= {value.lower()}
+    return {f for f in forms if f}
+
+
+class Redactor:
+    """Replaces every registered personal value with its mask. Thread-safe; cheap when empty."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, str] = {}  # form -> mask
+        self._pattern: re.Pattern[str] | None = None
+        self.enabled = True
+
+    def add(self, kind: Kind, value: str | None) -> None:
+        if not value:
+            return
+        mask = mask_value(kind, value)
+        with self._lock:
+            for form in _variants(kind, value):
+                self._values[form] = mask
+            # Longest first so that "+8613912345678" is replaced whole, not as "+86" + mask.
+            forms = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(f) for f in forms))
+
+    def add_many(self, items: Iterable[tuple[Kind, str | None]]) -> None:
+        for kind, value in items:
+            self.add(kind, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+    @property
+    def secrets(self) -> list[str]:
+        with self._lock:
+            return list(self._values)
+
+    def __call__(self, text: str) -> str:
+        pattern = self._pattern
+        if not self.enabled or pattern is None or not text:
+            return text
+        return pattern.sub(lambda m: self._values[m.group(0)], text)
+
+    def bytes(self, data: bytes) -> bytes:
+        """Redact UTF-8 text in bytes; bytes that are not UTF-8 are redacted byte-wise."""
+        pattern = self._pattern
+        if not self.enabled or pattern is None or not data:
+            return data
+        try:
+            return self(data.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            out = data
+            for form, mask in sorted(self._values.items(), key=lambda kv: -len(kv[0])):
+                out = out.replace(form.encode("utf-8"), mask.encode("utf-8"))
+            return out
+
+
+#: The process-wide redactor every sink uses.
+REDACTOR = Redactor()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up: .venv with icpbot (editable) and test extras, a Chromium that
+# Playwright can drive, and CJK fonts so that screenshots of the Chinese page are readable.
+# A second call with nothing to do finishes in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PY="$VENV/bin/python"
+STAMP="$VENV/.icpbot-installed"
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# 1. Python environment ---------------------------------------------------------------------------
+if [ ! -x "$PY" ]; then
+    PYTHON=${PYTHON:-}
+    if [ -z "$PYTHON" ]; then
+        for cand in python3.13 python3.12 python3.11 python3; do
+            if command -v "$cand" >/dev/null 2>&1 &&
+               "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+                PYTHON=$cand; break
+            fi
+        done
+    fi
+    [ -n "$PYTHON" ] || { say "Python 3.11 or newer is required"; exit 1; }
+    say "creating $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    say "installing icpbot and its test tools into $VENV"
+    "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$STAMP"
+fi
+
+# 2. A browser ------------------------------------------------------------------------------------
+is_root() { [ "$(id -u)" = 0 ]; }
+apt_install() {
+    is_root && command -v apt-get >/dev/null 2>&1 || return 1
+    say "apt-get install -y $*"
+    export DEBIAN_FRONTEND=noninteractive
+    # Lists may be missing on a fresh machine; one update, then install.
+    if ! apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1; then
+        apt-get update -q >/dev/null 2>&1 || true
+        apt-get install -y -q --no-install-recommends "$@" >/dev/null
+    fi
+}
+if ! "$PY" -m bot.browser >/dev/null 2>&1; then
+    say "no browser found; trying: python -m playwright install chromium"
+    if ! timeout 300 "$PY" -m playwright install chromium >/dev/null 2>&1 ||
+       ! "$PY" -m bot.browser >/dev/null 2>&1; then
+        say "Playwright could not download its Chromium; trying the system package"
+        apt_install chromium fonts-noto-cjk || true
+    fi
+    "$PY" -m bot.browser >&2 || exit 1
+fi
+
+# 3. CJK fonts (without them every Chinese character in a screenshot is an empty box) ------------
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; then
+    apt_install fonts-noto-cjk || say "WARNING: no CJK fonts; install fonts-noto-cjk (or any Chinese font)"
+fi
+exit 0
