@@ -45,7 +45,7 @@ _QUIET_FLAGS = [
 FIX_HINT = (
     "No Chromium found for Playwright. Fix it in one of three ways:\n"
     "  1. python -m playwright install chromium   (Playwright's own browser)\n"
-    "  2. apt-get install chromium fonts-noto-cjk  (Debian/Ubuntu, as root; or install Google Chrome)\n"
+    "  2. apt-get install chromium fonts-noto-cjk  (Debian/Ubuntu, as root), or install Chrome\n"
     f"  3. point {ENV_VAR} (or --browser) at a Chromium or Chrome executable"
 )
 
@@ -80,7 +80,9 @@ def find_browser(explicit: str | None = None) -> BrowserChoice:
     if setting:
         resolved = shutil.which(setting) or (setting if Path(setting).is_file() else None)
         if not resolved:
-            raise BrowserNotFound(f"{ENV_VAR}/--browser points at {setting!r}, which is not an executable")
+            raise BrowserNotFound(
+                f"{ENV_VAR}/--browser points at {setting!r}, which is not an executable"
+            )
         return BrowserChoice(resolved, "setting")
     bundled = _playwright_chromium()
     if bundled:

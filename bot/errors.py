@@ -51,7 +51,9 @@ class ConfigError(BotError):
     exit_code = 20
     category = "invalid_input"
 
-    def __init__(self, problems: Sequence[Problem] | str, *, path: Path | str | None = None) -> None:
+    def __init__(
+        self, problems: Sequence[Problem] | str, *, path: Path | str | None = None
+    ) -> None:
         if isinstance(problems, str):
             problems = [Problem(str(path or ""), None, "", problems)]
         self.problems: list[Problem] = list(problems)
@@ -68,7 +70,7 @@ class SelectorMapError(ConfigError):
 
 
 class SelectorError(BotError):
-    """The page no longer matches the selector map: no candidate found exactly one visible element."""
+    """The page no longer matches the selector map: no candidate matched one visible element."""
 
     exit_code = 25
     category = "selector_error"

@@ -9,11 +9,15 @@ kept in the outcome.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Category", "Outcome", "Submitted", "most_severe"]
+if TYPE_CHECKING:  # runtime imports would be circular: selector_map loads Category from here
+    from bot.scenario import Action
+    from bot.selector_map import SelectorMap, StatusEntry
+
+__all__ = ["Category", "Outcome", "Submitted", "classify_reply", "most_severe"]
 
 
 class Category(StrEnum):
@@ -53,7 +57,8 @@ _EXIT_CODES: dict[Category, int] = {
     Category.selector_error: 25,
 }
 
-# Least to most severe. `unknown` is worst: a submission may have gone out and nobody knows its fate.
+# Least to most severe. `unknown` is worst: a submission may have gone out and nobody knows its
+# fate.
 _SEVERITY: list[Category] = [
     Category.success,
     Category.no_record,
@@ -104,3 +109,90 @@ def most_severe(categories: list[Category]) -> Category:
     if not categories:
         return Category.success
     return max(categories, key=lambda c: c.severity)
+
+
+def classify_reply(smap: SelectorMap, action: Action, valid_status: int | None,
+                   banner_text: str | None, *, valid_flag: bool | None = None) -> Outcome:
+    """The outcome of a reply to a submission (``submitted="yes"``), from the map's status table.
+
+    ``valid_status`` (the API's ``params.validStatus``) decides; ``banner_text`` (what the page
+    showed) is used only when there is no status. When both are given and the banner is not the
+    status's text, both are kept (``banner_zh``, ``expected_banner_zh``) and ``details`` says which
+    status the banner would mean; the category stays the API's. ``valid_flag`` is recorded.
+    """
+    from bot.selector_map import banner_matches  # a runtime import here is not circular
+
+    banner = banner_text if banner_text and banner_text.strip() else None
+    details: dict[str, Any] = {}
+    if valid_flag is not None:
+        details["valid_flag"] = valid_flag
+
+    if valid_status is not None:
+        details["classified_by"] = "status"
+        entry = smap.status_entry(action, valid_status)
+        if entry is None:
+            return _unknown_status(smap, action, valid_status, banner, details)
+        message = entry.message
+        if action not in entry.actions:
+            details["action_mismatch"] = True
+            message += f" (The site answered a {action} with a status of the other form.)"
+        if banner is not None and not banner_matches(entry.banner, banner):
+            says = smap.entry_by_banner(action, banner)
+            details["banner_mismatch"] = True
+            details["banner_says"] = says.name if says is not None else None
+            message += (" (The page's banner did not show the expected text for this status; the "
+                        "API's status was used.)")
+        _check_flag(entry, valid_flag, details)
+        return Outcome(category=entry.category, status=entry.name, site_status=valid_status,
+                       banner_zh=banner, expected_banner_zh=entry.banner, message=message,
+                       next_step=entry.next_step, submitted="yes", details=details)
+
+    if banner is not None:
+        details["classified_by"] = "banner"
+        entry = smap.entry_by_banner(action, banner)
+        if entry is None:
+            return Outcome(
+                category=Category.unknown, status="unrecognised_banner", banner_zh=banner,
+                message="A reply came back without a status, and the page's banner text is not "
+                        f"one icpbot knows: {banner}",
+                next_step="Read the banner in the screenshot (or have it translated) and check "
+                          "the filing's state with the hosting provider before anything else; do "
+                          "not resubmit.",
+                submitted="yes", details=details)
+        details["inferred_status"] = entry.status
+        _check_flag(entry, valid_flag, details)
+        return Outcome(category=entry.category, status=entry.name, banner_zh=banner,
+                       expected_banner_zh=entry.banner, message=entry.message,
+                       next_step=entry.next_step, submitted="yes", details=details)
+
+    details["classified_by"] = "none"
+    return Outcome(
+        category=Category.unknown, status="unknown",
+        message="A reply came back, but icpbot could read neither a status nor a banner from it; "
+                "the submission may or may not have counted.",
+        next_step="Check the screenshot and the filing's state with the hosting provider before "
+                  "trying again; do not resubmit blindly.",
+        submitted="yes", details=details)
+
+
+def _check_flag(entry: StatusEntry, valid_flag: bool | None, details: dict[str, Any]) -> None:
+    # validFlag only picks the banner's icon; record a disagreement, never act on it.
+    if valid_flag is not None and valid_flag != (entry.category is Category.success):
+        details["valid_flag_mismatch"] = True
+
+
+def _unknown_status(smap: SelectorMap, action: Action, status: int, banner: str | None,
+                    details: dict[str, Any]) -> Outcome:
+    default = smap.default_entry
+    if banner is not None:
+        says = smap.entry_by_banner(action, banner)
+        details["banner_says"] = says.name if says is not None else None
+    shown = f"the page showed: {banner}" if banner is not None else "the page showed no banner"
+    return Outcome(
+        category=Category.failed, status="unknown_status", site_status=status, banner_zh=banner,
+        expected_banner_zh=default.banner if default is not None else None,
+        message=f"The site answered with status {status}, which icpbot does not know (the page "
+                f"shows the generic failure text for such statuses); {shown}.",
+        next_step="Check the filing's state with the hosting provider before trying again; do "
+                  "not resubmit blindly, as the attempt may have counted.",
+        submitted="yes", details=details)

@@ -1,0 +1,99 @@
+"""Benchmark: an icpbot verify run against a minimal hand-written Playwright script.
+
+Both run as fresh processes against the same built-in mock (captcha off), each answered with
+status 3. Wall time is measured from process start until ``result.json`` (icpbot) or the
+screenshot (baseline) exists, i.e. until the process exits. Prints a table and the ratio; the
+README quotes these figures. Usage: ``python bench/bench_verify.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.mocksite import Filing, MockSite
+
+ROOT = Path(__file__).resolve().parent.parent
+MOBILE, ID6, CODE = "13800138000", "12345X", "246810"
+
+
+def _filing() -> Filing:
+    return Filing(mobile=MOBILE, id_last6=ID6, code=CODE)
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="icpbot-bench-"))
+    scenario = tmp / "bench.yaml"
+    scenario.write_text(
+        "name: bench\naction: verify\ncaptcha: none\n"
+        f"inputs:\n  mobile: '{MOBILE}'\n  code: '{CODE}'\n  id_last6: '{ID6}'\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "ICPBOT_STATE_DIR": str(tmp / "state")}
+    times: dict[str, list[float]] = {"baseline": [], "icpbot": []}
+    with MockSite(filings=[_filing()], test_mode=True) as site:
+        for i in range(args.runs + 1):  # the first round warms the disk cache and is dropped
+            for name in ("baseline", "icpbot"):
+                site.load_filings([_filing()])
+                if name == "baseline":
+                    cmd = [
+                        sys.executable,
+                        str(ROOT / "bench" / "minimal_verify.py"),
+                        site.url,
+                        CODE,
+                        MOBILE,
+                        ID6,
+                        str(tmp / f"shot{i}.png"),
+                    ]
+                else:
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "bot",
+                        "run",
+                        str(scenario),
+                        "--base-url",
+                        site.url,
+                        "--out",
+                        str(tmp / "out"),
+                        "--headless",
+                        "--no-report",
+                    ]
+                elapsed = _timed(cmd, env)
+                if i:
+                    times[name].append(elapsed)
+            verdicts = [s["reply"]["valid_status"] for s in site.submissions()]
+            assert verdicts == [3, 3], f"unexpected replies {verdicts}"
+    base = statistics.median(times["baseline"])
+    bot = statistics.median(times["icpbot"])
+    print(f"runs: {args.runs} each (after one warm-up round), cores: {os.cpu_count()}")
+    print(f"{'':10} {'median s':>9} {'mean s':>8} {'min s':>7} {'max s':>7}")
+    for name, values in times.items():
+        print(
+            f"{name:10} {statistics.median(values):9.3f} {statistics.mean(values):8.3f} "
+            f"{min(values):7.3f} {max(values):7.3f}"
+        )
+    overhead = (bot / base - 1) * 100
+    print(f"icpbot overhead: {overhead:+.1f}% of the baseline median (goal: at most +15%)")
+    return 0 if overhead <= 15 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

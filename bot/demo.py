@@ -1,0 +1,82 @@
+"""``make demo``: the built-in mock, the demo filings and ``scenarios/demo/*.yaml``, headless.
+
+The demo uses its own throw-away ledger folder, so running it again and again never trips the
+failure-budget guard of the operator's real ledger.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.errors import BotError
+from bot.outcome import Category
+from bot.privacy import REDACTOR
+
+__all__ = ["DEMO_DIR", "run_demo"]
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "demo"
+
+# Categories that mean "the site was reached and answered": the demo shows each kind of answer.
+_ANSWERED = {Category.success, Category.wrong_info, Category.no_record, Category.failed}
+
+
+def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_DIR) -> int:
+    """Run the demo; returns 0 when every demo scenario got a classified answer from the mock."""
+    from bot.mocksite import MockSite, load_filings
+    from bot.mocksite import __file__ as mock_init
+    from bot.runner import RunOptions, run_scenarios
+    from bot.scenario import load_scenarios
+
+    files = sorted(scenario_dir.glob("*.yaml"))
+    if not files:
+        echo(f"error: no demo scenarios in {scenario_dir}", err=True)
+        return Category.invalid_input.exit_code
+    try:
+        scenarios = load_scenarios(files)
+    except BotError as exc:
+        echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    filings = load_filings(Path(mock_init).parent / "demo_filings.yaml")
+    with (
+        tempfile.TemporaryDirectory(prefix="icpbot-demo-state-") as state,
+        MockSite(filings=filings) as site,
+    ):
+        echo(f"mock MIIT site: {site.url}#/Integrated/index")
+        options = RunOptions(
+            base_url=site.url,
+            out_dir=out,
+            headed=False,
+            state_dir=Path(state),
+            trace="on-failure",
+            notify=lambda line: echo(line, err=True),
+        )
+        results = run_scenarios(scenarios, options)
+    table = Table(title="icpbot demo against the built-in mock", show_lines=True)
+    for col in ("scenario", "action", "outcome", "site status", "what it means", "evidence"):
+        table.add_column(col)
+    for res in results:
+        o = res.outcome
+        table.add_row(
+            res.scenario.name if res.scenario else "?",
+            str(res.scenario.action) if res.scenario else "",
+            f"{o.category.value} (exit {o.exit_code})",
+            "" if o.site_status is None else str(o.site_status),
+            REDACTOR(f"{o.message}\nNext: {o.next_step}"),
+            str(res.run_dir),
+        )
+    Console(width=160).print(table)
+    report = None
+    try:
+        from bot.report import render_report
+
+        runs = [{**r.to_json(), "dir": r.run_dir} for r in results]
+        report = render_report(runs, out / f"report-{results[0].run_id.split('-')[0]}.html")
+    except Exception as exc:  # the table above already holds the outcomes
+        echo(f"warning: report not written: {exc}", err=True)
+    echo(f"evidence: {out.resolve()}" + (f"\nreport: {report}" if report else ""))
+    return 0 if all(r.outcome.category in _ANSWERED for r in results) else 1

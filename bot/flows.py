@@ -1,0 +1,101 @@
+"""The two forms of the SMS block as page objects: :class:`VerifyTab` and :class:`ResendTab`.
+
+They know the order of the fields and which selector-map elements hold them; everything about how
+to find an element is in the map (``selectors/<site>.yaml``), so a redesign of the page is a data
+change. Page objects never submit twice: :meth:`FormTab.click_submit` clicks once and the
+:class:`bot.submission.SubmissionGate` stops any second request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from loguru import logger
+from playwright.sync_api import Locator, Page, Response
+
+from bot.errors import ConfigError
+from bot.locate import Resolver
+from bot.scenario import Action, Inputs
+
+__all__ = ["FormTab", "ResendTab", "VerifyTab", "form_for", "open_page"]
+
+
+@dataclass
+class FormTab:
+    """One tab card of the SMS block: select it, fill it in the page's order, click 提交 once."""
+
+    resolver: Resolver
+    action: ClassVar[Action]
+    tab_element: ClassVar[str]
+    card_element: ClassVar[str]
+    submit_element: ClassVar[str]
+    #: (input field, selector-map element) in the page's order
+    fields: ClassVar[tuple[tuple[str, str], ...]]
+
+    @property
+    def page(self) -> Page:
+        return self.resolver.page
+
+    def select(self) -> None:
+        """Click the tab (switching clears both forms on the real page) and wait for its card."""
+        self.resolver.resolve(self.tab_element).click()
+        self.resolver.resolve(self.card_element)
+
+    def field_values(self, inputs: Inputs) -> list[tuple[str, str, str]]:
+        values: list[tuple[str, str, str]] = []
+        for field_name, element in self.fields:
+            value = getattr(inputs, field_name)
+            if value is None:
+                raise ConfigError(f"the {self.action} form needs {field_name}")
+            values.append((field_name, element, value))
+        return values
+
+    def fill(self, inputs: Inputs) -> list[Locator]:
+        """Fill every field; returns their locators (to mask them in screenshots)."""
+        filled: list[Locator] = []
+        for field_name, element, value in self.field_values(inputs):
+            box = self.resolver.resolve(element)
+            box.fill(value)
+            # maxlength or an input filter on the page may have changed what was typed.
+            if box.input_value() != value:
+                raise ConfigError(
+                    f"the page did not accept the {field_name} as typed (maxlength or input filter)"
+                )
+            logger.debug("filled {}", field_name)
+            filled.append(box)
+        return filled
+
+    def submit_button(self) -> Locator:
+        return self.resolver.resolve(self.submit_element)
+
+    def click_submit(self, button: Locator) -> None:
+        """One click, no retry: Playwright's click retries only until the click is dispatched."""
+        button.click(no_wait_after=True)
+
+
+@dataclass
+class VerifyTab(FormTab):
+    action = Action.verify
+    tab_element = "verify_tab"
+    card_element = "verify_card"
+    submit_element = "verify_submit"
+    fields = (("code", "verify_code"), ("mobile", "verify_mobile"), ("id_last6", "verify_id_last6"))
+
+
+@dataclass
+class ResendTab(FormTab):
+    action = Action.resend
+    tab_element = "resend_tab"
+    card_element = "resend_card"
+    submit_element = "resend_submit"
+    fields = (("mobile", "resend_mobile"), ("id_last6", "resend_id_last6"))
+
+
+def form_for(action: Action, resolver: Resolver) -> FormTab:
+    return VerifyTab(resolver) if action is Action.verify else ResendTab(resolver)
+
+
+def open_page(page: Page, url: str, timeout_s: float) -> Response | None:
+    """Open the SMS page; the caller judges the document response (firewall, HTTP errors)."""
+    return page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)

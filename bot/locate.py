@@ -1,0 +1,152 @@
+"""Turning selector-map elements into Playwright locators, with ordered fallbacks.
+
+For each element the candidates are tried in map order; the first that matches exactly one visible
+element wins and is logged. ``within`` scopes an element to its container (a field inside its tab
+card), resolved the same way first. When no candidate matches, :class:`bot.errors.SelectorError`
+names the element and what every candidate found.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bot.errors import SelectorError
+from bot.selector_map import Candidate, SelectorMap, Strategy
+
+__all__ = ["Resolver", "candidate_locator"]
+
+# One animation frame: Vue applies v-show and re-renders on the next tick, so an ambiguous or empty
+# match is re-checked once the page has painted again, never after a fixed delay.
+_MAX_AMBIGUOUS_ROUNDS = 30  # about half a second of frames: a stable ambiguity is a map problem
+_NEXT_FRAME = "() => new Promise(resolve => requestAnimationFrame(() => resolve(true)))"
+
+
+def _text_arg(candidate: Candidate) -> str | re.Pattern[str]:
+    return re.compile(candidate.regex) if candidate.regex else cast(str, candidate.value)
+
+
+def candidate_locator(scope: Page | Locator, candidate: Candidate) -> Locator:
+    """The Playwright locator a candidate describes, inside ``scope``."""
+    strategy = candidate.strategy
+    if strategy is Strategy.role:
+        kwargs: dict[str, Any] = {}
+        if candidate.name is not None:
+            kwargs["name"] = candidate.name
+            kwargs["exact"] = candidate.exact
+        loc = scope.get_by_role(cast(Any, candidate.value), **kwargs)
+    elif strategy is Strategy.placeholder:
+        arg = _text_arg(candidate)
+        loc = scope.get_by_placeholder(arg, exact=candidate.exact if isinstance(arg, str) else None)
+    elif strategy is Strategy.text:
+        arg = _text_arg(candidate)
+        loc = scope.get_by_text(arg, exact=candidate.exact if isinstance(arg, str) else None)
+    else:
+        loc = scope.locator(cast(str, candidate.value))
+    if candidate.has_text:
+        loc = loc.filter(has_text=candidate.has_text)
+    return loc
+
+
+@dataclass
+class Resolver:
+    """Resolves map elements on one page and remembers which candidate matched each."""
+
+    page: Page
+    smap: SelectorMap
+    timeout_s: float
+    matched: dict[str, str] = field(default_factory=dict)
+
+    def scope_of(self, name: str, deadline: float) -> Page | Locator:
+        spec = self.smap.element(name)
+        if spec.within:
+            return self._resolve(spec.within, deadline)
+        return self.page
+
+    def resolve(self, name: str, *, timeout_s: float | None = None) -> Locator:
+        """The one visible element for ``name``; waits up to the timeout for the page to show it."""
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        return self._resolve(name, deadline)
+
+    def present(self, name: str) -> Locator | None:
+        """The element if it is visible right now (no waiting), else None. Never raises."""
+        try:
+            return self._resolve(name, time.monotonic(), quiet=True)
+        except (SelectorError, PlaywrightError):
+            return None
+
+    def any_of(self, name: str) -> Locator:
+        """A locator matching any candidate of ``name`` (for waiting on several things at once)."""
+        spec = self.smap.element(name)
+        scope: Page | Locator = self.page
+        if spec.within:
+            parent = self.smap.element(spec.within)
+            scope = self._union(self.page, parent.candidates)
+        return self._union(scope, spec.candidates)
+
+    def _union(self, scope: Page | Locator, candidates: tuple[Candidate, ...]) -> Locator:
+        locs = [candidate_locator(scope, c) for c in candidates]
+        union = locs[0]
+        for loc in locs[1:]:
+            union = union.or_(loc)
+        return union
+
+    def _try_once(
+        self, scope: Page | Locator, name: str
+    ) -> tuple[Locator | None, list[tuple[str, str]]]:
+        spec = self.smap.element(name)
+        tried: list[tuple[str, str]] = []
+        for candidate in spec.candidates:
+            loc = candidate_locator(scope, candidate).filter(visible=True)
+            try:
+                count = loc.count()
+            except PlaywrightError as exc:
+                tried.append((candidate.describe(), f"error: {str(exc).splitlines()[0]}"))
+                continue
+            if count == 1:
+                return loc, [*tried, (candidate.describe(), "1 visible")]
+            tried.append((candidate.describe(), f"{count} visible"))
+        return None, tried
+
+    def _resolve(self, name: str, deadline: float, *, quiet: bool = False) -> Locator:
+        scope = self.scope_of(name, deadline)
+        spec = self.smap.element(name)
+        ambiguous_rounds = 0
+        while True:
+            loc, tried = self._try_once(scope, name)
+            if loc is not None:
+                desc = tried[-1][0]
+                if self.matched.get(name) != desc:
+                    if len(tried) > 1:
+                        logger.warning(
+                            "{}: fell back to candidate {} ({} earlier did not match)",
+                            name,
+                            desc,
+                            len(tried) - 1,
+                        )
+                    else:
+                        logger.debug("{}: matched {}", name, desc)
+                    self.matched[name] = desc
+                return loc
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or ambiguous_rounds >= _MAX_AMBIGUOUS_ROUNDS:
+                if not quiet:
+                    logger.error("{}: no candidate matched exactly one visible element", name)
+                raise SelectorError(name, tried)
+            union = self._union(scope, spec.candidates).filter(visible=True)
+            try:
+                if union.count() == 0:
+                    union.first.wait_for(state="visible", timeout=remaining * 1000)
+                else:
+                    # Something is visible but not exactly one: give the page one more frame.
+                    ambiguous_rounds += 1
+                    self.page.wait_for_function(_NEXT_FRAME, timeout=remaining * 1000)
+            except PlaywrightTimeoutError:
+                continue

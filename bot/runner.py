@@ -1,0 +1,858 @@
+"""Running scenarios: guard, browser, the one submission, classification, evidence.
+
+:func:`run_scenarios` is the library entry point the CLI and the tests share. Each scenario gets its
+own browser context and run folder, and always ends in a :class:`RunResult` with a ``result.json``
+on disk, whatever happened (invalid input, refusal, a page that no longer matches the map, a
+dropped connection, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urljoin, urlparse
+
+from loguru import logger
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bot import __version__
+from bot.browser import find_browser, launch_options
+from bot.errors import BotError, ConfigError, SelectorError
+from bot.evidence import private_dir, safe_capture, scrub_har, scrub_trace, write_json
+from bot.flows import form_for, open_page
+from bot.guard import Ledger, check_submission
+from bot.locate import Resolver
+from bot.logs import install_patcher, run_log
+from bot.outcome import Category, Outcome, classify_reply
+from bot.privacy import REDACTOR, mask_code, mask_id, mask_mobile
+from bot.scenario import CaptchaMode, Scenario
+from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
+from bot.submission import SubmissionGate
+
+__all__ = ["RunOptions", "RunResult", "run_scenarios"]
+
+TraceMode = Literal["on", "off", "on-failure"]
+EvidenceMode = Literal["masked", "unmasked"]
+
+_SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs besides the scenario. Defaults match the CLI's."""
+
+    base_url: str | None = None
+    out_dir: Path = Path("recordings")
+    headed: bool | None = None  # None: headed when a person may have to pass the security check
+    selectors: Path | None = None
+    timeout_s: float = 30.0
+    captcha_timeout_s: float | None = None  # None: 300 s headed, no wait headless
+    browser: str | None = None
+    trace: TraceMode = "on-failure"
+    har: bool = False
+    evidence: EvidenceMode = "masked"
+    allow_risky: bool = False
+    state_dir: Path | None = None
+    #: called with an English line for the operator (captcha prompts, warnings)
+    notify: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    scenario: Scenario | None
+    scenario_file: str | None
+    outcome: Outcome
+    started_at: datetime
+    finished_at: datetime
+    submissions: int = 0
+    progress: str = "started"
+    evidence: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    selectors_matched: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        sc = self.scenario
+        inputs: dict[str, str | None] = {}
+        if sc is not None:
+            inputs = {
+                "mobile": mask_mobile(sc.inputs.mobile),
+                "code": mask_code(sc.inputs.code) if sc.inputs.code else None,
+                "id_last6": mask_id(sc.inputs.id_last6),
+            }
+        return {
+            "schema": "icpbot.result/1",
+            "run_id": self.run_id,
+            "icpbot_version": __version__,
+            "scenario": {
+                "name": sc.name if sc else None,
+                "file": self.scenario_file,
+                "action": str(sc.action) if sc else None,
+                "site": sc.site if sc else None,
+                "base_url": sc.base_url if sc else None,
+            },
+            "action": str(sc.action) if sc else None,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "inputs": inputs,
+            "outcome": self.outcome.model_dump(mode="json"),
+            "exit_code": self.exit_code,
+            "submissions": self.submissions,
+            "progress": self.progress,
+            "warnings": self.warnings,
+            "selectors_matched": self.selectors_matched,
+            "evidence": sorted(self.evidence),
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id(name: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)[:40] or "run"
+    return f"{_now().strftime('%Y%m%dT%H%M%SZ')}-{safe}-{secrets.token_hex(2)}"
+
+
+def _outcome(category: Category, status: str, message: str, next_step: str, **kw: Any) -> Outcome:
+    return Outcome(category=category, status=status, message=message, next_step=next_step, **kw)
+
+
+def _display_available() -> bool:
+    if os.name == "nt" or os.uname().sysname == "Darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class _Run:
+    """State of one scenario run; `execute` never raises for anything the site or the page did."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: RunOptions,
+        smap: SelectorMap,
+        get_browser: Callable[[], Browser],
+    ) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.smap = smap
+        self.get_browser = get_browser
+        self.started_at = _now()
+        self.run_id = new_run_id(scenario.name)
+        self.run_dir = private_dir(options.out_dir / self.run_id)
+        self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
+        self.result = RunResult(
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            scenario=scenario,
+            scenario_file=str(scenario.source) if scenario.source else None,
+            outcome=_outcome(
+                Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
+            ),
+            started_at=self.started_at,
+            finished_at=self.started_at,
+        )
+        self.gate = SubmissionGate(
+            endpoint_suffixes=[smap.endpoints.verify, smap.endpoints.resend],
+            timeout_s=options.timeout_s,
+        )
+        self.unexpected_posts: list[str] = []
+        self.clicked = False
+        self.page: Page | None = None
+        self.context: BrowserContext | None = None
+        self.ledger_attempt: int | None = None
+        self.ledger: Ledger | None = None
+        self.person: str | None = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def notify(self, line: str) -> None:
+        logger.info(line)
+        if self.options.notify:
+            self.options.notify(REDACTOR(line))
+
+    def progress(self, stage: str) -> None:
+        self.result.progress = stage
+        logger.debug("progress: {}", stage)
+
+    def add_evidence(self, name: str) -> None:
+        if name not in self.result.evidence:
+            self.result.evidence.append(name)
+
+    @property
+    def masked(self) -> bool:
+        return self.options.evidence == "masked"
+
+    def screenshot(self, name: str) -> None:
+        page = self.page
+        if page is None or page.is_closed():
+            return
+
+        def take() -> None:
+            assert page is not None
+            mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
+            data = page.screenshot(full_page=True, mask=mask, animations="disabled", timeout=10_000)
+            from bot.evidence import write_private
+
+            write_private(self.run_dir / name, data)
+            self.add_evidence(name)
+
+        safe_capture(f"screenshot {name}", take)
+
+    # -- the run ----------------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        with run_log(self.run_dir / "run.log"):
+            self.add_evidence("run.log")
+            logger.info(
+                "run {} scenario {} action {} against {}",
+                self.run_id,
+                self.scenario.name,
+                self.scenario.action,
+                self.scenario.base_url,
+            )
+            try:
+                self.result.outcome = self._guarded()
+            except KeyboardInterrupt:
+                self.result.outcome = self._interrupted()
+                self._finish()
+                raise
+            except BotError as exc:
+                self.result.outcome = _error_outcome(exc, self.gate)
+            except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
+                logger.exception("unexpected error: {}", exc)
+                self.result.outcome = self._unexpected(exc)
+            self._finish()
+        return self.result
+
+    def _guarded(self) -> Outcome:
+        sc = self.scenario
+        self.ledger = Ledger(self.options.state_dir)
+        self.person = self.ledger.person_key(sc.inputs.mobile, sc.inputs.id_last6)
+        decision = check_submission(
+            self.ledger,
+            self.person,
+            str(sc.action),
+            allow_risky=self.options.allow_risky,
+            sms_received_at=sc.sms_received_at,
+        )
+        for warning in decision.warnings:
+            self.result.warnings.append(warning)
+            self.notify(f"WARNING: {warning}")
+        if not decision.allowed:
+            self.progress("refused")
+            return _outcome(
+                Category.refused,
+                "refused",
+                decision.reason,
+                decision.next_step,
+                details={"failures_recorded": decision.failures},
+            )
+        self.progress("guard_passed")
+        return self._browse()
+
+    def _browse(self) -> Outcome:
+        opts = self.options
+        browser = self.get_browser()
+        self.progress("browser_started")
+        har_raw = self.raw_dir / "network.har"
+        self.context = browser.new_context(
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport={"width": 1366, "height": 900},
+            record_har_path=har_raw if opts.har else None,
+            record_har_content="embed",
+        )
+        self.context.set_default_timeout(opts.timeout_s * 1000)
+        if opts.trace != "off":
+            # Screencast frames would show the typed values and cannot be scrubbed as text.
+            self.context.tracing.start(screenshots=not self.masked, snapshots=True, sources=False)
+        self.gate.install(self.context)
+        page = self.page = self.context.new_page()
+        page.on("request", self._watch_request)
+        page.on("dialog", self._on_dialog)
+
+        url = urljoin(self.scenario.base_url, self.smap.route)
+        try:
+            response = open_page(page, url, opts.timeout_s)
+        except PlaywrightError as exc:
+            return _outcome(
+                Category.site_error,
+                "page_not_loading",
+                f"The page did not load: {_first_line(exc)}",
+                "Check the address and the network, then run again. Nothing was sent.",
+            )
+        if response is not None and response.status >= 400:
+            return _document_error(response.status, _safe_text(page))
+        self.progress("page_loaded")
+        resolver = Resolver(page, self.smap, opts.timeout_s)
+        try:
+            form = form_for(self.scenario.action, resolver)
+            form.select()
+            form.fill(self.scenario.inputs)
+            self.progress("form_filled")
+            button = form.submit_button()
+        finally:
+            self.result.selectors_matched = dict(resolver.matched)
+        self.screenshot("before-submit.png")
+        return self._submit(form, button, resolver)
+
+    def _submit(self, form: Any, button: Locator, resolver: Resolver) -> Outcome:
+        assert self.ledger is not None
+        assert self.person is not None
+        sc = self.scenario
+        # Recorded before the click, durably: a crash from here on still counts as an attempt.
+        self.ledger_attempt = self.ledger.begin(
+            self.person,
+            str(sc.action),
+            scenario=sc.name,
+            run_id=self.run_id,
+            mobile_masked=mask_mobile(sc.inputs.mobile),
+        )
+        self.gate.arm()
+        self.clicked = True
+        self.progress("submit_clicked")
+        form.click_submit(button)
+        outcome = self._await_result(resolver)
+        self.result.selectors_matched = dict(resolver.matched)
+        return outcome
+
+    def _await_result(self, resolver: Resolver) -> Outcome:
+        page = self.page
+        assert page is not None
+        opts = self.options
+        sc = self.scenario
+        headed = bool(opts.headed)
+        if sc.captcha is CaptchaMode.none:
+            captcha_wait = 0.0
+        elif opts.captcha_timeout_s is not None:
+            captcha_wait = opts.captcha_timeout_s
+        else:
+            captcha_wait = 300.0 if headed else 0.0
+        watch = [
+            n
+            for n in ("captcha_box", "validation_error", "error_toast", "result_banner")
+            if n in self.smap.elements
+        ]
+        union = resolver.any_of(watch[0])
+        for name in watch[1:]:
+            union = union.or_(resolver.any_of(name))
+        deadline = time.monotonic() + opts.timeout_s
+        captcha_seen = False
+        login = self.smap.login_route
+
+        while not self.gate.sent:
+            if not captcha_seen and resolver.present("captcha_box") is not None:
+                captcha_seen = True
+                self.progress("captcha_shown")
+                self.screenshot("captcha.png")
+                if captcha_wait <= 0:
+                    return _captcha_required(headed, sc.captcha)
+                self.notify(_captcha_prompt(resolver, captcha_wait))
+                deadline = time.monotonic() + captcha_wait
+            if not captcha_seen or resolver.present("captcha_box") is None:
+                problem = self._pre_submit_problem(resolver, login)
+                if problem is not None:
+                    return problem
+            if time.monotonic() >= deadline:
+                if captcha_seen:
+                    return _captcha_required(headed, sc.captcha, waited=captcha_wait)
+                if self.unexpected_posts:
+                    return _unknown_unexpected(self.unexpected_posts)
+                return _outcome(
+                    Category.site_error,
+                    "no_reaction",
+                    "The page did not react to the click on 提交 (submit) within "
+                    f"{opts.timeout_s:g} s; no submission request left the browser.",
+                    "Open the page by hand to see what it shows; run again later.",
+                    submitted="no",
+                )
+            with suppress(PlaywrightTimeoutError):
+                if captcha_seen and resolver.present("captcha_box") is not None:
+                    # A person is working on the check: wait for the box to go away.
+                    resolver.any_of("captcha_box").first.wait_for(
+                        state="hidden", timeout=_SLICE_MS * 4
+                    )
+                else:
+                    union.first.wait_for(state="visible", timeout=_SLICE_MS)
+        self.progress("request_sent")
+        return self._after_send(resolver)
+
+    def _pre_submit_problem(self, resolver: Resolver, login: str) -> Outcome | None:
+        page = self.page
+        assert page is not None
+        if resolver.present("validation_error") is not None:
+            text = _text_of(resolver.present("validation_error"))
+            return _outcome(
+                Category.invalid_input,
+                "page_validation",
+                "The page refused the values before sending (its own check).",
+                "Check the values in the scenario; nothing was sent.",
+                site_message=text,
+                submitted="no",
+            )
+        toast = resolver.present("error_toast")
+        if toast is not None:
+            text = self._toast_text(resolver)
+            return _outcome(
+                Category.site_error,
+                "site_message",
+                f"The site showed an error before anything was sent: {text or '?'}",
+                "Try again later; nothing was sent.",
+                site_message=text,
+                submitted="no",
+            )
+        if login and page.url.endswith(login):
+            return _session_expired(submitted="no")
+        if resolver.present("result_banner") is not None:
+            # A banner without a request through the gate: the page used another endpoint.
+            return self._classify_banner_only(resolver)
+        return None
+
+    def _after_send(self, resolver: Resolver) -> Outcome:
+        page = self.page
+        assert page is not None
+        deadline = time.monotonic() + self.options.timeout_s + 1
+        while not self.gate.done and time.monotonic() < deadline:
+            with suppress(PlaywrightTimeoutError):
+                page.wait_for_event("requestfinished", timeout=_SLICE_MS)
+        if self.gate.error is not None or self.gate.reply is None:
+            self.progress("no_reply")
+            return _outcome(
+                Category.unknown,
+                "no_reply",
+                "The submission was sent but no reply came back "
+                f"({self.gate.error or 'timed out'}). The site may or may not have processed it.",
+                "Do not run it again yet: check the filing's status with the hosting provider or "
+                "on the site first. icpbot never resubmits on its own.",
+                submitted="maybe",
+                details={"error": self.gate.error},
+            )
+        self.progress("reply_received")
+        reply = self.gate.reply
+        details: dict[str, Any] = {
+            "http_status": reply.http_status,
+            "reply_seconds": round(reply.elapsed_s, 3),
+        }
+        if reply.http_status == 401:
+            return _session_expired(submitted="yes")
+        if reply.http_status == 403 and reply.json is None:
+            return _firewall(submitted="maybe", details=details)
+        if reply.http_status >= 400:
+            return _outcome(
+                Category.site_error,
+                "http_error",
+                f"The site answered HTTP {reply.http_status} to the submission.",
+                "Check the filing's status before trying again; the site may have "
+                "received the data.",
+                submitted="maybe",
+                details=details,
+            )
+        if reply.json is None:
+            return _outcome(
+                Category.site_error,
+                "bad_reply",
+                "The site's reply to the submission was not the expected JSON.",
+                "Check the filing's status before trying again.",
+                submitted="maybe",
+                details=details,
+            )
+        code = reply.envelope_code
+        if code != 200:
+            msg = str(reply.json.get("msg") or "")
+            toast = self._wait_toast(resolver)
+            return _outcome(
+                Category.site_error,
+                "envelope_error",
+                f"The site returned an error (code {code}): {msg or toast or '?'}",
+                "Wait a while and check the filing's status before trying again.",
+                site_message=msg or toast,
+                submitted="yes",
+                details={**details, "envelope_code": code, "toast": toast},
+            )
+        params = reply.params
+        status_raw = params.get("validStatus")
+        try:
+            status = int(status_raw) if status_raw is not None else None
+        except (TypeError, ValueError):
+            status = None
+        banner = self._wait_banner(resolver)
+        outcome = classify_reply(
+            self.smap, self.scenario.action, status, banner, valid_flag=params.get("validFlag")
+        )
+        merged = {**details, **outcome.details}
+        if banner is None:
+            merged["banner_missing"] = True
+        return outcome.model_copy(update={"details": merged})
+
+    def _wait_banner(self, resolver: Resolver) -> str | None:
+        try:
+            resolver.resolve("result_banner", timeout_s=min(10.0, self.options.timeout_s))
+            text = resolver.resolve("result_text", timeout_s=2.0).inner_text().strip()
+            return text or None
+        except (SelectorError, PlaywrightError) as exc:
+            logger.warning("no result banner after the reply: {}", _first_line(exc))
+            return None
+
+    def _toast_text(self, resolver: Resolver) -> str | None:
+        try:
+            return resolver.resolve("error_toast_text", timeout_s=1.0).inner_text().strip() or None
+        except (SelectorError, PlaywrightError):
+            return _text_of(resolver.present("error_toast"))
+
+    def _wait_toast(self, resolver: Resolver) -> str | None:
+        try:
+            resolver.resolve("error_toast", timeout_s=3.0)
+        except (SelectorError, PlaywrightError):
+            return None
+        return self._toast_text(resolver)
+
+    def _classify_banner_only(self, resolver: Resolver) -> Outcome:
+        text = _text_of(resolver.present("result_text"))
+        outcome = classify_reply(self.smap, self.scenario.action, None, text)
+        return outcome.model_copy(update={"submitted": "maybe"})
+
+    def _watch_request(self, request: Any) -> None:
+        if not self.clicked or request.method not in ("POST", "PUT"):
+            return
+        path = urlparse(request.url).path
+        if self.gate.matches(request.url) or path.endswith(self.smap.endpoints.auth):
+            return
+        if "/image/" in path or "/__mock__/" in path:
+            return  # the security check's own calls
+        self.unexpected_posts.append(path)
+        logger.warning("a POST to an unknown endpoint after the click: {}", path)
+
+    def _on_dialog(self, dialog: Any) -> None:
+        logger.info("page dialog ({}): {}", dialog.type, dialog.message)
+        with suppress(PlaywrightError):
+            dialog.dismiss()
+
+    def _interrupted(self) -> Outcome:
+        sent = self.gate.sent
+        return _outcome(
+            Category.unknown,
+            "interrupted",
+            f"Interrupted by the operator (Ctrl-C) at stage {self.result.progress!r}."
+            + (" The submission had been sent." if sent else " Nothing had been sent."),
+            "Check the filing's status before running again." if sent else "Run it again.",
+            submitted="maybe" if sent else "no",
+        )
+
+    def _unexpected(self, exc: Exception) -> Outcome:
+        sent = self.gate.sent
+        return _outcome(
+            Category.unknown if sent else Category.site_error,
+            "internal_error",
+            f"icpbot hit an unexpected error: {type(exc).__name__}: {_first_line(exc)}",
+            "Check the filing's status before running again; report this with the run folder."
+            if sent
+            else "Nothing was sent. Report this with the run folder.",
+            submitted="maybe" if sent else "no",
+        )
+
+    def _save_trace(self, *, keep: bool) -> None:
+        """Stop tracing; when kept, scrub it into the run folder (the raw zip never lands there)."""
+        context = self.context
+        if context is None or self.options.trace == "off":
+            return
+        if not keep:
+            safe_capture("trace", context.tracing.stop)
+            return
+        raw = self.raw_dir / "trace.zip"
+        safe_capture("trace", lambda: context.tracing.stop(path=raw))
+        if not raw.exists():
+            return
+        dest = self.run_dir / "trace.zip"
+        scrubbed = safe_capture(
+            "trace scrub", lambda: scrub_trace(raw, dest, REDACTOR, keep_images=not self.masked)
+        )
+        if scrubbed is not None:
+            self.add_evidence("trace.zip")
+
+    def _finish(self) -> None:
+        outcome = self.result.outcome
+        self.result.submissions = self.gate.submissions
+        if self.gate.blocked:
+            outcome = outcome.model_copy(
+                update={"details": {**outcome.details, "blocked_duplicates": self.gate.blocked}}
+            )
+        if self.gate.sent and outcome.submitted == "no":
+            outcome = outcome.model_copy(update={"submitted": "maybe"})
+        self.result.outcome = outcome
+        self.screenshot("final.png")
+        failed = outcome.category is not Category.success
+        if self.context is not None:
+            self._save_trace(keep=self.options.trace == "on"
+                             or (self.options.trace == "on-failure" and failed))
+            safe_capture("close context", self.context.close)
+            har_raw = self.raw_dir / "network.har"
+            if self.options.har and har_raw.exists():
+                scrubbed = safe_capture(
+                    "HAR scrub",
+                    lambda: scrub_har(har_raw, self.run_dir / "network.har", REDACTOR),
+                )
+                if scrubbed is not None:
+                    self.add_evidence("network.har")
+        shutil.rmtree(self.raw_dir, ignore_errors=True)
+        if self.ledger is not None:
+            if self.ledger_attempt is not None:
+                self.ledger.finish(self.ledger_attempt, str(outcome.category), outcome.site_status)
+            self.ledger.close()
+        self.result.finished_at = _now()
+        self.add_evidence("result.json")
+        write_json(self.run_dir / "result.json", self.result.to_json(), REDACTOR)
+        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+
+# -- outcome builders ----------------------------------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return REDACTOR(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _text_of(loc: Locator | None) -> str | None:
+    if loc is None:
+        return None
+    try:
+        return loc.inner_text(timeout=1000).strip() or None
+    except PlaywrightError:
+        return None
+
+
+def _safe_text(page: Page) -> str:
+    try:
+        return page.inner_text("body", timeout=2000)[:500]
+    except PlaywrightError:
+        return ""
+
+
+def _document_error(status: int, body: str) -> Outcome:
+    if status == 403:
+        return _firewall(submitted="no", details={"http_status": 403, "page_text": body[:200]})
+    return _outcome(
+        Category.site_error,
+        "http_error",
+        f"The page answered HTTP {status}; nothing was filled or sent.",
+        "Try again later.",
+        submitted="no",
+        details={"http_status": status},
+    )
+
+
+def _firewall(*, submitted: Literal["no", "yes", "maybe"], details: dict[str, Any]) -> Outcome:
+    return _outcome(
+        Category.site_error,
+        "firewall_blocked",
+        "The site's web application firewall blocked the request (HTTP 403).",
+        "Wait, then run again from a normal network; too many requests or an unusual "
+        "network can trigger the firewall."
+        + ("" if submitted == "no" else " Check the filing's status first."),
+        submitted=submitted,
+        details=details,
+    )
+
+
+def _session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
+    return _outcome(
+        Category.site_error,
+        "session_expired",
+        "The site answered 401 (session expired) and sent the page to its login route.",
+        "Run again; the page fetches a new session token when it opens."
+        + ("" if submitted == "no" else " The submission was not accepted."),
+        submitted=submitted,
+        details={"http_status": 401},
+    )
+
+
+def _captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = None) -> Outcome:
+    if waited:
+        message = (
+            f"The site's security check was not completed within {waited:g} s; nothing was sent."
+        )
+    elif mode is CaptchaMode.none:
+        message = "The site asked for its security check, but the scenario says captcha: none."
+    else:
+        message = "The site asked for its security check, which a person must pass."
+    return _outcome(
+        Category.captcha_required,
+        "captcha_required",
+        message,
+        "Run again headed (--headed) and click the characters in the picture in the "
+        "order shown; icpbot waits for you. Nothing was sent.",
+        submitted="no",
+        details={"headed": headed},
+    )
+
+
+def _captcha_prompt(resolver: Resolver, wait: float) -> str:
+    hint = _text_of(resolver.present("captcha_box")) or ""
+    words = [seg.split("】")[0] for seg in hint.split("【")[1:]]
+    shown = (" (" + ", ".join(words) + ")") if words else ""
+    return (
+        f"SECURITY CHECK: the site shows a picture. Click the characters{shown} in the picture "
+        f"in the order shown above it, then the form is sent. Waiting up to {wait:g} s."
+    )
+
+
+def _unknown_unexpected(paths: list[str]) -> Outcome:
+    return _outcome(
+        Category.unknown,
+        "unexpected_request",
+        "After the click the page sent a request to an endpoint icpbot does not know "
+        f"({', '.join(sorted(set(paths)))}); the submission may have gone out.",
+        "Check the filing's status before trying again, then update the selector map's endpoints.",
+        submitted="maybe",
+    )
+
+
+def _error_outcome(exc: BotError, gate: SubmissionGate) -> Outcome:
+    sent = gate.sent
+    if isinstance(exc, SelectorError):
+        return _outcome(
+            Category.selector_error,
+            "selector_error",
+            f"The page no longer matches the selector map: element {exc.element!r} not found.",
+            "Run `icpbot check-selectors` and update the map in selectors/ (see the README). "
+            + ("Nothing was sent." if not sent else "Check the filing's status first."),
+            submitted="maybe" if sent else "no",
+            details={
+                "element": exc.element,
+                "tried": [{"candidate": c, "result": r} for c, r in exc.tried],
+            },
+        )
+    category = Category(exc.category) if exc.category in Category.__members__ else Category.failed
+    return _outcome(
+        category,
+        category.value,
+        REDACTOR(str(exc)),
+        "Fix the problem named above and run again.",
+        submitted="maybe" if sent else "no",
+    )
+
+
+# -- entry points ----------------------------------------------------------------------------------
+class _LazyBrowser:
+    """Starts Playwright and Chromium on first use, so refusals never start a browser."""
+
+    def __init__(self, options: RunOptions, headed: bool) -> None:
+        self.options = options
+        self.headed = headed
+        self._pw_cm: Any = None
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+
+    def __call__(self) -> Browser:
+        if self._browser is None:
+            choice = find_browser(self.options.browser)
+            logger.debug("browser: {}", choice.describe())
+            self._pw_cm = sync_playwright()
+            self._pw = self._pw_cm.__enter__()
+            self._browser = self._pw.chromium.launch(
+                **launch_options(choice, headless=not self.headed)
+            )
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            with suppress(Exception):
+                self._browser.close()
+        if self._pw_cm is not None:
+            with suppress(Exception):
+                self._pw_cm.__exit__(None, None, None)
+        self._browser = None
+        self._pw_cm = None
+
+
+def resolve_headed(options: RunOptions, scenarios: Sequence[Scenario]) -> bool:
+    if options.headed is not None:
+        return options.headed
+    wants_person = any(s.captcha is CaptchaMode.manual for s in scenarios)
+    return wants_person and _display_available()
+
+
+def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:
+    path = options.selectors or find_selector_map(scenario.site)
+    return load_selector_map(path)
+
+
+@contextmanager
+def _browser_pool(options: RunOptions, headed: bool) -> Iterator[_LazyBrowser]:
+    pool = _LazyBrowser(options, headed)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario], options: RunOptions, *, browser: Browser | None = None
+) -> list[RunResult]:
+    """Run each scenario once, in order, sharing one browser. Never raises for site behaviour.
+
+    Selector maps are loaded (and so validated) for every scenario before any browser starts.
+    ``browser`` lends an already launched browser (tests); otherwise one is launched on first
+    need, so a run that the guard refuses starts none. KeyboardInterrupt propagates after the
+    current run's result.json is written.
+    """
+    install_patcher()
+    scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
+    maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
+    headed = resolve_headed(options, scenarios)
+    options = RunOptions(**{**options.__dict__, "headed": headed})
+    private_dir(options.out_dir)
+    results: list[RunResult] = []
+    with _browser_pool(options, headed) as pool:
+        get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else pool
+        for sc in scenarios:
+            run = _Run(sc, options, maps[id(sc)], get_browser)
+            results.append(run.execute())
+    return results
+
+
+def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -> RunResult:
+    """A result.json for a scenario that was refused before any browser started."""
+    install_patcher()
+    started = _now()
+    name = Path(source).stem if source else "invalid"
+    run_id = new_run_id(name)
+    run_dir = private_dir(options.out_dir / run_id)
+    problems = [
+        {"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in error.problems
+    ]
+    result = RunResult(
+        run_id=run_id,
+        run_dir=run_dir,
+        scenario=None,
+        scenario_file=source,
+        outcome=_outcome(
+            Category.invalid_input,
+            "invalid_input",
+            "The scenario was refused before any browser started: "
+            + "; ".join(str(p) for p in error.problems),
+            "Fix the file at the line and key named, then run again. Nothing was sent.",
+            details={"problems": problems},
+        ),
+        started_at=started,
+        finished_at=_now(),
+        progress="refused_input",
+    )
+    result.evidence.append("result.json")
+    write_json(run_dir / "result.json", result.to_json(), REDACTOR)
+    return result

@@ -1,0 +1,135 @@
+"""The at-most-once gate: exactly one submission request per run may leave the browser.
+
+The gate routes the verify/resend endpoints (matched by path suffix, never by host) and performs
+the first matching POST itself with ``route.fetch`` (no retries), then hands the reply to the page.
+Every later request to those endpoints is aborted before it leaves the browser: a double click,
+a page that retries, or Chromium's own network stack re-sending a POST after a dropped keep-alive
+connection (it does that below the page, see
+https://source.chromium.org/chromium/chromium/src/+/main:net/http/http_network_transaction.cc
+``ShouldResendRequest``) would otherwise spend the customer's failure budget twice. Because the
+request is fulfilled from Python, the reply is read without racing the page.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from loguru import logger
+from playwright.sync_api import BrowserContext, Route
+
+__all__ = ["Reply", "SubmissionGate"]
+
+
+@dataclass
+class Reply:
+    """What the site answered to the one submission."""
+
+    http_status: int
+    body_text: str
+    json: dict[str, Any] | None
+    elapsed_s: float
+
+    @property
+    def envelope_code(self) -> int | None:
+        if self.json is None:
+            return None
+        code = self.json.get("code")
+        try:
+            return int(code) if code is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        params = (self.json or {}).get("params")
+        return params if isinstance(params, dict) else {}
+
+
+@dataclass
+class SubmissionGate:
+    """Routes the submission endpoints of a context and lets at most one request through."""
+
+    endpoint_suffixes: Sequence[str]
+    timeout_s: float
+    armed: bool = False
+    sent: bool = False
+    done: bool = False
+    sent_at: float | None = None
+    endpoint: str | None = None
+    reply: Reply | None = None
+    error: str | None = None
+    blocked: int = 0
+    on_send: list[Callable[[], None]] = field(default_factory=list)
+
+    def matches(self, url: str) -> bool:
+        path = urlparse(url).path
+        return any(path.endswith(sfx) for sfx in self.endpoint_suffixes)
+
+    def install(self, context: BrowserContext) -> None:
+        context.route(self.matches, self._handle)
+
+    def arm(self) -> None:
+        """Allow the next submission through. Called right before the one click."""
+        self.armed = True
+
+    @property
+    def submissions(self) -> int:
+        return 1 if self.sent else 0
+
+    def _handle(self, route: Route) -> None:
+        request = route.request
+        if request.method not in ("POST", "PUT"):
+            # CORS preflights and the like carry no form data.
+            route.continue_()
+            return
+        if not self.armed or self.sent:
+            self.blocked += 1
+            logger.warning(
+                "blocked a {} submission request to {} (at most one per run)",
+                "second" if self.sent else "premature",
+                urlparse(request.url).path,
+            )
+            route.abort("blockedbyclient")
+            return
+        self.sent = True
+        self.sent_at = time.monotonic()
+        self.endpoint = urlparse(request.url).path
+        for callback in self.on_send:
+            callback()
+        logger.info("submission sent to {}", self.endpoint)
+        try:
+            response = route.fetch(max_retries=0, timeout=self.timeout_s * 1000)
+        except Exception as exc:  # the connection dropped or the reply never came
+            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.done = True
+            logger.warning("no reply to the submission: {}", self.error)
+            try:
+                route.abort("connectionreset")
+            except Exception as abort_exc:  # the page may be gone already
+                logger.debug("abort after failed fetch: {}", abort_exc)
+            return
+        body = response.body()
+        text = body.decode("utf-8", errors="replace")
+        parsed: dict[str, Any] | None
+        try:
+            loaded = json.loads(text)
+            parsed = loaded if isinstance(loaded, dict) else None
+        except ValueError:
+            parsed = None
+        self.reply = Reply(
+            http_status=response.status,
+            body_text=text,
+            json=parsed,
+            elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
+        )
+        self.done = True
+        logger.info("reply: HTTP {} envelope code {}", response.status, self.reply.envelope_code)
+        try:
+            route.fulfill(response=response, body=body)
+        except Exception as exc:  # the page may have navigated away meanwhile
+            logger.debug("fulfil after reply: {}", exc)
