@@ -368,6 +368,10 @@ class _Run:
                 deadline = time.monotonic() + captcha_wait
             if not captcha_seen or resolver.present("captcha_box") is None:
                 problem = self._pre_submit_problem(resolver, login)
+                # The reply may have arrived while we looked: then the page shows the answer to
+                # the submission, which _after_send judges from the reply itself.
+                if self.gate.sent:
+                    break
                 if problem is not None:
                     return problem
             if time.monotonic() >= deadline:
@@ -587,6 +591,7 @@ class _Run:
             self.add_evidence("trace.zip")
 
     def _finish(self) -> None:
+        self.gate.close()
         outcome = self.result.outcome
         self.result.submissions = self.gate.submissions
         if self.gate.blocked:

@@ -77,6 +77,11 @@ class SubmissionGate:
         """Allow the next submission through. Called right before the one click."""
         self.armed = True
 
+    def close(self) -> None:
+        """No more submissions: the run's outcome is decided (a person who passes the security
+        check after icpbot gave up must not send the form behind the operator's back)."""
+        self.armed = False
+
     @property
     def submissions(self) -> int:
         return 1 if self.sent else 0
@@ -91,7 +96,7 @@ class SubmissionGate:
             self.blocked += 1
             logger.warning(
                 "blocked a {} submission request to {} (at most one per run)",
-                "second" if self.sent else "premature",
+                "second" if self.sent else "premature or late",
                 urlparse(request.url).path,
             )
             route.abort("blockedbyclient")

@@ -1,0 +1,207 @@
+"""The HTML report: one self-contained file per invocation, one row per scenario run.
+
+Built from each run folder's ``result.json``. Screenshots are embedded as ``data:`` URIs and the
+stylesheet is inline, so the file can be mailed or opened offline; the trace, the log and the
+result are linked relative to the report's folder. Every value passes through the
+:data:`~bot.privacy.REDACTOR` (the run folder's data is already masked; this is the last line of
+defence), and Jinja2 escapes everything it prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from bot.evidence import private_dir, write_private
+from bot.outcome import Category, most_severe
+from bot.privacy import REDACTOR
+
+__all__ = ["render_report"]
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_BEIJING = timezone(timedelta(hours=8))
+# Files a run folder may hold, in the order the report lists them, with a hint for the reader.
+_LINKS: list[tuple[str, str]] = [
+    ("result.json", ""),
+    ("trace.zip", "open with: playwright show-trace {path}"),
+    ("network.har", "open in the browser's developer tools (Network tab, import HAR)"),
+    ("run.log", ""),
+]
+
+
+@dataclass
+class _Link:
+    label: str
+    href: str
+    hint: str = ""
+
+
+@dataclass
+class _Row:
+    name: str
+    action: str
+    run_id: str
+    scenario_file: str
+    base_url: str
+    category: Category
+    category_label: str
+    status: str
+    exit_code: str
+    site_status: str
+    submitted: str
+    progress: str
+    message: str
+    next_step: str
+    banner_zh: str
+    expected_banner_zh: str
+    site_message: str
+    started: str
+    started_local: str
+    duration: str
+    submissions: str
+    inputs: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    links: list[_Link] = field(default_factory=list)
+    screenshots: list[tuple[str, str]] = field(default_factory=list)
+    details: str = ""
+
+
+def render_report(
+    runs: Sequence[Mapping[str, Any]], out_path: Path, *, title: str = "icpbot report"
+) -> Path:
+    """Write the report for ``runs`` to ``out_path`` (mode 0600) and return ``out_path``.
+
+    Each run is the content of a run folder's ``result.json`` plus ``"dir"``: that folder. Missing
+    keys are shown as blanks, so a result refused before any browser started renders too.
+    """
+    base = out_path.parent
+    rows = [_row(run, base) for run in runs]
+    categories = [row.category for row in rows]
+    counts = Counter(categories)
+    worst = most_severe(categories)
+    summary = [
+        (cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.severity)
+    ]
+    env = Environment(
+        loader=PackageLoader("bot", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    html = env.get_template("report.html.j2").render(
+        title=REDACTOR(title),
+        rows=rows,
+        summary=summary,
+        total=len(rows),
+        worst=worst.value if rows else "",
+        exit_code=worst.exit_code,
+        generated=_when(datetime.now(UTC)),
+    )
+    if not base.exists():
+        private_dir(base)
+    write_private(out_path, REDACTOR(html))
+    return out_path
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else REDACTOR(str(value))
+
+
+def _row(run: Mapping[str, Any], base: Path) -> _Row:
+    scenario: Mapping[str, Any] = run.get("scenario") or {}
+    outcome: Mapping[str, Any] = run.get("outcome") or {}
+    raw_category = str(outcome.get("category") or "unknown")
+    try:
+        category = Category(raw_category)
+    except ValueError:
+        category = Category.unknown
+    banner = _text(outcome.get("banner_zh"))
+    expected = _text(outcome.get("expected_banner_zh"))
+    started = _parse_time(run.get("started_at"))
+    duration = run.get("duration_s")
+    details = outcome.get("details") or {}
+    run_dir = Path(run["dir"]) if run.get("dir") else None
+    evidence = [str(e) for e in run.get("evidence") or []]
+    inputs: Mapping[str, Any] = run.get("inputs") or {}
+    return _Row(
+        name=_text(scenario.get("name") or run.get("run_id") or "?"),
+        action=_text(run.get("action") or scenario.get("action")),
+        run_id=_text(run.get("run_id")),
+        scenario_file=_text(scenario.get("file")),
+        base_url=_text(scenario.get("base_url")),
+        category=category,
+        category_label=_text(raw_category),
+        status=_text(outcome.get("status")),
+        exit_code=_text(run.get("exit_code", category.exit_code)),
+        site_status=_text(outcome.get("site_status")),
+        submitted=_text(outcome.get("submitted")),
+        progress=_text(run.get("progress")),
+        message=_text(outcome.get("message")),
+        next_step=_text(outcome.get("next_step")),
+        banner_zh=banner,
+        expected_banner_zh=expected if expected and expected != banner else "",
+        site_message=_text(outcome.get("site_message")),
+        started=_when(started) if started else _text(run.get("started_at")),
+        started_local=started.astimezone(_BEIJING).strftime("%H:%M") if started else "",
+        duration=f"{float(duration):.1f} s" if isinstance(duration, int | float) else "",
+        submissions=_text(run.get("submissions", "")),
+        inputs=[(_text(k), _text(v)) for k, v in inputs.items() if v],
+        warnings=[_text(w) for w in run.get("warnings") or []],
+        links=_links(run_dir, base) if run_dir else [],
+        screenshots=_screenshots(run_dir, evidence) if run_dir else [],
+        details=_text(json.dumps(details, ensure_ascii=False, indent=1)) if details else "",
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _links(run_dir: Path, base: Path) -> list[_Link]:
+    links: list[_Link] = []
+    for name, hint in _LINKS:
+        target = run_dir / name
+        if not target.is_file():
+            continue
+        rel = Path(os.path.relpath(target, base)).as_posix()
+        links.append(_Link(_text(name), quote(rel), _text(hint.format(path=rel))))
+    return links
+
+
+def _screenshots(run_dir: Path, evidence: list[str]) -> list[tuple[str, str]]:
+    shots: list[tuple[str, str]] = []
+    for name in evidence:
+        # Only plain file names listed by the run: never a path that leaves its folder.
+        if Path(name).name != name or not name.lower().endswith(".png"):
+            continue
+        path = run_dir / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if data.startswith(_PNG_MAGIC):
+            uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+            shots.append((_text(name), uri))
+    return shots

@@ -1,0 +1,123 @@
+"""Each fault the mock can inject ends in a defined outcome, with evidence and the right count
+of submissions (the mock's log is the proof of at-most-once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.mocksite import Filing, MockSite
+from bot.outcome import Category
+
+from .conftest import Run, WriteScenario
+
+
+@pytest.fixture(autouse=True)
+def _one_filing(site: MockSite) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+
+
+def test_slow_reply_gives_the_real_outcome(site: MockSite, run: Run,
+                                           write_scenario: WriteScenario) -> None:
+    site.set_fault("verify", "slow", 2)
+    result = run(write_scenario())
+    assert (result.outcome.category, result.outcome.site_status) == (Category.success, 3)
+    assert result.outcome.details["reply_seconds"] >= 2
+    assert len(site.submissions()) == 1
+
+
+def test_http_500_is_a_site_error(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.set_fault("verify", "http500")
+    result = run(write_scenario())
+    assert result.outcome.category is Category.site_error
+    assert result.outcome.details["http_status"] == 500
+    assert len(site.submissions()) == 1
+
+
+def test_envelope_error_keeps_the_sites_message(site: MockSite, run: Run,
+                                                write_scenario: WriteScenario) -> None:
+    site.set_fault("verify", "envelope", "系统繁忙，请稍后再试")
+    result = run(write_scenario())
+    assert result.outcome.category is Category.site_error
+    assert result.outcome.status == "envelope_error"
+    assert result.outcome.site_message == "系统繁忙，请稍后再试"
+    assert result.outcome.details["toast"] == "系统繁忙，请稍后再试"
+    assert len(site.submissions()) == 1
+
+
+def test_401_is_a_site_error_session_expired(site: MockSite, run: Run,
+                                             write_scenario: WriteScenario) -> None:
+    site.set_fault("verify", "http401")
+    result = run(write_scenario())
+    assert (result.outcome.category, result.outcome.status) == (Category.site_error,
+                                                                "session_expired")
+    assert len(site.submissions()) == 1
+
+
+def test_dropped_connection_is_unknown_with_exactly_one_submission(
+        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    # Chromium re-sends a POST by itself when a kept-alive connection closes without a reply;
+    # the mock drops every attempt, so a second one would show in its log.
+    site.set_fault("verify", "drop")
+    result = run(write_scenario())
+    assert result.outcome.category is Category.unknown
+    assert result.outcome.submitted == "maybe"
+    assert "check" in result.outcome.next_step.lower()
+    assert len(site.submissions()) == 1
+    assert result.submissions == 1
+
+
+def test_firewall_page_sends_nothing(site: MockSite, run: Run,
+                                     write_scenario: WriteScenario) -> None:
+    site.set_fault("page", "waf403")
+    result = run(write_scenario())
+    assert (result.outcome.category, result.outcome.status) == (Category.site_error,
+                                                                "firewall_blocked")
+    assert site.submissions() == []
+    assert (result.run_dir / "final.png").is_file()
+
+
+def test_slow_assets_still_work(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.set_fault("assets", "slow", 1)
+    result = run(write_scenario())
+    assert result.outcome.site_status == 3
+    assert len(site.submissions()) == 1
+
+
+def test_reply_slower_than_the_timeout_is_unknown_not_retried(
+        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.set_fault("verify", "slow", 6)
+    result = run(write_scenario(), timeout_s=3.0)
+    assert result.outcome.category is Category.unknown
+    assert len(site.submissions()) == 1
+
+
+def test_captcha_in_a_headless_run_is_required_and_nothing_is_sent(
+        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.set_captcha(True)
+    result = run(write_scenario(extra="captcha: manual\n"))
+    assert result.outcome.category is Category.captcha_required
+    assert result.exit_code == 21
+    assert site.submissions() == []
+    assert "captcha.png" in result.evidence
+
+
+def test_captcha_passed_by_a_person_while_the_runner_waits(
+        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.set_captcha(True)
+    site.pass_captcha()  # the person (the mock's test hook) clicks the characters once shown
+    lines: list[str] = []
+    result = run(write_scenario(extra="captcha: manual\n"), captcha_timeout_s=20.0,
+                 notify=lines.append)
+    assert (result.outcome.category, result.outcome.site_status) == (Category.success, 3)
+    [sub] = site.submissions()
+    assert sub["headers"].get("sign")
+    assert any("SECURITY CHECK" in line for line in lines)
+
+
+def test_captcha_none_mode_never_waits(site: MockSite, run: Run,
+                                       write_scenario: WriteScenario) -> None:
+    site.set_captcha(True)
+    site.pass_captcha()
+    result = run(write_scenario(), captcha_timeout_s=20.0)  # scenario says captcha: none
+    assert result.outcome.category is Category.captcha_required
+    assert site.submissions() == []
