@@ -231,7 +231,7 @@ class _Run:
                 self.result.outcome = self._guarded()
             except KeyboardInterrupt:
                 self.result.outcome = self._interrupted()
-                self._finish()
+                self._finish(interrupted=True)
                 raise
             except BotError as exc:
                 self.result.outcome = _error_outcome(exc, self.gate)
@@ -590,7 +590,12 @@ class _Run:
         if scrubbed is not None:
             self.add_evidence("trace.zip")
 
-    def _finish(self) -> None:
+    def _finish(self, *, interrupted: bool = False) -> None:
+        """Record the outcome, then gather evidence, then record again with the evidence list.
+
+        The first write comes before any browser call: after Ctrl-C the browser may be gone (a
+        terminal's Ctrl-C reaches Playwright's driver too), and the result must be on disk anyway.
+        """
         self.gate.close()
         outcome = self.result.outcome
         self.result.submissions = self.gate.submissions
@@ -601,29 +606,44 @@ class _Run:
         if self.gate.sent and outcome.submitted == "no":
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
-        self.screenshot("final.png")
-        failed = outcome.category is not Category.success
-        if self.context is not None:
-            self._save_trace(keep=self.options.trace == "on"
-                             or (self.options.trace == "on-failure" and failed))
-            safe_capture("close context", self.context.close)
-            har_raw = self.raw_dir / "network.har"
-            if self.options.har and har_raw.exists():
-                scrubbed = safe_capture(
-                    "HAR scrub",
-                    lambda: scrub_har(har_raw, self.run_dir / "network.har", REDACTOR),
-                )
-                if scrubbed is not None:
-                    self.add_evidence("network.har")
-        shutil.rmtree(self.raw_dir, ignore_errors=True)
         if self.ledger is not None:
             if self.ledger_attempt is not None:
                 self.ledger.finish(self.ledger_attempt, str(outcome.category), outcome.site_status)
+                self.ledger_attempt = None
             self.ledger.close()
+            self.ledger = None
+        self._write_result()
+        try:
+            self._gather_evidence(failed=outcome.category is not Category.success)
+        except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
+            if not interrupted:
+                raise
+            logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
+        finally:
+            shutil.rmtree(self.raw_dir, ignore_errors=True)
+            self._write_result()
+        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _write_result(self) -> None:
         self.result.finished_at = _now()
         self.add_evidence("result.json")
         write_json(self.run_dir / "result.json", self.result.to_json(), REDACTOR)
-        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _gather_evidence(self, *, failed: bool) -> None:
+        self.screenshot("final.png")
+        if self.context is None:
+            return
+        self._save_trace(
+            keep=self.options.trace == "on" or (self.options.trace == "on-failure" and failed)
+        )
+        safe_capture("close context", self.context.close)
+        har_raw = self.raw_dir / "network.har"
+        if self.options.har and har_raw.exists():
+            scrubbed = safe_capture(
+                "HAR scrub", lambda: scrub_har(har_raw, self.run_dir / "network.har", REDACTOR)
+            )
+            if scrubbed is not None:
+                self.add_evidence("network.har")
 
 
 # -- outcome builders ----------------------------------------------------------------------------

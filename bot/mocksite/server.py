@@ -105,6 +105,7 @@ class _Site:
         self.captcha = CaptchaStore()
         self.test_mode = test_mode
         self.lock = threading.RLock()
+        self.received = threading.Condition(self.lock)  # notified on every logged submission
         self.initial_filings = [replace(f) for f in filings]
         self.initial_variant = _check_variant(variant)
         self.initial_captcha = captcha
@@ -134,6 +135,7 @@ class _Site:
                 "reply": {"http": None, "valid_status": None},
             }
             self.log.append(entry)
+            self.received.notify_all()
             return entry
 
     def submissions(self) -> list[dict[str, Any]]:
@@ -598,6 +600,12 @@ class MockSite:
     def submissions(self) -> list[dict[str, Any]]:
         """Every verify/resend POST received (copies), in order, including dropped ones."""
         return self._site.submissions()
+
+    def wait_for_submissions(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``count`` submissions were received; False on timeout."""
+        site = self._site
+        with site.received:
+            return site.received.wait_for(lambda: len(site.log) >= count, timeout)
 
     def load_filings(self, filings: list[Filing]) -> None:
         """Replace the filings until the next :meth:`reset` (which restores the initial set)."""

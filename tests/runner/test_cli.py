@@ -1,0 +1,138 @@
+"""The CLI, in-process (typer's CliRunner) and as a real process: exit codes, printed lines,
+scenario errors, validate/schema/check-selectors and the ledger commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.mocksite import Filing, MockSite
+
+from .conftest import WriteScenario
+
+cli = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = cli.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _results(out: Path) -> list[dict[str, object]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*/result.json"))]
+
+
+def test_run_prints_one_line_and_exits_with_the_outcome_code(
+        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    out = tmp_path / "out"
+    code, stdout, _ = _run("run", str(write_scenario(code="123456")), "--base-url", site.url,
+                           "--out", str(out), "--headless")
+    assert code == 10
+    assert stdout.startswith("wrong_info")
+    assert "Next:" in stdout
+    assert "report:" in stdout
+    [saved] = _results(out)
+    assert saved["exit_code"] == 10
+    assert len(list(out.glob("report-*.html"))) == 1
+
+
+def test_several_scenarios_exit_with_the_most_severe(
+        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111"),
+                       Filing("13800000004", "400044", "444444")])
+    ok = write_scenario("resend", name="ok", mobile="13800000004", code=None, id_last6="400044")
+    wrong = write_scenario(name="wrong", code="000000")
+    code, stdout, _ = _run("run", str(ok), str(wrong), "--base-url", site.url, "--out",
+                           str(tmp_path / "out"), "--headless", "--no-report")
+    assert code == 10
+    assert [line.split()[0] for line in stdout.splitlines()] == ["success", "wrong_info"]
+
+
+@pytest.mark.parametrize(("body", "line", "key"), [
+    ("action: verify\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n  id_last6: '100011'\n"
+     "colour: blue\n", 6, "colour"),
+    ("action: resend\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n  id_last6: '100011'\n",
+     4, "inputs.code"),
+    ("action: verify\ninputs:\n  mobile: '1380000'\n  code: '111111'\n  id_last6: '100011'\n",
+     3, "inputs.mobile"),
+    ("action: verify\ninputs:\n  mobile: ${ICPBOT_TEST_UNSET_VAR}\n  code: '111111'\n"
+     "  id_last6: '100011'\n", 3, "inputs.mobile"),
+    ("action: verify\ninputs: [\n", 3, ""),
+])
+def test_bad_scenarios_are_refused_before_any_browser(
+        site: MockSite, tmp_path: Path, state_dir: Path, body: str, line: int, key: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(body, encoding="utf-8")
+    out = tmp_path / "out"
+    code, stdout, stderr = _run("run", str(bad), "--base-url", site.url, "--out", str(out))
+    assert code == 20
+    assert f"bad.yaml:{line}" in stderr
+    assert key in stderr
+    assert "Traceback" not in stdout + stderr
+    assert "1380000" not in stderr
+    assert site.submissions() == []
+    [saved] = _results(out)
+    assert saved["outcome"]["category"] == "invalid_input"  # the refusal is on file too
+
+
+def test_validate_and_schema(tmp_path: Path, write_scenario: WriteScenario) -> None:
+    good = write_scenario()
+    code, stdout, _ = _run("validate", str(good), "selectors/miit.yaml")
+    assert (code, stdout.strip()) == (0, "ok: 2 file(s) valid")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("action: verify\nname: x\nname: y\n", encoding="utf-8")
+    code, _, stderr = _run("validate", str(bad))
+    assert code == 20
+    assert "bad.yaml:3" in stderr
+    code, stdout, _ = _run("schema")
+    schema = json.loads(stdout)
+    assert {"action", "inputs"} <= set(schema["properties"])
+
+
+def test_check_selectors_reports_each_element_and_submits_nothing(site: MockSite) -> None:
+    code, stdout, _ = _run("check-selectors", "--base-url", site.url, "--timeout", "5")
+    assert code == 0, stdout
+    assert "ok  verify_code" in stdout
+    assert "ok  resend_submit" in stdout
+    site.set_variant("hostile")
+    code, stdout, _ = _run("check-selectors", "--base-url", site.url, "--timeout", "1")
+    assert code == 25
+    assert "BAD verify_tab" in stdout
+    assert site.submissions() == []
+
+
+def test_ledger_list_and_reset(site: MockSite, write_scenario: WriteScenario, tmp_path: Path,
+                               state_dir: Path) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    scenario = write_scenario(code="000000")
+    _run("run", str(scenario), "--base-url", site.url, "--out", str(tmp_path / "o"),
+         "--headless", "--no-report")
+    code, stdout, _ = _run("ledger", "list")
+    assert code == 0
+    assert "wrong_info" in stdout
+    assert "138****0001" in stdout
+    assert "13800000001" not in stdout
+    code, stdout, _ = _run("ledger", "reset", str(scenario))
+    assert (code, stdout.strip()) == (0, "reset 1 person(s)")
+
+
+def test_the_installed_command_runs_without_traceback(
+        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    exe = Path(sys.executable).with_name("icpbot")
+    proc = subprocess.run(
+        [str(exe), "run", str(write_scenario()), "--base-url", site.url, "--out",
+         str(tmp_path / "out"), "--headless"],
+        capture_output=True, text=True, timeout=120, env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("success")
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,110 @@
+"""At most one submission per run, the failure-budget guard, and Ctrl-C leaving a result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Browser
+
+from bot.mocksite import Filing, MockSite
+from bot.outcome import Category
+from bot.submission import SubmissionGate
+
+from .conftest import Run, WriteScenario
+
+VERIFY = "/icpproject_query/api/smsValidate/validateByCondition"
+
+
+def test_gate_lets_one_request_through_when_the_page_posts_twice(browser: Browser,
+                                                                 site: MockSite) -> None:
+    """A page that retries (or a double click the page does not guard) reaches the site once."""
+    context = browser.new_context()
+    gate = SubmissionGate([VERIFY], timeout_s=10)
+    gate.install(context)
+    gate.arm()
+    page = context.new_page()
+    page.goto(site.url)
+    results = page.evaluate(
+        """async (url) => {
+            const post = () => fetch(url, {method: 'POST', body: '{}',
+                headers: {'Content-Type': 'application/json'}})
+                .then(r => 'reply ' + r.status, e => 'failed');
+            return [await post(), await post(), await post()];
+        }""",
+        site.api_url.rstrip("/") + VERIFY,
+    )
+    context.close()
+    assert results == ["reply 401", "failed", "failed"]
+    assert gate.blocked == 2
+    assert len(site.submissions()) == 1
+
+
+def test_failure_budget_sequence(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    wrong = write_scenario(code="000000")
+    for expected_submissions in (1, 2, 3):
+        assert run(wrong).outcome.category is Category.wrong_info
+        assert len(site.submissions()) == expected_submissions
+    refused = run(wrong)
+    assert refused.outcome.category is Category.refused
+    assert refused.exit_code == 24
+    assert refused.outcome.details["failures_recorded"] == 3
+    assert len(site.submissions()) == 3  # no browser, nothing sent
+    risky = run(wrong, allow_risky=True)
+    assert risky.outcome.category is Category.wrong_info
+    assert any("RISKY" in w for w in risky.warnings)
+    assert len(site.submissions()) == 4
+    assert run(wrong, allow_risky=True).outcome.category is Category.refused  # 4: always refused
+    assert len(site.submissions()) == 4
+
+
+def test_success_clears_the_budget(site: MockSite, run: Run,
+                                   write_scenario: WriteScenario) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    for _ in range(2):
+        run(write_scenario(code="000000"))
+    assert run(write_scenario()).outcome.category is Category.success
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    for _ in range(3):
+        assert run(write_scenario(code="000000")).outcome.category is Category.wrong_info
+
+
+def test_expired_sms_is_refused(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    path = write_scenario(extra="sms_received_at: 2020-01-01T09:00:00+08:00\n")
+    result = run(path)
+    assert result.outcome.category is Category.refused
+    assert "24" in result.outcome.message
+    assert site.submissions() == []
+
+
+def test_ctrl_c_after_the_submission_leaves_a_result(site: MockSite,
+                                                     write_scenario: WriteScenario,
+                                                     tmp_path: Path, state_dir: Path) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    site.set_fault("verify", "slow", 30)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "-v", "run", str(write_scenario()), "--base-url", site.url,
+         "--out", str(out), "--headless", "--no-report"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ},
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait for the event itself: the runner logs the send
+        if "submission sent to" in line:
+            break
+    assert site.wait_for_submissions(1)  # it reached the site: the dangerous moment to stop
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    [saved] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert saved["outcome"]["status"] == "interrupted"
+    assert saved["outcome"]["submitted"] == "maybe"
+    assert saved["progress"] in {"submit_clicked", "request_sent"}
+    assert len(site.submissions()) == 1
