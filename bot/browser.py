@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
+from playwright.sync_api import Browser, sync_playwright
 
 from bot.errors import BrowserNotFound
 
-__all__ = ["BrowserChoice", "find_browser", "launch_args", "launch_options"]
+__all__ = ["BrowserChoice", "LazyBrowser", "find_browser", "launch_args", "launch_options"]
 
 ENV_VAR = "ICPBOT_BROWSER"
 
@@ -64,8 +66,6 @@ class BrowserChoice:
 def _playwright_chromium() -> str | None:
     """Path of Playwright's own Chromium if it is installed, else None (no download attempted)."""
     try:
-        from playwright.sync_api import sync_playwright
-
         with sync_playwright() as p:
             path = p.chromium.executable_path
     except Exception as exc:  # pragma: no cover - depends on the installation
@@ -108,6 +108,40 @@ def launch_options(choice: BrowserChoice, *, headless: bool) -> dict[str, Any]:
     if choice.executable:
         opts["executable_path"] = choice.executable
     return opts
+
+
+class LazyBrowser:
+    """Starts Playwright and Chromium on first call and keeps them until :meth:`close`.
+
+    A run that is refused (bad input, the failure-budget guard) therefore never starts a browser.
+    """
+
+    def __init__(self, explicit: str | None = None, *, headed: bool = False) -> None:
+        self.explicit = explicit
+        self.headed = headed
+        self._pw_cm: Any = None
+        self._browser: Browser | None = None
+
+    def __call__(self) -> Browser:
+        if self._browser is None:
+            choice = find_browser(self.explicit)
+            logger.debug("browser: {}", choice.describe())
+            self._pw_cm = sync_playwright()
+            playwright = self._pw_cm.__enter__()
+            self._browser = playwright.chromium.launch(
+                **launch_options(choice, headless=not self.headed)
+            )
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            with suppress(Exception):
+                self._browser.close()
+        if self._pw_cm is not None:
+            with suppress(Exception):
+                self._pw_cm.__exit__(None, None, None)
+        self._browser = None
+        self._pw_cm = None
 
 
 def _main() -> int:

@@ -7,9 +7,8 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
-from bot.browser import find_browser, launch_options
+from bot.browser import LazyBrowser
 from bot.errors import SelectorError
 from bot.locate import Resolver
 from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
@@ -54,12 +53,12 @@ def check_selectors(
     browser: str | None = None,
 ) -> list[CheckRow]:
     smap: SelectorMap = load_selector_map(selectors or find_selector_map(site))
-    choice = find_browser(browser)
     rows: list[CheckRow] = []
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(**launch_options(choice, headless=not headed))
+    pool = LazyBrowser(browser, headed=headed)
+    try:
+        context = pool().new_context(locale="zh-CN")
         try:
-            page = b.new_page(locale="zh-CN")
+            page = context.new_page()
             # Block the submission endpoints outright: this command must never send anything.
             page.route(
                 lambda url: any(
@@ -104,5 +103,7 @@ def check_selectors(
                 if name in _AFTER_SUBMIT:
                     rows.append(CheckRow(name, True, "appears after a submission; not checked"))
         finally:
-            b.close()
+            context.close()
+    finally:
+        pool.close()
     return rows

@@ -252,7 +252,7 @@ class _Scrubber:
 
     def _json_line(self, line: str) -> str:
         body = line.rstrip("\r\n")
-        end = line[len(body):]
+        end = line[len(body) :]
         try:
             doc = json.loads(body)
         except ValueError:
@@ -312,9 +312,10 @@ class _Scrubber:
         dropped: list[str] = []
         names: set[str] = set()
         buf = io.BytesIO()
-        with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(
-            buf, "w", zipfile.ZIP_DEFLATED
-        ) as zout:
+        with (
+            zipfile.ZipFile(io.BytesIO(data)) as zin,
+            zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout,
+        ):
             for info in zin.infolist():
                 name = _unique(self.redactor(info.filename), names)
                 if info.is_dir():

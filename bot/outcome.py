@@ -111,8 +111,14 @@ def most_severe(categories: list[Category]) -> Category:
     return max(categories, key=lambda c: c.severity)
 
 
-def classify_reply(smap: SelectorMap, action: Action, valid_status: int | None,
-                   banner_text: str | None, *, valid_flag: bool | None = None) -> Outcome:
+def classify_reply(
+    smap: SelectorMap,
+    action: Action,
+    valid_status: int | None,
+    banner_text: str | None,
+    *,
+    valid_flag: bool | None = None,
+) -> Outcome:
     """The outcome of a reply to a submission (``submitted="yes"``), from the map's status table.
 
     ``valid_status`` (the API's ``params.validStatus``) decides; ``banner_text`` (what the page
@@ -140,39 +146,63 @@ def classify_reply(smap: SelectorMap, action: Action, valid_status: int | None,
             says = smap.entry_by_banner(action, banner)
             details["banner_mismatch"] = True
             details["banner_says"] = says.name if says is not None else None
-            message += (" (The page's banner did not show the expected text for this status; the "
-                        "API's status was used.)")
+            message += (
+                " (The page's banner did not show the expected text for this status; the "
+                "API's status was used.)"
+            )
         _check_flag(entry, valid_flag, details)
-        return Outcome(category=entry.category, status=entry.name, site_status=valid_status,
-                       banner_zh=banner, expected_banner_zh=entry.banner, message=message,
-                       next_step=entry.next_step, submitted="yes", details=details)
+        return Outcome(
+            category=entry.category,
+            status=entry.name,
+            site_status=valid_status,
+            banner_zh=banner,
+            expected_banner_zh=entry.banner,
+            message=message,
+            next_step=entry.next_step,
+            submitted="yes",
+            details=details,
+        )
 
     if banner is not None:
         details["classified_by"] = "banner"
         entry = smap.entry_by_banner(action, banner)
         if entry is None:
             return Outcome(
-                category=Category.unknown, status="unrecognised_banner", banner_zh=banner,
+                category=Category.unknown,
+                status="unrecognised_banner",
+                banner_zh=banner,
                 message="A reply came back without a status, and the page's banner text is not "
-                        f"one icpbot knows: {banner}",
+                f"one icpbot knows: {banner}",
                 next_step="Read the banner in the screenshot (or have it translated) and check "
-                          "the filing's state with the hosting provider before anything else; do "
-                          "not resubmit.",
-                submitted="yes", details=details)
+                "the filing's state with the hosting provider before anything else; do "
+                "not resubmit.",
+                submitted="yes",
+                details=details,
+            )
         details["inferred_status"] = entry.status
         _check_flag(entry, valid_flag, details)
-        return Outcome(category=entry.category, status=entry.name, banner_zh=banner,
-                       expected_banner_zh=entry.banner, message=entry.message,
-                       next_step=entry.next_step, submitted="yes", details=details)
+        return Outcome(
+            category=entry.category,
+            status=entry.name,
+            banner_zh=banner,
+            expected_banner_zh=entry.banner,
+            message=entry.message,
+            next_step=entry.next_step,
+            submitted="yes",
+            details=details,
+        )
 
     details["classified_by"] = "none"
     return Outcome(
-        category=Category.unknown, status="unknown",
+        category=Category.unknown,
+        status="unknown",
         message="A reply came back, but icpbot could read neither a status nor a banner from it; "
-                "the submission may or may not have counted.",
+        "the submission may or may not have counted.",
         next_step="Check the screenshot and the filing's state with the hosting provider before "
-                  "trying again; do not resubmit blindly.",
-        submitted="yes", details=details)
+        "trying again; do not resubmit blindly.",
+        submitted="yes",
+        details=details,
+    )
 
 
 def _check_flag(entry: StatusEntry, valid_flag: bool | None, details: dict[str, Any]) -> None:
@@ -181,18 +211,24 @@ def _check_flag(entry: StatusEntry, valid_flag: bool | None, details: dict[str, 
         details["valid_flag_mismatch"] = True
 
 
-def _unknown_status(smap: SelectorMap, action: Action, status: int, banner: str | None,
-                    details: dict[str, Any]) -> Outcome:
+def _unknown_status(
+    smap: SelectorMap, action: Action, status: int, banner: str | None, details: dict[str, Any]
+) -> Outcome:
     default = smap.default_entry
     if banner is not None:
         says = smap.entry_by_banner(action, banner)
         details["banner_says"] = says.name if says is not None else None
     shown = f"the page showed: {banner}" if banner is not None else "the page showed no banner"
     return Outcome(
-        category=Category.failed, status="unknown_status", site_status=status, banner_zh=banner,
+        category=Category.failed,
+        status="unknown_status",
+        site_status=status,
+        banner_zh=banner,
         expected_banner_zh=default.banner if default is not None else None,
         message=f"The site answered with status {status}, which icpbot does not know (the page "
-                f"shows the generic failure text for such statuses); {shown}.",
+        f"shows the generic failure text for such statuses); {shown}.",
         next_step="Check the filing's state with the hosting provider before trying again; do "
-                  "not resubmit blindly, as the attempt may have counted.",
-        submitted="yes", details=details)
+        "not resubmit blindly, as the attempt may have counted.",
+        submitted="yes",
+        details=details,
+    )

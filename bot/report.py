@@ -89,9 +89,7 @@ def render_report(
     categories = [row.category for row in rows]
     counts = Counter(categories)
     worst = most_severe(categories)
-    summary = [
-        (cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.severity)
-    ]
+    summary = [(cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.severity)]
     env = Environment(
         loader=PackageLoader("bot", "templates"),
         autoescape=True,

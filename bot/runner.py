@@ -22,12 +22,12 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlparse
 
 from loguru import logger
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import __version__
-from bot.browser import find_browser, launch_options
+from bot.browser import LazyBrowser
 from bot.errors import BotError, ConfigError, SelectorError
 from bot.evidence import private_dir, safe_capture, scrub_har, scrub_trace, write_json
 from bot.flows import form_for, open_page
@@ -773,38 +773,6 @@ def _error_outcome(exc: BotError, gate: SubmissionGate) -> Outcome:
 
 
 # -- entry points ----------------------------------------------------------------------------------
-class _LazyBrowser:
-    """Starts Playwright and Chromium on first use, so refusals never start a browser."""
-
-    def __init__(self, options: RunOptions, headed: bool) -> None:
-        self.options = options
-        self.headed = headed
-        self._pw_cm: Any = None
-        self._pw: Playwright | None = None
-        self._browser: Browser | None = None
-
-    def __call__(self) -> Browser:
-        if self._browser is None:
-            choice = find_browser(self.options.browser)
-            logger.debug("browser: {}", choice.describe())
-            self._pw_cm = sync_playwright()
-            self._pw = self._pw_cm.__enter__()
-            self._browser = self._pw.chromium.launch(
-                **launch_options(choice, headless=not self.headed)
-            )
-        return self._browser
-
-    def close(self) -> None:
-        if self._browser is not None:
-            with suppress(Exception):
-                self._browser.close()
-        if self._pw_cm is not None:
-            with suppress(Exception):
-                self._pw_cm.__exit__(None, None, None)
-        self._browser = None
-        self._pw_cm = None
-
-
 def resolve_headed(options: RunOptions, scenarios: Sequence[Scenario]) -> bool:
     if options.headed is not None:
         return options.headed
@@ -818,8 +786,8 @@ def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:
 
 
 @contextmanager
-def _browser_pool(options: RunOptions, headed: bool) -> Iterator[_LazyBrowser]:
-    pool = _LazyBrowser(options, headed)
+def _browser_pool(options: RunOptions, headed: bool) -> Iterator[LazyBrowser]:
+    pool = LazyBrowser(options.browser, headed=headed)
     try:
         yield pool
     finally:

@@ -159,7 +159,7 @@ def normalize_mobile(value: str) -> str:
     """
     text = _MOBILE_SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
     for prefix in ("+86", "0086", "86"):
-        rest = text[len(prefix):]
+        rest = text[len(prefix) :]
         if text.startswith(prefix) and re.fullmatch(r"[0-9]{11}", rest):
             text = rest
             break
@@ -187,8 +187,9 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _SIX_DIGITS = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
-_KEYED_CODE = re.compile(r"(?:验证码|校验码|code)\s*(?:为|是|:|is)?\s*([0-9]{6})(?![0-9])",
-                         re.IGNORECASE)
+_KEYED_CODE = re.compile(
+    r"(?:验证码|校验码|code)\s*(?:为|是|:|is)?\s*([0-9]{6})(?![0-9])", re.IGNORECASE
+)
 
 
 def extract_code(text: str) -> str:
@@ -208,8 +209,9 @@ def extract_code(text: str) -> str:
     if len(runs) == 1:
         return runs[0]
     if not runs:
-        raise ValueError("is neither a 6-digit code nor an SMS holding one "
-                         "(digits inside links do not count)")
+        raise ValueError(
+            "is neither a 6-digit code nor an SMS holding one (digits inside links do not count)"
+        )
     keyed = list(dict.fromkeys(m.group(1) for m in _KEYED_CODE.finditer(without_links)))
     if len(keyed) == 1:
         return keyed[0]
@@ -236,8 +238,9 @@ class _Reader:
         self.problems: list[Problem] = []
 
     def problem(self, path: KeyPath, message: str) -> None:
-        self.problems.append(Problem(self.doc.file, self.doc.line(path), format_path(path),
-                                     message))
+        self.problems.append(
+            Problem(self.doc.file, self.doc.line(path), format_path(path), message)
+        )
 
     def value(self, path: KeyPath) -> Any:
         node: Any = self.doc.data
@@ -402,8 +405,9 @@ def _read_choice(r: _Reader, key: str, enum: type[E], default: E | None) -> E | 
         return None
 
 
-def _from_doc(doc: YamlDoc, path: Path, env: Mapping[str, str]) -> tuple[Scenario | None,
-                                                                          list[Problem]]:
+def _from_doc(
+    doc: YamlDoc, path: Path, env: Mapping[str, str]
+) -> tuple[Scenario | None, list[Problem]]:
     r = _Reader(doc, env)
     if doc.data is None:
         r.problem((), "the file is empty; expected a scenario (action, inputs, ...)")
@@ -441,8 +445,16 @@ def _from_doc(doc: YamlDoc, path: Path, env: Mapping[str, str]) -> tuple[Scenari
     if r.problems or action is None or captcha is None or inputs is None:
         return None, sorted(r.problems, key=lambda p: p.line or 0)
     try:
-        scenario = Scenario(name=name, action=action, site=site, base_url=base_url, inputs=inputs,
-                            captcha=captcha, sms_received_at=when, source=path)
+        scenario = Scenario(
+            name=name,
+            action=action,
+            site=site,
+            base_url=base_url,
+            inputs=inputs,
+            captcha=captcha,
+            sms_received_at=when,
+            source=path,
+        )
     except ValidationError as exc:  # a rule the checks above missed; never echo the input value
         for err in exc.errors(include_url=False, include_input=False, include_context=False):
             loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
@@ -451,8 +463,7 @@ def _from_doc(doc: YamlDoc, path: Path, env: Mapping[str, str]) -> tuple[Scenari
     return scenario, []
 
 
-def _load(path: Path | str, env: Mapping[str, str] | None) -> tuple[Scenario | None,
-                                                                     list[Problem]]:
+def _load(path: Path | str, env: Mapping[str, str] | None) -> tuple[Scenario | None, list[Problem]]:
     try:
         doc = load_yaml(path, error=ScenarioError)
     except ConfigError as exc:
@@ -471,8 +482,10 @@ def load_scenario(path: Path | str, env: Mapping[str, str] | None = None) -> Sce
     return scenario
 
 
-def load_scenarios(paths: Iterable[Path | str], env: Mapping[str, str] | None = None,
-                   ) -> list[Scenario]:
+def load_scenarios(
+    paths: Iterable[Path | str],
+    env: Mapping[str, str] | None = None,
+) -> list[Scenario]:
     """Load every file; raises one :class:`ScenarioError` with the problems of all of them.
 
     The same file given twice is an error: each scenario is a submission and runs once.
@@ -483,8 +496,14 @@ def load_scenarios(paths: Iterable[Path | str], env: Mapping[str, str] | None = 
     for path in paths:
         resolved = Path(path).resolve()
         if resolved in seen:
-            problems.append(Problem(str(path), None, "", "file given twice; each scenario runs "
-                                    "once (it is a submission)"))
+            problems.append(
+                Problem(
+                    str(path),
+                    None,
+                    "",
+                    "file given twice; each scenario runs once (it is a submission)",
+                )
+            )
             continue
         seen.add(resolved)
         scenario, found = _load(path, env)
@@ -496,8 +515,11 @@ def load_scenarios(paths: Iterable[Path | str], env: Mapping[str, str] | None = 
     return scenarios
 
 
-def validate_paths(paths: Iterable[Path | str], env: Mapping[str, str] | None = None,
-                   selectors_dir: Path | None = None) -> list[Problem]:
+def validate_paths(
+    paths: Iterable[Path | str],
+    env: Mapping[str, str] | None = None,
+    selectors_dir: Path | None = None,
+) -> list[Problem]:
     """Problems of every file (empty when all are valid), for ``icpbot validate FILE...``.
 
     A file whose top level has ``elements:`` is a selector map; any other is a scenario, whose
@@ -526,8 +548,14 @@ def validate_paths(paths: Iterable[Path | str], env: Mapping[str, str] | None = 
         try:
             map_path = find_selector_map(scenario.site, selectors_dir)
         except SelectorMapError as exc:
-            problems.append(Problem(doc.file, doc.line(("site",)), "site",
-                                    "; ".join(p.message for p in exc.problems)))
+            problems.append(
+                Problem(
+                    doc.file,
+                    doc.line(("site",)),
+                    "site",
+                    "; ".join(p.message for p in exc.problems),
+                )
+            )
             continue
         if map_path not in maps_checked:
             try:
@@ -550,10 +578,14 @@ def scenario_json_schema() -> dict[str, Any]:
     Input values may be ``${VAR}`` references, so their patterns accept those too; unquoted
     numbers are allowed for mobile and code (icpbot reads them as typed).
     """
-    def text(description: str, pattern: str | None = None,
-             *, numbers: bool = False) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": ["string", "integer"] if numbers else "string",
-                                  "description": description}
+
+    def text(
+        description: str, pattern: str | None = None, *, numbers: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": ["string", "integer"] if numbers else "string",
+            "description": description,
+        }
         if pattern:
             schema["pattern"] = pattern
         return schema
@@ -563,57 +595,79 @@ def scenario_json_schema() -> dict[str, Any]:
         "$id": "https://github.com/icpbot/icpbot/scenario.schema.json",
         "title": "icpbot scenario",
         "description": "One submission of the MIIT SMS-verification form (verify) or of its "
-                       "resend form (resend) for one person.",
+        "resend form (resend) for one person.",
         "type": "object",
         "additionalProperties": False,
         "required": ["action", "inputs"],
         "properties": {
-            "name": text("Name of the scenario in reports and evidence folders; defaults to the "
-                         "file name without extension.", r"\S"),
-            "action": {"enum": [a.value for a in Action],
-                       "description": "verify: submit the SMS code (costs one of about 5 attempts "
-                                      "if wrong). resend: ask the site to send the SMS again "
-                                      "(at most 2 times)."},
+            "name": text(
+                "Name of the scenario in reports and evidence folders; defaults to the "
+                "file name without extension.",
+                r"\S",
+            ),
+            "action": {
+                "enum": [a.value for a in Action],
+                "description": "verify: submit the SMS code (costs one of about 5 attempts "
+                "if wrong). resend: ask the site to send the SMS again "
+                "(at most 2 times).",
+            },
             "site": text("Selector map to use: selectors/<site>.yaml.", SITE_PATTERN)
             | {"default": DEFAULT_SITE},
-            "base_url": text("Root URL of the site; the CLI's --base-url replaces it.",
-                             r"^(https?://\S+|.*" + _VAR_OR + ".*)$")
+            "base_url": text(
+                "Root URL of the site; the CLI's --base-url replaces it.",
+                r"^(https?://\S+|.*" + _VAR_OR + ".*)$",
+            )
             | {"default": DEFAULT_BASE_URL},
             "inputs": {
                 "type": "object",
                 "description": "The values typed into the form. ${VAR} reads an environment "
-                               "variable; $$ is a literal $.",
+                "variable; $$ is a literal $.",
                 "additionalProperties": False,
                 "required": ["mobile", "id_last6"],
                 "properties": {
-                    "mobile": text("Mainland mobile number of the person verifying: 11 digits "
-                                   "starting with 1; +86/0086, spaces and dashes are removed.",
-                                   r"^(.*" + _VAR_OR + r".*|[+0-9 ().\-]{11,24})$", numbers=True),
-                    "code": text("verify only: the 6-digit SMS code, or the whole SMS as "
-                                 "received from 12381 (the code is taken from it; digits in the "
-                                 "link do not count).", r"(.*" + _VAR_OR + r".*|[0-9]{6})",
-                                 numbers=True),
-                    "id_last6": text("Last 6 characters of the ID document used in the filing: "
-                                     "5 digits then a digit or X.",
-                                     r"^(.*" + _VAR_OR + r".*|\s*[0-9]{5}[0-9Xx]\s*)$",
-                                     numbers=True),
+                    "mobile": text(
+                        "Mainland mobile number of the person verifying: 11 digits "
+                        "starting with 1; +86/0086, spaces and dashes are removed.",
+                        r"^(.*" + _VAR_OR + r".*|[+0-9 ().\-]{11,24})$",
+                        numbers=True,
+                    ),
+                    "code": text(
+                        "verify only: the 6-digit SMS code, or the whole SMS as "
+                        "received from 12381 (the code is taken from it; digits in the "
+                        "link do not count).",
+                        r"(.*" + _VAR_OR + r".*|[0-9]{6})",
+                        numbers=True,
+                    ),
+                    "id_last6": text(
+                        "Last 6 characters of the ID document used in the filing: "
+                        "5 digits then a digit or X.",
+                        r"^(.*" + _VAR_OR + r".*|\s*[0-9]{5}[0-9Xx]\s*)$",
+                        numbers=True,
+                    ),
                 },
             },
-            "captcha": {"enum": [c.value for c in CaptchaMode], "default": CaptchaMode.manual.value,
-                        "description": "manual: a person solves the site's security check in the "
-                                       "browser window. none: the site is expected to show none "
-                                       "(a mock); if it does, the run stops."},
+            "captcha": {
+                "enum": [c.value for c in CaptchaMode],
+                "default": CaptchaMode.manual.value,
+                "description": "manual: a person solves the site's security check in the "
+                "browser window. none: the site is expected to show none "
+                "(a mock); if it does, the run stops.",
+            },
             "sms_received_at": {
                 "type": "string",
                 "description": "When the SMS arrived (ISO 8601; without a zone: local time). "
-                               "icpbot warns as 24 hours approach and refuses after.",
+                "icpbot warns as 24 hours approach and refuses after.",
                 "examples": ["2026-11-28T09:30:00+08:00"],
             },
         },
         "allOf": [
-            {"if": {"properties": {"action": {"const": "resend"}}},
-             "then": {"properties": {"inputs": {"not": {"required": ["code"]}}}}},
-            {"if": {"properties": {"action": {"const": "verify"}}},
-             "then": {"properties": {"inputs": {"required": ["code"]}}}},
+            {
+                "if": {"properties": {"action": {"const": "resend"}}},
+                "then": {"properties": {"inputs": {"not": {"required": ["code"]}}}},
+            },
+            {
+                "if": {"properties": {"action": {"const": "verify"}}},
+                "then": {"properties": {"inputs": {"required": ["code"]}}},
+            },
         ],
     }

@@ -71,10 +71,22 @@ __all__ = [
 SELECTORS_DIR_ENV = "ICPBOT_SELECTORS_DIR"
 
 REQUIRED_ELEMENTS: tuple[str, ...] = (
-    "verify_tab", "resend_tab", "verify_card", "resend_card",
-    "verify_code", "verify_mobile", "verify_id_last6", "verify_submit",
-    "resend_mobile", "resend_id_last6", "resend_submit",
-    "result_banner", "result_text", "error_toast", "error_toast_text", "captcha_box",
+    "verify_tab",
+    "resend_tab",
+    "verify_card",
+    "resend_card",
+    "verify_code",
+    "verify_mobile",
+    "verify_id_last6",
+    "verify_submit",
+    "resend_mobile",
+    "resend_id_last6",
+    "resend_submit",
+    "result_banner",
+    "result_text",
+    "error_toast",
+    "error_toast_text",
+    "captcha_box",
 )
 OPTIONAL_ELEMENTS: tuple[str, ...] = ("captcha_overlay", "validation_error")
 
@@ -98,19 +110,92 @@ _MODIFIERS: dict[Strategy, frozenset[str]] = {
 _ALL_MODIFIERS = frozenset().union(*_MODIFIERS.values())
 
 # The roles Playwright's get_by_role accepts (its `role` Literal).
-_ARIA_ROLES = frozenset((
-    "alert", "alertdialog", "application", "article", "banner", "blockquote", "button", "caption",
-    "cell", "checkbox", "code", "columnheader", "combobox", "complementary", "contentinfo",
-    "definition", "deletion", "dialog", "directory", "document", "emphasis", "feed", "figure",
-    "form", "generic", "grid", "gridcell", "group", "heading", "img", "insertion", "link", "list",
-    "listbox", "listitem", "log", "main", "marquee", "math", "menu", "menubar", "menuitem",
-    "menuitemcheckbox", "menuitemradio", "meter", "navigation", "none", "note", "option",
-    "paragraph", "presentation", "progressbar", "radio", "radiogroup", "region", "row",
-    "rowgroup", "rowheader", "scrollbar", "search", "searchbox", "separator", "slider",
-    "spinbutton", "status", "strong", "subscript", "superscript", "switch", "tab", "table",
-    "tablist", "tabpanel", "term", "textbox", "time", "timer", "toolbar", "tooltip", "tree",
-    "treegrid", "treeitem",
-))
+_ARIA_ROLES = frozenset(
+    (
+        "alert",
+        "alertdialog",
+        "application",
+        "article",
+        "banner",
+        "blockquote",
+        "button",
+        "caption",
+        "cell",
+        "checkbox",
+        "code",
+        "columnheader",
+        "combobox",
+        "complementary",
+        "contentinfo",
+        "definition",
+        "deletion",
+        "dialog",
+        "directory",
+        "document",
+        "emphasis",
+        "feed",
+        "figure",
+        "form",
+        "generic",
+        "grid",
+        "gridcell",
+        "group",
+        "heading",
+        "img",
+        "insertion",
+        "link",
+        "list",
+        "listbox",
+        "listitem",
+        "log",
+        "main",
+        "marquee",
+        "math",
+        "menu",
+        "menubar",
+        "menuitem",
+        "menuitemcheckbox",
+        "menuitemradio",
+        "meter",
+        "navigation",
+        "none",
+        "note",
+        "option",
+        "paragraph",
+        "presentation",
+        "progressbar",
+        "radio",
+        "radiogroup",
+        "region",
+        "row",
+        "rowgroup",
+        "rowheader",
+        "scrollbar",
+        "search",
+        "searchbox",
+        "separator",
+        "slider",
+        "spinbutton",
+        "status",
+        "strong",
+        "subscript",
+        "superscript",
+        "switch",
+        "tab",
+        "table",
+        "tablist",
+        "tabpanel",
+        "term",
+        "textbox",
+        "time",
+        "timer",
+        "toolbar",
+        "tooltip",
+        "tree",
+        "treegrid",
+        "treeitem",
+    )
+)
 
 
 def _quote(text: str) -> str:
@@ -284,8 +369,16 @@ def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Pat
     ``./selectors/``, then the ``selectors/`` next to the ``bot`` package. Raises
     :class:`SelectorMapError` naming every path tried."""
     if not _SITE_RE.fullmatch(site):
-        raise SelectorMapError([Problem("", None, "site", "not a selector map name (lower case "
-                                        "letters, digits, - and _)")])
+        raise SelectorMapError(
+            [
+                Problem(
+                    "",
+                    None,
+                    "site",
+                    "not a selector map name (lower case letters, digits, - and _)",
+                )
+            ]
+        )
     dirs: list[Path] = []
     if selectors_dir is not None:
         dirs.append(Path(selectors_dir))
@@ -301,14 +394,23 @@ def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Pat
         tried.append(str(candidate))
         if candidate.is_file():
             return candidate
-    raise SelectorMapError([Problem("", None, "site", f"no selector map for site {site!r}; "
-                                    f"tried: {', '.join(tried)}")])
+    raise SelectorMapError(
+        [Problem("", None, "site", f"no selector map for site {site!r}; tried: {', '.join(tried)}")]
+    )
 
 
 # -- loading ---------------------------------------------------------------------------------------
 
-_TOP_KEYS = ("site", "description", "route", "login_route", "endpoints", "elements", "statuses",
-             "default_status")
+_TOP_KEYS = (
+    "site",
+    "description",
+    "route",
+    "login_route",
+    "endpoints",
+    "elements",
+    "statuses",
+    "default_status",
+)
 _REQUIRED_TOP = ("site", "route", "endpoints", "elements", "statuses")
 _ELEMENT_KEYS = ("within", "candidates")
 _STATUS_KEYS = ("status", "actions", "category", "name", "banner", "message", "next_step")
@@ -321,11 +423,17 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def problem(self, path: KeyPath, message: str) -> None:
-        self.problems.append(Problem(self.doc.file, self.doc.line(path), format_path(path),
-                                     message))
+        self.problems.append(
+            Problem(self.doc.file, self.doc.line(path), format_path(path), message)
+        )
 
-    def keys(self, path: KeyPath, data: dict[str, Any], allowed: Iterable[str],
-             required: Iterable[str] = ()) -> None:
+    def keys(
+        self,
+        path: KeyPath,
+        data: dict[str, Any],
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+    ) -> None:
         allowed = tuple(allowed)
         for key in data:
             if key not in allowed:
@@ -384,20 +492,26 @@ class _Checker:
         strategies = [Strategy(k) for k in mapping if k in Strategy.__members__]
         for key in mapping:
             if key not in Strategy.__members__ and key not in _ALL_MODIFIERS:
-                self.problem((*path, key), "unknown key; a candidate has one of role, "
-                             "placeholder, text, css and the modifiers name, exact, has_text")
+                self.problem(
+                    (*path, key),
+                    "unknown key; a candidate has one of role, "
+                    "placeholder, text, css and the modifiers name, exact, has_text",
+                )
         if len(strategies) != 1:
             found = ", ".join(strategies) if strategies else "none"
-            self.problem(path, "a candidate needs exactly one of role, placeholder, text, css "
-                         f"(found: {found})")
+            self.problem(
+                path,
+                f"a candidate needs exactly one of role, placeholder, text, css (found: {found})",
+            )
             return None
         strategy = strategies[0]
         ok = True
         for key in mapping:
             if key in _ALL_MODIFIERS and key not in _MODIFIERS[strategy]:
                 allowed = ", ".join(sorted(_MODIFIERS[strategy]))
-                self.problem((*path, key), f"{strategy} does not take {key!r} (it takes: "
-                             f"{allowed})")
+                self.problem(
+                    (*path, key), f"{strategy} does not take {key!r} (it takes: {allowed})"
+                )
                 ok = False
 
         raw = mapping[strategy]
@@ -424,8 +538,9 @@ class _Checker:
             if value is None:
                 return None
             if strategy is Strategy.role and value not in _ARIA_ROLES:
-                self.problem(spath, "not an ARIA role Playwright knows (e.g. button, heading, "
-                             "textbox)")
+                self.problem(
+                    spath, "not an ARIA role Playwright knows (e.g. button, heading, textbox)"
+                )
                 ok = False
 
         name = self.text((*path, "name"), mapping.get("name"), required=False)
@@ -437,11 +552,20 @@ class _Checker:
         elif strategy is Strategy.role and "exact" in mapping and name is None:
             self.problem((*path, "exact"), "exact applies to a role's name; add name or remove it")
             ok = False
-        if not ok or ("name" in mapping and name is None) or (
-                "has_text" in mapping and has_text is None):
+        if (
+            not ok
+            or ("name" in mapping and name is None)
+            or ("has_text" in mapping and has_text is None)
+        ):
             return None
-        return Candidate(strategy=strategy, value=value, regex=regex, name=name,
-                         exact=bool(exact), has_text=has_text)
+        return Candidate(
+            strategy=strategy,
+            value=value,
+            regex=regex,
+            name=name,
+            exact=bool(exact),
+            has_text=has_text,
+        )
 
     def element(self, name: str, data: Any) -> ElementSpec | None:
         path: KeyPath = ("elements", name)
@@ -456,12 +580,12 @@ class _Checker:
         if "candidates" in mapping and (not isinstance(raw, list) or not raw):
             self.problem((*path, "candidates"), "must be a non-empty list")
             return None
-        candidates = [self.candidate((*path, "candidates", i), c)
-                      for i, c in enumerate(raw or [])]
+        candidates = [self.candidate((*path, "candidates", i), c) for i, c in enumerate(raw or [])]
         if any(c is None for c in candidates) or not candidates:
             return None
-        return ElementSpec(name=name, within=within,
-                           candidates=tuple(c for c in candidates if c is not None))
+        return ElementSpec(
+            name=name, within=within, candidates=tuple(c for c in candidates if c is not None)
+        )
 
     def elements(self, data: Any) -> dict[str, ElementSpec]:
         path: KeyPath = ("elements",)
@@ -496,11 +620,13 @@ class _Checker:
             while node in parent:
                 node = parent[node]
                 if node in seen:
-                    loop = seen[seen.index(node):]
+                    loop = seen[seen.index(node) :]
                     if not reported & set(loop):
                         reported |= set(loop)
-                        self.problem(("elements", node, "within"),
-                                     "within forms a cycle: " + " -> ".join([*loop, node]))
+                        self.problem(
+                            ("elements", node, "within"),
+                            "within forms a cycle: " + " -> ".join([*loop, node]),
+                        )
                     break
                 seen.append(node)
 
@@ -530,20 +656,35 @@ class _Checker:
         if isinstance(raw_category, str) and raw_category in Category.__members__:
             category = Category(raw_category)
         else:
-            self.problem((*path, "category"),
-                         f"unknown category; one of: {', '.join(c.value for c in Category)}")
+            self.problem(
+                (*path, "category"),
+                f"unknown category; one of: {', '.join(c.value for c in Category)}",
+            )
         name = self.text((*path, "name"), mapping.get("name"))
         if name is not None and not _NAME_RE.fullmatch(name):
             self.problem((*path, "name"), "status names are snake_case (a-z, 0-9, _)")
             name = None
-        texts = {k: self.text((*path, k), mapping.get(k)) for k in ("banner", "message",
-                                                                  "next_step")}
-        if (status is None or not actions or len(actions) != len(raw_actions or [])
-                or category is None or name is None or None in texts.values()):
+        texts = {
+            k: self.text((*path, k), mapping.get(k)) for k in ("banner", "message", "next_step")
+        }
+        if (
+            status is None
+            or not actions
+            or len(actions) != len(raw_actions or [])
+            or category is None
+            or name is None
+            or None in texts.values()
+        ):
             return None
-        return StatusEntry(status=status, actions=tuple(actions), category=category, name=name,
-                           banner=texts["banner"] or "", message=texts["message"] or "",
-                           next_step=texts["next_step"] or "")
+        return StatusEntry(
+            status=status,
+            actions=tuple(actions),
+            category=category,
+            name=name,
+            banner=texts["banner"] or "",
+            message=texts["message"] or "",
+            next_step=texts["next_step"] or "",
+        )
 
     def statuses(self, data: Any) -> list[StatusEntry]:
         path: KeyPath = ("statuses",)
@@ -560,8 +701,11 @@ class _Checker:
             for action in entry.actions:
                 key = (entry.status, action)
                 if key in first_seen:
-                    self.problem((*path, i, "status"), f"status {entry.status} for {action} is "
-                                 f"already defined on line {first_seen[key]}")
+                    self.problem(
+                        (*path, i, "status"),
+                        f"status {entry.status} for {action} is "
+                        f"already defined on line {first_seen[key]}",
+                    )
                 else:
                     first_seen[key] = line
             entries.append(entry)
@@ -588,56 +732,117 @@ def load_selector_map(path: Path | str) -> SelectorMap:
     elements = c.elements(data["elements"]) if "elements" in data else {}
     statuses = c.statuses(data["statuses"]) if "statuses" in data else []
     default_status = c.integer(("default_status",), data.get("default_status", 0))
-    if default_status is not None and statuses and not any(
-            e.status == default_status for e in statuses):
+    if (
+        default_status is not None
+        and statuses
+        and not any(e.status == default_status for e in statuses)
+    ):
         c.problem(("default_status",), f"no entry in statuses for status {default_status}")
     if c.problems or site is None or route is None or endpoints is None or login_route is None:
         raise SelectorMapError(c.problems, path=path)
-    return SelectorMap(site=site, description=description, route=route, login_route=login_route,
-                       endpoints=endpoints, elements=elements, statuses=tuple(statuses),
-                       default_status=default_status or 0, source=Path(path))
+    return SelectorMap(
+        site=site,
+        description=description,
+        route=route,
+        login_route=login_route,
+        endpoints=endpoints,
+        elements=elements,
+        statuses=tuple(statuses),
+        default_status=default_status or 0,
+        source=Path(path),
+    )
 
 
 def selector_map_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of the selector map format, for editors."""
-    text_or_regex = {"oneOf": [
-        {"type": "string", "minLength": 1},
-        {"type": "object", "additionalProperties": False, "required": ["regex"],
-         "properties": {"regex": {"type": "string", "minLength": 1,
-                                  "description": "Regular expression, searched (not anchored)."}}},
-    ]}
-    exact = {"type": "boolean", "default": True,
-             "description": "Whole-string, case-sensitive match (false: substring, any case)."}
-    has_text = {"type": "string", "minLength": 1,
-                "description": "Keep only elements whose text contains this."}
-    candidate = {"oneOf": [
-        {"type": "object", "additionalProperties": False, "required": ["role"],
-         "properties": {"role": {"enum": sorted(_ARIA_ROLES)},
-                        "name": {"type": "string", "description": "Accessible name."},
-                        "exact": exact, "has_text": has_text}},
-        {"type": "object", "additionalProperties": False, "required": ["placeholder"],
-         "properties": {"placeholder": text_or_regex, "exact": exact}},
-        {"type": "object", "additionalProperties": False, "required": ["text"],
-         "properties": {"text": text_or_regex, "exact": exact}},
-        {"type": "object", "additionalProperties": False, "required": ["css"],
-         "properties": {"css": {"type": "string", "minLength": 1}, "has_text": has_text}},
-    ]}
+    text_or_regex = {
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["regex"],
+                "properties": {
+                    "regex": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Regular expression, searched (not anchored).",
+                    }
+                },
+            },
+        ]
+    }
+    exact = {
+        "type": "boolean",
+        "default": True,
+        "description": "Whole-string, case-sensitive match (false: substring, any case).",
+    }
+    has_text = {
+        "type": "string",
+        "minLength": 1,
+        "description": "Keep only elements whose text contains this.",
+    }
+    candidate = {
+        "oneOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["role"],
+                "properties": {
+                    "role": {"enum": sorted(_ARIA_ROLES)},
+                    "name": {"type": "string", "description": "Accessible name."},
+                    "exact": exact,
+                    "has_text": has_text,
+                },
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["placeholder"],
+                "properties": {"placeholder": text_or_regex, "exact": exact},
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["text"],
+                "properties": {"text": text_or_regex, "exact": exact},
+            },
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["css"],
+                "properties": {"css": {"type": "string", "minLength": 1}, "has_text": has_text},
+            },
+        ]
+    }
     element = {
-        "type": "object", "additionalProperties": False, "required": ["candidates"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["candidates"],
         "properties": {
             "within": {"type": "string", "description": "Search inside this other element."},
-            "candidates": {"type": "array", "minItems": 1, "items": candidate,
-                           "description": "Tried in order; the first finding exactly one "
-                                          "visible element wins."},
+            "candidates": {
+                "type": "array",
+                "minItems": 1,
+                "items": candidate,
+                "description": "Tried in order; the first finding exactly one "
+                "visible element wins.",
+            },
         },
     }
     suffix = {"type": "string", "pattern": "^/", "description": "URL path suffix (never a host)."}
     status = {
-        "type": "object", "additionalProperties": False, "required": list(_STATUS_KEYS),
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(_STATUS_KEYS),
         "properties": {
             "status": {"type": "integer", "description": "params.validStatus"},
-            "actions": {"type": "array", "minItems": 1, "uniqueItems": True,
-                        "items": {"enum": [a.value for a in Action]}},
+            "actions": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"enum": [a.value for a in Action]},
+            },
             "category": {"enum": [c.value for c in Category]},
             "name": {"type": "string", "pattern": _NAME_RE.pattern},
             "banner": {"type": "string", "description": "The page's text, exactly."},
@@ -656,12 +861,18 @@ def selector_map_json_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "route": {"type": "string", "description": "Hash route of the form page."},
             "login_route": {"type": "string", "default": "#/login"},
-            "endpoints": {"type": "object", "additionalProperties": False,
-                          "required": ["auth", "verify", "resend"],
-                          "properties": {"auth": suffix, "verify": suffix, "resend": suffix}},
-            "elements": {"type": "object", "required": list(REQUIRED_ELEMENTS),
-                         "propertyNames": {"pattern": _NAME_RE.pattern},
-                         "additionalProperties": element},
+            "endpoints": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["auth", "verify", "resend"],
+                "properties": {"auth": suffix, "verify": suffix, "resend": suffix},
+            },
+            "elements": {
+                "type": "object",
+                "required": list(REQUIRED_ELEMENTS),
+                "propertyNames": {"pattern": _NAME_RE.pattern},
+                "additionalProperties": element,
+            },
             "statuses": {"type": "array", "minItems": 1, "items": status},
             "default_status": {"type": "integer", "default": 0},
         },

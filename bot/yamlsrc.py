@@ -95,13 +95,15 @@ def load_yaml(path: Path | str, *, error: type[ConfigError] = ConfigError) -> Ya
     except UnicodeDecodeError:
         raise error([Problem(file, None, "", "file is not UTF-8 text")], path=file) from None
     except OSError as exc:
-        raise error([Problem(file, None, "", f"cannot read file: {exc.strerror}")],
-                    path=file) from None
+        raise error(
+            [Problem(file, None, "", f"cannot read file: {exc.strerror}")], path=file
+        ) from None
     return load_yaml_text(text, file, error=error)
 
 
-def load_yaml_text(text: str, file: str = "<string>", *,
-                   error: type[ConfigError] = ConfigError) -> YamlDoc:
+def load_yaml_text(
+    text: str, file: str = "<string>", *, error: type[ConfigError] = ConfigError
+) -> YamlDoc:
     """Parse YAML text as :func:`load_yaml` does; ``file`` is only used in messages."""
     try:
         loader = yaml.SafeLoader(text)
@@ -115,8 +117,9 @@ def load_yaml_text(text: str, file: str = "<string>", *,
         except yaml.reader.ReaderError as exc:
             raise error([_reader_problem(file, text, exc)], path=file) from None
         except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors in practice
-            raise error([Problem(file, None, "", f"YAML error: {type(exc).__name__}")],
-                        path=file) from None
+            raise error(
+                [Problem(file, None, "", f"YAML error: {type(exc).__name__}")], path=file
+            ) from None
         builder = _Builder(file, loader)
         data = builder.build(root, ()) if root is not None else None
         if builder.problems:
@@ -132,8 +135,9 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     what = exc.problem or exc.context or "invalid YAML"
     if mark is None:
         return Problem(file, None, "", f"YAML syntax error: {what}")
-    return Problem(file, mark.line + 1, "",
-                   f"YAML syntax error at column {mark.column + 1}: {what}")
+    return Problem(
+        file, mark.line + 1, "", f"YAML syntax error at column {mark.column + 1}: {what}"
+    )
 
 
 def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
@@ -156,8 +160,9 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath, line: int | None = None) -> Any:
         self.lines[path] = line if line is not None else node.start_mark.line + 1
         if id(node) in self._stack:  # an alias that refers to one of its own parents
-            self.problems.append(Problem(self.file, self.lines[path], format_path(path),
-                                         "recursive alias"))
+            self.problems.append(
+                Problem(self.file, self.lines[path], format_path(path), "recursive alias")
+            )
             return None
         if isinstance(node, yaml.MappingNode):
             self.kinds[path] = "mapping"
@@ -179,8 +184,14 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            self.problems.append(Problem(self.file, self.lines[path], format_path(path),
-                                         exc.problem or "value cannot be read"))
+            self.problems.append(
+                Problem(
+                    self.file,
+                    self.lines[path],
+                    format_path(path),
+                    exc.problem or "value cannot be read",
+                )
+            )
             return None
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
@@ -189,19 +200,32 @@ class _Builder:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(Problem(self.file, key_line, format_path(path),
-                                             "a key must be a plain name, not a list or mapping"))
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        key_line,
+                        format_path(path),
+                        "a key must be a plain name, not a list or mapping",
+                    )
+                )
                 continue
             key = str(key_node.value)
             if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
-                self.problems.append(Problem(self.file, key_line, format_path(path),
-                                             "merge keys (<<) are not supported"))
+                self.problems.append(
+                    Problem(
+                        self.file, key_line, format_path(path), "merge keys (<<) are not supported"
+                    )
+                )
                 continue
             if key in seen:
-                self.problems.append(Problem(
-                    self.file, key_line, format_path((*path, key)),
-                    f"duplicate key: first on line {seen[key]}, again on line {key_line}",
-                ))
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        key_line,
+                        format_path((*path, key)),
+                        f"duplicate key: first on line {seen[key]}, again on line {key_line}",
+                    )
+                )
                 continue
             seen[key] = key_line
             out[key] = self.build(value_node, (*path, key), key_line)

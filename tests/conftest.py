@@ -22,6 +22,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 # -- the mock MIIT site --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def mock_site() -> Iterator[MockSite]:
     """One mock (demo filings, control API on) for the whole session; prefer ``site``."""

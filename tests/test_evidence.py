@@ -130,7 +130,11 @@ def record(browser: Browser, url: str, raw: Path, *, har: str, screenshots: bool
     ("har", "screenshots"), [("network.har", False), ("network.har.zip", True)]
 )
 def test_real_trace_and_har_are_scrubbed(
-    browser: Browser, canary_url: str, tmp_path: Path, redactor: Redactor, har: str,
+    browser: Browser,
+    canary_url: str,
+    tmp_path: Path,
+    redactor: Redactor,
+    har: str,
     screenshots: bool,
 ) -> None:
     raw = private_dir(tmp_path / "raw")
@@ -228,15 +232,24 @@ def test_scrub_trace_handles_names_escapes_and_encodings(
 
 def test_scrub_har_walks_params_and_base64_bodies(tmp_path: Path, redactor: Redactor) -> None:
     body = base64.b64encode(f'{{"mobile":"{MOBILE}"}}'.encode()).decode()
-    har = {"log": {"entries": [{
-        "request": {
-            "url": f"http://x/api?code={CODE}",
-            "queryString": [{"name": "code", "value": CODE}],
-            "postData": {"mimeType": "application/x-www-form-urlencoded",
-                         "text": f"id={ID6}", "params": [{"name": "id", "value": ID6}]},
-        },
-        "response": {"content": {"text": body, "encoding": "base64"}},
-    }]}}
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "request": {
+                        "url": f"http://x/api?code={CODE}",
+                        "queryString": [{"name": "code", "value": CODE}],
+                        "postData": {
+                            "mimeType": "application/x-www-form-urlencoded",
+                            "text": f"id={ID6}",
+                            "params": [{"name": "id", "value": ID6}],
+                        },
+                    },
+                    "response": {"content": {"text": body, "encoding": "base64"}},
+                }
+            ]
+        }
+    }
     src = tmp_path / "n.har"
     src.write_text(json.dumps(har, indent=2))
     report = scrub_har(src, src, redactor)
@@ -262,8 +275,9 @@ def test_scan_finds_secrets_in_nested_zips_and_base64(tmp_path: Path) -> None:
     deep = json.dumps({"b": base64.b64encode(CODE.encode()).decode()}).encode()
     inner = _zip({"deep.json": deep})
     (tmp_path / "a.bin").write_bytes(_zip({"inner.zip": inner, f"{MOBILE}.txt": b"clean"}))
-    (tmp_path / "b.json").write_text(json.dumps({"x": "pre" + base64.b64encode(
-        f"xx{ID6}yy".encode()).decode()}))
+    (tmp_path / "b.json").write_text(
+        json.dumps({"x": "pre" + base64.b64encode(f"xx{ID6}yy".encode()).decode()})
+    )
     (tmp_path / "c.txt").write_text("".join(f"%{ord(c):02x}" for c in MOBILE))
     (tmp_path / "d.txt").write_text("&#" + ";&#".join(str(ord(c)) for c in CODE) + ";")
     (tmp_path / "sub").mkdir()
@@ -299,8 +313,11 @@ def test_private_files_ignore_the_umask(tmp_path: Path, redactor: Redactor) -> N
         private_dir(existing)
         path = write_private(folder / "x.txt", "hello")
         write_private(path, b"again")
-        data = write_json(folder / "result.json", {"m": MOBILE, "zh": "短信核验",
-                                                   "p": folder, MOBILE: [CODE]}, redactor)
+        data = write_json(
+            folder / "result.json",
+            {"m": MOBILE, "zh": "短信核验", "p": folder, MOBILE: [CODE]},
+            redactor,
+        )
     finally:
         os.umask(old)
     assert mode(folder) == 0o700

@@ -42,8 +42,9 @@ def banner_of(smap: SelectorMap, action: Action, status: int) -> str:
 
 
 @pytest.mark.parametrize(("action", "status", "category", "name"), EXPECTED)
-def test_every_status(smap: SelectorMap, action: Action, status: int, category: Category,
-                      name: str) -> None:
+def test_every_status(
+    smap: SelectorMap, action: Action, status: int, category: Category, name: str
+) -> None:
     banner = banner_of(smap, action, status)
     out = classify_reply(smap, action, status, banner, valid_flag=category is Category.success)
     assert (out.category, out.status, out.site_status) == (category, name, status)
@@ -58,8 +59,9 @@ def test_every_status(smap: SelectorMap, action: Action, status: int, category: 
 
 
 @pytest.mark.parametrize(("action", "status", "category", "name"), EXPECTED)
-def test_every_banner_alone(smap: SelectorMap, action: Action, status: int, category: Category,
-                            name: str) -> None:
+def test_every_banner_alone(
+    smap: SelectorMap, action: Action, status: int, category: Category, name: str
+) -> None:
     banner = "尊敬的ICP用户：" + banner_of(smap, action, status)
     out = classify_reply(smap, action, None, banner)
     assert (out.category, out.status, out.site_status) == (category, name, None)
@@ -150,5 +152,6 @@ def test_outcome_round_trips_as_json(smap: SelectorMap) -> None:
 def test_most_severe() -> None:
     assert most_severe([]) is Category.success
     assert most_severe([Category.success, Category.wrong_info, Category.no_record]) is (
-        Category.wrong_info)
+        Category.wrong_info
+    )
     assert most_severe([Category.failed, Category.unknown]) is Category.unknown

@@ -32,16 +32,31 @@ def result(name: str, category: str, **outcome: Any) -> dict[str, Any]:
         "schema": "icpbot.result/1",
         "run_id": f"20261129T051800Z-{name}-1a2b",
         "icpbot_version": "0.1.0",
-        "scenario": {"name": name, "file": f"scenarios/{name}.yaml", "action": "verify",
-                     "site": "miit", "base_url": "http://127.0.0.1:41234/"},
+        "scenario": {
+            "name": name,
+            "file": f"scenarios/{name}.yaml",
+            "action": "verify",
+            "site": "miit",
+            "base_url": "http://127.0.0.1:41234/",
+        },
         "action": "verify",
         "started_at": "2026-11-29T05:18:00.123+00:00",
         "finished_at": "2026-11-29T05:18:03.323+00:00",
         "duration_s": 3.2,
         "inputs": {"mobile": "139****4321", "code": "******", "id_last6": "****4X"},
-        "outcome": {"category": category, "status": category, "site_status": None,
-                    "banner_zh": None, "expected_banner_zh": None, "message": "", "next_step": "",
-                    "site_message": None, "submitted": "yes", "details": {}, **outcome},
+        "outcome": {
+            "category": category,
+            "status": category,
+            "site_status": None,
+            "banner_zh": None,
+            "expected_banner_zh": None,
+            "message": "",
+            "next_step": "",
+            "site_message": None,
+            "submitted": "yes",
+            "details": {},
+            **outcome,
+        },
         "exit_code": {"success": 0, "wrong_info": 10, "site_error": 22}[category],
         "submissions": 1,
         "progress": "reply_received",
@@ -65,16 +80,34 @@ def test_report_renders_runs_in_a_browser(page: Page, tmp_path: Path, redactor: 
     page.set_content('<h1 style="font: 40px sans-serif">短信核验</h1>')
     png = page.screenshot(clip={"x": 0, "y": 0, "width": 240, "height": 80})
     out = private_dir(tmp_path / "out")
-    ok = result("acme-ok", "success", site_status=0, banner_zh=SUCCESS,
-                expected_banner_zh=SUCCESS, message="The mobile number is verified.",
-                next_step="Nothing to do.")
-    wrong = result("acme-legal-rep", "wrong_info", site_status=2, banner_zh="核验失败",
-                   expected_banner_zh=WRONG, message="The code, mobile or ID digits are wrong.",
-                   next_step="Check all three values with the customer.")
+    ok = result(
+        "acme-ok",
+        "success",
+        site_status=0,
+        banner_zh=SUCCESS,
+        expected_banner_zh=SUCCESS,
+        message="The mobile number is verified.",
+        next_step="Nothing to do.",
+    )
+    wrong = result(
+        "acme-legal-rep",
+        "wrong_info",
+        site_status=2,
+        banner_zh="核验失败",
+        expected_banner_zh=WRONG,
+        message="The code, mobile or ID digits are wrong.",
+        next_step="Check all three values with the customer.",
+    )
     # Values that should have been masked upstream: the report masks them anyway.
-    down = result("acme-down", "site_error", message=f"Typing {MOBILE} failed.",
-                  next_step="Run again later.", site_message=f"验证码 {CODE} 错误",
-                  submitted="no", details={"id": ID6})
+    down = result(
+        "acme-down",
+        "site_error",
+        message=f"Typing {MOBILE} failed.",
+        next_step="Run again later.",
+        site_message=f"验证码 {CODE} 错误",
+        submitted="no",
+        details={"id": ID6},
+    )
     down["warnings"] = [f"code {CODE} was entered twice", "<script>alert(1)</script>"]
     runs = [make_run(out, r, png, redactor) for r in (ok, wrong, down)]
     (Path(runs[2]["dir"]) / "trace.zip").unlink()  # a run without a trace gets no trace link
@@ -97,7 +130,8 @@ def test_report_renders_runs_in_a_browser(page: Page, tmp_path: Path, redactor: 
     expect(rows.nth(0)).to_have_attribute("data-category", "success")
     expect(page.locator("#summary")).to_contain_text("3 runs, exit code 22 (site_error)")
     expect(page.locator("#summary .badge")).to_have_text(
-        ["site_error× 1", "wrong_info× 1", "success× 1"])
+        ["site_error× 1", "wrong_info× 1", "success× 1"]
+    )
 
     expect(rows.nth(0).locator(".banner")).to_have_text(SUCCESS)
     expect(rows.nth(0).locator(".expected")).to_have_count(0)  # same text: shown once
@@ -111,11 +145,13 @@ def test_report_renders_runs_in_a_browser(page: Page, tmp_path: Path, redactor: 
     expect(rows.nth(2).locator(".message")).to_have_text("Typing 139****4321 failed.")
     expect(rows.nth(2).locator(".site-message")).to_have_text("验证码 ****** 错误")
     expect(rows.nth(2).locator(".warnings li")).to_have_text(
-        ["code ****** was entered twice", "<script>alert(1)</script>"])
+        ["code ****** was entered twice", "<script>alert(1)</script>"]
+    )
 
     widths = page.locator("img").evaluate_all(
         "imgs => imgs.map(i => i.complete && i.src.startsWith('data:image/png;base64,')"
-        " ? i.naturalWidth : 0)")
+        " ? i.naturalWidth : 0)"
+    )
     assert len(widths) == 6
     assert all(w > 0 for w in widths)
 

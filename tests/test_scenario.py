@@ -31,8 +31,10 @@ MOBILE = "13912345678"
 CODE = "864209"
 ID = "30721X"
 SECRETS = (MOBILE, CODE, ID, "30721x", "1391234", "12345678")
-SMS = ("【工信部ICP备案】您的短信核验验证码为864209，请于24小时内登录"
-       "https://beian.miit.gov.cn/#/Integrated/index 进行短信核验。")
+SMS = (
+    "【工信部ICP备案】您的短信核验验证码为864209，请于24小时内登录"
+    "https://beian.miit.gov.cn/#/Integrated/index 进行短信核验。"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +89,9 @@ def test_minimal_verify_gets_defaults(tmp_path: Path) -> None:
 
 
 def test_full_resend_with_env_vars(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: team-${TEAM}-$$1
         action: resend
         site: miit
@@ -96,7 +100,8 @@ def test_full_resend_with_env_vars(tmp_path: Path) -> None:
           mobile: ${M}
           id_last6: "${ID_HEAD}1x"
         captcha: none
-        """)
+        """,
+    )
     sc = load_scenario(path, env={"TEAM": "blue", "M": "+86 139 1234 5678", "ID_HEAD": "3072"})
     assert sc.name == "team-blue-$1"
     assert sc.action is Action.resend
@@ -120,31 +125,44 @@ def test_scenario_is_frozen_and_with_base_url_copies(tmp_path: Path) -> None:
 
 def test_unquoted_numbers_are_read_as_typed(tmp_path: Path) -> None:
     # YAML 1.1 reads 012345 as octal 5349 and +8613912345678 as an int without its "+".
-    sc = load_scenario(write(tmp_path, verify_yaml(mobile="+8613912345678", code="012345",
-                                                   id_last6="307210")), env={})
+    sc = load_scenario(
+        write(tmp_path, verify_yaml(mobile="+8613912345678", code="012345", id_last6="307210")),
+        env={},
+    )
     assert sc.inputs.code == "012345"
     assert sc.inputs.mobile == MOBILE
     assert sc.inputs.id_last6 == "307210"
 
 
-@pytest.mark.parametrize("typed", [
-    "13912345678", "+8613912345678", "+86 139 1234 5678", "0086-139-1234-5678",
-    "86 13912345678", "(139) 1234.5678", "139-1234-5678", "＋８６ １３９１２３４５６７８",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "13912345678",
+        "+8613912345678",
+        "+86 139 1234 5678",
+        "0086-139-1234-5678",
+        "86 13912345678",
+        "(139) 1234.5678",
+        "139-1234-5678",
+        "＋８６ １３９１２３４５６７８",
+    ],
+)
 def test_mobile_normalisation(typed: str) -> None:
     assert normalize_mobile(typed) == MOBILE
 
 
-@pytest.mark.parametrize("typed", ["12912345678", "1391234567", "139123456789", "+8612345678",
-                                   "86139123456", "abc"])
+@pytest.mark.parametrize(
+    "typed", ["12912345678", "1391234567", "139123456789", "+8612345678", "86139123456", "abc"]
+)
 def test_mobile_rejected_without_echo(typed: str) -> None:
     with pytest.raises(ValueError, match="not a valid mainland mobile") as info:
         normalize_mobile(typed)
     assert typed not in str(info.value)
 
 
-@pytest.mark.parametrize(("typed", "want"), [("30721x", "30721X"), (" 30721X ", "30721X"),
-                                             ("123456", "123456")])
+@pytest.mark.parametrize(
+    ("typed", "want"), [("30721x", "30721X"), (" 30721X ", "30721X"), ("123456", "123456")]
+)
 def test_id_normalisation(typed: str, want: str) -> None:
     assert normalize_id_last6(typed) == want
 
@@ -155,16 +173,20 @@ def test_whole_id_number_is_named_as_such() -> None:
 
 
 def test_sms_received_at(tmp_path: Path) -> None:
-    aware = load_scenario(write(tmp_path, verify_yaml(
-        extra="sms_received_at: 2026-11-28T09:30:00+08:00")), env={})
+    aware = load_scenario(
+        write(tmp_path, verify_yaml(extra="sms_received_at: 2026-11-28T09:30:00+08:00")), env={}
+    )
     assert aware.sms_received_at == datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
-    naive = load_scenario(write(tmp_path, verify_yaml(
-        extra="sms_received_at: 2026-11-28 09:30:00"), "b.yaml"), env={})
+    naive = load_scenario(
+        write(tmp_path, verify_yaml(extra="sms_received_at: 2026-11-28 09:30:00"), "b.yaml"), env={}
+    )
     assert naive.sms_received_at is not None
     assert naive.sms_received_at.tzinfo is not None
     assert naive.sms_received_at.replace(tzinfo=None) == datetime(2026, 11, 28, 9, 30)
-    from_env = load_scenario(write(tmp_path, verify_yaml(
-        extra="sms_received_at: ${WHEN}"), "c.yaml"), env={"WHEN": "2026-11-28T09:30:00Z"})
+    from_env = load_scenario(
+        write(tmp_path, verify_yaml(extra="sms_received_at: ${WHEN}"), "c.yaml"),
+        env={"WHEN": "2026-11-28T09:30:00Z"},
+    )
     assert from_env.sms_received_at is not None
     assert from_env.sms_received_at.utcoffset() == timedelta(0)
 
@@ -227,16 +249,20 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 
 
 def test_unknown_key_in_inputs(tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         action: verify
         inputs:
           mobile: {MOBILE}
           phone: {MOBILE}
           code: {CODE}
           id_last6: {ID}
-        """)
-    assert problems(path) == [(4, "inputs.phone", "unknown key; allowed here: mobile, code, "
-                                                  "id_last6")]
+        """,
+    )
+    assert problems(path) == [
+        (4, "inputs.phone", "unknown key; allowed here: mobile, code, id_last6")
+    ]
 
 
 def test_key_that_is_a_phone_number_is_not_echoed(tmp_path: Path) -> None:
@@ -245,13 +271,16 @@ def test_key_that_is_a_phone_number_is_not_echoed(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_has_line_and_column_but_no_snippet(tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         action: verify
         inputs:
           mobile: [{MOBILE}
           code: {CODE}
           id_last6: {ID}
-        """)
+        """,
+    )
     [(line, key, message)] = problems(path)
     assert line == 4
     assert key == ""
@@ -259,14 +288,17 @@ def test_yaml_syntax_error_has_line_and_column_but_no_snippet(tmp_path: Path) ->
 
 
 def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         action: verify
         inputs:
           mobile: {MOBILE}
           code: {CODE}
           mobile: 13812345678
           id_last6: {ID}
-        """)
+        """,
+    )
     [(line, key, message)] = problems(path)
     assert (line, key) == (5, "inputs.mobile")
     assert "line 3" in message
@@ -274,14 +306,33 @@ def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
     assert "13812345678" not in message
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("mobile", "12912345678", "is not a valid mainland mobile number (11 digits starting with 1)"),
-    ("mobile", "1391234567", "is not a valid mainland mobile number (11 digits starting with 1)"),
-    ("id_last6", "3072X1", "is not the last 6 characters of an ID (5 digits, then a digit or X)"),
-    ("code", "86420", "is not a 6-digit SMS code"),
-    ("code", "'号码123456和864209'", "the SMS text holds more than one 6-digit number; "
-                                   "give the code alone"),
-], ids=["mobile-prefix", "mobile-short", "id", "code-short", "code-ambiguous"])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "mobile",
+            "12912345678",
+            "is not a valid mainland mobile number (11 digits starting with 1)",
+        ),
+        (
+            "mobile",
+            "1391234567",
+            "is not a valid mainland mobile number (11 digits starting with 1)",
+        ),
+        (
+            "id_last6",
+            "3072X1",
+            "is not the last 6 characters of an ID (5 digits, then a digit or X)",
+        ),
+        ("code", "86420", "is not a 6-digit SMS code"),
+        (
+            "code",
+            "'号码123456和864209'",
+            "the SMS text holds more than one 6-digit number; give the code alone",
+        ),
+    ],
+    ids=["mobile-prefix", "mobile-short", "id", "code-short", "code-ambiguous"],
+)
 def test_bad_value(tmp_path: Path, field: str, value: str, message: str) -> None:
     values = {"mobile": MOBILE, "code": CODE, "id_last6": ID, field: value}
     path = write(tmp_path, verify_yaml(**values))
@@ -294,9 +345,11 @@ def test_bad_value(tmp_path: Path, field: str, value: str, message: str) -> None
 def test_missing_variable_names_it_and_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, verify_yaml(mobile="${ICP_MOBILE}"))
     assert problems(path, env={"OTHER": "1"}) == [
-        (3, "inputs.mobile", "environment variable ICP_MOBILE is not set")]
+        (3, "inputs.mobile", "environment variable ICP_MOBILE is not set")
+    ]
     assert problems(path, env={"ICP_MOBILE": " "}) == [
-        (3, "inputs.mobile", "environment variable ICP_MOBILE is empty")]
+        (3, "inputs.mobile", "environment variable ICP_MOBILE is empty")
+    ]
 
 
 def test_malformed_variable(tmp_path: Path) -> None:
@@ -310,12 +363,15 @@ def test_code_on_a_resend(tmp_path: Path) -> None:
 
 
 def test_missing_code_on_a_verify(tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         action: verify
         inputs:
           mobile: {MOBILE}
           id_last6: {ID}
-        """)
+        """,
+    )
     [(line, key, message)] = problems(path)
     assert (line, key) == (2, "inputs.code")
     assert "missing required key 'code'" in message
@@ -342,7 +398,10 @@ def test_bad_captcha_and_site_and_name(tmp_path: Path) -> None:
     path = write(tmp_path, verify_yaml(extra="captcha: auto"))
     path.write_text(path.read_text() + "site: ../x\nname: ''\n")
     assert [(line, key) for line, key, _ in problems(path)] == [
-        (6, "captcha"), (7, "site"), (8, "name")]
+        (6, "captcha"),
+        (7, "site"),
+        (8, "name"),
+    ]
 
 
 def test_inputs_missing_or_wrong_shape(tmp_path: Path) -> None:
@@ -353,16 +412,23 @@ def test_inputs_missing_or_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         action: verify
         colour: red
         inputs:
           mobile: 1234
           code: 12
           id_last6: abc
-        """)
+        """,
+    )
     assert [(line, key) for line, key, _ in problems(path)] == [
-        (2, "colour"), (4, "inputs.mobile"), (5, "inputs.code"), (6, "inputs.id_last6")]
+        (2, "colour"),
+        (4, "inputs.mobile"),
+        (5, "inputs.code"),
+        (6, "inputs.id_last6"),
+    ]
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -398,8 +464,9 @@ def test_values_are_registered_for_masking_even_when_invalid(tmp_path: Path) -> 
 
 
 def test_valid_values_are_registered_in_normal_form(tmp_path: Path) -> None:
-    load_scenario(write(tmp_path, verify_yaml(mobile="'+86 139-1234-5678'", id_last6="30721x")),
-                  env={})
+    load_scenario(
+        write(tmp_path, verify_yaml(mobile="'+86 139-1234-5678'", id_last6="30721x")), env={}
+    )
     assert REDACTOR(f"mobileNum={MOBILE}&certNum={ID}") == "mobileNum=139****5678&certNum=****1X"
 
 
@@ -409,8 +476,15 @@ def test_valid_values_are_registered_in_normal_form(tmp_path: Path) -> None:
 def test_json_schema() -> None:
     schema = json.loads(json.dumps(scenario_json_schema(), ensure_ascii=False))
     props = schema["properties"]
-    assert set(props) == {"name", "action", "site", "base_url", "inputs", "captcha",
-                          "sms_received_at"}
+    assert set(props) == {
+        "name",
+        "action",
+        "site",
+        "base_url",
+        "inputs",
+        "captcha",
+        "sms_received_at",
+    }
     assert set(props["inputs"]["properties"]) == {"mobile", "code", "id_last6"}
     assert schema["additionalProperties"] is False
     assert props["inputs"]["additionalProperties"] is False
@@ -440,10 +514,18 @@ def test_validate_paths_reports_a_broken_selector_map(tmp_path: Path) -> None:
 
 
 def test_shipped_examples_are_valid() -> None:
-    env = {k: v for k, v in {
-        "ICP_MOBILE": MOBILE, "ICP_SMS_CODE": CODE, "ICP_ID_LAST6": ID, "ICP_SMS": SMS,
-        "ICP_SITE_HEAD_MOBILE": "13800138000", "ICP_SITE_HEAD_SMS_CODE": "123456",
-        "ICP_SITE_HEAD_ID_LAST6": "123456"}.items()}
+    env = {
+        k: v
+        for k, v in {
+            "ICP_MOBILE": MOBILE,
+            "ICP_SMS_CODE": CODE,
+            "ICP_ID_LAST6": ID,
+            "ICP_SMS": SMS,
+            "ICP_SITE_HEAD_MOBILE": "13800138000",
+            "ICP_SITE_HEAD_SMS_CODE": "123456",
+            "ICP_SITE_HEAD_ID_LAST6": "123456",
+        }.items()
+    }
     examples = sorted((REPO / "scenarios" / "examples").glob("*.yaml"))
     assert len(examples) >= 3
     assert validate_paths(examples, env=env) == []

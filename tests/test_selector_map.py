@@ -38,10 +38,16 @@ STATUSES: dict[int, tuple[set[Action], Category, str]] = {
     21: ({Action.verify}, Category.failed, "您的短信核验失败,请联系接入商查询核验结果。"),
     0: ({Action.verify}, Category.failed, "您的短信核验失败,请您重新验证。"),
     100: ({Action.resend}, Category.no_record, "您暂无待短信核验的备案申请，无需重发短信。"),
-    101: ({Action.resend}, Category.success,
-          "您的短信验证码已重发成功，请查看手机并尽快完成短信核验。"),
-    102: ({Action.resend}, Category.failed,
-          "重发次数已到上限，若不能及时完成短信核验，您的备案申请将会被退回。"),
+    101: (
+        {Action.resend},
+        Category.success,
+        "您的短信验证码已重发成功，请查看手机并尽快完成短信核验。",
+    ),
+    102: (
+        {Action.resend},
+        Category.failed,
+        "重发次数已到上限，若不能及时完成短信核验，您的备案申请将会被退回。",
+    ),
 }
 
 
@@ -74,12 +80,12 @@ def test_shipped_statuses_match_the_reference(smap: SelectorMap) -> None:
 
 @pytest.mark.skipif(not DOMAIN.exists(), reason="reference document not available")
 def test_shipped_banners_are_the_reference_texts_verbatim(smap: SelectorMap) -> None:
-    rows = re.findall(r"^\| (\d+)[^|]*\| (\w+) \| (\S+) \|", DOMAIN.read_text(encoding="utf-8"),
-                      re.MULTILINE)
+    rows = re.findall(
+        r"^\| (\d+)[^|]*\| (\w+) \| (\S+) \|", DOMAIN.read_text(encoding="utf-8"), re.MULTILINE
+    )
     assert len(rows) == len(STATUSES)
     for status, tab, banner in rows:
-        entry = smap.status_entry(Action.resend if tab == "resend" else Action.verify,
-                                  int(status))
+        entry = smap.status_entry(Action.resend if tab == "resend" else Action.verify, int(status))
         assert entry is not None
         assert entry.banner == banner
         assert entry.status == int(status)
@@ -122,8 +128,10 @@ def test_entry_by_banner(smap: SelectorMap) -> None:
     hit = smap.entry_by_banner(Action.verify, " 您的短信核验失败,请输入正确的信息。\n")
     assert hit is not None
     assert hit.status == 2
-    prefixed = smap.entry_by_banner(Action.resend, "尊敬的ICP用户：\n重发次数已到上限，若不能及时"
-                                    "完成短信核验，您的备案申请将会被退回。")
+    prefixed = smap.entry_by_banner(
+        Action.resend,
+        "尊敬的ICP用户：\n重发次数已到上限，若不能及时完成短信核验，您的备案申请将会被退回。",
+    )
     assert prefixed is not None
     assert prefixed.status == 102
     assert smap.entry_by_banner(Action.verify, "something else") is None
@@ -134,14 +142,18 @@ def test_entry_by_banner(smap: SelectorMap) -> None:
 
 def test_candidate_describe() -> None:
     assert Candidate(strategy=Strategy.placeholder, value="请输短信验证码").describe() == (
-        'placeholder="请输短信验证码"')
+        'placeholder="请输短信验证码"'
+    )
     assert Candidate(strategy=Strategy.text, regex="^尊敬").describe() == "text=/^尊敬/"
     assert Candidate(strategy=Strategy.role, value="button", name="提交").describe() == (
-        'role="button"[name="提交"]')
+        'role="button"[name="提交"]'
+    )
     assert Candidate(strategy=Strategy.css, value="h5", has_text="短信核验").describe() == (
-        'css="h5" has_text="短信核验"')
+        'css="h5" has_text="短信核验"'
+    )
     assert Candidate(strategy=Strategy.text, value="x", exact=False).describe() == (
-        'text="x" exact=false')
+        'text="x" exact=false'
+    )
 
 
 def test_json_schema_is_json() -> None:
@@ -159,43 +171,111 @@ def line_of(text: str, needle: str) -> int:
 BREAKAGES = [
     # (old text, new text, text whose line is expected, key, message fragment)
     ("site: miit\n", "site: miit\ncolour: red\n", "colour: red", "colour", "unknown key"),
-    ("  captcha_overlay:\n", "  captcha_overlay:\n    weight: 3\n", "weight: 3",
-     "elements.captcha_overlay.weight", "unknown key"),
-    ("  captcha_box:\n", "  captcha_boks:\n", "elements:", "elements",
-     "missing required element 'captcha_box'"),
-    ("    within: verify_card\n", "    within: verify_kard\n", "within: verify_kard",
-     "elements.verify_code.within", "no element called 'verify_kard'"),
-    ("  verify_card:\n", "  verify_card:\n    within: verify_code\n", "within: verify_code",
-     "elements.verify_card.within", "cycle"),
-    ("      - css: '#shield'\n", "      - css: '#shield'\n        text: x\n", "- css: '#shield'",
-     "elements.captcha_overlay.candidates[0]", "exactly one of role, placeholder, text, css"),
-    ("      - css: .el-form-item__error\n", "      - exact: true\n", "- exact: true",
-     "elements.validation_error.candidates[0]", "(found: none)"),
-    ("{regex: 手机}", "{regex: 手机(}", "{regex: 手机(}",
-     "elements.verify_mobile.candidates[2].placeholder.regex", "not a valid regular expression"),
-    ("      - placeholder: 请输入手机号码\n", "      - placeholder: 请输入手机号码\n"
-     "        has_text: x\n", "has_text: x", "elements.verify_mobile.candidates[1].has_text",
-     "placeholder does not take 'has_text'"),
-    ("category: wrong_info", "category: wrong", "category: wrong", "statuses[3].category",
-     "unknown category"),
-    ("  - status: 21\n", "  - status: 2\n", "  - status: 2\n    actions: [verify]\n    "
-     "category: failed", "statuses[5].status", "status 2 for verify is already defined"),
-    ("auth: /icpproject_query/api/auth", "auth: https://x.cn/icpproject_query/api/auth",
-     "auth: https://", "endpoints.auth", "never a host"),
-    ("      - role: button\n", "      - role: buton\n", "role: buton",
-     "elements.verify_submit.candidates[0].role", "not an ARIA role"),
-    ("default_status: 0", "default_status: 9", "default_status: 9", "default_status",
-     "no entry in statuses for status 9"),
-    ("  captcha_overlay:\n    candidates:\n      - css: '#shield'\n",
-     "  captcha_overlay:\n    candidates: []\n", "candidates: []",
-     "elements.captcha_overlay.candidates", "non-empty list"),
+    (
+        "  captcha_overlay:\n",
+        "  captcha_overlay:\n    weight: 3\n",
+        "weight: 3",
+        "elements.captcha_overlay.weight",
+        "unknown key",
+    ),
+    (
+        "  captcha_box:\n",
+        "  captcha_boks:\n",
+        "elements:",
+        "elements",
+        "missing required element 'captcha_box'",
+    ),
+    (
+        "    within: verify_card\n",
+        "    within: verify_kard\n",
+        "within: verify_kard",
+        "elements.verify_code.within",
+        "no element called 'verify_kard'",
+    ),
+    (
+        "  verify_card:\n",
+        "  verify_card:\n    within: verify_code\n",
+        "within: verify_code",
+        "elements.verify_card.within",
+        "cycle",
+    ),
+    (
+        "      - css: '#shield'\n",
+        "      - css: '#shield'\n        text: x\n",
+        "- css: '#shield'",
+        "elements.captcha_overlay.candidates[0]",
+        "exactly one of role, placeholder, text, css",
+    ),
+    (
+        "      - css: .el-form-item__error\n",
+        "      - exact: true\n",
+        "- exact: true",
+        "elements.validation_error.candidates[0]",
+        "(found: none)",
+    ),
+    (
+        "{regex: 手机}",
+        "{regex: 手机(}",
+        "{regex: 手机(}",
+        "elements.verify_mobile.candidates[2].placeholder.regex",
+        "not a valid regular expression",
+    ),
+    (
+        "      - placeholder: 请输入手机号码\n",
+        "      - placeholder: 请输入手机号码\n        has_text: x\n",
+        "has_text: x",
+        "elements.verify_mobile.candidates[1].has_text",
+        "placeholder does not take 'has_text'",
+    ),
+    (
+        "category: wrong_info",
+        "category: wrong",
+        "category: wrong",
+        "statuses[3].category",
+        "unknown category",
+    ),
+    (
+        "  - status: 21\n",
+        "  - status: 2\n",
+        "  - status: 2\n    actions: [verify]\n    category: failed",
+        "statuses[5].status",
+        "status 2 for verify is already defined",
+    ),
+    (
+        "auth: /icpproject_query/api/auth",
+        "auth: https://x.cn/icpproject_query/api/auth",
+        "auth: https://",
+        "endpoints.auth",
+        "never a host",
+    ),
+    (
+        "      - role: button\n",
+        "      - role: buton\n",
+        "role: buton",
+        "elements.verify_submit.candidates[0].role",
+        "not an ARIA role",
+    ),
+    (
+        "default_status: 0",
+        "default_status: 9",
+        "default_status: 9",
+        "default_status",
+        "no entry in statuses for status 9",
+    ),
+    (
+        "  captcha_overlay:\n    candidates:\n      - css: '#shield'\n",
+        "  captcha_overlay:\n    candidates: []\n",
+        "candidates: []",
+        "elements.captcha_overlay.candidates",
+        "non-empty list",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "at", "key", "fragment"), BREAKAGES,
-                         ids=[b[3] for b in BREAKAGES])
-def test_broken_map(tmp_path: Path, old: str, new: str, at: str, key: str,
-                    fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "at", "key", "fragment"), BREAKAGES, ids=[b[3] for b in BREAKAGES]
+)
+def test_broken_map(tmp_path: Path, old: str, new: str, at: str, key: str, fragment: str) -> None:
     original = SHIPPED.read_text(encoding="utf-8")
     assert old in original
     text = original.replace(old, new, 1)
@@ -244,15 +324,15 @@ def test_find_selector_map_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert find_selector_map("miit", explicit) == explicit / "miit.yaml"
 
 
-def test_find_selector_map_names_the_paths_tried(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_selector_map_names_the_paths_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(SELECTORS_DIR_ENV, str(tmp_path / "env"))
     with pytest.raises(SelectorMapError) as info:
         find_selector_map("atlantis", tmp_path / "mine")
     message = str(info.value)
-    for tried in (tmp_path / "mine", tmp_path / "env", tmp_path / "selectors",
-                  REPO / "selectors"):
+    for tried in (tmp_path / "mine", tmp_path / "env", tmp_path / "selectors", REPO / "selectors"):
         assert str(tried / "atlantis.yaml") in message
     with pytest.raises(SelectorMapError):
         find_selector_map("../etc/passwd")
@@ -291,22 +371,53 @@ document.querySelectorAll("h5[data-tab]").forEach(h => h.addEventListener("click
 }}));
 </script>
 """
-ORIGINAL = dict(verify="短信核验", resend="短信重发", tit="tit", sel="Selection", card="tab-card",
-                p_code="请输短信验证码", p_vmobile="请输入手机号", p_rmobile="请输入手机号码",
-                p_id="请输入证件号码后6位", btn="Submission", submit="提交", tips="tips",
-                dear="尊敬的ICP用户：", banner="您的短信核验已全部完成,该请求将提交管局审核。")
-REDESIGNED = {**ORIGINAL, "tit": "tab-title", "sel": "active", "card": "tab-pane-card",
-              "btn": "submit-btn", "tips": "result-tips", "p_code": "请输入短信验证码"}
-ENGLISH = {**REDESIGNED, "verify": "Verify", "resend": "Resend", "p_code": "SMS code",
-           "p_vmobile": "Mobile", "p_rmobile": "Mobile number", "p_id": "ID (last 6)",
-           "submit": "Submit", "dear": "Dear user: ", "banner": "Done."}
+ORIGINAL = dict(
+    verify="短信核验",
+    resend="短信重发",
+    tit="tit",
+    sel="Selection",
+    card="tab-card",
+    p_code="请输短信验证码",
+    p_vmobile="请输入手机号",
+    p_rmobile="请输入手机号码",
+    p_id="请输入证件号码后6位",
+    btn="Submission",
+    submit="提交",
+    tips="tips",
+    dear="尊敬的ICP用户：",
+    banner="您的短信核验已全部完成,该请求将提交管局审核。",
+)
+REDESIGNED = {
+    **ORIGINAL,
+    "tit": "tab-title",
+    "sel": "active",
+    "card": "tab-pane-card",
+    "btn": "submit-btn",
+    "tips": "result-tips",
+    "p_code": "请输入短信验证码",
+}
+ENGLISH = {
+    **REDESIGNED,
+    "verify": "Verify",
+    "resend": "Resend",
+    "p_code": "SMS code",
+    "p_vmobile": "Mobile",
+    "p_rmobile": "Mobile number",
+    "p_id": "ID (last 6)",
+    "submit": "Submit",
+    "dear": "Dear user: ",
+    "banner": "Done.",
+}
 
 
 def _locator(scope: Any, c: Candidate) -> Any:
     text: Any = re.compile(c.regex) if c.regex else c.value
     if c.strategy is Strategy.role:
-        loc = (scope.get_by_role(c.value, name=c.name, exact=c.exact) if c.name
-               else scope.get_by_role(c.value))
+        loc = (
+            scope.get_by_role(c.value, name=c.name, exact=c.exact)
+            if c.name
+            else scope.get_by_role(c.value)
+        )
     elif c.strategy is Strategy.placeholder:
         loc = scope.get_by_placeholder(text, exact=c.exact if c.regex is None else None)
     elif c.strategy is Strategy.text:
@@ -330,10 +441,12 @@ def _resolve(page: Any, smap: SelectorMap, name: str) -> Any:
 
 
 FIELDS = {
-    "verify": ("verify_tab", "verify_card", ["verify_code", "verify_mobile", "verify_id_last6",
-                                            "verify_submit"]),
-    "resend": ("resend_tab", "resend_card", ["resend_mobile", "resend_id_last6",
-                                            "resend_submit"]),
+    "verify": (
+        "verify_tab",
+        "verify_card",
+        ["verify_code", "verify_mobile", "verify_id_last6", "verify_submit"],
+    ),
+    "resend": ("resend_tab", "resend_card", ["resend_mobile", "resend_id_last6", "resend_submit"]),
 }
 
 
@@ -352,8 +465,11 @@ def test_map_finds_every_element(page: Any, smap: SelectorMap, variant: dict[str
             loc = _resolve(page, smap, name)
             assert loc is not None, name
             placeholders.append(loc.get_attribute("placeholder"))
-        expected = ([variant["p_code"], variant["p_vmobile"], variant["p_id"], None]
-                    if action == "verify" else [variant["p_rmobile"], variant["p_id"], None])
+        expected = (
+            [variant["p_code"], variant["p_vmobile"], variant["p_id"], None]
+            if action == "verify"
+            else [variant["p_rmobile"], variant["p_id"], None]
+        )
         assert placeholders == expected
     text = _resolve(page, smap, "result_text")
     assert text is not None

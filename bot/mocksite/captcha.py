@@ -45,8 +45,14 @@ class Challenge:
     small_image: str
 
     def params(self) -> dict[str, Any]:
-        return {"uuid": self.uuid, "bigImage": self.big_image, "smallImage": self.small_image,
-                "words": list(self.words), "width": WIDTH, "height": HEIGHT}
+        return {
+            "uuid": self.uuid,
+            "bigImage": self.big_image,
+            "smallImage": self.small_image,
+            "words": list(self.words),
+            "width": WIDTH,
+            "height": HEIGHT,
+        }
 
     def solution(self) -> list[dict[str, int]]:
         return [{"x": x, "y": y} for x, y in self.points]
@@ -58,7 +64,7 @@ def _data_url(svg: str) -> str:
 
 def _light(rng: random.Random) -> str:
     """A pale colour, so that the dark characters stay readable for a person."""
-    return "#" + "".join(f"{rng.randint(0xb8, 0xf4):02x}" for _ in range(3))
+    return "#" + "".join(f"{rng.randint(0xB8, 0xF4):02x}" for _ in range(3))
 
 
 def _new_challenge(rng: random.Random) -> Challenge:
@@ -84,25 +90,34 @@ def _new_challenge(rng: random.Random) -> Challenge:
         parts.append(
             f'<line x1="{rng.randint(0, WIDTH)}" y1="{rng.randint(0, HEIGHT)}" '
             f'x2="{rng.randint(0, WIDTH)}" y2="{rng.randint(0, HEIGHT)}" '
-            f'stroke="#{rng.randint(0, 0xffffff):06x}" stroke-opacity="0.5" stroke-width="2"/>')
+            f'stroke="#{rng.randint(0, 0xFFFFFF):06x}" stroke-opacity="0.5" stroke-width="2"/>'
+        )
     for ch, (x, y) in zip(chars, centres, strict=True):
         parts.append(
             f'<text x="{x}" y="{y}" font-size="{rng.randint(26, 32)}" font-weight="bold" {font} '
             f'fill="#{rng.randint(0, 0x606060):06x}" text-anchor="middle" '
             f'dominant-baseline="central" transform="rotate({rng.randint(-35, 35)} {x} {y})">'
-            f"{escape(ch)}</text>")
+            f"{escape(ch)}</text>"
+        )
     parts.append("</svg>")
     words = tuple(chars[i] for i in asked)
     small = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40">'
         '<rect width="120" height="40" fill="#ffffff"/>'
-        + "".join(f'<text x="{20 + 40 * i}" y="20" font-size="24" {font} fill="#333" '
-                  f'text-anchor="middle" dominant-baseline="central">{escape(w)}</text>'
-                  for i, w in enumerate(words))
-        + "</svg>")
-    return Challenge(uuid=secrets.token_hex(16), words=words,
-                     points=tuple(centres[i] for i in asked),
-                     big_image=_data_url("".join(parts)), small_image=_data_url(small))
+        + "".join(
+            f'<text x="{20 + 40 * i}" y="20" font-size="24" {font} fill="#333" '
+            f'text-anchor="middle" dominant-baseline="central">{escape(w)}</text>'
+            for i, w in enumerate(words)
+        )
+        + "</svg>"
+    )
+    return Challenge(
+        uuid=secrets.token_hex(16),
+        words=words,
+        points=tuple(centres[i] for i in asked),
+        big_image=_data_url("".join(parts)),
+        small_image=_data_url(small),
+    )
 
 
 class CaptchaStore:
@@ -162,8 +177,11 @@ class CaptchaStore:
         """For the page's test-mode script: whether to pass, and where to click."""
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
-            return {"pass": self._pass, "uuid": latest.uuid if latest else None,
-                    "points": latest.solution() if latest else []}
+            return {
+                "pass": self._pass,
+                "uuid": latest.uuid if latest else None,
+                "points": latest.solution() if latest else [],
+            }
 
     def solution(self) -> list[dict[str, int]]:
         """The click points of the latest still-open challenge ([] when there is none)."""

@@ -48,12 +48,14 @@ class Fault:
         return {"endpoint": self.endpoint, "kind": self.kind, "arg": self.arg, "times": self.times}
 
 
-def make_fault(endpoint: str, kind: str, arg: float | str | None = None,
-               times: int | None = None) -> Fault:
+def make_fault(
+    endpoint: str, kind: str, arg: float | str | None = None, times: int | None = None
+) -> Fault:
     """Validate and build a :class:`Fault`; raises ValueError naming what is wrong."""
     if endpoint not in ENDPOINTS:
-        raise ValueError(f"unknown fault endpoint {endpoint!r}; "
-                         f"expected one of {', '.join(ENDPOINTS)}")
+        raise ValueError(
+            f"unknown fault endpoint {endpoint!r}; expected one of {', '.join(ENDPOINTS)}"
+        )
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
@@ -79,21 +81,26 @@ def make_fault(endpoint: str, kind: str, arg: float | str | None = None,
     return Fault(endpoint, kind, arg, times)
 
 
-_SPEC = re.compile(r"^(?P<endpoint>[a-z0-9_]+)=(?P<kind>[a-z0-9_]+)"
-                   r"(?::(?P<arg>[^@]*))?(?:@(?P<times>[^@]*))?$")
+_SPEC = re.compile(
+    r"^(?P<endpoint>[a-z0-9_]+)=(?P<kind>[a-z0-9_]+)"
+    r"(?::(?P<arg>[^@]*))?(?:@(?P<times>[^@]*))?$"
+)
 
 
 def parse_fault(spec: str) -> Fault:
     """Parse ``ENDPOINT=KIND[:ARG][@TIMES]``, e.g. ``verify=slow:2``, ``verify=drop@1``."""
     m = _SPEC.match(spec.strip())
     if m is None:
-        raise ValueError(f"bad fault spec {spec!r}: expected ENDPOINT=KIND[:ARG][@TIMES], "
-                         "e.g. verify=slow:2 or verify=drop@1")
+        raise ValueError(
+            f"bad fault spec {spec!r}: expected ENDPOINT=KIND[:ARG][@TIMES], "
+            "e.g. verify=slow:2 or verify=drop@1"
+        )
     times: int | None = None
     if m["times"] is not None:
         if not m["times"].isdigit():
-            raise ValueError(f"bad fault spec {spec!r}: TIMES must be a whole number, "
-                             f"got {m['times']!r}")
+            raise ValueError(
+                f"bad fault spec {spec!r}: TIMES must be a whole number, got {m['times']!r}"
+            )
         times = int(m["times"])
     try:
         return make_fault(m["endpoint"], m["kind"], m["arg"], times)

@@ -90,15 +90,25 @@ _WAF_PAGE = """<!DOCTYPE html>
 <p style="color:#999;font-size:12px">Web应用防火墙 | 事件ID: {event}</p>
 </body></html>
 """
-_HTTP500_PAGE = "<html><head><title>500 Internal Server Error</title></head>" \
-                "<body><h1>500 Internal Server Error</h1></body></html>\n"
+_HTTP500_PAGE = (
+    "<html><head><title>500 Internal Server Error</title></head>"
+    "<body><h1>500 Internal Server Error</h1></body></html>\n"
+)
 
 
 class _Site:
     """Everything both listeners share. Mutable settings are guarded by ``lock``."""
 
-    def __init__(self, filings: list[Filing], *, captcha: bool, variant: str, test_mode: bool,
-                 clock: Clock, faults: Iterable[Fault]) -> None:
+    def __init__(
+        self,
+        filings: list[Filing],
+        *,
+        captcha: bool,
+        variant: str,
+        test_mode: bool,
+        clock: Clock,
+        faults: Iterable[Fault],
+    ) -> None:
         self.clock = clock
         self.state = SiteState(clock)
         self.faults = FaultTable()
@@ -130,8 +140,11 @@ class _Site:
     def record(self, endpoint: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             entry: dict[str, Any] = {
-                "seq": len(self.log) + 1, "endpoint": endpoint,
-                "time": self.clock.now().isoformat(), "body": body, "headers": headers,
+                "seq": len(self.log) + 1,
+                "endpoint": endpoint,
+                "time": self.clock.now().isoformat(),
+                "body": body,
+                "headers": headers,
                 "reply": {"http": None, "valid_status": None},
             }
             self.log.append(entry)
@@ -206,8 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
     def extra_headers(self) -> dict[str, str]:
         return {}
 
-    def send(self, status: int, body: bytes, content_type: str,
-             headers: dict[str, str] | None = None) -> None:
+    def send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         for name, value in {**self.extra_headers(), **(headers or {})}.items():
             self.send_header(name, value)
@@ -274,7 +288,7 @@ class _PageHandler(_Handler):
                 self.serve_index()
         elif path.startswith("/static/"):
             if not self.apply_fault("assets", api=False)[0]:
-                self.serve_static(path[len("/static/"):])
+                self.serve_static(path[len("/static/") :])
         else:
             self.send(404, b"404 Not Found\n", "text/plain; charset=utf-8")
 
@@ -301,8 +315,11 @@ class _PageHandler(_Handler):
         if not target.is_file():
             self.send(404, b"404 Not Found\n", "text/plain; charset=utf-8")
             return
-        ctype = _CONTENT_TYPES.get(target.suffix.lower()) \
-            or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        ctype = (
+            _CONTENT_TYPES.get(target.suffix.lower())
+            or mimetypes.guess_type(target.name)[0]
+            or "application/octet-stream"
+        )
         self.send(200, target.read_bytes(), ctype)
 
 
@@ -310,27 +327,32 @@ class _ApiHandler(_Handler):
     """The site's API under ``/icpproject_query/api/`` and, in test mode, ``/__mock__/``."""
 
     def extra_headers(self) -> dict[str, str]:
-        return {"Access-Control-Allow-Origin": self.headers.get("Origin") or "*",
-                "Vary": "Origin"}
+        return {"Access-Control-Allow-Origin": self.headers.get("Origin") or "*", "Vary": "Origin"}
 
     def _known(self, path: str) -> bool:
         return path.startswith(API_PREFIX) or (
-            self.site.test_mode and path.startswith(CONTROL_PREFIX))
+            self.site.test_mode and path.startswith(CONTROL_PREFIX)
+        )
 
     def do_OPTIONS(self) -> None:
         if not self._known(urlsplit(self.path).path):
             self.send_json(404, {"code": 404, "msg": "Not Found", "success": False})
             return
-        self.send(204, b"", "", {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, token, uuid, sign",
-            "Access-Control-Max-Age": "600",
-        })
+        self.send(
+            204,
+            b"",
+            "",
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type, token, uuid, sign",
+                "Access-Control-Max-Age": "600",
+            },
+        )
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if self.site.test_mode and path.startswith(CONTROL_PREFIX):
-            self.control("GET", path[len(CONTROL_PREFIX):], b"")
+            self.control("GET", path[len(CONTROL_PREFIX) :], b"")
         else:
             self.send_json(404, {"code": 404, "msg": "Not Found", "success": False})
 
@@ -338,9 +360,9 @@ class _ApiHandler(_Handler):
         path = urlsplit(self.path).path
         raw = self.read_body()  # always read it all: the connection is kept alive
         if self.site.test_mode and path.startswith(CONTROL_PREFIX):
-            self.control("POST", path[len(CONTROL_PREFIX):], raw)
+            self.control("POST", path[len(CONTROL_PREFIX) :], raw)
             return
-        route = path[len(API_PREFIX):] if path.startswith(API_PREFIX) else None
+        route = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
         endpoint = _API_ROUTES.get(route or "")
         if route is None or endpoint is None:
             self.send_json(404, {"code": 404, "msg": "Not Found", "success": False})
@@ -380,8 +402,9 @@ class _ApiHandler(_Handler):
     def submission(self, endpoint: str, raw: bytes) -> None:
         body = _parse_json(raw)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        entry = self.site.record(endpoint, body if body is not _INVALID else
-                                 raw.decode("utf-8", "replace"), headers)
+        entry = self.site.record(
+            endpoint, body if body is not _INVALID else raw.decode("utf-8", "replace"), headers
+        )
         answered, fault = self.apply_fault(endpoint, api=True)
         if answered:
             with self.site.lock:
@@ -403,8 +426,9 @@ class _ApiHandler(_Handler):
             captcha_on = self.site.captcha_on
         if not token_ok:
             return 401, {"code": 401, "msg": "token过期", "success": False}
-        if captcha_on and not self.site.captcha.redeem(self.headers.get("uuid"),
-                                                       self.headers.get("sign")):
+        if captcha_on and not self.site.captcha.redeem(
+            self.headers.get("uuid"), self.headers.get("sign")
+        ):
             return 200, {"code": 500, "msg": _NEED_CHECK, "success": False}
         if not isinstance(body, dict):
             return 200, {"code": 500, "msg": "参数错误", "success": False}
@@ -413,8 +437,13 @@ class _ApiHandler(_Handler):
             status = self.site.state.verify(mobile, cert, _text(body.get("smsValidCode")))
         else:
             status = self.site.state.resend(mobile, cert)
-        return 200, _envelope({"validStatus": status, "validFlag": status in VALID_FLAG_STATUSES,
-                               "msg": banner_text(status)})
+        return 200, _envelope(
+            {
+                "validStatus": status,
+                "validFlag": status in VALID_FLAG_STATUSES,
+                "msg": banner_text(status),
+            }
+        )
 
     # -- the control API (test mode only) ----------------------------------------------------
 
@@ -437,9 +466,12 @@ class _ApiHandler(_Handler):
             if route == "state":
                 with site.lock:
                     settings = {"variant": site.variant, "captcha": site.captcha_on}
-                return {"now": site.clock.now().isoformat(), **settings,
-                        "filings": [f.to_json() for f in site.state.snapshot()],
-                        "faults": site.faults.active()}
+                return {
+                    "now": site.clock.now().isoformat(),
+                    **settings,
+                    "filings": [f.to_json() for f in site.state.snapshot()],
+                    "faults": site.faults.active(),
+                }
             if route == "captcha/pending":
                 return site.captcha.pending()
             if route == "captcha/solution":
@@ -459,7 +491,7 @@ class _ApiHandler(_Handler):
         elif route == "clock":
             hours = (body or {}).get("advance_hours") if isinstance(body, dict) else None
             if isinstance(hours, bool) or not isinstance(hours, int | float):
-                raise ValueError("expected {\"advance_hours\": number}")
+                raise ValueError('expected {"advance_hours": number}')
             if not isinstance(site.clock, AdjustableClock):
                 raise ValueError("this clock cannot be advanced")
             site.clock.advance(timedelta(hours=hours))
@@ -471,7 +503,7 @@ class _ApiHandler(_Handler):
         elif route == "captcha":
             enabled = body.get("enabled") if isinstance(body, dict) else None
             if not isinstance(enabled, bool):
-                raise ValueError("expected {\"enabled\": true|false}")
+                raise ValueError('expected {"enabled": true|false}')
             with site.lock:
                 site.captcha_on = enabled
         elif route == "captcha/pass":
@@ -490,8 +522,11 @@ def _control_fault(site: _Site, body: Any) -> None:
     unknown = set(body) - {"endpoint", "kind", "arg", "times"}
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-    site.faults.set(make_fault(str(body.get("endpoint")), str(body.get("kind")), body.get("arg"),
-                               body.get("times")))
+    site.faults.set(
+        make_fault(
+            str(body.get("endpoint")), str(body.get("kind")), body.get("arg"), body.get("times")
+        )
+    )
 
 
 _FAULT_HTTP = {"http500": 500, "envelope": 200, "http401": 401, "waf403": 403}
@@ -529,13 +564,27 @@ class MockSite:
     to let tests pass the security check. ``filings`` default to the demo filings.
     """
 
-    def __init__(self, filings: list[Filing] | None = None, *, captcha: bool = False,
-                 variant: str = "default", test_mode: bool = False, clock: Clock | None = None,
-                 port: int = 0, api_port: int = 0, faults: Iterable[Fault] = ()) -> None:
+    def __init__(
+        self,
+        filings: list[Filing] | None = None,
+        *,
+        captcha: bool = False,
+        variant: str = "default",
+        test_mode: bool = False,
+        clock: Clock | None = None,
+        port: int = 0,
+        api_port: int = 0,
+        faults: Iterable[Fault] = (),
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
-        self._site = _Site(load_filings(DEMO_FILINGS) if filings is None else filings,
-                           captcha=captcha, variant=variant, test_mode=test_mode,
-                           clock=self.clock, faults=faults)
+        self._site = _Site(
+            load_filings(DEMO_FILINGS) if filings is None else filings,
+            captcha=captcha,
+            variant=variant,
+            test_mode=test_mode,
+            clock=self.clock,
+            faults=faults,
+        )
         self.state: SiteState = self._site.state
         self._ports = (port, api_port)
         self._servers: list[_Server] = []
@@ -567,8 +616,12 @@ class MockSite:
         self._servers = [page, api]
         self._site.api_url = f"http://{HOST}:{api.server_port}/"
         for srv in self._servers:
-            thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
-                                      name=f"mocksite-{srv.server_port}", daemon=True)
+            thread = threading.Thread(
+                target=srv.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"mocksite-{srv.server_port}",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
         logger.debug("mock site: page {} api {}", self.url, self.api_url)
@@ -586,12 +639,17 @@ class MockSite:
     def __enter__(self) -> MockSite:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
-    def set_fault(self, endpoint: str, kind: str, arg: float | str | None = None,
-                  times: int | None = None) -> None:
+    def set_fault(
+        self, endpoint: str, kind: str, arg: float | str | None = None, times: int | None = None
+    ) -> None:
         self._site.faults.set(make_fault(endpoint, kind, arg, times))
 
     def clear_faults(self) -> None:
@@ -633,18 +691,34 @@ class MockSite:
         self._site.captcha.request_pass()
 
 
-def serve(port: int, api_port: int, filings_path: Path | None, captcha: bool, faults: list[str],
-          variant: str, test_mode: bool = False) -> None:
+def serve(
+    port: int,
+    api_port: int,
+    filings_path: Path | None,
+    captcha: bool,
+    faults: list[str],
+    variant: str,
+    test_mode: bool = False,
+) -> None:
     """Run the mock until Ctrl-C (KeyboardInterrupt propagates). Bad input raises ValueError."""
     filings = load_filings(filings_path or DEMO_FILINGS)
     parsed = [parse_fault(spec) for spec in faults]
-    site = MockSite(filings, captcha=captcha, variant=variant, test_mode=test_mode, port=port,
-                    api_port=api_port, faults=parsed)
+    site = MockSite(
+        filings,
+        captcha=captcha,
+        variant=variant,
+        test_mode=test_mode,
+        port=port,
+        api_port=api_port,
+        faults=parsed,
+    )
     with site:
         sys.stdout.write(f"page: {site.url}#/Integrated/index\napi: {site.api_url}\n")
         for fault in parsed:
-            sys.stdout.write(f"fault: {fault.endpoint}={fault.kind}"
-                             f"{'' if fault.arg is None else f':{fault.arg}'}"
-                             f"{'' if fault.times is None else f'@{fault.times}'}\n")
+            sys.stdout.write(
+                f"fault: {fault.endpoint}={fault.kind}"
+                f"{'' if fault.arg is None else f':{fault.arg}'}"
+                f"{'' if fault.times is None else f'@{fault.times}'}\n"
+            )
         sys.stdout.flush()
         threading.Event().wait()

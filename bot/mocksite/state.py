@@ -151,8 +151,10 @@ def filing_from_dict(data: Mapping[str, Any], where: str = "filing") -> Filing:
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
     unknown = sorted(set(data) - _FIELD_NAMES)
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
-                         f"allowed: {', '.join(sorted(_FIELD_NAMES))}")
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+            f"allowed: {', '.join(sorted(_FIELD_NAMES))}"
+        )
     missing = [k for k in _STR_FIELDS if k not in data]
     if missing:
         raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
@@ -267,8 +269,10 @@ class SiteState:
         The code stays the same and the 24 h window is not extended: it runs from the clerk's start.
         """
         with self._lock:
-            filing = next((f for f in self.filings
-                           if f.mobile == mobile and _same_id(f.id_last6, id_last6)), None)
+            filing = next(
+                (f for f in self.filings if f.mobile == mobile and _same_id(f.id_last6, id_last6)),
+                None,
+            )
             if filing is None:
                 return 4
             if filing.answer is not None:

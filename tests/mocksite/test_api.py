@@ -37,8 +37,13 @@ def open_conn(base: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(u.hostname or "", u.port, timeout=10)
 
 
-def send(conn: http.client.HTTPConnection, method: str, path: str, body: Any = None,
-         headers: dict[str, str] | None = None) -> Reply:
+def send(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     hdrs = dict(headers or {})
     data: bytes | None = None
     if isinstance(body, bytes):
@@ -51,8 +56,9 @@ def send(conn: http.client.HTTPConnection, method: str, path: str, body: Any = N
     return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
 
 
-def call(base: str, method: str, path: str, body: Any = None,
-         headers: dict[str, str] | None = None) -> Reply:
+def call(
+    base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Reply:
     conn = open_conn(base)
     try:
         return send(conn, method, path, body, headers)
@@ -62,19 +68,30 @@ def call(base: str, method: str, path: str, body: Any = None,
 
 def token(site: MockSite) -> str:
     form = urlencode({"authKey": "x", "timeStamp": "1"}).encode()
-    reply = call(site.api_url, "POST", API + "auth", form,
-                 {"Content-Type": "application/x-www-form-urlencoded"})
+    reply = call(
+        site.api_url,
+        "POST",
+        API + "auth",
+        form,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     params = reply.json()["params"]
     assert reply.json()["success"] is True
     assert params["expire"] == 300000
     return str(params["bussiness"])
 
 
-def verify(site: MockSite, code: str = CODE, mobile: Any = MOBILE, cert: Any = ID6,
-           **headers: str) -> Reply:
+def verify(
+    site: MockSite, code: str = CODE, mobile: Any = MOBILE, cert: Any = ID6, **headers: str
+) -> Reply:
     hdrs = {"token": token(site), **headers}
-    return call(site.api_url, "POST", VERIFY,
-                {"smsValidCode": code, "mobileNum": mobile, "certNum": cert}, hdrs)
+    return call(
+        site.api_url,
+        "POST",
+        VERIFY,
+        {"smsValidCode": code, "mobileNum": mobile, "certNum": cert},
+        hdrs,
+    )
 
 
 def resend(site: MockSite, mobile: Any = MOBILE, cert: Any = ID6, **headers: str) -> Reply:
@@ -109,15 +126,19 @@ def filing(site: MockSite) -> Filing:
 # -- statuses --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("filing_kw", "code", "expected", "flag"), [
-    ({}, CODE, 3, True),
-    ({"others_pending": True}, CODE, 31, True),
-    ({"verified": True}, CODE, 20, True),
-    ({}, "000000", 2, False),
-    ({"returned": True}, CODE, 4, False),
-])
-def test_verify_statuses(site: MockSite, filing_kw: dict[str, Any], code: str, expected: int,
-                         flag: bool) -> None:
+@pytest.mark.parametrize(
+    ("filing_kw", "code", "expected", "flag"),
+    [
+        ({}, CODE, 3, True),
+        ({"others_pending": True}, CODE, 31, True),
+        ({"verified": True}, CODE, 20, True),
+        ({}, "000000", 2, False),
+        ({"returned": True}, CODE, 4, False),
+    ],
+)
+def test_verify_statuses(
+    site: MockSite, filing_kw: dict[str, Any], code: str, expected: int, flag: bool
+) -> None:
     site.load_filings([Filing(MOBILE, ID6, CODE, **filing_kw)])
     reply = verify(site, code)
     assert status_of(reply) == expected
@@ -165,8 +186,13 @@ def test_clock_control_expires_the_code(one: MockSite) -> None:
 
 @pytest.mark.parametrize("headers", [{}, {"token": "not-issued"}])
 def test_missing_or_unknown_token_is_401(one: MockSite, headers: dict[str, str]) -> None:
-    reply = call(one.api_url, "POST", VERIFY,
-                 {"smsValidCode": CODE, "mobileNum": MOBILE, "certNum": ID6}, headers)
+    reply = call(
+        one.api_url,
+        "POST",
+        VERIFY,
+        {"smsValidCode": CODE, "mobileNum": MOBILE, "certNum": ID6},
+        headers,
+    )
     assert reply.status == 401
     assert reply.json() == {"code": 401, "msg": "token过期", "success": False}
     assert filing(one).verified is False
@@ -218,7 +244,11 @@ def test_wrong_clicks_fail_and_use_up_the_challenge(guarded: MockSite) -> None:
     solution = guarded.captcha_solution()
     wrong = [{"x": p["x"] + 30, "y": p["y"]} for p in solution]
     assert check(guarded, params["uuid"], wrong) == {
-        "code": 200, "msg": "验证失败", "success": False, "params": {}}
+        "code": 200,
+        "msg": "验证失败",
+        "success": False,
+        "params": {},
+    }
     assert check(guarded, params["uuid"], solution)["success"] is False
 
 
@@ -266,9 +296,16 @@ def test_pass_request_is_served_to_the_page_and_consumed(guarded: MockSite) -> N
 
 
 def test_cors_preflight(site: MockSite) -> None:
-    reply = call(site.api_url, "OPTIONS", VERIFY, headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,token,uuid,sign"})
+    reply = call(
+        site.api_url,
+        "OPTIONS",
+        VERIFY,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,token,uuid,sign",
+        },
+    )
     assert reply.status == 204
     assert reply.headers["access-control-allow-origin"] == ORIGIN
     assert reply.headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
@@ -289,14 +326,18 @@ def page_config(site: MockSite) -> dict[str, Any]:
     html = reply.body.decode()
     assert "/*__MOCK_CONFIG__*/" not in html
     start = html.index("window.__MOCK__ = ") + len("window.__MOCK__ = ")
-    return dict(json.loads(html[start:html.index(";</script>", start)]))
+    return dict(json.loads(html[start : html.index(";</script>", start)]))
 
 
 def test_page_gets_its_config(site: MockSite) -> None:
     config = page_config(site)
     assert config == {
-        "apiBase": site.api_url + "icpproject_query/api", "captcha": False,
-        "variant": "default", "testMode": True, "controlBase": site.api_url + "__mock__"}
+        "apiBase": site.api_url + "icpproject_query/api",
+        "captcha": False,
+        "variant": "default",
+        "testMode": True,
+        "controlBase": site.api_url + "__mock__",
+    }
     assert urlsplit(site.api_url).port != urlsplit(site.url).port
 
 
@@ -308,11 +349,14 @@ def test_variant_is_switched_and_checked(site: MockSite) -> None:
         site.set_variant("nope")
 
 
-@pytest.mark.parametrize(("path", "ctype"), [
-    ("/static/app.js", "application/javascript"),
-    ("/static/app.css", "text/css"),
-    ("/static/vendor/vue-2.7.16.min.js", "application/javascript"),
-])
+@pytest.mark.parametrize(
+    ("path", "ctype"),
+    [
+        ("/static/app.js", "application/javascript"),
+        ("/static/app.css", "text/css"),
+        ("/static/vendor/vue-2.7.16.min.js", "application/javascript"),
+    ],
+)
 def test_static_content_types(site: MockSite, path: str, ctype: str) -> None:
     reply = call(site.url, "GET", path)
     assert reply.status == 200
@@ -328,8 +372,9 @@ def test_font_content_type(site: MockSite) -> None:
     assert reply.body == font.read_bytes()
 
 
-@pytest.mark.parametrize("path", ["/static/../server.py", "/static/%2e%2e/server.py",
-                                  "/static/..%2f..%2fstate.py"])
+@pytest.mark.parametrize(
+    "path", ["/static/../server.py", "/static/%2e%2e/server.py", "/static/..%2f..%2fstate.py"]
+)
 def test_path_traversal_is_refused(site: MockSite, path: str) -> None:
     reply = call(site.url, "GET", path)
     assert reply.status in (403, 404)
@@ -432,8 +477,9 @@ def test_drop_on_a_kept_alive_connection(one: MockSite) -> None:
     assert [s["reply"]["http"] for s in one.submissions()] == [200, None]
 
 
-@pytest.mark.parametrize(("endpoint", "path"), [
-    ("auth", API + "auth"), ("captcha", API + "image/getCheckImagePoint")])
+@pytest.mark.parametrize(
+    ("endpoint", "path"), [("auth", API + "auth"), ("captcha", API + "image/getCheckImagePoint")]
+)
 def test_faults_on_auth_and_captcha(site: MockSite, endpoint: str, path: str) -> None:
     site.set_fault(endpoint, "http500", times=1)
     assert call(site.api_url, "POST", path, {"clientUid": "x"}).status == 500
@@ -461,8 +507,12 @@ def test_reset_clears_faults_log_and_filings(site: MockSite) -> None:
 
 
 def test_filings_replaced_through_the_control_api(site: MockSite) -> None:
-    control(site, "POST", "filings", [{"mobile": MOBILE, "id_last6": ID6, "code": CODE,
-                                      "others_pending": True}])
+    control(
+        site,
+        "POST",
+        "filings",
+        [{"mobile": MOBILE, "id_last6": ID6, "code": CODE, "others_pending": True}],
+    )
     assert status_of(verify(site)) == 31
     (state,) = control(site, "GET", "state")["filings"]
     assert state["verified"] is True
@@ -479,9 +529,17 @@ def plain() -> Iterator[MockSite]:
         yield started
 
 
-@pytest.mark.parametrize(("method", "route"), [
-    ("GET", "state"), ("GET", "submissions"), ("GET", "captcha/pending"), ("POST", "reset"),
-    ("POST", "captcha/pass"), ("OPTIONS", "reset")])
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("GET", "state"),
+        ("GET", "submissions"),
+        ("GET", "captcha/pending"),
+        ("POST", "reset"),
+        ("POST", "captcha/pass"),
+        ("OPTIONS", "reset"),
+    ],
+)
 def test_control_api_absent_without_test_mode(plain: MockSite, method: str, route: str) -> None:
     body: dict[str, Any] | None = {} if method == "POST" else None
     assert call(plain.api_url, method, "/__mock__/" + route, body).status == 404
@@ -501,29 +559,35 @@ def test_own_ports_are_used(site: MockSite) -> None:
 # -- fault specs -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "fault"), [
-    ("verify=slow:2", Fault("verify", "slow", 2.0)),
-    ("page=waf403", Fault("page", "waf403")),
-    ("assets=slow:3", Fault("assets", "slow", 3.0)),
-    ("verify=drop@1", Fault("verify", "drop", None, 1)),
-    ("verify=drop:after@2", Fault("verify", "drop", "after", 2)),
-    ("resend=envelope:服务异常", Fault("resend", "envelope", "服务异常")),
-    ("auth=http401", Fault("auth", "http401")),
-    ("captcha=http500@3", Fault("captcha", "http500", None, 3)),
-])
+@pytest.mark.parametrize(
+    ("spec", "fault"),
+    [
+        ("verify=slow:2", Fault("verify", "slow", 2.0)),
+        ("page=waf403", Fault("page", "waf403")),
+        ("assets=slow:3", Fault("assets", "slow", 3.0)),
+        ("verify=drop@1", Fault("verify", "drop", None, 1)),
+        ("verify=drop:after@2", Fault("verify", "drop", "after", 2)),
+        ("resend=envelope:服务异常", Fault("resend", "envelope", "服务异常")),
+        ("auth=http401", Fault("auth", "http401")),
+        ("captcha=http500@3", Fault("captcha", "http500", None, 3)),
+    ],
+)
 def test_parse_fault(spec: str, fault: Fault) -> None:
     assert parse_fault(spec) == fault
 
 
-@pytest.mark.parametrize(("spec", "problem"), [
-    ("verify", "expected ENDPOINT=KIND"),
-    ("submit=drop", "unknown fault endpoint 'submit'"),
-    ("verify=explode", "unknown fault kind 'explode'"),
-    ("verify=slow:soon", "slow needs a number"),
-    ("verify=drop@0", "times must be"),
-    ("verify=drop@x", "TIMES must be a whole number"),
-    ("verify=http500:5", "http500 takes no argument"),
-])
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("verify", "expected ENDPOINT=KIND"),
+        ("submit=drop", "unknown fault endpoint 'submit'"),
+        ("verify=explode", "unknown fault kind 'explode'"),
+        ("verify=slow:soon", "slow needs a number"),
+        ("verify=drop@0", "times must be"),
+        ("verify=drop@x", "TIMES must be a whole number"),
+        ("verify=http500:5", "http500 takes no argument"),
+    ],
+)
 def test_parse_fault_rejects(spec: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_fault(spec)

@@ -84,6 +84,7 @@ def expect_banner(page: Page, status: int, ok: bool) -> None:
 
 # -- structure -----------------------------------------------------------------------------------
 
+
 def test_structure_matches_the_real_page(page: Page, site: MockSite) -> None:
     open_page(page, site)
     expect(page.locator(".tit > div > h5")).to_have_text(["短信核验", "短信重发"])
@@ -118,7 +119,8 @@ def test_inputs_carry_no_test_hooks(page: Page, site: MockSite) -> None:
     open_page(page, site)
     hooks = page.locator(".cards input").evaluate_all(
         """els => els.flatMap(e => [...e.attributes].map(a => a.name).filter(n =>
-             n === 'id' || n === 'name' || n.startsWith('data-') || n.startsWith('aria-')))""")
+             n === 'id' || n === 'name' || n.startsWith('data-') || n.startsWith('aria-')))"""
+    )
     assert hooks == []
     assert page.locator(".cards input").count() == 5
     expect(page.locator(".cards label")).to_have_count(0)
@@ -145,15 +147,20 @@ def test_renders_chinese_like_the_real_block(page: Page, site: MockSite) -> None
 
 # -- statuses ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("who", "status", "ok"), [
-    (DONE, 3, True),
-    (OTHERS, 31, True),
-    (VERIFIED, 20, True),
-    ((WRONG[0], WRONG[1], "000000"), 2, False),
-    (UNKNOWN, 4, False),
-])
-def test_verify_statuses(page: Page, site: MockSite, who: tuple[str, str, str], status: int,
-                         ok: bool) -> None:
+
+@pytest.mark.parametrize(
+    ("who", "status", "ok"),
+    [
+        (DONE, 3, True),
+        (OTHERS, 31, True),
+        (VERIFIED, 20, True),
+        ((WRONG[0], WRONG[1], "000000"), 2, False),
+        (UNKNOWN, 4, False),
+    ],
+)
+def test_verify_statuses(
+    page: Page, site: MockSite, who: tuple[str, str, str], status: int, ok: bool
+) -> None:
     open_page(page, site)
     fill_verify(page, *who)
     reply = submit(page, 0, VERIFY_PATH)
@@ -167,8 +174,9 @@ def test_verify_statuses(page: Page, site: MockSite, who: tuple[str, str, str], 
 
 
 @pytest.mark.parametrize(("who", "status"), [(RESENDABLE, 101), (VERIFIED, 100), (UNKNOWN, 4)])
-def test_resend_statuses(page: Page, site: MockSite, who: tuple[str, str, str],
-                         status: int) -> None:
+def test_resend_statuses(
+    page: Page, site: MockSite, who: tuple[str, str, str], status: int
+) -> None:
     open_page(page, site)
     show_tab(page, "短信重发")
     fill_resend(page, who[0], who[1])
@@ -180,8 +188,9 @@ def test_resend_statuses(page: Page, site: MockSite, who: tuple[str, str, str],
 
 
 def test_resend_limit_answers_102(page: Page, site: MockSite) -> None:
-    site.load_filings([Filing(mobile=RESENDABLE[0], id_last6=RESENDABLE[1], code=RESENDABLE[2],
-                              resends=2)])
+    site.load_filings(
+        [Filing(mobile=RESENDABLE[0], id_last6=RESENDABLE[1], code=RESENDABLE[2], resends=2)]
+    )
     open_page(page, site)
     show_tab(page, "短信重发")
     fill_resend(page, RESENDABLE[0], RESENDABLE[1])
@@ -190,17 +199,28 @@ def test_resend_limit_answers_102(page: Page, site: MockSite) -> None:
 
 
 @pytest.mark.parametrize(("status", "text_of"), [(21, 21), (0, 0), (77, 0)])
-def test_statuses_the_mock_never_sends(page: Page, site: MockSite, status: int,
-                                       text_of: int) -> None:
+def test_statuses_the_mock_never_sends(
+    page: Page, site: MockSite, status: int, text_of: int
+) -> None:
     """21, 0 and unknown statuses exist on the real site but the mock's rules never answer them:
     fake the reply to check the page's own text table."""
-    def reply(route: Route) -> None:
-        route.fulfill(status=200, headers={"Access-Control-Allow-Origin": "*"}, json={
-            "code": 200, "msg": "操作成功", "success": True,
-            "params": {"validStatus": status, "validFlag": False}})
 
-    page.route(re.compile(re.escape(VERIFY_PATH) + "$"),
-               lambda route: reply(route) if route.request.method == "POST" else route.continue_())
+    def reply(route: Route) -> None:
+        route.fulfill(
+            status=200,
+            headers={"Access-Control-Allow-Origin": "*"},
+            json={
+                "code": 200,
+                "msg": "操作成功",
+                "success": True,
+                "params": {"validStatus": status, "validFlag": False},
+            },
+        )
+
+    page.route(
+        re.compile(re.escape(VERIFY_PATH) + "$"),
+        lambda route: reply(route) if route.request.method == "POST" else route.continue_(),
+    )
     open_page(page, site)
     fill_verify(page, *DONE)
     submit(page, 0, VERIFY_PATH)
@@ -229,6 +249,7 @@ def test_banner_closes_and_a_new_submission_hides_the_old_one(page: Page, site: 
 
 # -- errors --------------------------------------------------------------------------------------
 
+
 def test_envelope_error_shows_a_toast_that_goes_away(page: Page, site: MockSite) -> None:
     site.set_fault("verify", "envelope", "系统繁忙，请稍后再试", times=1)
     open_page(page, site)
@@ -241,8 +262,9 @@ def test_envelope_error_shows_a_toast_that_goes_away(page: Page, site: MockSite)
 
 
 @pytest.mark.parametrize(("kind", "arg"), [("http500", None), ("drop", None)])
-def test_http_and_network_errors_show_the_network_toast(page: Page, site: MockSite, kind: str,
-                                                         arg: str | None) -> None:
+def test_http_and_network_errors_show_the_network_toast(
+    page: Page, site: MockSite, kind: str, arg: str | None
+) -> None:
     # No ``times``: Chromium resends a POST by itself once when a kept-alive connection closes
     # without a reply, so one dropped request alone would be invisible to the page.
     site.set_fault("verify", kind, arg)
@@ -282,19 +304,24 @@ def test_slow_assets_still_make_a_working_page(page: Page, site: MockSite) -> No
 
 # -- client-side validation ----------------------------------------------------------------------
 
+
 def test_empty_verify_form_shows_messages_and_sends_nothing(page: Page, site: MockSite) -> None:
     open_page(page, site)
     card(page, 0).locator("button.Submission").click()
     expect(card(page, 0).locator(".el-form-item__error")).to_have_text(
-        ["短信验证码不能为空", "手机号不能为空", "证件号不能为空"])
+        ["短信验证码不能为空", "手机号不能为空", "证件号不能为空"]
+    )
     assert site.submissions() == []
 
 
-@pytest.mark.parametrize(("mobile", "message"), [
-    ("1380000000a", "手机号为数字值"),
-    ("12800000001", "请输入正确的手机号"),
-    ("1380000001", "请输入正确的手机号"),
-])
+@pytest.mark.parametrize(
+    ("mobile", "message"),
+    [
+        ("1380000000a", "手机号为数字值"),
+        ("12800000001", "请输入正确的手机号"),
+        ("1380000001", "请输入正确的手机号"),
+    ],
+)
 def test_bad_mobile_is_refused(page: Page, site: MockSite, mobile: str, message: str) -> None:
     open_page(page, site)
     fill_verify(page, mobile, DONE[1], DONE[2])
@@ -320,6 +347,7 @@ def test_id_field_takes_at_most_six_characters(page: Page, site: MockSite) -> No
 
 
 # -- tabs and the click guard --------------------------------------------------------------------
+
 
 def test_switching_tabs_clears_both_forms(page: Page, site: MockSite) -> None:
     open_page(page, site)
@@ -355,6 +383,7 @@ def test_second_quick_click_is_ignored(page: Page, site: MockSite) -> None:
 
 
 # -- the security check --------------------------------------------------------------------------
+
 
 def open_check(page: Page, site: MockSite) -> Locator:
     site.set_captcha(True)
@@ -430,6 +459,7 @@ def test_resend_goes_through_the_check_too(page: Page, site: MockSite) -> None:
 
 
 # -- layout variants -----------------------------------------------------------------------------
+
 
 def test_placeholder_fixed_variant(page: Page, site: MockSite) -> None:
     site.set_variant("placeholder-fixed")

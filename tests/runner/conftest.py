@@ -34,16 +34,27 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def write_scenario(tmp_path: Path) -> WriteScenario:
-    def write(action: str = "verify", *, name: str = "t", mobile: str = "13800000001",
-              code: str | None = "111111", id_last6: str = "100011", extra: str = "") -> Path:
-        lines = [f"name: {name}", f"action: {action}", "captcha: none" if "captcha" not in extra
-                 else "", "inputs:", f"  mobile: '{mobile}'"]
+    def write(
+        action: str = "verify",
+        *,
+        name: str = "t",
+        mobile: str = "13800000001",
+        code: str | None = "111111",
+        id_last6: str = "100011",
+        extra: str = "",
+    ) -> Path:
+        lines = [
+            f"name: {name}",
+            f"action: {action}",
+            "captcha: none" if "captcha" not in extra else "",
+            "inputs:",
+            f"  mobile: '{mobile}'",
+        ]
         if code is not None:
             lines.append(f"  code: '{code}'")
         lines.append(f"  id_last6: '{id_last6}'")
         path = tmp_path / f"{name}.yaml"
-        path.write_text("\n".join(line for line in lines if line) + "\n" + extra,
-                        encoding="utf-8")
+        path.write_text("\n".join(line for line in lines if line) + "\n" + extra, encoding="utf-8")
         return path
 
     return write
@@ -54,9 +65,14 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
     """Run one scenario file against the mock with the session's Chromium."""
 
     def go(path: Path, **options: Any) -> RunResult:
-        opts = RunOptions(base_url=site.url, out_dir=tmp_path / "out", headed=False,
-                          state_dir=state_dir, timeout_s=options.pop("timeout_s", 10.0),
-                          **options)
+        opts = RunOptions(
+            base_url=site.url,
+            out_dir=tmp_path / "out",
+            headed=False,
+            state_dir=state_dir,
+            timeout_s=options.pop("timeout_s", 10.0),
+            **options,
+        )
         [result] = run_scenarios([load_scenario(path)], opts, browser=browser)
         saved = json.loads((result.run_dir / "result.json").read_text(encoding="utf-8"))
         assert saved["outcome"]["category"] == result.outcome.category.value
@@ -64,3 +80,14 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
         return result
 
     return go
+
+
+@pytest.fixture
+def lend_browser(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Browser:
+    """In-process CLI calls use the session's Chromium: pytest-playwright already runs the sync
+    API in this thread, and a second ``sync_playwright()`` cannot start beside it."""
+    from bot.browser import LazyBrowser
+
+    monkeypatch.setattr(LazyBrowser, "__call__", lambda self: browser)
+    monkeypatch.setattr(LazyBrowser, "close", lambda self: None)
+    return browser

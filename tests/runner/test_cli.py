@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -30,11 +31,23 @@ def _results(out: Path) -> list[dict[str, object]]:
 
 
 def test_run_prints_one_line_and_exits_with_the_outcome_code(
-        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: Browser,
+) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     out = tmp_path / "out"
-    code, stdout, _ = _run("run", str(write_scenario(code="123456")), "--base-url", site.url,
-                           "--out", str(out), "--headless")
+    code, stdout, _ = _run(
+        "run",
+        str(write_scenario(code="123456")),
+        "--base-url",
+        site.url,
+        "--out",
+        str(out),
+        "--headless",
+    )
     assert code == 10
     assert stdout.startswith("wrong_info")
     assert "Next:" in stdout
@@ -45,30 +58,65 @@ def test_run_prints_one_line_and_exits_with_the_outcome_code(
 
 
 def test_several_scenarios_exit_with_the_most_severe(
-        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
-    site.load_filings([Filing("13800000001", "100011", "111111"),
-                       Filing("13800000004", "400044", "444444")])
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: Browser,
+) -> None:
+    site.load_filings(
+        [Filing("13800000001", "100011", "111111"), Filing("13800000004", "400044", "444444")]
+    )
     ok = write_scenario("resend", name="ok", mobile="13800000004", code=None, id_last6="400044")
     wrong = write_scenario(name="wrong", code="000000")
-    code, stdout, _ = _run("run", str(ok), str(wrong), "--base-url", site.url, "--out",
-                           str(tmp_path / "out"), "--headless", "--no-report")
+    code, stdout, _ = _run(
+        "run",
+        str(ok),
+        str(wrong),
+        "--base-url",
+        site.url,
+        "--out",
+        str(tmp_path / "out"),
+        "--headless",
+        "--no-report",
+    )
     assert code == 10
     assert [line.split()[0] for line in stdout.splitlines()] == ["success", "wrong_info"]
 
 
-@pytest.mark.parametrize(("body", "line", "key"), [
-    ("action: verify\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n  id_last6: '100011'\n"
-     "colour: blue\n", 6, "colour"),
-    ("action: resend\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n  id_last6: '100011'\n",
-     4, "inputs.code"),
-    ("action: verify\ninputs:\n  mobile: '1380000'\n  code: '111111'\n  id_last6: '100011'\n",
-     3, "inputs.mobile"),
-    ("action: verify\ninputs:\n  mobile: ${ICPBOT_TEST_UNSET_VAR}\n  code: '111111'\n"
-     "  id_last6: '100011'\n", 3, "inputs.mobile"),
-    ("action: verify\ninputs: [\n", 3, ""),
-])
+@pytest.mark.parametrize(
+    ("body", "line", "key"),
+    [
+        (
+            "action: verify\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n"
+            "  id_last6: '100011'\ncolour: blue\n",
+            6,
+            "colour",
+        ),
+        (
+            "action: resend\ninputs:\n  mobile: '13800000001'\n  code: '111111'\n"
+            "  id_last6: '100011'\n",
+            4,
+            "inputs.code",
+        ),
+        (
+            "action: verify\ninputs:\n  mobile: '1380000'\n  code: '111111'\n"
+            "  id_last6: '100011'\n",
+            3,
+            "inputs.mobile",
+        ),
+        (
+            "action: verify\ninputs:\n  mobile: ${ICPBOT_TEST_UNSET_VAR}\n  code: '111111'\n"
+            "  id_last6: '100011'\n",
+            3,
+            "inputs.mobile",
+        ),
+        ("action: verify\ninputs: [\n", 3, ""),
+    ],
+)
 def test_bad_scenarios_are_refused_before_any_browser(
-        site: MockSite, tmp_path: Path, state_dir: Path, body: str, line: int, key: str) -> None:
+    site: MockSite, tmp_path: Path, state_dir: Path, body: str, line: int, key: str
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(body, encoding="utf-8")
     out = tmp_path / "out"
@@ -97,7 +145,9 @@ def test_validate_and_schema(tmp_path: Path, write_scenario: WriteScenario) -> N
     assert {"action", "inputs"} <= set(schema["properties"])
 
 
-def test_check_selectors_reports_each_element_and_submits_nothing(site: MockSite) -> None:
+def test_check_selectors_reports_each_element_and_submits_nothing(
+    site: MockSite, lend_browser: Browser
+) -> None:
     code, stdout, _ = _run("check-selectors", "--base-url", site.url, "--timeout", "5")
     assert code == 0, stdout
     assert "ok  verify_code" in stdout
@@ -109,12 +159,25 @@ def test_check_selectors_reports_each_element_and_submits_nothing(site: MockSite
     assert site.submissions() == []
 
 
-def test_ledger_list_and_reset(site: MockSite, write_scenario: WriteScenario, tmp_path: Path,
-                               state_dir: Path) -> None:
+def test_ledger_list_and_reset(
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: Browser,
+) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     scenario = write_scenario(code="000000")
-    _run("run", str(scenario), "--base-url", site.url, "--out", str(tmp_path / "o"),
-         "--headless", "--no-report")
+    _run(
+        "run",
+        str(scenario),
+        "--base-url",
+        site.url,
+        "--out",
+        str(tmp_path / "o"),
+        "--headless",
+        "--no-report",
+    )
     code, stdout, _ = _run("ledger", "list")
     assert code == 0
     assert "wrong_info" in stdout
@@ -125,13 +188,25 @@ def test_ledger_list_and_reset(site: MockSite, write_scenario: WriteScenario, tm
 
 
 def test_the_installed_command_runs_without_traceback(
-        site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path) -> None:
+    site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path
+) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     exe = Path(sys.executable).with_name("icpbot")
     proc = subprocess.run(
-        [str(exe), "run", str(write_scenario()), "--base-url", site.url, "--out",
-         str(tmp_path / "out"), "--headless"],
-        capture_output=True, text=True, timeout=120, env={**os.environ},
+        [
+            str(exe),
+            "run",
+            str(write_scenario()),
+            "--base-url",
+            site.url,
+            "--out",
+            str(tmp_path / "out"),
+            "--headless",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("success")

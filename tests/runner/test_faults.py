@@ -16,8 +16,9 @@ def _one_filing(site: MockSite) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
 
 
-def test_slow_reply_gives_the_real_outcome(site: MockSite, run: Run,
-                                           write_scenario: WriteScenario) -> None:
+def test_slow_reply_gives_the_real_outcome(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_fault("verify", "slow", 2)
     result = run(write_scenario())
     assert (result.outcome.category, result.outcome.site_status) == (Category.success, 3)
@@ -33,8 +34,9 @@ def test_http_500_is_a_site_error(site: MockSite, run: Run, write_scenario: Writ
     assert len(site.submissions()) == 1
 
 
-def test_envelope_error_keeps_the_sites_message(site: MockSite, run: Run,
-                                                write_scenario: WriteScenario) -> None:
+def test_envelope_error_keeps_the_sites_message(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_fault("verify", "envelope", "系统繁忙，请稍后再试")
     result = run(write_scenario())
     assert result.outcome.category is Category.site_error
@@ -44,17 +46,21 @@ def test_envelope_error_keeps_the_sites_message(site: MockSite, run: Run,
     assert len(site.submissions()) == 1
 
 
-def test_401_is_a_site_error_session_expired(site: MockSite, run: Run,
-                                             write_scenario: WriteScenario) -> None:
+def test_401_is_a_site_error_session_expired(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_fault("verify", "http401")
     result = run(write_scenario())
-    assert (result.outcome.category, result.outcome.status) == (Category.site_error,
-                                                                "session_expired")
+    assert (result.outcome.category, result.outcome.status) == (
+        Category.site_error,
+        "session_expired",
+    )
     assert len(site.submissions()) == 1
 
 
 def test_dropped_connection_is_unknown_with_exactly_one_submission(
-        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     # Chromium re-sends a POST by itself when a kept-alive connection closes without a reply;
     # the mock drops every attempt, so a second one would show in its log.
     site.set_fault("verify", "drop")
@@ -66,12 +72,15 @@ def test_dropped_connection_is_unknown_with_exactly_one_submission(
     assert result.submissions == 1
 
 
-def test_firewall_page_sends_nothing(site: MockSite, run: Run,
-                                     write_scenario: WriteScenario) -> None:
+def test_firewall_page_sends_nothing(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_fault("page", "waf403")
     result = run(write_scenario())
-    assert (result.outcome.category, result.outcome.status) == (Category.site_error,
-                                                                "firewall_blocked")
+    assert (result.outcome.category, result.outcome.status) == (
+        Category.site_error,
+        "firewall_blocked",
+    )
     assert site.submissions() == []
     assert (result.run_dir / "final.png").is_file()
 
@@ -84,7 +93,8 @@ def test_slow_assets_still_work(site: MockSite, run: Run, write_scenario: WriteS
 
 
 def test_reply_slower_than_the_timeout_is_unknown_not_retried(
-        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_fault("verify", "slow", 6)
     result = run(write_scenario(), timeout_s=3.0)
     assert result.outcome.category is Category.unknown
@@ -92,7 +102,8 @@ def test_reply_slower_than_the_timeout_is_unknown_not_retried(
 
 
 def test_captcha_in_a_headless_run_is_required_and_nothing_is_sent(
-        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_captcha(True)
     result = run(write_scenario(extra="captcha: manual\n"))
     assert result.outcome.category is Category.captcha_required
@@ -102,20 +113,23 @@ def test_captcha_in_a_headless_run_is_required_and_nothing_is_sent(
 
 
 def test_captcha_passed_by_a_person_while_the_runner_waits(
-        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_captcha(True)
     site.pass_captcha()  # the person (the mock's test hook) clicks the characters once shown
     lines: list[str] = []
-    result = run(write_scenario(extra="captcha: manual\n"), captcha_timeout_s=20.0,
-                 notify=lines.append)
+    result = run(
+        write_scenario(extra="captcha: manual\n"), captcha_timeout_s=20.0, notify=lines.append
+    )
     assert (result.outcome.category, result.outcome.site_status) == (Category.success, 3)
     [sub] = site.submissions()
     assert sub["headers"].get("sign")
     assert any("SECURITY CHECK" in line for line in lines)
 
 
-def test_captcha_none_mode_never_waits(site: MockSite, run: Run,
-                                       write_scenario: WriteScenario) -> None:
+def test_captcha_none_mode_never_waits(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_captcha(True)
     site.pass_captcha()
     result = run(write_scenario(), captcha_timeout_s=20.0)  # scenario says captcha: none

@@ -20,8 +20,9 @@ from .conftest import Run, WriteScenario
 VERIFY = "/icpproject_query/api/smsValidate/validateByCondition"
 
 
-def test_gate_lets_one_request_through_when_the_page_posts_twice(browser: Browser,
-                                                                 site: MockSite) -> None:
+def test_gate_lets_one_request_through_when_the_page_posts_twice(
+    browser: Browser, site: MockSite
+) -> None:
     """A page that retries (or a double click the page does not guard) reaches the site once."""
     context = browser.new_context()
     gate = SubmissionGate([VERIFY], timeout_s=10)
@@ -63,8 +64,7 @@ def test_failure_budget_sequence(site: MockSite, run: Run, write_scenario: Write
     assert len(site.submissions()) == 4
 
 
-def test_success_clears_the_budget(site: MockSite, run: Run,
-                                   write_scenario: WriteScenario) -> None:
+def test_success_clears_the_budget(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     for _ in range(2):
         run(write_scenario(code="000000"))
@@ -82,16 +82,31 @@ def test_expired_sms_is_refused(site: MockSite, run: Run, write_scenario: WriteS
     assert site.submissions() == []
 
 
-def test_ctrl_c_after_the_submission_leaves_a_result(site: MockSite,
-                                                     write_scenario: WriteScenario,
-                                                     tmp_path: Path, state_dir: Path) -> None:
+def test_ctrl_c_after_the_submission_leaves_a_result(
+    site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path
+) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     site.set_fault("verify", "slow", 30)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "-v", "run", str(write_scenario()), "--base-url", site.url,
-         "--out", str(out), "--headless", "--no-report"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "-v",
+            "run",
+            str(write_scenario()),
+            "--base-url",
+            site.url,
+            "--out",
+            str(out),
+            "--headless",
+            "--no-report",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         env={**os.environ},
     )
     assert proc.stderr is not None

@@ -16,9 +16,9 @@ from .conftest import Run, WriteScenario
 
 @pytest.mark.parametrize("variant", ["placeholder-fixed", "renamed-classes"])
 @pytest.mark.parametrize("action", ["verify", "resend"])
-def test_redesigns_are_absorbed_by_the_fallbacks(site: MockSite, run: Run,
-                                                 write_scenario: WriteScenario, variant: str,
-                                                 action: str) -> None:
+def test_redesigns_are_absorbed_by_the_fallbacks(
+    site: MockSite, run: Run, write_scenario: WriteScenario, variant: str, action: str
+) -> None:
     site.set_variant(variant)
     site.load_filings([Filing("13800000001", "100011", "111111")])
     result = run(write_scenario(action, code="111111" if action == "verify" else None))
@@ -32,7 +32,8 @@ def test_redesigns_are_absorbed_by_the_fallbacks(site: MockSite, run: Run,
 
 
 def test_a_page_that_defeats_every_candidate_is_a_selector_error(
-        site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
     site.set_variant("hostile")
     result = run(write_scenario(), timeout_s=3.0)
     assert result.outcome.category is Category.selector_error
@@ -45,8 +46,9 @@ def test_a_page_that_defeats_every_candidate_is_a_selector_error(
     assert (result.run_dir / "final.png").is_file()
 
 
-def test_selector_map_file_option(site: MockSite, run: Run, write_scenario: WriteScenario,
-                                  tmp_path: Path) -> None:
+def test_selector_map_file_option(
+    site: MockSite, run: Run, write_scenario: WriteScenario, tmp_path: Path
+) -> None:
     text = find_selector_map("miit").read_text(encoding="utf-8")
     # The map edited for the hostile redesign: the one-file fix the README describes.
     for old, new in [
