@@ -1,7 +1,81 @@
-"""icpbot: fills the MIIT ICP-filing SMS verification form from YAML scenarios, with evidence."""
+"""icpbot: fills the MIIT ICP-filing SMS verification form from YAML scenarios, with evidence.
+
+The names below are the public Python API; everything else is internal. They load on first use,
+so ``import bot`` stays cheap for the set-up script and the CLI's fast paths::
+
+    from bot import RunOptions, load_scenarios, run_scenarios
+
+    results = run_scenarios(load_scenarios(["scenarios/acme.yaml"]), RunOptions(headed=True))
+    print(results[0].outcome.category, results[0].run_dir)
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS: dict[str, str] = {
+    "Action": "bot.scenario",
+    "BotError": "bot.errors",
+    "Category": "bot.outcome",
+    "ConfigError": "bot.errors",
+    "GuardRefused": "bot.errors",
+    "Outcome": "bot.outcome",
+    "RunOptions": "bot.runner",
+    "RunResult": "bot.runner",
+    "Scenario": "bot.scenario",
+    "ScenarioError": "bot.errors",
+    "SelectorError": "bot.errors",
+    "SelectorMap": "bot.selector_map",
+    "SelectorMapError": "bot.errors",
+    "load_scenario": "bot.scenario",
+    "load_scenarios": "bot.scenario",
+    "load_selector_map": "bot.selector_map",
+    "run_scenarios": "bot.runner",
+}
+
+__all__ = [
+    "Action",
+    "BotError",
+    "Category",
+    "ConfigError",
+    "GuardRefused",
+    "Outcome",
+    "RunOptions",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "SelectorError",
+    "SelectorMap",
+    "SelectorMapError",
+    "__version__",
+    "load_scenario",
+    "load_scenarios",
+    "load_selector_map",
+    "run_scenarios",
+]
+
+if TYPE_CHECKING:
+    from bot.errors import (
+        BotError,
+        ConfigError,
+        GuardRefused,
+        ScenarioError,
+        SelectorError,
+        SelectorMapError,
+    )
+    from bot.outcome import Category, Outcome
+    from bot.runner import RunOptions, RunResult, run_scenarios
+    from bot.scenario import Action, Scenario, load_scenario, load_scenarios
+    from bot.selector_map import SelectorMap, load_selector_map
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bot.errors import BrowserNotFound
 
@@ -63,18 +63,26 @@ class BrowserChoice:
         return f"{self.source}: {self.executable or 'Playwright bundled Chromium'}"
 
 
-def _playwright_chromium() -> str | None:
-    """Path of Playwright's own Chromium if it is installed, else None (no download attempted)."""
+def _playwright_chromium(playwright: Playwright | None = None) -> str | None:
+    """Path of Playwright's own Chromium if it is installed, else None (no download attempted).
+
+    Pass a running ``playwright`` when there is one: asking a fresh driver costs a process start.
+    """
     try:
-        with sync_playwright() as p:
-            path = p.chromium.executable_path
+        if playwright is not None:
+            path = playwright.chromium.executable_path
+        else:
+            with sync_playwright() as p:
+                path = p.chromium.executable_path
     except Exception as exc:  # pragma: no cover - depends on the installation
         logger.debug("Playwright could not report its Chromium: {}", exc)
         return None
     return path if path and Path(path).is_file() else None
 
 
-def find_browser(explicit: str | None = None) -> BrowserChoice:
+def find_browser(
+    explicit: str | None = None, *, playwright: Playwright | None = None
+) -> BrowserChoice:
     """Pick the browser to use, or raise :class:`BrowserNotFound` with the ways to fix it."""
     setting = explicit or os.environ.get(ENV_VAR)
     if setting:
@@ -84,7 +92,7 @@ def find_browser(explicit: str | None = None) -> BrowserChoice:
                 f"{ENV_VAR}/--browser points at {setting!r}, which is not an executable"
             )
         return BrowserChoice(resolved, "setting")
-    bundled = _playwright_chromium()
+    bundled = _playwright_chromium(playwright)
     if bundled:
         return BrowserChoice(None, "playwright")
     for name in _SYSTEM_NAMES:
@@ -120,15 +128,30 @@ class LazyBrowser:
         self.explicit = explicit
         self.headed = headed
         self._pw_cm: Any = None
+        self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+
+    def start_driver(self) -> None:
+        """Start Playwright's driver process (not a browser) ahead of need.
+
+        The CLI calls this while a worker thread loads and validates the scenarios: the driver's
+        start-up is mostly waiting for a Node.js process, time the validation can use.
+        """
+        if self._playwright is None:
+            self._pw_cm = sync_playwright()
+            self._playwright = self._pw_cm.__enter__()
 
     def __call__(self) -> Browser:
         if self._browser is None:
-            choice = find_browser(self.explicit)
+            self.start_driver()
+            assert self._playwright is not None
+            try:
+                choice = find_browser(self.explicit, playwright=self._playwright)
+            except BrowserNotFound:
+                self.close()
+                raise
             logger.debug("browser: {}", choice.describe())
-            self._pw_cm = sync_playwright()
-            playwright = self._pw_cm.__enter__()
-            self._browser = playwright.chromium.launch(
+            self._browser = self._playwright.chromium.launch(
                 **launch_options(choice, headless=not self.headed)
             )
         return self._browser
@@ -142,6 +165,7 @@ class LazyBrowser:
                 self._pw_cm.__exit__(None, None, None)
         self._browser = None
         self._pw_cm = None
+        self._playwright = None
 
 
 def _main() -> int:

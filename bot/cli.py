@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from loguru import logger
 
 from bot import __version__
 from bot.errors import BotError, ConfigError
@@ -119,7 +121,8 @@ def run(
     report: Annotated[bool, typer.Option(help="Write an HTML report.")] = True,
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
-    from bot.runner import RunOptions, invalid_input_result, run_scenarios
+    from bot.browser import LazyBrowser
+    from bot.runner import RunOptions, invalid_input_result, load_map_for, run_scenarios
     from bot.scenario import Scenario, load_scenario
 
     options = RunOptions(
@@ -142,14 +145,36 @@ def run(
             "screenshots and traces; keep the run folders private.",
             err=True,
         )
-    loaded: list[Scenario] = []
-    refused: list[tuple[Path, ConfigError]] = []
-    for path in scenarios:
+
+    def load_all() -> tuple[list[Scenario], list[tuple[Path, ConfigError]]]:
+        loaded: list[Scenario] = []
+        refused: list[tuple[Path, ConfigError]] = []
+        for path in scenarios:
+            try:
+                loaded.append(load_scenario(path))
+            except ConfigError as exc:
+                refused.append((path, exc))
+        if not refused:
+            for sc in loaded:  # the selector maps too, so that a bad map is refused here
+                try:
+                    load_map_for(sc, options)
+                except ConfigError as exc:
+                    refused.append((Path(str(sc.source or sc.name)), exc))
+        return loaded, refused
+
+    # Validation runs beside the start of Playwright's driver (a Node.js process, not a
+    # browser): the two together cost about what the slower one does. No browser starts
+    # before every file is known to be good.
+    pool = LazyBrowser(browser)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        loading = worker.submit(load_all)
         try:
-            loaded.append(load_scenario(path))
-        except ConfigError as exc:
-            refused.append((path, exc))
+            pool.start_driver()
+        except Exception as exc:  # the run itself will report a missing or broken Playwright
+            logger.debug("driver start deferred: {}", exc)
+        loaded, refused = loading.result()
     if refused:
+        pool.close()
         # One bad file stops the whole invocation before any browser starts: nothing half-done.
         for path, problem in refused:
             echo(f"error: {problem}", err=True)
@@ -162,7 +187,7 @@ def run(
             )
         raise typer.Exit(Category.invalid_input.exit_code)
     try:
-        results = run_scenarios(loaded, options)
+        results = run_scenarios(loaded, options, pool=pool)
     except KeyboardInterrupt:
         echo("interrupted; the current run's result.json says how far it got", err=True)
         raise typer.Exit(130) from None
@@ -366,3 +391,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line; the traceback only with -v
+        logger.opt(exception=exc).debug("internal error")
+        echo(f"icpbot: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)

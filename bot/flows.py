@@ -40,7 +40,7 @@ class FormTab:
     def select(self) -> None:
         """Click the tab (switching clears both forms on the real page) and wait for its card."""
         self.resolver.resolve(self.tab_element).click()
-        self.resolver.resolve(self.card_element)
+        self.resolver.pin(self.card_element)
 
     def field_values(self, inputs: Inputs) -> list[tuple[str, str, str]]:
         values: list[tuple[str, str, str]] = []

@@ -63,11 +63,19 @@ class Resolver:
     smap: SelectorMap
     timeout_s: float
     matched: dict[str, str] = field(default_factory=dict)
+    pinned: dict[str, Locator] = field(default_factory=dict)
+
+    def pin(self, name: str) -> Locator:
+        """Resolve a container once and reuse it as the scope of the elements ``within`` it,
+        until the next :meth:`pin` (a form's fields then cost one lookup each)."""
+        self.pinned = {name: self.resolve(name)}
+        return self.pinned[name]
 
     def scope_of(self, name: str, deadline: float) -> Page | Locator:
         spec = self.smap.element(name)
         if spec.within:
-            return self._resolve(spec.within, deadline)
+            pinned = self.pinned.get(spec.within)
+            return pinned if pinned is not None else self._resolve(spec.within, deadline)
         return self.page
 
     def resolve(self, name: str, *, timeout_s: float | None = None) -> Locator:

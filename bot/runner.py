@@ -175,6 +175,7 @@ class _Run:
             timeout_s=options.timeout_s,
         )
         self.unexpected_posts: list[str] = []
+        self.dialogs: list[str] = []  # alert() texts: some builds validate with an alert
         self.clicked = False
         self.page: Page | None = None
         self.context: BrowserContext | None = None
@@ -208,7 +209,8 @@ class _Run:
         def take() -> None:
             assert page is not None
             mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
-            data = page.screenshot(full_page=True, mask=mask, animations="disabled", timeout=10_000)
+            # The viewport holds the whole SMS block; full_page would cost a relayout.
+            data = page.screenshot(mask=mask, timeout=10_000)
             from bot.evidence import write_private
 
             write_private(self.run_dir / name, data)
@@ -285,7 +287,6 @@ class _Run:
             self.context.tracing.start(screenshots=not self.masked, snapshots=True, sources=False)
         self.gate.install(self.context)
         page = self.page = self.context.new_page()
-        page.on("request", self._watch_request)
         page.on("dialog", self._on_dialog)
 
         url = urljoin(self.scenario.base_url, self.smap.route)
@@ -326,6 +327,10 @@ class _Run:
             mobile_masked=mask_mobile(sc.inputs.mobile),
         )
         self.gate.arm()
+        # Only from here on: a listener makes the driver report every request to Python.
+        assert self.page is not None
+        self.page.on("request", self._watch_request)
+        self.dialogs.clear()
         self.clicked = True
         self.progress("submit_clicked")
         form.click_submit(button)
@@ -401,6 +406,15 @@ class _Run:
     def _pre_submit_problem(self, resolver: Resolver, login: str) -> Outcome | None:
         page = self.page
         assert page is not None
+        if self.clicked and self.dialogs:
+            return _outcome(
+                Category.invalid_input,
+                "page_validation",
+                "The page refused the values before sending (an alert).",
+                "Check the values in the scenario; nothing was sent.",
+                site_message=self.dialogs[-1],
+                submitted="no",
+            )
         if resolver.present("validation_error") is not None:
             text = _text_of(resolver.present("validation_error"))
             return _outcome(
@@ -545,6 +559,7 @@ class _Run:
 
     def _on_dialog(self, dialog: Any) -> None:
         logger.info("page dialog ({}): {}", dialog.type, dialog.message)
+        self.dialogs.append(str(dialog.message))
         with suppress(PlaywrightError):
             dialog.dismiss()
 
@@ -786,8 +801,11 @@ def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:
 
 
 @contextmanager
-def _browser_pool(options: RunOptions, headed: bool) -> Iterator[LazyBrowser]:
-    pool = LazyBrowser(options.browser, headed=headed)
+def _browser_pool(
+    options: RunOptions, headed: bool, pool: LazyBrowser | None
+) -> Iterator[LazyBrowser]:
+    pool = pool or LazyBrowser(options.browser)
+    pool.headed = headed
     try:
         yield pool
     finally:
@@ -795,13 +813,18 @@ def _browser_pool(options: RunOptions, headed: bool) -> Iterator[LazyBrowser]:
 
 
 def run_scenarios(
-    scenarios: Sequence[Scenario], options: RunOptions, *, browser: Browser | None = None
+    scenarios: Sequence[Scenario],
+    options: RunOptions,
+    *,
+    browser: Browser | None = None,
+    pool: LazyBrowser | None = None,
 ) -> list[RunResult]:
     """Run each scenario once, in order, sharing one browser. Never raises for site behaviour.
 
     Selector maps are loaded (and so validated) for every scenario before any browser starts.
     ``browser`` lends an already launched browser (tests); otherwise one is launched on first
-    need, so a run that the guard refuses starts none. KeyboardInterrupt propagates after the
+    need (through ``pool`` when given, whose driver may already run), so a run that the guard
+    refuses starts none. The pool is closed on return. KeyboardInterrupt propagates after the
     current run's result.json is written.
     """
     install_patcher()
@@ -811,8 +834,8 @@ def run_scenarios(
     options = RunOptions(**{**options.__dict__, "headed": headed})
     private_dir(options.out_dir)
     results: list[RunResult] = []
-    with _browser_pool(options, headed) as pool:
-        get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else pool
+    with _browser_pool(options, headed, pool) as launcher:
+        get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
         for sc in scenarios:
             run = _Run(sc, options, maps[id(sc)], get_browser)
             results.append(run.execute())
