@@ -12,12 +12,16 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from loguru import logger
 
 from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.runner import RunOptions
+    from bot.scenario import Scenario
 from bot.errors import BotError, ConfigError
 from bot.logs import configure_console, install_patcher
 from bot.outcome import Category, most_severe
@@ -122,23 +126,7 @@ def run(
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
     from bot.browser import LazyBrowser
-    from bot.runner import RunOptions, invalid_input_result, load_map_for, run_scenarios
-    from bot.scenario import Scenario, load_scenario
 
-    options = RunOptions(
-        base_url=base_url,
-        out_dir=out,
-        headed=headed,
-        selectors=selectors,
-        timeout_s=timeout,
-        captcha_timeout_s=captcha_timeout,
-        browser=browser,
-        trace=trace.value,
-        har=har,
-        evidence=evidence.value,
-        allow_risky=allow_risky_attempt,
-        notify=lambda line: echo(line, err=True),
-    )
     if evidence is EvidenceOpt.unmasked:
         echo(
             "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in "
@@ -146,7 +134,24 @@ def run(
             err=True,
         )
 
-    def load_all() -> tuple[list[Scenario], list[tuple[Path, ConfigError]]]:
+    def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
+        from bot.runner import RunOptions, load_map_for
+        from bot.scenario import load_scenario
+
+        options = RunOptions(
+            base_url=base_url,
+            out_dir=out,
+            headed=headed,
+            selectors=selectors,
+            timeout_s=timeout,
+            captcha_timeout_s=captcha_timeout,
+            browser=browser,
+            trace=trace.value,
+            har=har,
+            evidence=evidence.value,
+            allow_risky=allow_risky_attempt,
+            notify=lambda line: echo(line, err=True),
+        )
         loaded: list[Scenario] = []
         refused: list[tuple[Path, ConfigError]] = []
         for path in scenarios:
@@ -160,19 +165,22 @@ def run(
                     load_map_for(sc, options)
                 except ConfigError as exc:
                     refused.append((Path(str(sc.source or sc.name)), exc))
-        return loaded, refused
+        return options, loaded, refused
 
-    # Validation runs beside the start of Playwright's driver (a Node.js process, not a
-    # browser): the two together cost about what the slower one does. No browser starts
+    # Imports and validation run beside the start of Playwright's driver (a Node.js process,
+    # not a browser): together they cost about what the slower one does. No browser starts
     # before every file is known to be good.
     pool = LazyBrowser(browser)
     with ThreadPoolExecutor(max_workers=1) as worker:
-        loading = worker.submit(load_all)
+        preparing = worker.submit(prepare)
         try:
             pool.start_driver()
         except Exception as exc:  # the run itself will report a missing or broken Playwright
             logger.debug("driver start deferred: {}", exc)
-        loaded, refused = loading.result()
+        options, loaded, refused = preparing.result()
+
+    from bot.runner import invalid_input_result, run_scenarios
+
     if refused:
         pool.close()
         # One bad file stops the whole invocation before any browser starts: nothing half-done.

@@ -1,7 +1,7 @@
 """The attempt ledger and the rules that refuse a risky submission.
 
 The MIIT site returns the whole filing after about 5 failed verifications (wrong code, mobile or ID
-digits, in any mix), and a code lives 24 h (see ``/work/shared/domain.md``). A submission is
+digits, in any mix), and a code lives 24 h (see ``../shared/domain.md``). A submission is
 therefore not free: before each one the runner asks :func:`check_submission`, and it records every
 attempt in a local SQLite :class:`Ledger` *before* the click that submits, so that a crash or
 Ctrl-C leaves a ``pending`` row that counts as a possible failure.

@@ -637,6 +637,8 @@ class _Run:
         finally:
             shutil.rmtree(self.raw_dir, ignore_errors=True)
             self._write_result()
+        if self.context is not None and not interrupted:
+            safe_capture("close context", self.context.close)
         logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
 
     def _write_result(self) -> None:
@@ -651,9 +653,11 @@ class _Run:
         self._save_trace(
             keep=self.options.trace == "on" or (self.options.trace == "on-failure" and failed)
         )
-        safe_capture("close context", self.context.close)
+        if not self.options.har:
+            return  # the context closes after result.json is written: nothing more to save
+        safe_capture("close context", self.context.close)  # the HAR is written on close
         har_raw = self.raw_dir / "network.har"
-        if self.options.har and har_raw.exists():
+        if har_raw.exists():
             scrubbed = safe_capture(
                 "HAR scrub", lambda: scrub_har(har_raw, self.run_dir / "network.har", REDACTOR)
             )

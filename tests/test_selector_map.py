@@ -26,7 +26,18 @@ from bot.selector_map import (
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "selectors" / "miit.yaml"
-DOMAIN = Path("/work/shared/domain.md")
+# The reference lives in ../shared beside the checkout (CI lays a copy there too).
+DOMAIN = next(
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[2] / "shared" / "domain.md",
+            Path("/work/shared/domain.md"),
+        )
+        if p.is_file()
+    ),
+    Path("/work/shared/domain.md"),
+)
 
 # validStatus -> (actions, category, banner): copied from the reference (domain.md), exactly.
 STATUSES: dict[int, tuple[set[Action], Category, str]] = {

@@ -1,6 +1,6 @@
 """The built-in mock of the MIIT SMS-verification page and API (``icpbot mock``, tests, demo).
 
-It follows ``/work/shared/domain.md``: same paths, envelope, statuses, banner texts and rules (24 h
+It follows ``../shared/domain.md``: same paths, envelope, statuses, banner texts and rules (24 h
 validity, 5 failures, 2 resends). See :class:`MockSite` for the Python API and
 :mod:`bot.mocksite.faults` for the fault syntax.
 """

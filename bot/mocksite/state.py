@@ -1,7 +1,7 @@
 """The rules of the mock MIIT site: filings, their counters, and the verify/resend decisions.
 
 Everything here is pure logic over an injectable :class:`Clock`, so the 24 h window and the failure
-budget can be tested without waiting. The numbers come from ``/work/shared/domain.md``: a code is
+budget can be tested without waiting. The numbers come from ``../shared/domain.md``: a code is
 valid 24 h from the clerk's start, the 5th failed verification returns the filing, and the third
 resend request answers 102. :class:`SiteState` is thread-safe: the HTTP server calls it from one
 thread per connection.

@@ -1,4 +1,4 @@
-/* The mock MIIT SMS-verification page (see /work/shared/domain.md for what it must reproduce).
+/* The mock MIIT SMS-verification page (see ../shared/domain.md for what it must reproduce).
  *
  * Vue 2 + Element UI, hash routing, API on another origin. The server injects window.__MOCK__.
  * Nothing here may add hooks the real page lacks (ids, names, labels or data-* on the inputs).
