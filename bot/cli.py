@@ -20,6 +20,7 @@ from loguru import logger
 from bot import __version__
 
 if TYPE_CHECKING:
+    from bot.browser import LazyBrowser
     from bot.runner import RunOptions
     from bot.scenario import Scenario
 from bot.errors import BotError, ConfigError
@@ -28,6 +29,9 @@ from bot.outcome import Category, most_severe
 from bot.privacy import REDACTOR
 
 __all__ = ["app", "main"]
+
+#: A driver that ``bot.entry`` started before importing this module (``icpbot run`` only).
+EARLY_POOL: LazyBrowser | None = None
 
 app = typer.Typer(
     name="icpbot",
@@ -170,11 +174,12 @@ def run(
     # Imports and validation run beside the start of Playwright's driver (a Node.js process,
     # not a browser): together they cost about what the slower one does. No browser starts
     # before every file is known to be good.
-    pool = LazyBrowser(browser)
+    pool = EARLY_POOL or LazyBrowser()
+    pool.explicit = browser
     with ThreadPoolExecutor(max_workers=1) as worker:
         preparing = worker.submit(prepare)
         try:
-            pool.start_driver()
+            pool.start_driver()  # at once when bot.entry started it already
         except Exception as exc:  # the run itself will report a missing or broken Playwright
             logger.debug("driver start deferred: {}", exc)
         options, loaded, refused = preparing.result()

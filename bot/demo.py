@@ -67,7 +67,7 @@ def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_
             f"{o.category.value} (exit {o.exit_code})",
             "" if o.site_status is None else str(o.site_status),
             REDACTOR(f"{o.message}\nNext: {o.next_step}"),
-            str(res.run_dir),
+            res.run_dir.name,
         )
     Console(width=160).print(table)
     report = None
