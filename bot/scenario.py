@@ -40,11 +40,11 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -319,29 +319,25 @@ def _read_inputs(r: _Reader, action: Action | None) -> Inputs | None:
     r.unknown_keys(path, _INPUT_KEYS)
     ok = True
 
-    mobile_path: KeyPath = ("inputs", "mobile")
-    mobile_raw = r.string(mobile_path, secret="mobile")
-    mobile: str | None = None
-    if mobile_raw is not None:
+    def required_input(
+        key: Literal["mobile", "id_last6"], normalize: Callable[[str], str]
+    ) -> str | None:
+        path: KeyPath = ("inputs", key)
+        raw = r.string(path, secret=key)
+        if raw is None:
+            if not r.given(path):
+                r.problem(path, f"missing required key {key!r}")
+            return None
         try:
-            mobile = normalize_mobile(mobile_raw)
-            _register("mobile", mobile)
+            value = normalize(raw)
         except ValueError as exc:
-            r.problem(mobile_path, str(exc))
-    elif not r.given(mobile_path):
-        r.problem(mobile_path, "missing required key 'mobile'")
+            r.problem(path, str(exc))
+            return None
+        _register(key, value)
+        return value
 
-    id_path: KeyPath = ("inputs", "id_last6")
-    id_raw = r.string(id_path, secret="id_last6")
-    id_last6: str | None = None
-    if id_raw is not None:
-        try:
-            id_last6 = normalize_id_last6(id_raw)
-            _register("id_last6", id_last6)
-        except ValueError as exc:
-            r.problem(id_path, str(exc))
-    elif not r.given(id_path):
-        r.problem(id_path, "missing required key 'id_last6'")
+    mobile = required_input("mobile", normalize_mobile)
+    id_last6 = required_input("id_last6", normalize_id_last6)
 
     code_path: KeyPath = ("inputs", "code")
     code_given = r.given(code_path)
