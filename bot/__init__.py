@@ -23,8 +23,8 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "bot.errors",
     "GuardRefused": "bot.errors",
     "Outcome": "bot.outcome",
-    "RunOptions": "bot.runner",
-    "RunResult": "bot.runner",
+    "RunOptions": "bot.results",
+    "RunResult": "bot.results",
     "Scenario": "bot.scenario",
     "ScenarioError": "bot.errors",
     "SelectorError": "bot.errors",
@@ -67,7 +67,8 @@ if TYPE_CHECKING:
         SelectorMapError,
     )
     from bot.outcome import Category, Outcome
-    from bot.runner import RunOptions, RunResult, run_scenarios
+    from bot.results import RunOptions, RunResult
+    from bot.runner import run_scenarios
     from bot.scenario import Action, Scenario, load_scenario, load_scenarios
     from bot.selector_map import SelectorMap, load_selector_map
 

@@ -9,16 +9,13 @@ dropped connection, Ctrl-C).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from loguru import logger
@@ -26,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bot import __version__
+from bot import verdicts
 from bot.browser import LazyBrowser
 from bot.errors import BotError, ConfigError, SelectorError
 from bot.evidence import private_dir, safe_capture, scrub_har, scrub_trace, write_json
@@ -35,104 +32,15 @@ from bot.guard import Ledger, check_submission
 from bot.locate import Resolver
 from bot.logs import install_patcher, run_log
 from bot.outcome import Category, Outcome, classify_reply
-from bot.privacy import REDACTOR, mask_code, mask_id, mask_mobile
+from bot.privacy import REDACTOR, mask_mobile
+from bot.results import RunOptions, RunResult, new_run_id, now
 from bot.scenario import CaptchaMode, Scenario
 from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
 from bot.submission import SubmissionGate
 
 __all__ = ["RunOptions", "RunResult", "run_scenarios"]
 
-TraceMode = Literal["on", "off", "on-failure"]
-EvidenceMode = Literal["masked", "unmasked"]
-
 _SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything a run needs besides the scenario. Defaults match the CLI's."""
-
-    base_url: str | None = None
-    out_dir: Path = Path("recordings")
-    headed: bool | None = None  # None: headed when a person may have to pass the security check
-    selectors: Path | None = None
-    timeout_s: float = 30.0
-    captcha_timeout_s: float | None = None  # None: 300 s headed, no wait headless
-    browser: str | None = None
-    trace: TraceMode = "on-failure"
-    har: bool = False
-    evidence: EvidenceMode = "masked"
-    allow_risky: bool = False
-    state_dir: Path | None = None
-    #: called with an English line for the operator (captcha prompts, warnings)
-    notify: Callable[[str], None] | None = None
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    run_dir: Path
-    scenario: Scenario | None
-    scenario_file: str | None
-    outcome: Outcome
-    started_at: datetime
-    finished_at: datetime
-    submissions: int = 0
-    progress: str = "started"
-    evidence: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    selectors_matched: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return self.outcome.exit_code
-
-    def to_json(self) -> dict[str, Any]:
-        sc = self.scenario
-        inputs: dict[str, str | None] = {}
-        if sc is not None:
-            inputs = {
-                "mobile": mask_mobile(sc.inputs.mobile),
-                "code": mask_code(sc.inputs.code) if sc.inputs.code else None,
-                "id_last6": mask_id(sc.inputs.id_last6),
-            }
-        return {
-            "schema": "icpbot.result/1",
-            "run_id": self.run_id,
-            "icpbot_version": __version__,
-            "scenario": {
-                "name": sc.name if sc else None,
-                "file": self.scenario_file,
-                "action": str(sc.action) if sc else None,
-                "site": sc.site if sc else None,
-                "base_url": sc.base_url if sc else None,
-            },
-            "action": str(sc.action) if sc else None,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-            "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
-            "inputs": inputs,
-            "outcome": self.outcome.model_dump(mode="json"),
-            "exit_code": self.exit_code,
-            "submissions": self.submissions,
-            "progress": self.progress,
-            "warnings": self.warnings,
-            "selectors_matched": self.selectors_matched,
-            "evidence": sorted(self.evidence),
-        }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_run_id(name: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)[:40] or "run"
-    return f"{_now().strftime('%Y%m%dT%H%M%SZ')}-{safe}-{secrets.token_hex(2)}"
-
-
-def _outcome(category: Category, status: str, message: str, next_step: str, **kw: Any) -> Outcome:
-    return Outcome(category=category, status=status, message=message, next_step=next_step, **kw)
 
 
 def _display_available() -> bool:
@@ -155,7 +63,7 @@ class _Run:
         self.options = options
         self.smap = smap
         self.get_browser = get_browser
-        self.started_at = _now()
+        self.started_at = now()
         self.run_id = new_run_id(scenario.name)
         self.run_dir = private_dir(options.out_dir / self.run_id)
         self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
@@ -164,7 +72,7 @@ class _Run:
             run_dir=self.run_dir,
             scenario=scenario,
             scenario_file=str(scenario.source) if scenario.source else None,
-            outcome=_outcome(
+            outcome=verdicts.outcome(
                 Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
             ),
             started_at=self.started_at,
@@ -236,7 +144,7 @@ class _Run:
                 self._finish(interrupted=True)
                 raise
             except BotError as exc:
-                self.result.outcome = _error_outcome(exc, self.gate)
+                self.result.outcome = verdicts.error_outcome(exc, self.gate.sent)
             except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
                 logger.exception("unexpected error: {}", exc)
                 self.result.outcome = self._unexpected(exc)
@@ -259,7 +167,7 @@ class _Run:
             self.notify(f"WARNING: {warning}")
         if not decision.allowed:
             self.progress("refused")
-            return _outcome(
+            return verdicts.outcome(
                 Category.refused,
                 "refused",
                 decision.reason,
@@ -293,14 +201,14 @@ class _Run:
         try:
             response = open_page(page, url, opts.timeout_s)
         except PlaywrightError as exc:
-            return _outcome(
+            return verdicts.outcome(
                 Category.site_error,
                 "page_not_loading",
-                f"The page did not load: {_first_line(exc)}",
+                f"The page did not load: {verdicts.first_line(exc)}",
                 "Check the address and the network, then run again. Nothing was sent.",
             )
         if response is not None and response.status >= 400:
-            return _document_error(response.status, _safe_text(page))
+            return verdicts.document_error(response.status, _safe_text(page))
         self.progress("page_loaded")
         resolver = Resolver(page, self.smap, opts.timeout_s)
         try:
@@ -368,7 +276,7 @@ class _Run:
                 self.progress("captcha_shown")
                 self.screenshot("captcha.png")
                 if captcha_wait <= 0:
-                    return _captcha_required(headed, sc.captcha)
+                    return verdicts.captcha_required(headed, sc.captcha)
                 self.notify(_captcha_prompt(resolver, captcha_wait))
                 deadline = time.monotonic() + captcha_wait
             if not captcha_seen or resolver.present("captcha_box") is None:
@@ -381,10 +289,10 @@ class _Run:
                     return problem
             if time.monotonic() >= deadline:
                 if captcha_seen:
-                    return _captcha_required(headed, sc.captcha, waited=captcha_wait)
+                    return verdicts.captcha_required(headed, sc.captcha, waited=captcha_wait)
                 if self.unexpected_posts:
-                    return _unknown_unexpected(self.unexpected_posts)
-                return _outcome(
+                    return verdicts.unknown_unexpected(self.unexpected_posts)
+                return verdicts.outcome(
                     Category.site_error,
                     "no_reaction",
                     "The page did not react to the click on 提交 (submit) within "
@@ -407,7 +315,7 @@ class _Run:
         page = self.page
         assert page is not None
         if self.clicked and self.dialogs:
-            return _outcome(
+            return verdicts.outcome(
                 Category.invalid_input,
                 "page_validation",
                 "The page refused the values before sending (an alert).",
@@ -417,7 +325,7 @@ class _Run:
             )
         if resolver.present("validation_error") is not None:
             text = _text_of(resolver.present("validation_error"))
-            return _outcome(
+            return verdicts.outcome(
                 Category.invalid_input,
                 "page_validation",
                 "The page refused the values before sending (its own check).",
@@ -428,7 +336,7 @@ class _Run:
         toast = resolver.present("error_toast")
         if toast is not None:
             text = self._toast_text(resolver)
-            return _outcome(
+            return verdicts.outcome(
                 Category.site_error,
                 "site_message",
                 f"The site showed an error before anything was sent: {text or '?'}",
@@ -437,7 +345,7 @@ class _Run:
                 submitted="no",
             )
         if login and page.url.endswith(login):
-            return _session_expired(submitted="no")
+            return verdicts.session_expired(submitted="no")
         if resolver.present("result_banner") is not None:
             # A banner without a request through the gate: the page used another endpoint.
             return self._classify_banner_only(resolver)
@@ -452,7 +360,7 @@ class _Run:
                 page.wait_for_event("requestfinished", timeout=_SLICE_MS)
         if self.gate.error is not None or self.gate.reply is None:
             self.progress("no_reply")
-            return _outcome(
+            return verdicts.outcome(
                 Category.unknown,
                 "no_reply",
                 "The submission was sent but no reply came back "
@@ -469,11 +377,11 @@ class _Run:
             "reply_seconds": round(reply.elapsed_s, 3),
         }
         if reply.http_status == 401:
-            return _session_expired(submitted="yes")
+            return verdicts.session_expired(submitted="yes")
         if reply.http_status == 403 and reply.json is None:
-            return _firewall(submitted="maybe", details=details)
+            return verdicts.firewall(submitted="maybe", details=details)
         if reply.http_status >= 400:
-            return _outcome(
+            return verdicts.outcome(
                 Category.site_error,
                 "http_error",
                 f"The site answered HTTP {reply.http_status} to the submission.",
@@ -483,7 +391,7 @@ class _Run:
                 details=details,
             )
         if reply.json is None:
-            return _outcome(
+            return verdicts.outcome(
                 Category.site_error,
                 "bad_reply",
                 "The site's reply to the submission was not the expected JSON.",
@@ -495,7 +403,7 @@ class _Run:
         if code != 200:
             msg = str(reply.json.get("msg") or "")
             toast = self._wait_toast(resolver)
-            return _outcome(
+            return verdicts.outcome(
                 Category.site_error,
                 "envelope_error",
                 f"The site returned an error (code {code}): {msg or toast or '?'}",
@@ -525,7 +433,7 @@ class _Run:
             text = resolver.resolve("result_text", timeout_s=2.0).inner_text().strip()
             return text or None
         except (SelectorError, PlaywrightError) as exc:
-            logger.warning("no result banner after the reply: {}", _first_line(exc))
+            logger.warning("no result banner after the reply: {}", verdicts.first_line(exc))
             return None
 
     def _toast_text(self, resolver: Resolver) -> str | None:
@@ -565,7 +473,7 @@ class _Run:
 
     def _interrupted(self) -> Outcome:
         sent = self.gate.sent
-        return _outcome(
+        return verdicts.outcome(
             Category.unknown,
             "interrupted",
             f"Interrupted by the operator (Ctrl-C) at stage {self.result.progress!r}."
@@ -576,10 +484,10 @@ class _Run:
 
     def _unexpected(self, exc: Exception) -> Outcome:
         sent = self.gate.sent
-        return _outcome(
+        return verdicts.outcome(
             Category.unknown if sent else Category.site_error,
             "internal_error",
-            f"icpbot hit an unexpected error: {type(exc).__name__}: {_first_line(exc)}",
+            f"icpbot hit an unexpected error: {type(exc).__name__}: {verdicts.first_line(exc)}",
             "Check the filing's status before running again; report this with the run folder."
             if sent
             else "Nothing was sent. Report this with the run folder.",
@@ -642,7 +550,7 @@ class _Run:
         logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
 
     def _write_result(self) -> None:
-        self.result.finished_at = _now()
+        self.result.finished_at = now()
         self.add_evidence("result.json")
         write_json(self.run_dir / "result.json", self.result.to_json(), REDACTOR)
 
@@ -666,9 +574,6 @@ class _Run:
 
 
 # -- outcome builders ----------------------------------------------------------------------------
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return REDACTOR(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def _text_of(loc: Locator | None) -> str | None:
@@ -687,64 +592,6 @@ def _safe_text(page: Page) -> str:
         return ""
 
 
-def _document_error(status: int, body: str) -> Outcome:
-    if status == 403:
-        return _firewall(submitted="no", details={"http_status": 403, "page_text": body[:200]})
-    return _outcome(
-        Category.site_error,
-        "http_error",
-        f"The page answered HTTP {status}; nothing was filled or sent.",
-        "Try again later.",
-        submitted="no",
-        details={"http_status": status},
-    )
-
-
-def _firewall(*, submitted: Literal["no", "yes", "maybe"], details: dict[str, Any]) -> Outcome:
-    return _outcome(
-        Category.site_error,
-        "firewall_blocked",
-        "The site's web application firewall blocked the request (HTTP 403).",
-        "Wait, then run again from a normal network; too many requests or an unusual "
-        "network can trigger the firewall."
-        + ("" if submitted == "no" else " Check the filing's status first."),
-        submitted=submitted,
-        details=details,
-    )
-
-
-def _session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
-    return _outcome(
-        Category.site_error,
-        "session_expired",
-        "The site answered 401 (session expired) and sent the page to its login route.",
-        "Run again; the page fetches a new session token when it opens."
-        + ("" if submitted == "no" else " The submission was not accepted."),
-        submitted=submitted,
-        details={"http_status": 401},
-    )
-
-
-def _captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = None) -> Outcome:
-    if waited:
-        message = (
-            f"The site's security check was not completed within {waited:g} s; nothing was sent."
-        )
-    elif mode is CaptchaMode.none:
-        message = "The site asked for its security check, but the scenario says captcha: none."
-    else:
-        message = "The site asked for its security check, which a person must pass."
-    return _outcome(
-        Category.captcha_required,
-        "captcha_required",
-        message,
-        "Run again headed (--headed) and click the characters in the picture in the "
-        "order shown; icpbot waits for you. Nothing was sent.",
-        submitted="no",
-        details={"headed": headed},
-    )
-
-
 def _captcha_prompt(resolver: Resolver, wait: float) -> str:
     hint = _text_of(resolver.present("captcha_box")) or ""
     words = [seg.split("】")[0] for seg in hint.split("【")[1:]]
@@ -752,42 +599,6 @@ def _captcha_prompt(resolver: Resolver, wait: float) -> str:
     return (
         f"SECURITY CHECK: the site shows a picture. Click the characters{shown} in the picture "
         f"in the order shown above it, then the form is sent. Waiting up to {wait:g} s."
-    )
-
-
-def _unknown_unexpected(paths: list[str]) -> Outcome:
-    return _outcome(
-        Category.unknown,
-        "unexpected_request",
-        "After the click the page sent a request to an endpoint icpbot does not know "
-        f"({', '.join(sorted(set(paths)))}); the submission may have gone out.",
-        "Check the filing's status before trying again, then update the selector map's endpoints.",
-        submitted="maybe",
-    )
-
-
-def _error_outcome(exc: BotError, gate: SubmissionGate) -> Outcome:
-    sent = gate.sent
-    if isinstance(exc, SelectorError):
-        return _outcome(
-            Category.selector_error,
-            "selector_error",
-            f"The page no longer matches the selector map: element {exc.element!r} not found.",
-            "Run `icpbot check-selectors` and update the map in selectors/ (see the README). "
-            + ("Nothing was sent." if not sent else "Check the filing's status first."),
-            submitted="maybe" if sent else "no",
-            details={
-                "element": exc.element,
-                "tried": [{"candidate": c, "result": r} for c, r in exc.tried],
-            },
-        )
-    category = Category(exc.category) if exc.category in Category.__members__ else Category.failed
-    return _outcome(
-        category,
-        category.value,
-        REDACTOR(str(exc)),
-        "Fix the problem named above and run again.",
-        submitted="maybe" if sent else "no",
     )
 
 
@@ -849,7 +660,7 @@ def run_scenarios(
 def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -> RunResult:
     """A result.json for a scenario that was refused before any browser started."""
     install_patcher()
-    started = _now()
+    started = now()
     name = Path(source).stem if source else "invalid"
     run_id = new_run_id(name)
     run_dir = private_dir(options.out_dir / run_id)
@@ -861,7 +672,7 @@ def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -
         run_dir=run_dir,
         scenario=None,
         scenario_file=source,
-        outcome=_outcome(
+        outcome=verdicts.outcome(
             Category.invalid_input,
             "invalid_input",
             "The scenario was refused before any browser started: "
@@ -870,7 +681,7 @@ def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -
             details={"problems": problems},
         ),
         started_at=started,
-        finished_at=_now(),
+        finished_at=now(),
         progress="refused_input",
     )
     result.evidence.append("result.json")

@@ -1,0 +1,104 @@
+"""What a run is given (:class:`RunOptions`) and what it leaves (:class:`RunResult`, which is
+``result.json``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from bot import __version__
+from bot.outcome import Outcome
+from bot.privacy import mask_code, mask_id, mask_mobile
+from bot.scenario import Scenario
+
+__all__ = ["EvidenceMode", "RunOptions", "RunResult", "TraceMode", "new_run_id", "now"]
+
+TraceMode = Literal["on", "off", "on-failure"]
+EvidenceMode = Literal["masked", "unmasked"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs besides the scenario. Defaults match the CLI's."""
+
+    base_url: str | None = None
+    out_dir: Path = Path("recordings")
+    headed: bool | None = None  # None: headed when a person may have to pass the security check
+    selectors: Path | None = None
+    timeout_s: float = 30.0
+    captcha_timeout_s: float | None = None  # None: 300 s headed, no wait headless
+    browser: str | None = None
+    trace: TraceMode = "on-failure"
+    har: bool = False
+    evidence: EvidenceMode = "masked"
+    allow_risky: bool = False
+    state_dir: Path | None = None
+    #: called with an English line for the operator (captcha prompts, warnings)
+    notify: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    scenario: Scenario | None
+    scenario_file: str | None
+    outcome: Outcome
+    started_at: datetime
+    finished_at: datetime
+    submissions: int = 0
+    progress: str = "started"
+    evidence: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    selectors_matched: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return self.outcome.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        sc = self.scenario
+        inputs: dict[str, str | None] = {}
+        if sc is not None:
+            inputs = {
+                "mobile": mask_mobile(sc.inputs.mobile),
+                "code": mask_code(sc.inputs.code) if sc.inputs.code else None,
+                "id_last6": mask_id(sc.inputs.id_last6),
+            }
+        return {
+            "schema": "icpbot.result/1",
+            "run_id": self.run_id,
+            "icpbot_version": __version__,
+            "scenario": {
+                "name": sc.name if sc else None,
+                "file": self.scenario_file,
+                "action": str(sc.action) if sc else None,
+                "site": sc.site if sc else None,
+                "base_url": sc.base_url if sc else None,
+            },
+            "action": str(sc.action) if sc else None,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "inputs": inputs,
+            "outcome": self.outcome.model_dump(mode="json"),
+            "exit_code": self.exit_code,
+            "submissions": self.submissions,
+            "progress": self.progress,
+            "warnings": self.warnings,
+            "selectors_matched": self.selectors_matched,
+            "evidence": sorted(self.evidence),
+        }
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id(name: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)[:40] or "run"
+    return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{safe}-{secrets.token_hex(2)}"
