@@ -70,13 +70,14 @@ CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 #: Outcome of an attempt that began and never finished (crash, Ctrl-C, or still running).
 PENDING = "pending"
-#: Verify outcomes that may have used up one of the site's failed attempts. ``pending`` counts
-#: because the submit may have reached the site; ``no_record`` counts because a wrong mobile or ID
-#: can produce it and the site's counting of it is not documented (over-counting is the safe side).
-#: site_error, captcha_required, refused, selector_error and invalid_input do not count: the site
-#: judged nothing.
+#: Verify outcomes that may have used up one of the site's failed attempts: wrong information
+#: (status 2), a failed verification (statuses 21 and 0), ``unknown`` and ``pending`` (the submit
+#: may have reached the site and failed there). ``no_record`` (status 4) does not count: there was
+#: no pending verification for the site to count a failure against. site_error,
+#: captcha_required, refused, selector_error and invalid_input do not count: the site judged
+#: nothing.
 COUNTED_OUTCOMES: frozenset[str] = frozenset(
-    {Category.wrong_info, Category.failed, Category.unknown, Category.no_record, PENDING}
+    {Category.wrong_info, Category.failed, Category.unknown, PENDING}
 )
 
 SCHEMA_VERSION = 1

@@ -240,6 +240,7 @@ def test_pending_counts_also_after_crash(ledger: Ledger, person: str, state: Pat
         Category.refused,
         Category.selector_error,
         Category.invalid_input,
+        Category.no_record,  # nothing was pending, so there was no budget to spend
     ],
 )
 def test_outcomes_the_site_did_not_judge_do_not_count(
