@@ -90,6 +90,18 @@ class Resolver:
         except (SelectorError, PlaywrightError):
             return None
 
+    def visible(self, name: str) -> Locator | None:
+        """Every visible match of any candidate of ``name`` right now (no waiting), or None.
+
+        For things that may show more than once: stacked error toasts, a message under each of
+        several fields. Never raises.
+        """
+        loc = self.any_of(name).filter(visible=True)
+        try:
+            return loc if loc.count() > 0 else None
+        except PlaywrightError:
+            return None
+
     def any_of(self, name: str) -> Locator:
         """A locator matching any candidate of ``name`` (for waiting on several things at once)."""
         spec = self.smap.element(name)

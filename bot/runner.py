@@ -303,11 +303,13 @@ class _Run:
             with suppress(PlaywrightTimeoutError):
                 if captcha_seen and resolver.present("captcha_box") is not None:
                     # A person is working on the check: wait for the box to go away.
-                    resolver.any_of("captcha_box").first.wait_for(
-                        state="hidden", timeout=_SLICE_MS * 4
+                    resolver.any_of("captcha_box").filter(visible=True).first.wait_for(
+                        state="detached", timeout=_SLICE_MS * 4
                     )
                 else:
-                    union.first.wait_for(state="visible", timeout=_SLICE_MS)
+                    # Hidden matches (a v-show banner, the box before it opens) stay in the DOM:
+                    # wait for any match to be visible, not for the first match.
+                    union.filter(visible=True).first.wait_for(state="attached", timeout=_SLICE_MS)
         self.progress("request_sent")
         return self._after_send(resolver)
 
@@ -323,8 +325,9 @@ class _Run:
                 site_message=self.dialogs[-1],
                 submitted="no",
             )
-        if resolver.present("validation_error") is not None:
-            text = _text_of(resolver.present("validation_error"))
+        messages = resolver.visible("validation_error")
+        if messages is not None:
+            text = "; ".join(t.strip() for t in messages.all_inner_texts() if t.strip()) or None
             return verdicts.outcome(
                 Category.invalid_input,
                 "page_validation",
@@ -333,7 +336,7 @@ class _Run:
                 site_message=text,
                 submitted="no",
             )
-        toast = resolver.present("error_toast")
+        toast = resolver.visible("error_toast")
         if toast is not None:
             text = self._toast_text(resolver)
             return verdicts.outcome(
@@ -437,15 +440,16 @@ class _Run:
             return None
 
     def _toast_text(self, resolver: Resolver) -> str | None:
-        try:
-            return resolver.resolve("error_toast_text", timeout_s=1.0).inner_text().strip() or None
-        except (SelectorError, PlaywrightError):
-            return _text_of(resolver.present("error_toast"))
+        """The newest visible error toast's text (toasts stack; the last one is the newest)."""
+        texts = resolver.visible("error_toast_text") or resolver.visible("error_toast")
+        return _text_of(texts.last) if texts is not None else None
 
     def _wait_toast(self, resolver: Resolver) -> str | None:
         try:
-            resolver.resolve("error_toast", timeout_s=3.0)
-        except (SelectorError, PlaywrightError):
+            resolver.any_of("error_toast").filter(visible=True).first.wait_for(
+                state="attached", timeout=3000
+            )
+        except PlaywrightError:
             return None
         return self._toast_text(resolver)
 
