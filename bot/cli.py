@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bot.browser import LazyBrowser
     from bot.runner import RunOptions
     from bot.scenario import Scenario
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, Problem
 from bot.logs import configure_console, install_patcher
 from bot.outcome import Category, most_severe
 from bot.privacy import REDACTOR
@@ -158,7 +158,13 @@ def run(
         )
         loaded: list[Scenario] = []
         refused: list[tuple[Path, ConfigError]] = []
+        seen: set[Path] = set()
         for path in scenarios:
+            if path.resolve() in seen:  # each scenario is a submission: never twice by accident
+                problem = Problem(str(path), None, "", "named twice on the command line")
+                refused.append((path, ConfigError([problem])))
+                continue
+            seen.add(path.resolve())
             try:
                 loaded.append(load_scenario(path))
             except ConfigError as exc:
@@ -211,6 +217,7 @@ def run(
         name = res.scenario.name if res.scenario else "?"
         echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
     if report and results:
+        from bot.evidence import safe_capture
         from bot.report import render_report
 
         runs = []
@@ -219,8 +226,9 @@ def run(
             data["dir"] = res.run_dir
             runs.append(data)
         path = out / f"report-{results[0].run_id.split('-')[0]}.html"
-        render_report(runs, path)
-        echo(f"report: {path}")
+        # The report is evidence: best effort, never the cause of a different exit code.
+        if safe_capture("report", lambda: render_report(runs, path)) is not None:
+            echo(f"report: {path}")
     raise typer.Exit(most_severe([r.outcome.category for r in results]).exit_code)
 
 

@@ -38,8 +38,13 @@ class FormTab:
         return self.resolver.page
 
     def select(self) -> None:
-        """Click the tab (switching clears both forms on the real page) and wait for its card."""
-        self.resolver.resolve(self.tab_element).click()
+        """Show this tab's card: click the tab unless the card is already the visible one.
+
+        The cards are recognised by their fields, so an open card needs no tab (and a redesigned
+        tab strip does not stop a verify on the default tab). Switching clears both forms.
+        """
+        if self.resolver.present(self.card_element) is None:
+            self.resolver.resolve(self.tab_element).click()
         self.resolver.pin(self.card_element)
 
     def field_values(self, inputs: Inputs) -> list[tuple[str, str, str]]:

@@ -70,15 +70,13 @@ CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 #: Outcome of an attempt that began and never finished (crash, Ctrl-C, or still running).
 PENDING = "pending"
-#: Verify outcomes that may have used up one of the site's failed attempts: wrong information
-#: (status 2), a failed verification (statuses 21 and 0), ``unknown`` and ``pending`` (the submit
-#: may have reached the site and failed there). ``no_record`` (status 4) does not count: there was
-#: no pending verification for the site to count a failure against. site_error,
-#: captcha_required, refused, selector_error and invalid_input do not count: the site judged
-#: nothing.
-COUNTED_OUTCOMES: frozenset[str] = frozenset(
-    {Category.wrong_info, Category.failed, Category.unknown, PENDING}
-)
+#: Verify outcomes that may have used up one of the site's failed attempts, as the safety issue
+#: defines them: wrong information (status 2), ``unknown`` and ``pending`` (the submit may have
+#: reached the site and failed there). A failed verification the site words differently
+#: (statuses 21 and 0, category ``failed``) and ``no_record`` (status 4: nothing was pending) do
+#: not count; nor do site_error, captcha_required, refused, selector_error and invalid_input,
+#: where the site judged nothing.
+COUNTED_OUTCOMES: frozenset[str] = frozenset({Category.wrong_info, Category.unknown, PENDING})
 
 SCHEMA_VERSION = 1
 _LOCK_TIMEOUT_S = 10.0

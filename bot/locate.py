@@ -78,10 +78,13 @@ class Resolver:
             return pinned if pinned is not None else self._resolve(spec.within, deadline)
         return self.page
 
-    def resolve(self, name: str, *, timeout_s: float | None = None) -> Locator:
-        """The one visible element for ``name``; waits up to the timeout for the page to show it."""
+    def resolve(self, name: str, *, timeout_s: float | None = None, quiet: bool = False) -> Locator:
+        """The one visible element for ``name``; waits up to the timeout for the page to show it.
+
+        ``quiet``: a miss is expected and handled by the caller, so it is not logged as an error.
+        """
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-        return self._resolve(name, deadline)
+        return self._resolve(name, deadline, quiet=quiet)
 
     def present(self, name: str) -> Locator | None:
         """The element if it is visible right now (no waiting), else None. Never raises."""

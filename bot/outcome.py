@@ -40,8 +40,8 @@ class Category(StrEnum):
 
     @property
     def severity(self) -> int:
-        """Rank for picking the exit code of several scenarios: the highest wins."""
-        return _SEVERITY.index(self)
+        """Rank for picking the exit code of several scenarios: the highest exit code wins."""
+        return self.exit_code
 
 
 _EXIT_CODES: dict[Category, int] = {
@@ -56,21 +56,6 @@ _EXIT_CODES: dict[Category, int] = {
     Category.refused: 24,
     Category.selector_error: 25,
 }
-
-# Least to most severe. `unknown` is worst: a submission may have gone out and nobody knows its
-# fate.
-_SEVERITY: list[Category] = [
-    Category.success,
-    Category.no_record,
-    Category.wrong_info,
-    Category.failed,
-    Category.refused,
-    Category.captcha_required,
-    Category.site_error,
-    Category.selector_error,
-    Category.invalid_input,
-    Category.unknown,
-]
 
 Submitted = Literal["no", "yes", "maybe"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,14 +37,18 @@ from bot.privacy import REDACTOR, mask_mobile
 from bot.results import RunOptions, RunResult, new_run_id, now
 from bot.scenario import CaptchaMode, Scenario
 from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
-from bot.submission import SubmissionGate
+from bot.submission import AuthWatch, SubmissionGate
 
 __all__ = ["RunOptions", "RunResult", "run_scenarios"]
 
 _SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
 
 
-def _display_available() -> bool:
+def _person_at_screen() -> bool:
+    """A terminal and a display: someone who could pass the security check. CI, cron jobs and
+    pipes have no terminal, so they run headless and end at once at the check."""
+    if not sys.stdin.isatty():
+        return False
     if os.name == "nt" or os.uname().sysname == "Darwin":
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -82,6 +87,7 @@ class _Run:
             endpoint_suffixes=[smap.endpoints.verify, smap.endpoints.resend],
             timeout_s=options.timeout_s,
         )
+        self.auth = AuthWatch(smap.endpoints.auth, timeout_s=options.timeout_s)
         self.unexpected_posts: list[str] = []
         self.dialogs: list[str] = []  # alert() texts: some builds validate with an alert
         self.clicked = False
@@ -194,6 +200,7 @@ class _Run:
             # Screencast frames would show the typed values and cannot be scrubbed as text.
             self.context.tracing.start(screenshots=not self.masked, snapshots=True, sources=False)
         self.gate.install(self.context)
+        self.auth.install(self.context)
         page = self.page = self.context.new_page()
         page.on("dialog", self._on_dialog)
 
@@ -213,7 +220,14 @@ class _Run:
         resolver = Resolver(page, self.smap, opts.timeout_s)
         try:
             form = form_for(self.scenario.action, resolver)
-            form.select()
+            try:
+                form.select()
+            except SelectorError:
+                # A page that went to its login route on load (the session call answered 401)
+                # has no form: that is the site's answer, not a changed page.
+                if self.smap.login_route and page.url.endswith(self.smap.login_route):
+                    return verdicts.session_expired(submitted="no")
+                raise
             form.fill(self.scenario.inputs)
             self.progress("form_filled")
             button = form.submit_button()
@@ -226,6 +240,8 @@ class _Run:
         assert self.ledger is not None
         assert self.person is not None
         sc = self.scenario
+        if self._session_refused():
+            return verdicts.session_expired(submitted="no")
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
         self.ledger_attempt = self.ledger.begin(
             self.person,
@@ -245,6 +261,18 @@ class _Run:
         outcome = self._await_result(resolver)
         self.result.selectors_matched = dict(resolver.matched)
         return outcome
+
+    def _session_refused(self) -> bool:
+        """True when the page's session call answered 401 (the page is leaving for its login
+        route): clicking 提交 there would send the form without a session."""
+        page = self.page
+        assert page is not None
+        deadline = time.monotonic() + self.options.timeout_s
+        while self.auth.in_flight and time.monotonic() < deadline:
+            with suppress(PlaywrightTimeoutError):
+                page.wait_for_event("requestfinished", timeout=_SLICE_MS)
+        login = self.smap.login_route
+        return self.auth.refused or bool(login and page.url.endswith(login))
 
     def _await_result(self, resolver: Resolver) -> Outcome:
         page = self.page
@@ -384,12 +412,17 @@ class _Run:
         if reply.http_status == 403 and reply.json is None:
             return verdicts.firewall(submitted="maybe", details=details)
         if reply.http_status >= 400:
+            msg = str((reply.json or {}).get("msg") or "") or None
+            toast = self._wait_toast(resolver) if msg is None else None
+            said = msg or toast
             return verdicts.outcome(
                 Category.site_error,
                 "http_error",
-                f"The site answered HTTP {reply.http_status} to the submission.",
+                f"The site answered HTTP {reply.http_status} to the submission"
+                + (f": {said}" if said else "."),
                 "Check the filing's status before trying again; the site may have "
                 "received the data.",
+                site_message=said,
                 submitted="maybe",
                 details=details,
             )
@@ -431,13 +464,18 @@ class _Run:
         return outcome.model_copy(update={"details": merged})
 
     def _wait_banner(self, resolver: Resolver) -> str | None:
+        """The banner's message, without the greeting 尊敬的ICP用户： when it has to be cut off."""
         try:
-            resolver.resolve("result_banner", timeout_s=min(10.0, self.options.timeout_s))
-            text = resolver.resolve("result_text", timeout_s=2.0).inner_text().strip()
-            return text or None
+            banner = resolver.resolve("result_banner", timeout_s=min(10.0, self.options.timeout_s))
         except (SelectorError, PlaywrightError) as exc:
             logger.warning("no result banner after the reply: {}", verdicts.first_line(exc))
             return None
+        try:
+            text = resolver.resolve("result_text", timeout_s=1.0, quiet=True).inner_text()
+        except (SelectorError, PlaywrightError):
+            whole = _text_of(banner) or ""
+            text = whole.split("：", 1)[-1] if "：" in whole else whole
+        return text.strip() or None
 
     def _toast_text(self, resolver: Resolver) -> str | None:
         """The newest visible error toast's text (toasts stack; the last one is the newest)."""
@@ -611,7 +649,7 @@ def resolve_headed(options: RunOptions, scenarios: Sequence[Scenario]) -> bool:
     if options.headed is not None:
         return options.headed
     wants_person = any(s.captcha is CaptchaMode.manual for s in scenarios)
-    return wants_person and _display_available()
+    return wants_person and _person_at_screen()
 
 
 def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:

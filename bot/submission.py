@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -23,7 +24,7 @@ from urllib.parse import urlparse
 from loguru import logger
 from playwright.sync_api import BrowserContext, Route
 
-__all__ = ["Reply", "SubmissionGate"]
+__all__ = ["AuthWatch", "Reply", "SubmissionGate"]
 
 
 @dataclass
@@ -145,3 +146,42 @@ class SubmissionGate:
             route.fulfill(response=response, body=body)
         except Exception as exc:  # the page may have navigated away meanwhile
             logger.debug("fulfil after reply: {}", exc)
+
+
+@dataclass
+class AuthWatch:
+    """Watches the page's session call (``…/auth``, made on load) without slowing other requests.
+
+    A page whose session call answered 401 is on its way to the login route: icpbot must not
+    click 提交 into it. The call goes through unchanged (one fetch, no retries).
+    """
+
+    suffix: str
+    timeout_s: float
+    in_flight: int = 0
+    statuses: list[int] = field(default_factory=list)
+
+    def install(self, context: BrowserContext) -> None:
+        context.route(re.compile(rf"^[^?#]*{re.escape(self.suffix)}(?:[?#].*)?$"), self._handle)
+
+    @property
+    def refused(self) -> bool:
+        return 401 in self.statuses
+
+    def _handle(self, route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        self.in_flight += 1
+        try:
+            response = route.fetch(max_retries=0, timeout=self.timeout_s * 1000)
+        except Exception as exc:
+            logger.debug("session call failed: {}", exc)
+            with suppress(Exception):
+                route.abort("failed")
+            return
+        finally:
+            self.in_flight -= 1
+        self.statuses.append(response.status)
+        with suppress(Exception):
+            route.fulfill(response=response)

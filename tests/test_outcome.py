@@ -151,7 +151,9 @@ def test_outcome_round_trips_as_json(smap: SelectorMap) -> None:
 
 def test_most_severe() -> None:
     assert most_severe([]) is Category.success
+    # The highest exit code wins.
     assert most_severe([Category.success, Category.wrong_info, Category.no_record]) is (
-        Category.wrong_info
+        Category.no_record
     )
+    assert most_severe([Category.unknown, Category.selector_error]) is Category.selector_error
     assert most_severe([Category.failed, Category.unknown]) is Category.unknown

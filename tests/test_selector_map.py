@@ -253,7 +253,7 @@ BREAKAGES = [
         "status 2 for verify is already defined",
     ),
     (
-        "auth: /icpproject_query/api/auth",
+        "auth: /auth",
         "auth: https://x.cn/icpproject_query/api/auth",
         "auth: https://",
         "endpoints.auth",

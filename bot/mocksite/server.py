@@ -246,12 +246,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def apply_fault(self, endpoint: str, api: bool) -> tuple[bool, Fault | None]:
-        """Apply the endpoint's fault. True when it has answered (or dropped) the request."""
+    def apply_fault(
+        self, endpoint: str, api: bool, entry: dict[str, Any] | None = None
+    ) -> tuple[bool, Fault | None]:
+        """Apply the endpoint's fault. True when it has answered (or dropped) the request.
+
+        ``entry`` (a submission's log entry) gets the reply's HTTP status before the reply is
+        sent, so that a client reading the log right after the reply sees it.
+        """
         fault = self.site.faults.take(endpoint)
         if fault is None:
             return False, None
         logger.debug("mock: fault {} on {}", fault.kind, endpoint)
+        if entry is not None and fault.kind not in ("slow", "drop"):
+            with self.site.lock:
+                entry["reply"]["http"] = _FAULT_HTTP.get(fault.kind)
         if fault.kind == "slow":
             time.sleep(float(fault.arg or 0))
             return False, fault
@@ -405,10 +414,8 @@ class _ApiHandler(_Handler):
         entry = self.site.record(
             endpoint, body if body is not _INVALID else raw.decode("utf-8", "replace"), headers
         )
-        answered, fault = self.apply_fault(endpoint, api=True)
+        answered, fault = self.apply_fault(endpoint, api=True, entry=entry)
         if answered:
-            with self.site.lock:
-                entry["reply"]["http"] = _FAULT_HTTP.get(fault.kind) if fault else None
             return
         http, payload = self.decide(endpoint, body)
         with self.site.lock:

@@ -211,3 +211,15 @@ def test_the_installed_command_runs_without_traceback(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("success")
     assert "Traceback" not in proc.stderr
+
+
+def test_the_same_file_twice_is_refused(
+    site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path
+) -> None:
+    path = write_scenario()
+    code, _, stderr = _run(
+        "run", str(path), str(path), "--base-url", site.url, "--out", str(tmp_path / "out")
+    )
+    assert code == 20
+    assert "named twice" in stderr
+    assert site.submissions() == []

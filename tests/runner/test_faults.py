@@ -135,3 +135,15 @@ def test_captcha_none_mode_never_waits(
     result = run(write_scenario(), captcha_timeout_s=20.0)  # scenario says captcha: none
     assert result.outcome.category is Category.captcha_required
     assert site.submissions() == []
+
+
+def test_session_refused_on_load_is_a_site_error_not_a_selector_error(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
+    site.set_fault("auth", "http401")  # the page goes to its login route before any form shows
+    result = run(write_scenario(), timeout_s=3.0)
+    assert (result.outcome.category, result.outcome.status) == (
+        Category.site_error,
+        "session_expired",
+    )
+    assert site.submissions() == []

@@ -173,7 +173,11 @@
             body: form
           }).then(function (data) {
             if (data && Number(data.code) === 200 && data.params) self.token = data.params.bussiness || null;
-          }, function () { /* no token: the next call shows the error */ }).then(function () {
+          }, function (err) {
+            // 401 sends the browser to the login route, whichever call got it; other failures
+            // leave no token and the next call shows the error.
+            if (err instanceof HttpError && err.kind === 'unauthorized') self.failed(err);
+          }).then(function () {
             self._authPromise = null;
           });
         }
