@@ -8,6 +8,12 @@ connection (it does that below the page, see
 https://source.chromium.org/chromium/chromium/src/+/main:net/http/http_network_transaction.cc
 ``ShouldResendRequest``) would otherwise spend the customer's failure budget twice. Because the
 request is fulfilled from Python, the reply is read without racing the page.
+
+One more hole is closed by a detour: while Python fetches, the browser's own request is paused,
+and if the Playwright driver dies then (a terminal's Ctrl-C reaches it too, or a crash), Chromium
+releases paused requests to the network: a second submission. So an init script points the page's
+submission calls at ``GATE_HOST`` (a ``.invalid`` name, which never resolves) with the real URL
+inside; the gate fetches the real URL. A released request can then reach nobody.
 """
 
 from __future__ import annotations
@@ -19,12 +25,49 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from loguru import logger
 from playwright.sync_api import BrowserContext, Route
 
-__all__ = ["AuthWatch", "Reply", "SubmissionGate"]
+__all__ = ["GATE_HOST", "AuthWatch", "Reply", "SubmissionGate"]
+
+GATE_HOST = "icpbot-gate.invalid"
+
+# Rewrites XHR and fetch calls whose path ends with a submission suffix to the gate host. Runs
+# before any page script (add_init_script), in every frame.
+_DETOUR_JS = """
+(() => {
+  const SUFFIXES = %(suffixes)s;
+  const GATE = %(gate)s;
+  const detour = (url) => {
+    try {
+      const u = new URL(String(url), location.href);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && u.host !== GATE &&
+          SUFFIXES.some((s) => u.pathname.endsWith(s))) {
+        return u.protocol + '//' + GATE + '/' + encodeURIComponent(u.href);
+      }
+    } catch (e) { /* not a URL we know: leave it */ }
+    return url;
+  };
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    return open.call(this, method, detour(url), ...rest);
+  };
+  const origFetch = window.fetch;
+  if (origFetch) {
+    window.fetch = function (input, init) {
+      if (input instanceof Request) {
+        const to = detour(input.url);
+        if (to !== input.url) input = new Request(to, input);
+      } else {
+        input = detour(input);
+      }
+      return origFetch.call(this, input, init);
+    };
+  }
+})();
+"""
 
 
 @dataclass
@@ -69,8 +112,16 @@ class SubmissionGate:
     on_send: list[Callable[[], None]] = field(default_factory=list)
 
     def matches(self, url: str) -> bool:
-        path = urlparse(url).path
+        path = urlparse(self.original_url(url)).path
         return any(path.endswith(sfx) for sfx in self.endpoint_suffixes)
+
+    @staticmethod
+    def original_url(url: str) -> str:
+        """The real URL of a detoured request (any other URL as is)."""
+        parts = urlparse(url)
+        if parts.hostname == GATE_HOST:
+            return unquote(parts.path.lstrip("/"))
+        return url
 
     def pattern(self) -> re.Pattern[str]:
         """The endpoints as one URL regex: the driver matches it itself, so the many other
@@ -79,7 +130,25 @@ class SubmissionGate:
         return re.compile(rf"^[^?#]*(?:{ends})(?:[?#].*)?$")
 
     def install(self, context: BrowserContext) -> None:
+        self._context = context
+        context.add_init_script(
+            script=_DETOUR_JS
+            % {"suffixes": json.dumps(list(self.endpoint_suffixes)), "gate": json.dumps(GATE_HOST)}
+        )
+        # The real paths stay routed too: a call the script cannot see (a worker, a beacon)
+        # still meets the gate.
         context.route(self.pattern(), self._handle)
+        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
+
+    def _headers_for(self, headers: dict[str, str], real_url: str) -> dict[str, str]:
+        """The page's headers for the real URL, with the cookies the browser holds for it."""
+        out = {k: v for k, v in headers.items() if k.lower() not in ("host", "cookie")}
+        context = getattr(self, "_context", None)
+        if context is not None:
+            cookies = context.cookies(real_url)
+            if cookies:
+                out["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
+        return out
 
     def arm(self) -> None:
         """Allow the next submission through. Called right before the one click."""
@@ -96,9 +165,17 @@ class SubmissionGate:
 
     def _handle(self, route: Route) -> None:
         request = route.request
+        real_url = self.original_url(request.url)
+        detoured = real_url != request.url
         if request.method not in ("POST", "PUT"):
-            # CORS preflights and the like carry no form data.
-            route.continue_()
+            # CORS preflights and the like carry no form data. A detoured preflight is answered
+            # here: the gate host does not exist.
+            if detoured and request.method == "OPTIONS":
+                route.fulfill(status=204, headers=_cors(request.headers, preflight=True))
+            elif detoured:
+                route.abort("blockedbyclient")
+            else:
+                route.continue_()
             return
         if not self.armed or self.sent:
             self.blocked += 1
@@ -111,12 +188,17 @@ class SubmissionGate:
             return
         self.sent = True
         self.sent_at = time.monotonic()
-        self.endpoint = urlparse(request.url).path
+        self.endpoint = urlparse(real_url).path
         for callback in self.on_send:
             callback()
         logger.info("submission sent to {}", self.endpoint)
         try:
-            response = route.fetch(max_retries=0, timeout=self.timeout_s * 1000)
+            response = route.fetch(
+                url=real_url,
+                headers=self._headers_for(request.headers, real_url) if detoured else None,
+                max_retries=0,
+                timeout=self.timeout_s * 1000,
+            )
         except Exception as exc:  # the connection dropped or the reply never came
             self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.done = True
@@ -142,10 +224,27 @@ class SubmissionGate:
         )
         self.done = True
         logger.info("reply: HTTP {} envelope code {}", response.status, self.reply.envelope_code)
+        headers = dict(response.headers)
+        if detoured:  # the page asked the gate host: the reply must allow the page's origin
+            headers.update(_cors(request.headers, preflight=False))
         try:
-            route.fulfill(response=response, body=body)
+            route.fulfill(response=response, body=body, headers=headers)
         except Exception as exc:  # the page may have navigated away meanwhile
             logger.debug("fulfil after reply: {}", exc)
+
+
+def _cors(request_headers: dict[str, str], *, preflight: bool) -> dict[str, str]:
+    origin = request_headers.get("origin") or "*"
+    headers = {"access-control-allow-origin": origin, "vary": "Origin"}
+    if origin != "*":
+        headers["access-control-allow-credentials"] = "true"
+    if preflight:
+        headers["access-control-allow-methods"] = "POST, PUT, OPTIONS"
+        headers["access-control-allow-headers"] = (
+            request_headers.get("access-control-request-headers") or "*"
+        )
+        headers["access-control-max-age"] = "60"
+    return headers
 
 
 @dataclass

@@ -123,3 +123,20 @@ def test_ctrl_c_after_the_submission_leaves_a_result(
     assert saved["outcome"]["submitted"] == "maybe"
     assert saved["progress"] in {"submit_clicked", "request_sent"}
     assert len(site.submissions()) == 1
+
+
+def test_the_page_never_addresses_the_real_endpoint_itself(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
+    """The browser's own submission request goes to a name that never resolves; only the gate
+    reaches the site. A request Chromium releases when the driver dies can reach nobody."""
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    result = run(write_scenario(), har=True)
+    har = json.loads((result.run_dir / "network.har").read_text(encoding="utf-8"))
+    posts = [e["request"]["url"] for e in har["log"]["entries"] if e["request"]["method"] == "POST"]
+    submits = [u for u in posts if "validateByCondition" in u]
+    assert len(submits) == 1
+    assert submits[0].startswith("http://icpbot-gate.invalid/")
+    [sub] = site.submissions()
+    assert sub["headers"]["origin"] == site.url.rstrip("/")
+    assert result.outcome.site_status == 3
