@@ -147,3 +147,40 @@ def test_session_refused_on_load_is_a_site_error_not_a_selector_error(
         "session_expired",
     )
     assert site.submissions() == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kind"),
+    [
+        ("auth", "http500"),
+        ("auth", "envelope"),
+        ("auth", "drop"),
+        ("auth", "waf403"),
+        ("captcha", "http500"),
+        ("captcha", "envelope"),
+        ("captcha", "drop"),
+        ("resend", "drop"),
+        ("resend", "envelope"),
+    ],
+)
+def test_every_other_fault_ends_defined_with_the_sites_count(
+    site: MockSite, run: Run, write_scenario: WriteScenario, endpoint: str, kind: str
+) -> None:
+    if endpoint == "captcha":
+        site.set_captcha(True)
+        site.pass_captcha()
+    site.set_fault(endpoint, kind)
+    action = "resend" if endpoint == "resend" else "verify"
+    extra = "captcha: manual\n" if endpoint == "captcha" else ""
+    path = write_scenario(action, code=None if action == "resend" else "111111", extra=extra)
+    result = run(path, timeout_s=5.0, captcha_timeout_s=5.0)
+    assert result.outcome.category in {
+        Category.success,
+        Category.site_error,
+        Category.unknown,
+        Category.captcha_required,
+    }
+    received = len(site.submissions())
+    assert received <= 1  # never two
+    assert result.submissions == received  # what icpbot reports is what the site saw
+    assert (result.run_dir / "result.json").is_file()
