@@ -542,8 +542,7 @@ class _Run:
         if context is None or self.options.trace == "off":
             return
         if not keep:
-            safe_capture("trace", context.tracing.stop)
-            return
+            return  # closing the context (after result.json is written) discards the recording
         raw = self.raw_dir / "trace.zip"
         safe_capture("trace", lambda: context.tracing.stop(path=raw))
         if not raw.exists():
