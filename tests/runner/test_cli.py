@@ -223,3 +223,26 @@ def test_the_same_file_twice_is_refused(
     assert code == 20
     assert "named twice" in stderr
     assert site.submissions() == []
+
+
+def test_unmasked_evidence_is_announced(
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: Browser,
+) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    code, _, stderr = _run(
+        "run",
+        str(write_scenario()),
+        "--base-url",
+        site.url,
+        "--out",
+        str(tmp_path / "out"),
+        "--headless",
+        "--evidence",
+        "unmasked",
+    )
+    assert code == 0
+    assert "WARNING: --evidence unmasked" in stderr
