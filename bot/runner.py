@@ -412,19 +412,20 @@ class _Run:
         if reply.http_status == 403 and reply.json is None:
             return verdicts.firewall(submitted="maybe", details=details)
         if reply.http_status >= 400:
+            # Only the reply's own msg is the site's word: a toast may be the page's reaction to
+            # a retry the gate blocked. The toast is kept as a detail.
             msg = str((reply.json or {}).get("msg") or "") or None
             toast = self._wait_toast(resolver) if msg is None else None
-            said = msg or toast
             return verdicts.outcome(
                 Category.site_error,
                 "http_error",
                 f"The site answered HTTP {reply.http_status} to the submission"
-                + (f": {said}" if said else "."),
+                + (f": {msg}" if msg else "."),
                 "Check the filing's status before trying again; the site may have "
                 "received the data.",
-                site_message=said,
+                site_message=msg,
                 submitted="maybe",
-                details=details,
+                details={**details, "toast": toast} if toast else details,
             )
         if reply.json is None:
             return verdicts.outcome(

@@ -140,6 +140,26 @@ class SubmissionGate:
         context.route(self.pattern(), self._handle)
         context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
 
+    def _preflight(self, route: Route, real_url: str) -> None:
+        headers = route.request.headers
+        origin = headers.get("origin")
+        real = urlparse(real_url)
+        if origin is None or origin == f"{real.scheme}://{real.netloc}":
+            # Same origin as the page: the real page would have sent no preflight at all.
+            route.fulfill(status=204, headers=_cors(headers, preflight=True))
+            return
+        try:
+            answer = route.fetch(
+                url=real_url, method="OPTIONS", max_retries=0, timeout=self.timeout_s * 1000
+            )
+        except Exception as exc:
+            logger.debug("preflight to the real API failed: {}", exc)
+            with suppress(Exception):
+                route.abort("failed")
+            return
+        with suppress(Exception):
+            route.fulfill(status=answer.status, headers=dict(answer.headers), body=b"")
+
     def _headers_for(self, headers: dict[str, str], real_url: str) -> dict[str, str]:
         """The page's headers for the real URL, with the cookies the browser holds for it."""
         out = {k: v for k, v in headers.items() if k.lower() not in ("host", "cookie")}
@@ -169,9 +189,10 @@ class SubmissionGate:
         detoured = real_url != request.url
         if request.method not in ("POST", "PUT"):
             # CORS preflights and the like carry no form data. A detoured preflight is answered
-            # here: the gate host does not exist.
+            # here (the gate host does not exist), with the real API's own answer when the API
+            # is on another origin, so that a browser's CORS refusal still stops the form.
             if detoured and request.method == "OPTIONS":
-                route.fulfill(status=204, headers=_cors(request.headers, preflight=True))
+                self._preflight(route, real_url)
             elif detoured:
                 route.abort("blockedbyclient")
             else:
@@ -182,7 +203,7 @@ class SubmissionGate:
             logger.warning(
                 "blocked a {} submission request to {} (at most one per run)",
                 "second" if self.sent else "premature or late",
-                urlparse(request.url).path,
+                urlparse(real_url).path,
             )
             route.abort("blockedbyclient")
             return
