@@ -27,7 +27,9 @@ if [ ! -x "$PY" ]; then
 fi
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     say "installing icpbot and its test tools into $VENV"
-    "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
+    # (This machine's pip.conf names local mirrors that may be absent: pip warns per package.)
+    "$PY" -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 |
+        { grep -v 'is ignored: it is neither a file nor a directory' || true; }
     touch "$STAMP"
 fi
 
