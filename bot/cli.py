@@ -72,16 +72,25 @@ def fail(exc: BotError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        echo(f"icpbot {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
+    del version  # handled by its eager callback, before any command is required
     configure_console("DEBUG" if verbose else "WARNING")
     install_patcher()
-    if version:
-        echo(f"icpbot {__version__}")
-        raise typer.Exit(0)
 
 
 @app.command()

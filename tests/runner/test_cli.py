@@ -246,3 +246,8 @@ def test_unmasked_evidence_is_announced(
     )
     assert code == 0
     assert "WARNING: --evidence unmasked" in stderr
+
+
+def test_version() -> None:
+    code, stdout, _ = _run("--version")
+    assert (code, stdout.strip()) == (0, "icpbot 0.1.0")
