@@ -8,7 +8,7 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-from bot.browser import find_browser, launch_options
+from bot.page.browser import find_browser, launch_options
 
 url, code, mobile, id6, shot = sys.argv[1:6]
 with sync_playwright() as pw:

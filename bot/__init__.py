@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "Action": "bot.scenario",
+    "Action": "bot.types",
     "BotError": "bot.errors",
-    "Category": "bot.outcome",
+    "Category": "bot.types",
     "ConfigError": "bot.errors",
     "GuardRefused": "bot.errors",
-    "Outcome": "bot.outcome",
-    "RunOptions": "bot.results",
-    "RunResult": "bot.results",
-    "Scenario": "bot.scenario",
+    "Outcome": "bot.outcome.model",
+    "RunOptions": "bot.run.options",
+    "RunResult": "bot.run.options",
+    "Scenario": "bot.config.scenario",
     "ScenarioError": "bot.errors",
     "SelectorError": "bot.errors",
-    "SelectorMap": "bot.selector_map",
+    "SelectorMap": "bot.config.selector_map",
     "SelectorMapError": "bot.errors",
-    "load_scenario": "bot.scenario",
-    "load_scenarios": "bot.scenario",
-    "load_selector_map": "bot.selector_map",
-    "run_scenarios": "bot.runner",
+    "load_scenario": "bot.config.scenario",
+    "load_scenarios": "bot.config.scenario",
+    "load_selector_map": "bot.config.selector_map",
+    "run_scenarios": "bot.run.runner",
 }
 
 __all__ = [
@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from bot.config.scenario import Scenario, load_scenario, load_scenarios
+    from bot.config.selector_map import SelectorMap, load_selector_map
     from bot.errors import (
         BotError,
         ConfigError,
@@ -66,11 +68,10 @@ if TYPE_CHECKING:
         SelectorError,
         SelectorMapError,
     )
-    from bot.outcome import Category, Outcome
-    from bot.results import RunOptions, RunResult
-    from bot.runner import run_scenarios
-    from bot.scenario import Action, Scenario, load_scenario, load_scenarios
-    from bot.selector_map import SelectorMap, load_selector_map
+    from bot.outcome.model import Outcome
+    from bot.run.options import RunOptions, RunResult
+    from bot.run.runner import run_scenarios
+    from bot.types import Action, Category
 
 
 def __getattr__(name: str) -> Any:

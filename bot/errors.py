@@ -1,8 +1,9 @@
 """One exception tree for icpbot.
 
-Every error the CLI can meet derives from :class:`BotError` and carries the exit code that the CLI
-returns for it, so mapping errors to exit codes happens in one place (``bot.cli``). Messages never
-contain personal values (mobile numbers, codes, ID digits): they name files, lines and keys instead.
+Every error the CLI can meet derives from :class:`BotError` and carries the :class:`Category` it
+ends a run in; its exit code is that category's (``bot.types``, the one table of exit codes).
+Messages never contain personal values (mobile numbers, codes, ID digits): they name files, lines
+and keys instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.privacy import REDACTOR
+from bot.types import Category
 
 __all__ = [
     "BotError",
@@ -20,6 +24,7 @@ __all__ = [
     "ScenarioError",
     "SelectorError",
     "SelectorMapError",
+    "first_line",
 ]
 
 
@@ -41,15 +46,16 @@ class Problem:
 class BotError(Exception):
     """Root of every error icpbot raises on purpose."""
 
+    category: Category = Category.failed
+    #: 1 is "a bug": only errors with a category of their own get its code
     exit_code: int = 1
-    category: str = "failed"
 
 
 class ConfigError(BotError):
     """Bad input found before any browser starts: a scenario, a value, a selector map, a flag."""
 
-    exit_code = 20
-    category = "invalid_input"
+    category = Category.invalid_input
+    exit_code = category.exit_code
 
     def __init__(
         self, problems: Sequence[Problem] | str, *, path: Path | str | None = None
@@ -72,8 +78,8 @@ class SelectorMapError(ConfigError):
 class SelectorError(BotError):
     """The page no longer matches the selector map: no candidate matched one visible element."""
 
-    exit_code = 25
-    category = "selector_error"
+    category = Category.selector_error
+    exit_code = category.exit_code
 
     def __init__(self, element: str, tried: Sequence[tuple[str, str]]) -> None:
         self.element = element
@@ -86,8 +92,8 @@ class SelectorError(BotError):
 class GuardRefused(BotError):
     """icpbot declined to submit on the operator's behalf (failure budget, expired code)."""
 
-    exit_code = 24
-    category = "refused"
+    category = Category.refused
+    exit_code = category.exit_code
 
     def __init__(self, reason: str, next_step: str = "") -> None:
         self.reason = reason
@@ -98,5 +104,12 @@ class GuardRefused(BotError):
 class BrowserNotFound(BotError):
     """No usable Chromium was found."""
 
-    exit_code = 22
-    category = "site_error"
+    category = Category.site_error
+    exit_code = category.exit_code
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type name when empty), with personal values
+    masked: Playwright errors quote the call, ``fill`` values included."""
+    text = str(exc).strip()
+    return REDACTOR(text.splitlines()[0] if text else type(exc).__name__)

@@ -45,14 +45,14 @@ apt_install() {
         apt-get install -y -q --no-install-recommends "$@" >/dev/null
     fi
 }
-if ! "$PY" -m bot.browser >/dev/null 2>&1; then
+if ! "$PY" -m bot.page.browser >/dev/null 2>&1; then
     say "no browser found; trying: python -m playwright install chromium"
     if ! timeout 300 "$PY" -m playwright install chromium >/dev/null 2>&1 ||
-       ! "$PY" -m bot.browser >/dev/null 2>&1; then
+       ! "$PY" -m bot.page.browser >/dev/null 2>&1; then
         say "Playwright could not download its Chromium; trying the system package"
         apt_install chromium fonts-noto-cjk || true
     fi
-    "$PY" -m bot.browser >&2 || exit 1
+    "$PY" -m bot.page.browser >&2 || exit 1
 fi
 
 # 3. CJK fonts (without them every Chinese character in a screenshot is an empty box) ------------

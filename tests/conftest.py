@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.browser import find_browser, launch_args
 from bot.mocksite import MockSite
+from bot.page.browser import find_browser, launch_args
 
 
 @pytest.fixture(scope="session")

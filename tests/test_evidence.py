@@ -20,8 +20,8 @@ import pytest
 from loguru import logger
 from playwright.sync_api import Browser, expect
 
-from bot import evidence
-from bot.evidence import (
+from bot.evidence import scrub as evidence
+from bot.evidence.scrub import (
     private_dir,
     safe_capture,
     scan_for_secrets,

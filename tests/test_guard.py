@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import ConfigError
-from bot.guard import (
+from bot.privacy import mask_mobile
+from bot.safety.ledger import (
     SCHEMA_VERSION,
     GuardDecision,
     Ledger,
     check_submission,
     default_state_dir,
 )
-from bot.outcome import Category
-from bot.privacy import mask_mobile
+from bot.types import Category
 
 MOBILE = "13912345678"
 ID6 = "30721X"  # the X is not a hex digit, so it cannot appear in a hash by chance

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.outcome import Category, Outcome, classify_reply, most_severe
-from bot.scenario import Action
-from bot.selector_map import SelectorMap, load_selector_map
+from bot.config.selector_map import SelectorMap, load_selector_map
+from bot.outcome.classify import classify_reply
+from bot.outcome.model import Outcome, most_severe
+from bot.types import Action, Category
 
 SHIPPED = Path(__file__).resolve().parent.parent / "selectors" / "miit.yaml"
 

@@ -26,7 +26,8 @@ def test_every_module_declares_all() -> None:
 
 
 def test_exit_code_table() -> None:
-    from bot.outcome import Category, most_severe
+    from bot.outcome.model import most_severe
+    from bot.types import Category
 
     assert {c.value: c.exit_code for c in Category} == {
         "success": 0,

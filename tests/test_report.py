@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot import report as report_module
-from bot.evidence import private_dir, write_json, write_private
+from bot.evidence import report as report_module
+from bot.evidence.report import render_report
+from bot.evidence.scrub import private_dir, write_json, write_private
 from bot.privacy import Redactor
-from bot.report import render_report
 
 MOBILE, CODE, ID6 = "13987654321", "482913", "60284X"
 WRONG = "您的短信核验失败,请输入正确的信息。"

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, ScenarioError
-from bot.privacy import REDACTOR
-from bot.scenario import (
-    DEFAULT_BASE_URL,
-    Action,
-    CaptchaMode,
+from bot import defaults
+from bot.config.scenario import (
     Scenario,
     extract_code,
     load_scenario,
@@ -25,6 +21,9 @@ from bot.scenario import (
     scenario_json_schema,
     validate_paths,
 )
+from bot.errors import ConfigError, ScenarioError
+from bot.privacy import REDACTOR
+from bot.types import Action, CaptchaMode
 
 REPO = Path(__file__).resolve().parent.parent
 MOBILE = "13912345678"
@@ -81,7 +80,7 @@ def test_minimal_verify_gets_defaults(tmp_path: Path) -> None:
     assert sc.name == "acme"
     assert sc.action is Action.verify
     assert sc.site == "miit"
-    assert sc.base_url == DEFAULT_BASE_URL
+    assert sc.base_url == defaults.BASE_URL
     assert sc.captcha is CaptchaMode.manual
     assert (sc.inputs.mobile, sc.inputs.code, sc.inputs.id_last6) == (MOBILE, CODE, ID)
     assert sc.sms_received_at is None
@@ -118,7 +117,7 @@ def test_scenario_is_frozen_and_with_base_url_copies(tmp_path: Path) -> None:
         sc.name = "other"  # type: ignore[misc]
     moved = sc.with_base_url("http://localhost:9000/")
     assert moved.base_url == "http://localhost:9000/"
-    assert sc.base_url == DEFAULT_BASE_URL
+    assert sc.base_url == defaults.BASE_URL
     with pytest.raises(ConfigError, match="http"):
         sc.with_base_url("ftp://example.com/")
 

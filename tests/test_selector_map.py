@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import SelectorMapError
-from bot.outcome import Category
-from bot.scenario import Action
-from bot.selector_map import (
+from bot.config.selector_map import (
     OPTIONAL_ELEMENTS,
     REQUIRED_ELEMENTS,
     SELECTORS_DIR_ENV,
@@ -23,6 +20,8 @@ from bot.selector_map import (
     load_selector_map,
     selector_map_json_schema,
 )
+from bot.errors import SelectorMapError
+from bot.types import Action, Category
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "selectors" / "miit.yaml"
@@ -439,7 +438,8 @@ def _locator(scope: Any, c: Candidate) -> Any:
 
 
 def _resolve(page: Any, smap: SelectorMap, name: str) -> Any:
-    """First candidate with exactly one visible match, inside its `within` (as bot.locate does)."""
+    """First candidate with exactly one visible match, inside its `within` (as bot.page.locate
+    does)."""
     spec = smap.element(name)
     scope = _resolve(page, smap, spec.within) if spec.within else page
     if scope is None:

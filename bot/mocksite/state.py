@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from bot.config.yamldoc import YamlDoc, format_path, load_yaml
 from bot.errors import ConfigError
-from bot.yamlsrc import YamlDoc, format_path, load_yaml
 
 __all__ = [
     "CODE_VALIDITY",

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
+from bot.config.scenario import load_scenario
 from bot.mocksite import MockSite
 from bot.privacy import REDACTOR
-from bot.runner import RunOptions, RunResult, run_scenarios
-from bot.scenario import load_scenario
+from bot.run.runner import RunOptions, RunResult, run_scenarios
 
 WriteScenario = Callable[..., Path]
 Run = Callable[..., RunResult]
@@ -86,7 +86,7 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
 def lend_browser(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Browser:
     """In-process CLI calls use the session's Chromium: pytest-playwright already runs the sync
     API in this thread, and a second ``sync_playwright()`` cannot start beside it."""
-    from bot.browser import LazyBrowser
+    from bot.page.browser import LazyBrowser
 
     monkeypatch.setattr(LazyBrowser, "__call__", lambda self: browser)
     monkeypatch.setattr(LazyBrowser, "close", lambda self: None)

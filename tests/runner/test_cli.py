@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from bot.mocksite import Filing, MockSite
 
 from .conftest import WriteScenario

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.mocksite import Filing, MockSite
-from bot.outcome import Category
+from bot.types import Category
 
 from .conftest import Run, WriteScenario
 

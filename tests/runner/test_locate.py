@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
+from bot.config.selector_map import find_selector_map, load_selector_map
 from bot.errors import SelectorError
-from bot.locate import Resolver
 from bot.mocksite import MockSite
-from bot.selector_map import find_selector_map, load_selector_map
+from bot.page.locate import Resolver
 
 
 @pytest.fixture

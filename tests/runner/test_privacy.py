@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.evidence import scan_for_secrets
+from bot.evidence.scrub import scan_for_secrets
 from bot.mocksite import Filing, MockSite
 
 MOBILE, ID6, CODE = "13987654321", "98765X", "864209"

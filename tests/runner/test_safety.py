@@ -12,8 +12,8 @@ from pathlib import Path
 from playwright.sync_api import Browser
 
 from bot.mocksite import Filing, MockSite
-from bot.outcome import Category
-from bot.submission import SubmissionGate
+from bot.safety.gate import SubmissionGate
+from bot.types import Category
 
 from .conftest import Run, WriteScenario
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.selector_map import find_selector_map
 from bot.mocksite import Filing, MockSite
-from bot.outcome import Category
-from bot.selector_map import find_selector_map
+from bot.types import Category
 
 from .conftest import Run, WriteScenario
 

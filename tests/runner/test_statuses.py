@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.mocksite import Filing, MockSite
-from bot.outcome import Category
+from bot.types import Category
 
 from .conftest import Run, WriteScenario
 

@@ -14,9 +14,10 @@ from typing import ClassVar
 from loguru import logger
 from playwright.sync_api import Locator, Page, Response
 
+from bot.config.scenario import Inputs
 from bot.errors import ConfigError
-from bot.locate import Resolver
-from bot.scenario import Action, Inputs
+from bot.page.locate import Resolver
+from bot.types import Action
 
 __all__ = ["FormTab", "ResendTab", "VerifyTab", "form_for", "open_page"]
 

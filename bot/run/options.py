@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot import __version__
-from bot.outcome import Outcome
+from bot.config.scenario import Scenario
+from bot.outcome.model import Outcome
 from bot.privacy import mask_code, mask_id, mask_mobile
-from bot.scenario import Scenario
 
 __all__ = ["EvidenceMode", "RunOptions", "RunResult", "TraceMode", "new_run_id", "now"]
 

@@ -14,12 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.errors import BotError
-from bot.outcome import Category
 from bot.privacy import REDACTOR
+from bot.types import Category
 
 __all__ = ["DEMO_DIR", "run_demo"]
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "demo"
 
 # Categories that mean "the site was reached and answered": the demo shows each kind of answer.
 _ANSWERED = {Category.success, Category.wrong_info, Category.no_record, Category.failed}
@@ -27,10 +27,10 @@ _ANSWERED = {Category.success, Category.wrong_info, Category.no_record, Category
 
 def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_DIR) -> int:
     """Run the demo; returns 0 when every demo scenario got a classified answer from the mock."""
+    from bot.config.scenario import load_scenarios
     from bot.mocksite import MockSite, load_filings
     from bot.mocksite import __file__ as mock_init
-    from bot.runner import RunOptions, run_scenarios
-    from bot.scenario import load_scenarios
+    from bot.run.runner import RunOptions, run_scenarios
 
     files = sorted(scenario_dir.glob("*.yaml"))
     if not files:
@@ -72,7 +72,7 @@ def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_
     Console(width=160).print(table)
     report = None
     try:
-        from bot.report import render_report
+        from bot.evidence.report import render_report
 
         runs = [{**r.to_json(), "dir": r.run_dir} for r in results]
         report = render_report(runs, out / f"report-{results[0].run_id.split('-')[0]}.html")

@@ -1,7 +1,7 @@
 """Selector maps: the page described as data (``selectors/<site>.yaml``), loaded into frozen models.
 
 A map names every element icpbot touches and, for each, an ordered list of candidates; the locator
-code (``bot.locate``) tries them in order and takes the first that finds exactly one visible
+code (``bot.page.locate``) tries them in order and takes the first that finds exactly one visible
 element, so a redesign of the page is a data change. The map also holds the API endpoints (path
 suffixes, never hosts) and the ``statuses`` table that turns a ``validStatus`` into an outcome.
 
@@ -45,10 +45,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 import bot
+from bot.config.yamldoc import KeyPath, YamlDoc, format_path, load_yaml
 from bot.errors import Problem, SelectorMapError
-from bot.outcome import Category
-from bot.scenario import Action
-from bot.yamlsrc import KeyPath, YamlDoc, format_path, load_yaml
+from bot.types import Action, Category
 
 __all__ = [
     "OPTIONAL_ELEMENTS",

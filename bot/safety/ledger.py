@@ -28,7 +28,7 @@ from typing import Literal, Self
 from loguru import logger
 
 from bot.errors import ConfigError
-from bot.outcome import Category
+from bot.types import Category
 
 __all__ = [
     "CLOCK_SKEW_TOLERANCE",

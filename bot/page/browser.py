@@ -1,8 +1,9 @@
 """Finding and launching a Chromium for Playwright.
 
 Search order: an explicit setting (the ``--browser`` flag or ``ICPBOT_BROWSER``), Playwright's own
-Chromium when it is installed, then a system Chromium or Chrome on PATH. ``python -m bot.browser``
-prints what it found (exit 0) or the three ways to get one (exit 1); the set-up script uses it.
+Chromium when it is installed, then a system Chromium or Chrome on PATH.
+``python -m bot.page.browser`` prints what it found (exit 0) or the three ways to get one (exit 1);
+the set-up script uses it.
 """
 
 from __future__ import annotations

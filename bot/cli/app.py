@@ -1,6 +1,6 @@
 """The ``icpbot`` command: parses flags, configures logging, maps errors to exit codes.
 
-Everything it does is a call into the library (``bot.runner``, ``bot.scenario``, ``bot.guard``,
+Everything it does is a call into the library (``bot.run``, ``bot.config``, ``bot.safety``,
 ``bot.mocksite``), so the tests exercise the same code in-process.
 """
 
@@ -20,17 +20,18 @@ from loguru import logger
 from bot import __version__
 
 if TYPE_CHECKING:
-    from bot.browser import LazyBrowser
-    from bot.runner import RunOptions
-    from bot.scenario import Scenario
+    from bot.config.scenario import Scenario
+    from bot.page.browser import LazyBrowser
+    from bot.run.runner import RunOptions
 from bot.errors import BotError, ConfigError, Problem
-from bot.logs import configure_console, install_patcher
-from bot.outcome import Category, most_severe
+from bot.evidence.runlog import configure_console, install_patcher
+from bot.outcome.model import most_severe
 from bot.privacy import REDACTOR
+from bot.types import Category
 
 __all__ = ["app", "main"]
 
-#: A driver that ``bot.entry`` started before importing this module (``icpbot run`` only).
+#: A driver that ``bot.cli.entry`` started before importing this module (``icpbot run`` only).
 EARLY_POOL: LazyBrowser | None = None
 
 app = typer.Typer(
@@ -138,7 +139,7 @@ def run(
     report: Annotated[bool, typer.Option(help="Write an HTML report.")] = True,
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
-    from bot.browser import LazyBrowser
+    from bot.page.browser import LazyBrowser
 
     if evidence is EvidenceOpt.unmasked:
         echo(
@@ -148,8 +149,8 @@ def run(
         )
 
     def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
-        from bot.runner import RunOptions, load_map_for
-        from bot.scenario import load_scenario
+        from bot.config.scenario import load_scenario
+        from bot.run.runner import RunOptions, load_map_for
 
         options = RunOptions(
             base_url=base_url,
@@ -194,12 +195,12 @@ def run(
     with ThreadPoolExecutor(max_workers=1) as worker:
         preparing = worker.submit(prepare)
         try:
-            pool.start_driver()  # at once when bot.entry started it already
+            pool.start_driver()  # at once when bot.cli.entry started it already
         except Exception as exc:  # the run itself will report a missing or broken Playwright
             logger.debug("driver start deferred: {}", exc)
         options, loaded, refused = preparing.result()
 
-    from bot.runner import invalid_input_result, run_scenarios
+    from bot.run.runner import invalid_input_result, run_scenarios
 
     if refused:
         pool.close()
@@ -226,8 +227,8 @@ def run(
         name = res.scenario.name if res.scenario else "?"
         echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
     if report and results:
-        from bot.evidence import safe_capture
-        from bot.report import render_report
+        from bot.evidence.report import render_report
+        from bot.evidence.scrub import safe_capture
 
         runs = []
         for res in results:
@@ -246,7 +247,7 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario or selector-map files.")],
 ) -> None:
     """Check scenario and selector-map files without running anything."""
-    from bot.scenario import validate_paths
+    from bot.config.scenario import validate_paths
 
     problems = validate_paths(files)
     for p in problems:
@@ -264,11 +265,11 @@ def schema(
 ) -> None:
     """Print a JSON Schema of the scenario format (for editors)."""
     if selector_map:
-        from bot.selector_map import selector_map_json_schema
+        from bot.config.selector_map import selector_map_json_schema
 
         echo(json.dumps(selector_map_json_schema(), ensure_ascii=False, indent=2))
     else:
-        from bot.scenario import scenario_json_schema
+        from bot.config.scenario import scenario_json_schema
 
         echo(json.dumps(scenario_json_schema(), ensure_ascii=False, indent=2))
 
@@ -283,7 +284,7 @@ def check_selectors(
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
 ) -> None:
     """Open the page and report which candidate matches each element. Submits nothing."""
-    from bot.checker import check_selectors as do_check
+    from bot.run.check import check_selectors as do_check
 
     try:
         rows = do_check(
@@ -348,7 +349,7 @@ def demo(
     ),
 ) -> None:
     """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     raise typer.Exit(run_demo(out, echo=echo))
 
@@ -360,8 +361,8 @@ def ledger_list(
     ] = None,
 ) -> None:
     """Show recorded submissions (masked)."""
-    from bot.guard import Ledger
-    from bot.scenario import load_scenario
+    from bot.config.scenario import load_scenario
+    from bot.safety.ledger import Ledger
 
     with Ledger() as ledger:
         persons: list[str | None] = [None]
@@ -393,8 +394,8 @@ def ledger_reset(
     all_people: Annotated[bool, typer.Option("--all", help="Reset everybody.")] = False,
 ) -> None:
     """Start counting failures afresh (history is kept)."""
-    from bot.guard import Ledger
-    from bot.scenario import load_scenario
+    from bot.config.scenario import load_scenario
+    from bot.safety.ledger import Ledger
 
     if not scenarios and not all_people:
         echo("error: name scenario files, or pass --all", err=True)

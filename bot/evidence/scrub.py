@@ -29,6 +29,7 @@ from urllib.parse import unquote, unquote_plus
 
 from loguru import logger
 
+from bot.errors import first_line
 from bot.privacy import REDACTOR, Redactor
 
 __all__ = [
@@ -113,8 +114,7 @@ def safe_capture(what: str, fn: Callable[[], T]) -> T | None:
     try:
         return fn()
     except Exception as exc:
-        detail = str(exc).strip().splitlines()
-        reason = f"{type(exc).__name__}: {detail[0]}" if detail else type(exc).__name__
+        reason = f"{type(exc).__name__}: {first_line(exc)}"
         logger.warning(REDACTOR(f"evidence step '{what}' failed: {reason}"))
         return None
 

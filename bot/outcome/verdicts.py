@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.errors import BotError, SelectorError
-from bot.outcome import Category, Outcome
+from bot.outcome.model import Outcome
 from bot.privacy import REDACTOR
-from bot.scenario import CaptchaMode
+from bot.types import CaptchaMode, Category
 
 __all__ = [
     "captcha_required",
     "document_error",
     "error_outcome",
     "firewall",
-    "first_line",
     "outcome",
     "session_expired",
     "unknown_unexpected",
@@ -28,11 +27,6 @@ __all__ = [
 
 def outcome(category: Category, status: str, message: str, next_step: str, **kw: Any) -> Outcome:
     return Outcome(category=category, status=status, message=message, next_step=next_step, **kw)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return REDACTOR(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def document_error(status: int, body: str) -> Outcome:
@@ -118,7 +112,7 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
                 "tried": [{"candidate": c, "result": r} for c, r in exc.tried],
             },
         )
-    category = Category(exc.category) if exc.category in Category.__members__ else Category.failed
+    category = exc.category
     return outcome(
         category,
         category.value,

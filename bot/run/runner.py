@@ -24,20 +24,22 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bot import verdicts
-from bot.browser import LazyBrowser
-from bot.errors import BotError, ConfigError, SelectorError
-from bot.evidence import private_dir, safe_capture, scrub_har, scrub_trace, write_json
-from bot.flows import form_for, open_page
-from bot.guard import Ledger, check_submission
-from bot.locate import Resolver
-from bot.logs import install_patcher, run_log
-from bot.outcome import Category, Outcome, classify_reply
+from bot.config.scenario import Scenario
+from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
+from bot.errors import BotError, ConfigError, SelectorError, first_line
+from bot.evidence.runlog import install_patcher, run_log
+from bot.evidence.scrub import private_dir, safe_capture, scrub_har, scrub_trace, write_json
+from bot.outcome import verdicts
+from bot.outcome.classify import classify_reply
+from bot.outcome.model import Outcome
+from bot.page.browser import LazyBrowser
+from bot.page.forms import form_for, open_page
+from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, mask_mobile
-from bot.results import RunOptions, RunResult, new_run_id, now
-from bot.scenario import CaptchaMode, Scenario
-from bot.selector_map import SelectorMap, find_selector_map, load_selector_map
-from bot.submission import AuthWatch, SubmissionGate
+from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.safety.gate import AuthWatch, SubmissionGate
+from bot.safety.ledger import Ledger, check_submission
+from bot.types import CaptchaMode, Category
 
 __all__ = ["RunOptions", "RunResult", "run_scenarios"]
 
@@ -125,7 +127,7 @@ class _Run:
             mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
             # The viewport holds the whole SMS block; full_page would cost a relayout.
             data = page.screenshot(mask=mask, timeout=10_000)
-            from bot.evidence import write_private
+            from bot.evidence.scrub import write_private
 
             write_private(self.run_dir / name, data)
             self.add_evidence(name)
@@ -211,7 +213,7 @@ class _Run:
             return verdicts.outcome(
                 Category.site_error,
                 "page_not_loading",
-                f"The page did not load: {verdicts.first_line(exc)}",
+                f"The page did not load: {first_line(exc)}",
                 "Check the address and the network, then run again. Nothing was sent.",
             )
         if response is not None and response.status >= 400:
@@ -469,7 +471,7 @@ class _Run:
         try:
             banner = resolver.resolve("result_banner", timeout_s=min(10.0, self.options.timeout_s))
         except (SelectorError, PlaywrightError) as exc:
-            logger.warning("no result banner after the reply: {}", verdicts.first_line(exc))
+            logger.warning("no result banner after the reply: {}", first_line(exc))
             return None
         try:
             text = resolver.resolve("result_text", timeout_s=1.0, quiet=True).inner_text()
@@ -530,7 +532,7 @@ class _Run:
         return verdicts.outcome(
             Category.unknown if sent else Category.site_error,
             "internal_error",
-            f"icpbot hit an unexpected error: {type(exc).__name__}: {verdicts.first_line(exc)}",
+            f"icpbot hit an unexpected error: {type(exc).__name__}: {first_line(exc)}",
             "Check the filing's status before running again; report this with the run folder."
             if sent
             else "Nothing was sent. Report this with the run folder.",

@@ -22,9 +22,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.evidence import private_dir, write_private
-from bot.outcome import Category, most_severe
+from bot.evidence.scrub import private_dir, write_private
+from bot.outcome.model import most_severe
 from bot.privacy import REDACTOR
+from bot.types import Category
 
 __all__ = ["render_report"]
 
@@ -89,9 +90,9 @@ def render_report(
     categories = [row.category for row in rows]
     counts = Counter(categories)
     worst = most_severe(categories)
-    summary = [(cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.severity)]
+    summary = [(cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.exit_code)]
     env = Environment(
-        loader=PackageLoader("bot", "templates"),
+        loader=PackageLoader("bot.evidence", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -30,6 +30,8 @@ from urllib.parse import unquote, urlparse
 from loguru import logger
 from playwright.sync_api import BrowserContext, Route
 
+from bot.errors import first_line
+
 __all__ = ["GATE_HOST", "AuthWatch", "Reply", "SubmissionGate"]
 
 GATE_HOST = "icpbot-gate.invalid"
@@ -221,7 +223,7 @@ class SubmissionGate:
                 timeout=self.timeout_s * 1000,
             )
         except Exception as exc:  # the connection dropped or the reply never came
-            self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.error = first_line(exc)
             self.done = True
             logger.warning("no reply to the submission: {}", self.error)
             try:

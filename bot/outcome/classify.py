@@ -1,4 +1,4 @@
-"""Outcomes: what a run ended in, in the operator's words, and how the site's reply maps to one.
+"""Classification of the site's reply (pure): ``validStatus`` and banner text to an Outcome.
 
 The mapping from ``validStatus`` (and banner text) to an outcome is data, loaded from the selector
 map's ``statuses`` table (see ``selectors/miit.yaml``); this module only applies it. Classification
@@ -8,92 +8,13 @@ kept in the outcome.
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from bot.config.selector_map import SelectorMap, StatusEntry, banner_matches
+from bot.outcome.model import Outcome
+from bot.types import Action, Category
 
-if TYPE_CHECKING:  # runtime imports would be circular: selector_map loads Category from here
-    from bot.scenario import Action
-    from bot.selector_map import SelectorMap, StatusEntry
-
-__all__ = ["Category", "Outcome", "Submitted", "classify_reply", "most_severe"]
-
-
-class Category(StrEnum):
-    """Closed set of run results. Each has an exit code (see :attr:`exit_code`)."""
-
-    success = "success"
-    wrong_info = "wrong_info"
-    no_record = "no_record"
-    failed = "failed"
-    invalid_input = "invalid_input"
-    captcha_required = "captcha_required"
-    site_error = "site_error"
-    unknown = "unknown"
-    refused = "refused"
-    selector_error = "selector_error"
-
-    @property
-    def exit_code(self) -> int:
-        return _EXIT_CODES[self]
-
-    @property
-    def severity(self) -> int:
-        """Rank for picking the exit code of several scenarios: the highest exit code wins."""
-        return self.exit_code
-
-
-_EXIT_CODES: dict[Category, int] = {
-    Category.success: 0,
-    Category.wrong_info: 10,
-    Category.no_record: 11,
-    Category.failed: 12,
-    Category.invalid_input: 20,
-    Category.captcha_required: 21,
-    Category.site_error: 22,
-    Category.unknown: 23,
-    Category.refused: 24,
-    Category.selector_error: 25,
-}
-
-Submitted = Literal["no", "yes", "maybe"]
-
-
-class Outcome(BaseModel):
-    """The result of one scenario run, ready for result.json, the console and the report."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    category: Category
-    #: stable machine name of the status, e.g. ``verified_all``, ``wrong_info``, ``http_error``
-    status: str
-    #: the integer ``validStatus`` the site returned, or None when there was none
-    site_status: int | None = None
-    #: the banner text exactly as the page showed it (Chinese), or None
-    banner_zh: str | None = None
-    #: the Chinese text the status table expects for ``site_status`` (the site's own wording)
-    expected_banner_zh: str | None = None
-    #: English explanation and next step
-    message: str
-    next_step: str
-    #: the site's own error text (envelope ``msg`` or error toast), when there was one
-    site_message: str | None = None
-    #: whether a submission request may have reached the site in this run
-    submitted: Submitted = "no"
-    #: extra facts (HTTP status, mismatch notes, candidates tried); never personal values
-    details: dict[str, Any] = {}
-
-    @property
-    def exit_code(self) -> int:
-        return self.category.exit_code
-
-
-def most_severe(categories: list[Category]) -> Category:
-    """The category whose exit code a multi-scenario invocation returns."""
-    if not categories:
-        return Category.success
-    return max(categories, key=lambda c: c.severity)
+__all__ = ["classify_reply"]
 
 
 def classify_reply(
@@ -111,7 +32,6 @@ def classify_reply(
     status's text, both are kept (``banner_zh``, ``expected_banner_zh``) and ``details`` says which
     status the banner would mean; the category stays the API's. ``valid_flag`` is recorded.
     """
-    from bot.selector_map import banner_matches  # a runtime import here is not circular
 
     banner = banner_text if banner_text and banner_text.strip() else None
     details: dict[str, Any] = {}

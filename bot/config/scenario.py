@@ -49,15 +49,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot import defaults
+from bot.config.yamldoc import KeyPath, YamlDoc, format_path, load_yaml
 from bot.errors import ConfigError, Problem, ScenarioError, SelectorMapError
 from bot.privacy import REDACTOR, Kind
-from bot.yamlsrc import KeyPath, YamlDoc, format_path, load_yaml
+from bot.types import Action, CaptchaMode
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_SITE",
-    "Action",
-    "CaptchaMode",
     "Inputs",
     "Scenario",
     "extract_code",
@@ -69,8 +67,6 @@ __all__ = [
     "validate_paths",
 ]
 
-DEFAULT_BASE_URL = "https://beian.miit.gov.cn/"
-DEFAULT_SITE = "miit"
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 CODE_PATTERN = r"^[0-9]{6}$"
@@ -79,20 +75,6 @@ SITE_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 MOBILE_MESSAGE = "is not a valid mainland mobile number (11 digits starting with 1)"
 ID_MESSAGE = "is not the last 6 characters of an ID (5 digits, then a digit or X)"
-
-
-class Action(StrEnum):
-    """Which form of the SMS block a scenario submits."""
-
-    verify = "verify"
-    resend = "resend"
-
-
-class CaptchaMode(StrEnum):
-    """How the site's security check is handled: a person solves it, or the site shows none."""
-
-    manual = "manual"
-    none = "none"
 
 
 class Inputs(BaseModel):
@@ -122,8 +104,8 @@ class Scenario(BaseModel):
 
     name: str = Field(min_length=1)
     action: Action
-    site: str = Field(default=DEFAULT_SITE, pattern=SITE_PATTERN)
-    base_url: str = DEFAULT_BASE_URL
+    site: str = Field(default=defaults.SITE, pattern=SITE_PATTERN)
+    base_url: str = defaults.BASE_URL
     inputs: Inputs
     captcha: CaptchaMode = CaptchaMode.manual
     sms_received_at: AwareDatetime | None = None
@@ -423,14 +405,14 @@ def _from_doc(
 
     site = r.string(("site",))
     if site is None:
-        site = DEFAULT_SITE
+        site = defaults.SITE
     elif not re.fullmatch(SITE_PATTERN, site.strip()):
         r.problem(("site",), "must be a selector map name such as miit (lower case, no slashes)")
     site = site.strip()
 
     base_url = r.string(("base_url",))
     if base_url is None:
-        base_url = DEFAULT_BASE_URL
+        base_url = defaults.BASE_URL
     elif (problem := _check_base_url(base_url.strip())) is not None:
         r.problem(("base_url",), problem)
     base_url = base_url.strip()
@@ -521,7 +503,7 @@ def validate_paths(
     A file whose top level has ``elements:`` is a selector map; any other is a scenario, whose
     selector map (``selectors/<site>.yaml``) must also exist and load.
     """
-    from bot.selector_map import find_selector_map, load_selector_map  # imports this module
+    from bot.config.selector_map import find_selector_map, load_selector_map  # imports this module
 
     problems: list[Problem] = []
     maps_checked: dict[Path, list[Problem]] = {}
@@ -608,12 +590,12 @@ def scenario_json_schema() -> dict[str, Any]:
                 "(at most 2 times).",
             },
             "site": text("Selector map to use: selectors/<site>.yaml.", SITE_PATTERN)
-            | {"default": DEFAULT_SITE},
+            | {"default": defaults.SITE},
             "base_url": text(
                 "Root URL of the site; the CLI's --base-url replaces it.",
                 r"^(https?://\S+|.*" + _VAR_OR + ".*)$",
             )
-            | {"default": DEFAULT_BASE_URL},
+            | {"default": defaults.BASE_URL},
             "inputs": {
                 "type": "object",
                 "description": "The values typed into the form. ${VAR} reads an environment "

@@ -1,0 +1,28 @@
+"""Every default value of icpbot, once: the CLI's flags, the run options and the loaders read them
+from here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BASE_URL",
+    "CAPTCHA_WAIT_HEADED_S",
+    "CHECK_TIMEOUT_S",
+    "OUT_DIR",
+    "SITE",
+    "TIMEOUT_S",
+]
+
+#: The real site's root; a scenario's ``base_url`` and ``check-selectors --base-url`` default to it.
+BASE_URL = "https://beian.miit.gov.cn/"
+#: The selector map used when a scenario names no ``site`` (``selectors/miit.yaml``).
+SITE = "miit"
+#: Where run folders and reports go.
+OUT_DIR = Path("recordings")
+#: Seconds for each page step and for the reply to the submission.
+TIMEOUT_S = 30.0
+#: Seconds ``check-selectors`` waits for each element.
+CHECK_TIMEOUT_S = 15.0
+#: Seconds a headed run waits for a person to pass the security check (headless waits none).
+CAPTCHA_WAIT_HEADED_S = 300.0

@@ -1,0 +1,3 @@
+"""evidence"""
+
+__all__: list[str] = []

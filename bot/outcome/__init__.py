@@ -1,0 +1,3 @@
+"""outcome"""
+
+__all__: list[str] = []

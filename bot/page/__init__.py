@@ -1,0 +1,3 @@
+"""page"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""safety"""
+
+__all__: list[str] = []
