@@ -35,9 +35,9 @@ def main() -> None:
             except Exception:  # e.g. inside an event loop: bot.cli.app starts its own later
                 pool = None
             importing.result()
-        import bot.cli.app
+        import bot.cli.run
 
-        bot.cli.app.EARLY_POOL = pool
+        bot.cli.run.EARLY_POOL = pool
     from bot.cli.app import main as cli_main
 
     cli_main()

@@ -37,8 +37,9 @@ from bot.page.forms import form_for, open_page
 from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, mask_mobile
 from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.safety.budget import check_submission
 from bot.safety.gate import AuthWatch, SubmissionGate
-from bot.safety.ledger import Ledger, check_submission
+from bot.safety.ledger import Ledger
 from bot.types import CaptchaMode, Category
 
 __all__ = ["RunOptions", "RunResult", "run_scenarios"]

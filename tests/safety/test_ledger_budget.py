@@ -13,13 +13,8 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.privacy import mask_mobile
-from bot.safety.ledger import (
-    SCHEMA_VERSION,
-    GuardDecision,
-    Ledger,
-    check_submission,
-    default_state_dir,
-)
+from bot.safety.budget import GuardDecision, check_submission
+from bot.safety.ledger import SCHEMA_VERSION, Ledger, default_state_dir
 from bot.types import Category
 
 MOBILE = "13912345678"

@@ -1,0 +1,173 @@
+"""``icpbot run``: validate every file, then run each scenario once, then print and report."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from loguru import logger
+
+from bot.cli.common import EvidenceOpt, TraceOpt, app, echo, fail
+from bot.errors import BotError, ConfigError, Problem
+from bot.outcome.model import most_severe
+from bot.types import Category
+
+if TYPE_CHECKING:
+    from bot.config.scenario import Scenario
+    from bot.page.browser import LazyBrowser
+    from bot.run.runner import RunOptions
+
+__all__ = ["EARLY_POOL", "run"]
+
+#: A driver that ``bot.cli.entry`` started before importing this module (``icpbot run`` only).
+EARLY_POOL: LazyBrowser | None = None
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    base_url: Annotated[str | None, typer.Option(help="Replace each scenario's base_url.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for run folders and the report.")] = Path(
+        "recordings"
+    ),
+    headed: Annotated[
+        bool | None,
+        typer.Option(
+            "--headed/--headless",
+            help="Show the browser. Default: headed when a person may have to pass the security "
+            "check and a display exists.",
+        ),
+    ] = None,
+    selectors: Annotated[Path | None, typer.Option(help="Use this selector map file.")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds for each page step and the reply.")
+    ] = 30.0,
+    captcha_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to wait for a person to pass the security check (default 300 headed; "
+            "headless ends at once unless given)."
+        ),
+    ] = None,
+    browser: Annotated[
+        str | None,
+        typer.Option(
+            help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's)."
+        ),
+    ] = None,
+    trace: Annotated[TraceOpt, typer.Option(help="Keep a Playwright trace.")] = TraceOpt.on_failure,
+    har: Annotated[bool, typer.Option("--har", help="Keep a HAR of the network.")] = False,
+    evidence: Annotated[
+        EvidenceOpt,
+        typer.Option(help="masked (default) hides personal values in screenshots and traces."),
+    ] = EvidenceOpt.masked,
+    allow_risky_attempt: Annotated[
+        bool,
+        typer.Option("--allow-risky-attempt", help="Allow one verify after 3 recorded failures."),
+    ] = False,
+    report: Annotated[bool, typer.Option(help="Write an HTML report.")] = True,
+) -> None:
+    """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
+    from bot.page.browser import LazyBrowser
+
+    if evidence is EvidenceOpt.unmasked:
+        echo(
+            "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in "
+            "screenshots and traces; keep the run folders private.",
+            err=True,
+        )
+
+    def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
+        from bot.config.scenario import load_scenario
+        from bot.run.runner import RunOptions, load_map_for
+
+        options = RunOptions(
+            base_url=base_url,
+            out_dir=out,
+            headed=headed,
+            selectors=selectors,
+            timeout_s=timeout,
+            captcha_timeout_s=captcha_timeout,
+            browser=browser,
+            trace=trace.value,
+            har=har,
+            evidence=evidence.value,
+            allow_risky=allow_risky_attempt,
+            notify=lambda line: echo(line, err=True),
+        )
+        loaded: list[Scenario] = []
+        refused: list[tuple[Path, ConfigError]] = []
+        seen: set[Path] = set()
+        for path in scenarios:
+            if path.resolve() in seen:  # each scenario is a submission: never twice by accident
+                problem = Problem(str(path), None, "", "named twice on the command line")
+                refused.append((path, ConfigError([problem])))
+                continue
+            seen.add(path.resolve())
+            try:
+                loaded.append(load_scenario(path))
+            except ConfigError as exc:
+                refused.append((path, exc))
+        if not refused:
+            for sc in loaded:  # the selector maps too, so that a bad map is refused here
+                try:
+                    load_map_for(sc, options)
+                except ConfigError as exc:
+                    refused.append((Path(str(sc.source or sc.name)), exc))
+        return options, loaded, refused
+
+    # Imports and validation run beside the start of Playwright's driver (a Node.js process,
+    # not a browser): together they cost about what the slower one does. No browser starts
+    # before every file is known to be good.
+    pool = EARLY_POOL or LazyBrowser()
+    pool.explicit = browser
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        preparing = worker.submit(prepare)
+        try:
+            pool.start_driver()  # at once when bot.cli.entry started it already
+        except Exception as exc:  # the run itself will report a missing or broken Playwright
+            logger.debug("driver start deferred: {}", exc)
+        options, loaded, refused = preparing.result()
+
+    from bot.run.runner import invalid_input_result, run_scenarios
+
+    if refused:
+        pool.close()
+        # One bad file stops the whole invocation before any browser starts: nothing half-done.
+        for path, problem in refused:
+            echo(f"error: {problem}", err=True)
+            res = invalid_input_result(options, str(path), problem)
+            echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
+        if loaded:
+            echo(
+                f"{len(loaded)} valid scenario(s) were not run either; fix the files above.",
+                err=True,
+            )
+        raise typer.Exit(Category.invalid_input.exit_code)
+    try:
+        results = run_scenarios(loaded, options, pool=pool)
+    except KeyboardInterrupt:
+        echo("interrupted; the current run's result.json says how far it got", err=True)
+        raise typer.Exit(130) from None
+    except BotError as exc:
+        raise fail(exc) from None
+    for res in results:
+        o = res.outcome
+        name = res.scenario.name if res.scenario else "?"
+        echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
+    if report and results:
+        from bot.evidence.report import render_report
+        from bot.evidence.scrub import safe_capture
+
+        runs = []
+        for res in results:
+            data = res.to_json()
+            data["dir"] = res.run_dir
+            runs.append(data)
+        path = out / f"report-{results[0].run_id.split('-')[0]}.html"
+        # The report is evidence: best effort, never the cause of a different exit code.
+        if safe_capture("report", lambda: render_report(runs, path)) is not None:
+            echo(f"report: {path}")
+    raise typer.Exit(most_severe([r.outcome.category for r in results]).exit_code)

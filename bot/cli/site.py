@@ -1,0 +1,62 @@
+"""``icpbot mock`` and ``icpbot demo``: the built-in mock of the MIIT site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import CaptchaOpt, app, echo
+from bot.types import Category
+
+__all__ = ["demo", "mock"]
+
+
+@app.command()
+def mock(
+    port: Annotated[int, typer.Option(help="Page port on 127.0.0.1 (0: any free port).")] = 8000,
+    api_port: Annotated[int, typer.Option(help="API port (0: any free port).")] = 0,
+    filings: Annotated[
+        Path | None, typer.Option(help="Filings YAML (default: demo filings).")
+    ] = None,
+    captcha: Annotated[CaptchaOpt, typer.Option(help="Show the security check.")] = CaptchaOpt.off,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ENDPOINT=KIND[:ARG][@TIMES], e.g. verify=drop, page=waf403, assets=slow:3."
+        ),
+    ] = None,
+    variant: Annotated[str, typer.Option(help="Page layout variant.")] = "default",
+    test_mode: Annotated[bool, typer.Option("--test-mode", hidden=True)] = False,
+) -> None:
+    """Serve the built-in mock of the MIIT page and API on 127.0.0.1 until Ctrl-C."""
+    from bot.mocksite import serve
+
+    try:
+        serve(
+            port=port,
+            api_port=api_port,
+            filings_path=filings,
+            captcha=captcha is CaptchaOpt.on,
+            faults=list(fault or []),
+            variant=variant,
+            test_mode=test_mode,
+        )
+    except (ValueError, OSError) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(Category.invalid_input.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = Path(
+        "recordings"
+    ),
+) -> None:
+    """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""
+    from bot.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(out, echo=echo))
