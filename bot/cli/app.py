@@ -23,7 +23,7 @@ __all__ = ["app", "main"]
 
 # Imported for their commands, in the order `icpbot --help` lists them.
 # isort: off
-from bot.cli import run, files, site, ledger  # noqa: E402
+from bot.cli import run, files, site, ledger
 # isort: on
 
 del files, ledger, run, site
