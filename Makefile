@@ -12,6 +12,7 @@ demo: setup
 test: setup
 	$(PY) -m ruff check bot tests bench
 	$(PY) -m mypy
+	.venv/bin/lint-imports
 	$(PY) -m pytest
 
 bench: setup

@@ -95,9 +95,11 @@ class GuardRefused(BotError):
     category = Category.refused
     exit_code = category.exit_code
 
-    def __init__(self, reason: str, next_step: str = "") -> None:
+    def __init__(self, reason: str, next_step: str = "", *, failures: int = 0) -> None:
         self.reason = reason
         self.next_step = next_step
+        #: counted failed verifications recorded for the person
+        self.failures = failures
         super().__init__(reason)
 
 

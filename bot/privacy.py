@@ -2,8 +2,17 @@
 
 A process-wide :data:`REDACTOR` learns the values of each scenario as soon as they are loaded, and
 every sink (log lines, console output, result.json, the report, traces and HARs) passes text
-through it. Each value is replaced in every form the page might have used: as is, JSON-escaped,
-URL-encoded; mobile numbers also with the +86/0086 prefixes and spaced or dashed.
+through it. It is process-wide on purpose, and this is the one place that says why: a value must
+be masked wherever it surfaces, also in text icpbot did not write itself (a Playwright error that
+quotes a ``fill`` call, a trace, a third-party log line), so masking cannot depend on each caller
+passing the right object along. It only grows (a value once seen stays masked) and is thread-safe.
+
+icpbot's modules log through :data:`logger`, loguru's logger with a patch that masks every
+message, so no sink (the CLI's, ``run.log``, or one a library user adds) sees a personal value; no
+global logging configuration is needed for that.
+
+Each value is replaced in every form the page might have used: as is, JSON-escaped, URL-encoded;
+mobile numbers also with the +86/0086 prefixes and spaced or dashed.
 """
 
 from __future__ import annotations
@@ -11,10 +20,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTOR", "Redactor", "mask_code", "mask_id", "mask_mobile", "mask_value"]
+from loguru import logger as _loguru_logger
+
+__all__ = ["REDACTOR", "Redactor", "logger", "mask_code", "mask_id", "mask_mobile", "mask_value"]
 
 Kind = Literal["mobile", "code", "id_last6"]
 
@@ -64,7 +75,6 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: dict[str, str] = {}  # form -> mask
         self._pattern: re.Pattern[str] | None = None
-        self.enabled = True
 
     def add(self, kind: Kind, value: str | None) -> None:
         if not value:
@@ -93,14 +103,14 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         pattern = self._pattern
-        if not self.enabled or pattern is None or not text:
+        if pattern is None or not text:
             return text
         return pattern.sub(lambda m: self._values[m.group(0)], text)
 
     def bytes(self, data: bytes) -> bytes:
         """Redact UTF-8 text in bytes; bytes that are not UTF-8 are redacted byte-wise."""
         pattern = self._pattern
-        if not self.enabled or pattern is None or not data:
+        if pattern is None or not data:
             return data
         try:
             return self(data.decode("utf-8")).encode("utf-8")
@@ -113,3 +123,11 @@ class Redactor:
 
 #: The process-wide redactor every sink uses.
 REDACTOR = Redactor()
+
+
+def _redact_record(record: Any) -> None:
+    record["message"] = REDACTOR(record["message"])
+
+
+#: loguru's logger, masking every message before any sink sees it.
+logger = _loguru_logger.patch(_redact_record)

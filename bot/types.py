@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-__all__ = ["Action", "CaptchaMode", "Category", "Submitted"]
+__all__ = ["Action", "CaptchaMode", "Category", "EvidenceMode", "Submitted", "TraceMode"]
 
 
 class Action(StrEnum):
@@ -64,3 +64,8 @@ _EXIT_CODES: dict[Category, int] = {
 
 #: Whether a submission request may have reached the site in a run.
 Submitted = Literal["no", "yes", "maybe"]
+
+#: When a run keeps its Playwright trace.
+TraceMode = Literal["on", "off", "on-failure"]
+#: ``masked`` hides personal values in screenshots and traces; ``unmasked`` keeps them.
+EvidenceMode = Literal["masked", "unmasked"]

@@ -13,11 +13,11 @@ import sys
 from typing import Annotated
 
 import typer
-from loguru import logger
 
 from bot import __version__
 from bot.cli.common import app, echo
-from bot.evidence.runlog import configure_console, install_patcher
+from bot.cli.logs import configure_console
+from bot.privacy import logger
 
 __all__ = ["app", "main"]
 
@@ -47,7 +47,6 @@ def _root(
 ) -> None:
     del version  # handled by its eager callback, before any command is required
     configure_console("DEBUG" if verbose else "WARNING")
-    install_patcher()
 
 
 def main() -> None:

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.errors import BotError
 from bot.privacy import REDACTOR
+from bot.types import CaptchaMode
 
-__all__ = ["CaptchaOpt", "EvidenceOpt", "TraceOpt", "app", "echo", "fail", "ledger_app"]
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+    from bot.config.scenario import Scenario
+
+__all__ = [
+    "CaptchaOpt",
+    "EvidenceOpt",
+    "TraceOpt",
+    "app",
+    "decide_headed",
+    "echo",
+    "fail",
+    "ledger_app",
+    "lent_browser",
+    "person_at_screen",
+]
 
 app = typer.Typer(
     name="icpbot",
@@ -48,3 +69,29 @@ def echo(text: str = "", *, err: bool = False) -> None:
 def fail(exc: BotError) -> typer.Exit:
     echo(f"error: {exc}", err=True)
     return typer.Exit(exc.exit_code)
+
+
+def person_at_screen() -> bool:
+    """A terminal and a display: someone who could pass the security check. CI, cron jobs and
+    pipes have no terminal, so they run headless and end at once at the check."""
+    if not sys.stdin.isatty():
+        return False
+    if os.name == "nt" or sys.platform == "darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def decide_headed(flag: bool | None, scenarios: Sequence[Scenario]) -> bool:
+    """``--headed/--headless`` when given; else headed when a scenario wants a person for the
+    security check and a person can be at the screen."""
+    if flag is not None:
+        return flag
+    return any(s.captcha is CaptchaMode.manual for s in scenarios) and person_at_screen()
+
+
+def lent_browser(ctx: typer.Context) -> Browser | None:
+    """A browser lent by the caller as the click context's ``obj`` (in-process callers such as
+    tests already run Playwright; a second ``sync_playwright()`` cannot start beside it)."""
+    from playwright.sync_api import Browser
+
+    return ctx.obj if isinstance(ctx.obj, Browser) else None

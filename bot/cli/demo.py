@@ -30,7 +30,8 @@ def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_
     from bot.config.scenario import load_scenarios
     from bot.mocksite import MockSite, load_filings
     from bot.mocksite import __file__ as mock_init
-    from bot.run.runner import RunOptions, run_scenarios
+    from bot.run.options import RunOptions
+    from bot.run.runner import run_scenarios, write_report
 
     files = sorted(scenario_dir.glob("*.yaml"))
     if not files:
@@ -70,13 +71,8 @@ def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_
             res.run_dir.name,
         )
     Console(width=160).print(table)
-    report = None
-    try:
-        from bot.evidence.report import render_report
-
-        runs = [{**r.to_json(), "dir": r.run_dir} for r in results]
-        report = render_report(runs, out / f"report-{results[0].run_id.split('-')[0]}.html")
-    except Exception as exc:  # the table above already holds the outcomes
-        echo(f"warning: report not written: {exc}", err=True)
+    report = write_report(results, out)  # the table above already holds the outcomes
+    if report is None:
+        echo("warning: report not written; see the run folders", err=True)
     echo(f"evidence: {out.resolve()}" + (f"\nreport: {report}" if report else ""))
     return 0 if all(r.outcome.category in _ANSWERED for r in results) else 1

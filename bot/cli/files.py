@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import app, echo, fail
+from bot import defaults
+from bot.cli.common import app, echo, fail, lent_browser
 from bot.errors import BotError
 from bot.types import Category
 
@@ -49,10 +50,13 @@ def schema(
 
 @app.command("check-selectors")
 def check_selectors(
-    base_url: Annotated[str, typer.Option(help="Site to check.")] = "https://beian.miit.gov.cn/",
-    site: Annotated[str, typer.Option(help="Selector map name under selectors/.")] = "miit",
+    ctx: typer.Context,
+    base_url: Annotated[str, typer.Option(help="Site to check.")] = defaults.BASE_URL,
+    site: Annotated[str, typer.Option(help="Selector map name under selectors/.")] = defaults.SITE,
     selectors: Annotated[Path | None, typer.Option(help="Selector map file.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each element.")] = 15.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each element.")
+    ] = defaults.CHECK_TIMEOUT_S,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
 ) -> None:
@@ -67,6 +71,7 @@ def check_selectors(
             timeout_s=timeout,
             headed=headed,
             browser=browser,
+            lent=lent_browser(ctx),
         )
     except BotError as exc:
         raise fail(exc) from None

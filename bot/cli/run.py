@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from loguru import logger
 
-from bot.cli.common import EvidenceOpt, TraceOpt, app, echo, fail
+from bot import defaults
+from bot.cli.common import EvidenceOpt, TraceOpt, app, decide_headed, echo, fail, lent_browser
 from bot.errors import BotError, ConfigError, Problem
 from bot.outcome.model import most_severe
+from bot.privacy import logger
 from bot.types import Category
 
 if TYPE_CHECKING:
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
-    from bot.run.runner import RunOptions
+    from bot.run.options import RunOptions
 
 __all__ = ["EARLY_POOL", "run"]
 
@@ -27,11 +29,12 @@ EARLY_POOL: LazyBrowser | None = None
 
 @app.command()
 def run(
+    ctx: typer.Context,
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
     base_url: Annotated[str | None, typer.Option(help="Replace each scenario's base_url.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for run folders and the report.")] = Path(
-        "recordings"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for run folders and the report.")
+    ] = defaults.OUT_DIR,
     headed: Annotated[
         bool | None,
         typer.Option(
@@ -43,7 +46,7 @@ def run(
     selectors: Annotated[Path | None, typer.Option(help="Use this selector map file.")] = None,
     timeout: Annotated[
         float, typer.Option(help="Seconds for each page step and the reply.")
-    ] = 30.0,
+    ] = defaults.TIMEOUT_S,
     captcha_timeout: Annotated[
         float | None,
         typer.Option(
@@ -81,7 +84,8 @@ def run(
 
     def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
         from bot.config.scenario import load_scenario
-        from bot.run.runner import RunOptions, load_map_for
+        from bot.run.options import RunOptions
+        from bot.run.runner import load_map_for
 
         options = RunOptions(
             base_url=base_url,
@@ -121,17 +125,20 @@ def run(
     # Imports and validation run beside the start of Playwright's driver (a Node.js process,
     # not a browser): together they cost about what the slower one does. No browser starts
     # before every file is known to be good.
+    lent = lent_browser(ctx)
     pool = EARLY_POOL or LazyBrowser()
     pool.explicit = browser
     with ThreadPoolExecutor(max_workers=1) as worker:
         preparing = worker.submit(prepare)
         try:
-            pool.start_driver()  # at once when bot.cli.entry started it already
+            if lent is None:
+                pool.start_driver()  # at once when bot.cli.entry started it already
         except Exception as exc:  # the run itself will report a missing or broken Playwright
             logger.debug("driver start deferred: {}", exc)
         options, loaded, refused = preparing.result()
+    options = replace(options, headed=decide_headed(headed, loaded))
 
-    from bot.run.runner import invalid_input_result, run_scenarios
+    from bot.run.runner import invalid_input_result, run_scenarios, write_report
 
     if refused:
         pool.close()
@@ -147,7 +154,7 @@ def run(
             )
         raise typer.Exit(Category.invalid_input.exit_code)
     try:
-        results = run_scenarios(loaded, options, pool=pool)
+        results = run_scenarios(loaded, options, browser=lent, pool=pool)
     except KeyboardInterrupt:
         echo("interrupted; the current run's result.json says how far it got", err=True)
         raise typer.Exit(130) from None
@@ -157,17 +164,8 @@ def run(
         o = res.outcome
         name = res.scenario.name if res.scenario else "?"
         echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
-    if report and results:
-        from bot.evidence.report import render_report
-        from bot.evidence.scrub import safe_capture
-
-        runs = []
-        for res in results:
-            data = res.to_json()
-            data["dir"] = res.run_dir
-            runs.append(data)
-        path = out / f"report-{results[0].run_id.split('-')[0]}.html"
-        # The report is evidence: best effort, never the cause of a different exit code.
-        if safe_capture("report", lambda: render_report(runs, path)) is not None:
-            echo(f"report: {path}")
+    if report:
+        written = write_report(results, out)
+        if written is not None:
+            echo(f"report: {written}")
     raise typer.Exit(most_severe([r.outcome.category for r in results]).exit_code)

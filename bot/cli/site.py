@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from bot import defaults
 from bot.cli.common import CaptchaOpt, app, echo
 from bot.types import Category
 
@@ -52,9 +53,7 @@ def mock(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = Path(
-        "recordings"
-    ),
+    out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = defaults.OUT_DIR,
 ) -> None:
     """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""
     from bot.cli.demo import run_demo

@@ -44,7 +44,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-import bot
 from bot.config.yamldoc import KeyPath, YamlDoc, format_path, load_yaml
 from bot.errors import Problem, SelectorMapError
 from bot.types import Action, Category
@@ -384,7 +383,7 @@ def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Pat
     if env_dir := os.environ.get(SELECTORS_DIR_ENV):
         dirs.append(Path(env_dir))
     dirs.append(Path.cwd() / "selectors")
-    dirs.append(Path(bot.__file__).resolve().parent.parent / "selectors")
+    dirs.append(Path(__file__).resolve().parents[2] / "selectors")
     tried: list[str] = []
     for d in dirs:
         candidate = d / f"{site}.yaml"

@@ -16,7 +16,6 @@ Mapping keys are always strings (their text as written): ``yes:`` is the key ``"
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -80,9 +79,6 @@ class YamlDoc:
 
     def has(self, path: KeyPath) -> bool:
         return path in self._kinds
-
-    def paths(self) -> Iterator[KeyPath]:
-        return iter(self._kinds)
 
 
 def load_yaml(path: Path | str, *, error: type[ConfigError] = ConfigError) -> YamlDoc:

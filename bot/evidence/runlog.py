@@ -1,16 +1,13 @@
-"""Logging set-up: loguru sinks that pass every formatted line through the redactor.
+"""``run.log``: a run's own log file, part of its evidence.
 
-Library modules only do ``from loguru import logger``. Sinks are added here: the CLI's console sink
-(:func:`configure_console`) and the per-run ``run.log`` that is part of a run's evidence
-(:func:`run_log`). Each sink is a function that redacts the *whole formatted line*, exception text
-included, so a Playwright error quoting a ``fill`` value is masked too.
+The sink redacts the *whole formatted line*, exception text included, on top of the message
+masking that :data:`bot.privacy.logger` does for every sink.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -19,33 +16,19 @@ from loguru import logger
 
 from bot.privacy import REDACTOR
 
-__all__ = ["configure_console", "install_patcher", "run_log"]
+__all__ = ["redacting_sink", "run_log"]
 
-_CONSOLE_FORMAT = "<level>{level: <7}</level> {message}"
 _FILE_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSZZ} {level: <7} {name}:{function}:{line} {message}"
-_console_id: int | None = None
 
 
-def _redacting(stream: TextIO):  # type: ignore[no-untyped-def]
+def redacting_sink(stream: TextIO) -> Callable[[object], None]:
+    """A loguru sink that writes each formatted line to ``stream`` through the redactor."""
+
     def sink(message: object) -> None:
         stream.write(REDACTOR(str(message)))
         stream.flush()
 
     return sink
-
-
-def configure_console(level: str = "INFO") -> None:
-    """Replace loguru's default stderr sink with a redacting one (idempotent)."""
-    global _console_id
-    logger.remove()
-    _console_id = logger.add(
-        _redacting(sys.stderr),
-        level=level,
-        format=_CONSOLE_FORMAT,
-        colorize=sys.stderr.isatty(),
-        backtrace=False,
-        diagnose=False,
-    )
 
 
 @contextmanager
@@ -54,7 +37,7 @@ def run_log(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     stream = os.fdopen(fd, "w", encoding="utf-8")
     sink_id = logger.add(
-        _redacting(stream),
+        redacting_sink(stream),
         level="DEBUG",
         format=_FILE_FORMAT,
         backtrace=False,
@@ -66,12 +49,3 @@ def run_log(path: Path) -> Iterator[None]:
     finally:
         logger.remove(sink_id)
         stream.close()
-
-
-def _redact_record(record: dict) -> None:  # type: ignore[type-arg]
-    record["message"] = REDACTOR(record["message"])
-
-
-def install_patcher() -> None:
-    """Redact the message of every record for every sink, loguru's default one included."""
-    logger.configure(patcher=_redact_record)  # type: ignore[arg-type]

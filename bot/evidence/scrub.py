@@ -27,17 +27,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus
 
-from loguru import logger
-
 from bot.errors import first_line
-from bot.privacy import REDACTOR, Redactor
+from bot.privacy import REDACTOR, Redactor, logger
 
 __all__ = [
     "ScrubReport",
     "private_dir",
     "safe_capture",
     "scan_for_secrets",
-    "screenshot_mask_style",
     "scrub_har",
     "scrub_trace",
     "write_json",
@@ -117,19 +114,6 @@ def safe_capture(what: str, fn: Callable[[], T]) -> T | None:
         reason = f"{type(exc).__name__}: {first_line(exc)}"
         logger.warning(REDACTOR(f"evidence step '{what}' failed: {reason}"))
         return None
-
-
-def screenshot_mask_style() -> str:
-    """CSS for ``page.screenshot(style=...)`` that hides typed values and carets.
-
-    A complement to ``mask=[page.locator("input, textarea")]``: the mask paints over the boxes,
-    this also blanks the text should a mask ever miss an element.
-    """
-    return (
-        "input, textarea { color: transparent !important; caret-color: transparent !important;"
-        " text-shadow: none !important; }\n"
-        "input::placeholder, textarea::placeholder { color: #999 !important; }\n"
-    )
 
 
 # -- scrubbing -------------------------------------------------------------------------------------

@@ -8,13 +8,86 @@ kept in the outcome.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from bot.config.selector_map import SelectorMap, StatusEntry, banner_matches
+from bot.outcome import verdicts
 from bot.outcome.model import Outcome
 from bot.types import Action, Category
 
-__all__ = ["classify_reply"]
+__all__ = ["PageRead", "classify_reply", "classify_response", "envelope_code", "page_read_for"]
+
+#: What the page must be read for before a reply can be classified.
+PageRead = Literal["nothing", "toast", "banner"]
+
+
+def envelope_code(body: dict[str, Any] | None) -> int | None:
+    """The envelope's ``code`` as an integer (None when absent or not a number)."""
+    code = (body or {}).get("code")
+    try:
+        return int(code) if code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _msg(body: dict[str, Any] | None) -> str | None:
+    return str((body or {}).get("msg") or "") or None
+
+
+def page_read_for(http_status: int, body: dict[str, Any] | None) -> PageRead:
+    """Which of the page's answers (error toast, result banner) the reply's class needs."""
+    if http_status == 401 or (http_status == 403 and body is None):
+        return "nothing"
+    if http_status >= 400:
+        # Only the reply's own msg is the site's word; without one the toast is kept as a detail.
+        return "toast" if _msg(body) is None else "nothing"
+    if body is None:
+        return "nothing"
+    return "banner" if envelope_code(body) == 200 else "toast"
+
+
+def classify_response(
+    smap: SelectorMap,
+    action: Action,
+    *,
+    http_status: int,
+    body: dict[str, Any] | None,
+    elapsed_s: float,
+    banner: str | None = None,
+    toast: str | None = None,
+) -> Outcome:
+    """The outcome of the site's reply to the one submission (pure: no page, no browser).
+
+    ``banner`` and ``toast`` are what the page showed, read as :func:`page_read_for` says.
+    """
+    details: dict[str, Any] = {"http_status": http_status, "reply_seconds": round(elapsed_s, 3)}
+    if http_status == 401:
+        return verdicts.session_expired(submitted="yes")
+    if http_status == 403 and body is None:
+        return verdicts.firewall(submitted="maybe", details=details)
+    if http_status >= 400:
+        # A toast may be the page's reaction to a retry the gate blocked: a detail, not the word.
+        msg = _msg(body)
+        return verdicts.http_error(
+            http_status, msg, {**details, "toast": toast} if toast and not msg else details
+        )
+    if body is None:
+        return verdicts.bad_reply(details)
+    code = envelope_code(body)
+    if code != 200:
+        return verdicts.envelope_error(code, _msg(body) or "", toast, details)
+    params = body.get("params")
+    params = params if isinstance(params, dict) else {}
+    status_raw = params.get("validStatus")
+    try:
+        status = int(status_raw) if status_raw is not None else None
+    except (TypeError, ValueError):
+        status = None
+    outcome = classify_reply(smap, action, status, banner, valid_flag=params.get("validFlag"))
+    merged = {**details, **outcome.details}
+    if banner is None:
+        merged["banner_missing"] = True
+    return outcome.model_copy(update={"details": merged})
 
 
 def classify_reply(

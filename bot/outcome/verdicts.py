@@ -9,18 +9,31 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bot.errors import BotError, SelectorError
+from bot.errors import BotError, GuardRefused, Problem, SelectorError, first_line
 from bot.outcome.model import Outcome
 from bot.privacy import REDACTOR
 from bot.types import CaptchaMode, Category
 
 __all__ = [
+    "bad_reply",
     "captcha_required",
     "document_error",
+    "envelope_error",
     "error_outcome",
     "firewall",
+    "http_error",
+    "internal_error",
+    "interrupted",
+    "invalid_input",
+    "no_reaction",
+    "no_reply",
+    "not_finished",
     "outcome",
+    "page_not_loading",
+    "page_validation",
+    "refused",
     "session_expired",
+    "site_message_before_send",
     "unknown_unexpected",
 ]
 
@@ -99,6 +112,8 @@ def unknown_unexpected(paths: list[str]) -> Outcome:
 
 
 def error_outcome(exc: BotError, sent: bool) -> Outcome:
+    if isinstance(exc, GuardRefused):
+        return refused(exc.reason, exc.next_step, exc.failures)
     if isinstance(exc, SelectorError):
         return outcome(
             Category.selector_error,
@@ -118,5 +133,150 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
         category.value,
         REDACTOR(str(exc)),
         "Fix the problem named above and run again.",
+        submitted="maybe" if sent else "no",
+    )
+
+
+# -- icpbot's own verdicts, by the phase that reaches them ----------------------------------------
+def not_finished() -> Outcome:
+    return outcome(
+        Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
+    )
+
+
+def refused(reason: str, next_step: str, failures: int) -> Outcome:
+    return outcome(
+        Category.refused, "refused", reason, next_step, details={"failures_recorded": failures}
+    )
+
+
+def invalid_input(problems: list[Problem]) -> Outcome:
+    return outcome(
+        Category.invalid_input,
+        "invalid_input",
+        "The scenario was refused before any browser started: "
+        + "; ".join(str(p) for p in problems),
+        "Fix the file at the line and key named, then run again. Nothing was sent.",
+        details={
+            "problems": [
+                {"file": p.file, "line": p.line, "key": p.key, "message": p.message}
+                for p in problems
+            ]
+        },
+    )
+
+
+def page_not_loading(exc: BaseException) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "page_not_loading",
+        f"The page did not load: {first_line(exc)}",
+        "Check the address and the network, then run again. Nothing was sent.",
+    )
+
+
+def no_reaction(timeout_s: float) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "no_reaction",
+        "The page did not react to the click on 提交 (submit) within "
+        f"{timeout_s:g} s; no submission request left the browser.",
+        "Open the page by hand to see what it shows; run again later.",
+        submitted="no",
+    )
+
+
+def page_validation(text: str | None, *, alert: bool) -> Outcome:
+    return outcome(
+        Category.invalid_input,
+        "page_validation",
+        "The page refused the values before sending "
+        + ("(an alert)." if alert else "(its own check)."),
+        "Check the values in the scenario; nothing was sent.",
+        site_message=text,
+        submitted="no",
+    )
+
+
+def site_message_before_send(text: str | None) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "site_message",
+        f"The site showed an error before anything was sent: {text or '?'}",
+        "Try again later; nothing was sent.",
+        site_message=text,
+        submitted="no",
+    )
+
+
+def no_reply(error: str | None) -> Outcome:
+    return outcome(
+        Category.unknown,
+        "no_reply",
+        "The submission was sent but no reply came back "
+        f"({error or 'timed out'}). The site may or may not have processed it.",
+        "Do not run it again yet: check the filing's status with the hosting provider or "
+        "on the site first. icpbot never resubmits on its own.",
+        submitted="maybe",
+        details={"error": error},
+    )
+
+
+def http_error(http_status: int, msg: str | None, details: dict[str, Any]) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "http_error",
+        f"The site answered HTTP {http_status} to the submission" + (f": {msg}" if msg else "."),
+        "Check the filing's status before trying again; the site may have received the data.",
+        site_message=msg,
+        submitted="maybe",
+        details=details,
+    )
+
+
+def bad_reply(details: dict[str, Any]) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "bad_reply",
+        "The site's reply to the submission was not the expected JSON.",
+        "Check the filing's status before trying again.",
+        submitted="maybe",
+        details=details,
+    )
+
+
+def envelope_error(
+    code: int | None, msg: str, toast: str | None, details: dict[str, Any]
+) -> Outcome:
+    return outcome(
+        Category.site_error,
+        "envelope_error",
+        f"The site returned an error (code {code}): {msg or toast or '?'}",
+        "Wait a while and check the filing's status before trying again.",
+        site_message=msg or toast,
+        submitted="yes",
+        details={**details, "envelope_code": code, "toast": toast},
+    )
+
+
+def interrupted(stage: str, sent: bool) -> Outcome:
+    return outcome(
+        Category.unknown,
+        "interrupted",
+        f"Interrupted by the operator (Ctrl-C) at stage {stage!r}."
+        + (" The submission had been sent." if sent else " Nothing had been sent."),
+        "Check the filing's status before running again." if sent else "Run it again.",
+        submitted="maybe" if sent else "no",
+    )
+
+
+def internal_error(exc: BaseException, sent: bool) -> Outcome:
+    return outcome(
+        Category.unknown if sent else Category.site_error,
+        "internal_error",
+        f"icpbot hit an unexpected error: {type(exc).__name__}: {first_line(exc)}",
+        "Check the filing's status before running again; report this with the run folder."
+        if sent
+        else "Nothing was sent. Report this with the run folder.",
         submitted="maybe" if sent else "no",
     )

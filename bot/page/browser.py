@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from bot.errors import BrowserNotFound
+from bot.privacy import logger
 
 __all__ = ["BrowserChoice", "LazyBrowser", "find_browser", "launch_args", "launch_options"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from loguru import logger
 from playwright.sync_api import Locator, Page, Response
 
 from bot.config.scenario import Inputs
 from bot.errors import ConfigError
 from bot.page.locate import Resolver
+from bot.privacy import logger
 from bot.types import Action
 
 __all__ = ["FormTab", "ResendTab", "VerifyTab", "form_for", "open_page"]

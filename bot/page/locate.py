@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.config.selector_map import Candidate, SelectorMap, Strategy
 from bot.errors import SelectorError, first_line
+from bot.privacy import logger
 
 __all__ = ["Resolver", "candidate_locator"]
 
@@ -64,6 +64,8 @@ class Resolver:
     timeout_s: float
     matched: dict[str, str] = field(default_factory=dict)
     pinned: dict[str, Locator] = field(default_factory=dict)
+    #: one line per fallback to a later candidate (a sign that the page changed)
+    fallbacks: list[str] = field(default_factory=list)
 
     def pin(self, name: str) -> Locator:
         """Resolve a container once and reuse it as the scope of the elements ``within`` it,
@@ -144,16 +146,20 @@ class Resolver:
         ambiguous_rounds = 0
         while True:
             loc, tried = self._try_once(scope, name)
+            if loc is not None and len(tried) > 1:
+                # The page may have shown the element while the earlier candidates were being
+                # tried (a banner appearing): a fallback counts only if they still fail now.
+                loc, tried = self._try_once(scope, name)
             if loc is not None:
                 desc = tried[-1][0]
                 if self.matched.get(name) != desc:
                     if len(tried) > 1:
-                        logger.warning(
-                            "{}: fell back to candidate {} ({} earlier did not match)",
-                            name,
-                            desc,
-                            len(tried) - 1,
+                        warning = (
+                            f"{name}: fell back to candidate {desc} "
+                            f"({len(tried) - 1} earlier did not match)"
                         )
+                        self.fallbacks.append(warning)
+                        logger.warning(warning)
                     else:
                         logger.debug("{}: matched {}", name, desc)
                     self.matched[name] = desc

@@ -8,17 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from bot import __version__
+from bot import __version__, defaults
 from bot.config.scenario import Scenario
 from bot.outcome.model import Outcome
 from bot.privacy import mask_code, mask_id, mask_mobile
+from bot.types import EvidenceMode, TraceMode
 
-__all__ = ["EvidenceMode", "RunOptions", "RunResult", "TraceMode", "new_run_id", "now"]
-
-TraceMode = Literal["on", "off", "on-failure"]
-EvidenceMode = Literal["masked", "unmasked"]
+__all__ = ["RunOptions", "RunResult", "new_run_id", "now"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +24,10 @@ class RunOptions:
     """Everything a run needs besides the scenario. Defaults match the CLI's."""
 
     base_url: str | None = None
-    out_dir: Path = Path("recordings")
-    headed: bool | None = None  # None: headed when a person may have to pass the security check
+    out_dir: Path = defaults.OUT_DIR
+    headed: bool | None = None  # None: headless (the CLI decides from the terminal)
     selectors: Path | None = None
-    timeout_s: float = 30.0
+    timeout_s: float = defaults.TIMEOUT_S
     captcha_timeout_s: float | None = None  # None: 300 s headed, no wait headless
     browser: str | None = None
     trace: TraceMode = "on-failure"

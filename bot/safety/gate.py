@@ -21,16 +21,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from loguru import logger
 from playwright.sync_api import BrowserContext, Route
 
 from bot.errors import first_line
+from bot.outcome.classify import envelope_code
+from bot.privacy import logger
 
 __all__ = ["GATE_HOST", "AuthWatch", "Reply", "SubmissionGate"]
 
@@ -77,24 +78,8 @@ class Reply:
     """What the site answered to the one submission."""
 
     http_status: int
-    body_text: str
     json: dict[str, Any] | None
     elapsed_s: float
-
-    @property
-    def envelope_code(self) -> int | None:
-        if self.json is None:
-            return None
-        code = self.json.get("code")
-        try:
-            return int(code) if code is not None else None
-        except (TypeError, ValueError):
-            return None
-
-    @property
-    def params(self) -> dict[str, Any]:
-        params = (self.json or {}).get("params")
-        return params if isinstance(params, dict) else {}
 
 
 @dataclass
@@ -111,7 +96,6 @@ class SubmissionGate:
     reply: Reply | None = None
     error: str | None = None
     blocked: int = 0
-    on_send: list[Callable[[], None]] = field(default_factory=list)
 
     def matches(self, url: str) -> bool:
         path = urlparse(self.original_url(url)).path
@@ -212,8 +196,6 @@ class SubmissionGate:
         self.sent = True
         self.sent_at = time.monotonic()
         self.endpoint = urlparse(real_url).path
-        for callback in self.on_send:
-            callback()
         logger.info("submission sent to {}", self.endpoint)
         try:
             response = route.fetch(
@@ -241,12 +223,11 @@ class SubmissionGate:
             parsed = None
         self.reply = Reply(
             http_status=response.status,
-            body_text=text,
             json=parsed,
             elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
         )
         self.done = True
-        logger.info("reply: HTTP {} envelope code {}", response.status, self.reply.envelope_code)
+        logger.info("reply: HTTP {} envelope code {}", response.status, envelope_code(parsed))
         headers = dict(response.headers)
         if detoured:  # the page asked the gate host: the reply must allow the page's origin
             headers.update(_cors(request.headers, preflight=False))

@@ -25,9 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
-from loguru import logger
-
 from bot.errors import ConfigError
+from bot.privacy import logger
 from bot.types import Category
 
 __all__ = [

@@ -83,11 +83,8 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
 
 
 @pytest.fixture
-def lend_browser(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Browser:
-    """In-process CLI calls use the session's Chromium: pytest-playwright already runs the sync
-    API in this thread, and a second ``sync_playwright()`` cannot start beside it."""
-    from bot.page.browser import LazyBrowser
-
-    monkeypatch.setattr(LazyBrowser, "__call__", lambda self: browser)
-    monkeypatch.setattr(LazyBrowser, "close", lambda self: None)
+def lend_browser(browser: Browser) -> Browser:
+    """The session's Chromium, for in-process CLI calls (passed as the click context's obj):
+    pytest-playwright already runs the sync API in this thread, and a second
+    ``sync_playwright()`` cannot start beside it."""
     return browser

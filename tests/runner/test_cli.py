@@ -21,8 +21,9 @@ from .conftest import WriteScenario
 cli = CliRunner()
 
 
-def _run(*args: str) -> tuple[int, str, str]:
-    result = cli.invoke(app, list(args))
+def _run(*args: str, browser: Browser | None = None) -> tuple[int, str, str]:
+    """One in-process call; ``browser`` is lent to the command as the click context's obj."""
+    result = cli.invoke(app, list(args), obj=browser)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -47,6 +48,7 @@ def test_run_prints_one_line_and_exits_with_the_outcome_code(
         "--out",
         str(out),
         "--headless",
+        browser=lend_browser,
     )
     assert code == 10
     assert stdout.startswith("wrong_info")
@@ -79,6 +81,7 @@ def test_several_scenarios_exit_with_the_most_severe(
         str(tmp_path / "out"),
         "--headless",
         "--no-report",
+        browser=lend_browser,
     )
     assert code == 10
     assert [line.split()[0] for line in stdout.splitlines()] == ["success", "wrong_info"]
@@ -148,12 +151,16 @@ def test_validate_and_schema(tmp_path: Path, write_scenario: WriteScenario) -> N
 def test_check_selectors_reports_each_element_and_submits_nothing(
     site: MockSite, lend_browser: Browser
 ) -> None:
-    code, stdout, _ = _run("check-selectors", "--base-url", site.url, "--timeout", "5")
+    code, stdout, _ = _run(
+        "check-selectors", "--base-url", site.url, "--timeout", "5", browser=lend_browser
+    )
     assert code == 0, stdout
     assert "ok  verify_code" in stdout
     assert "ok  resend_submit" in stdout
     site.set_variant("hostile")
-    code, stdout, _ = _run("check-selectors", "--base-url", site.url, "--timeout", "1")
+    code, stdout, _ = _run(
+        "check-selectors", "--base-url", site.url, "--timeout", "1", browser=lend_browser
+    )
     assert code == 25
     assert "BAD verify_tab" in stdout
     assert site.submissions() == []
@@ -177,13 +184,14 @@ def test_ledger_list_and_reset(
         str(tmp_path / "o"),
         "--headless",
         "--no-report",
+        browser=lend_browser,
     )
-    code, stdout, _ = _run("ledger", "list")
+    code, stdout, _ = _run("ledger", "list", browser=lend_browser)
     assert code == 0
     assert "wrong_info" in stdout
     assert "138****0001" in stdout
     assert "13800000001" not in stdout
-    code, stdout, _ = _run("ledger", "reset", str(scenario))
+    code, stdout, _ = _run("ledger", "reset", str(scenario), browser=lend_browser)
     assert (code, stdout.strip()) == (0, "reset 1 person(s)")
 
 
@@ -243,6 +251,7 @@ def test_unmasked_evidence_is_announced(
         "--headless",
         "--evidence",
         "unmasked",
+        browser=lend_browser,
     )
     assert code == 0
     assert "WARNING: --evidence unmasked" in stderr

@@ -1,0 +1,107 @@
+"""The recorder of one run's evidence: screenshots, the trace, the HAR and ``result.json``.
+
+Everything lands in the run folder as private files, scrubbed of personal values; the raw trace
+and HAR (unscrubbed) live in a private temporary folder that never reaches the run folder.
+Evidence is best effort: a failed step is a warning in run.log, never a different outcome.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Locator, Page
+
+from bot.evidence.scrub import safe_capture, scrub_har, scrub_trace, write_json, write_private
+from bot.privacy import REDACTOR
+from bot.types import EvidenceMode, TraceMode
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """Collects the evidence of one run into ``run_dir`` and keeps the list of what it wrote."""
+
+    def __init__(
+        self, run_dir: Path, *, evidence: EvidenceMode, trace: TraceMode, har: bool
+    ) -> None:
+        self.run_dir = run_dir
+        self.masked = evidence == "masked"
+        self.trace = trace
+        self.har = har
+        self.evidence: list[str] = []
+        self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
+
+    def add(self, name: str) -> None:
+        if name not in self.evidence:
+            self.evidence.append(name)
+
+    def context_options(self) -> dict[str, Any]:
+        """``new_context`` options that make the browser record what this run keeps."""
+        return {
+            "record_har_path": self.raw_dir / "network.har" if self.har else None,
+            "record_har_content": "embed",
+        }
+
+    def start_tracing(self, context: BrowserContext) -> None:
+        if self.trace != "off":
+            # Screencast frames would show the typed values and cannot be scrubbed as text.
+            context.tracing.start(screenshots=not self.masked, snapshots=True, sources=False)
+
+    def screenshot(self, page: Page | None, name: str) -> None:
+        if page is None or page.is_closed():
+            return
+
+        def take() -> None:
+            assert page is not None
+            mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
+            # The viewport holds the whole SMS block; full_page would cost a relayout.
+            data = page.screenshot(mask=mask, timeout=10_000)
+            write_private(self.run_dir / name, data)
+            self.add(name)
+
+        safe_capture(f"screenshot {name}", take)
+
+    def write_result(self, data: dict[str, Any]) -> None:
+        """Write ``result.json`` (again): the first write comes before any browser call."""
+        self.add("result.json")
+        write_json(
+            self.run_dir / "result.json", {**data, "evidence": sorted(self.evidence)}, REDACTOR
+        )
+
+    def gather(self, page: Page | None, context: BrowserContext | None, *, failed: bool) -> None:
+        """The final screenshot, then the trace (kept as ``trace`` says) and the HAR."""
+        self.screenshot(page, "final.png")
+        if context is None:
+            return
+        self._save_trace(
+            context, keep=self.trace == "on" or (self.trace == "on-failure" and failed)
+        )
+        if not self.har:
+            return  # the context closes after result.json is written: nothing more to save
+        safe_capture("close context", context.close)  # the HAR is written on close
+        har_raw = self.raw_dir / "network.har"
+        if har_raw.exists():
+            dest = self.run_dir / "network.har"
+            if safe_capture("HAR scrub", lambda: scrub_har(har_raw, dest, REDACTOR)) is not None:
+                self.add("network.har")
+
+    def discard_raw(self) -> None:
+        shutil.rmtree(self.raw_dir, ignore_errors=True)
+
+    def _save_trace(self, context: BrowserContext, *, keep: bool) -> None:
+        """Stop tracing; when kept, scrub it into the run folder (the raw zip never lands there)."""
+        if self.trace == "off" or not keep:
+            return  # closing the context (after result.json is written) discards the recording
+        raw = self.raw_dir / "trace.zip"
+        safe_capture("trace", lambda: context.tracing.stop(path=raw))
+        if not raw.exists():
+            return
+        dest = self.run_dir / "trace.zip"
+        scrubbed = safe_capture(
+            "trace scrub", lambda: scrub_trace(raw, dest, REDACTOR, keep_images=not self.masked)
+        )
+        if scrubbed is not None:
+            self.add("trace.zip")

@@ -1,0 +1,185 @@
+"""The watch after the one click on 提交: what the page does until the submission leaves, then
+until its reply is back.
+
+Before the request leaves, the page may refuse the values (a field message, an alert), show the
+security check (a person must pass it, or the run ends as ``captcha_required``), show an error
+toast, or leave for its login route; each ends the run with nothing sent. Whether the request
+left is the submission gate's word (``bot.safety.gate``), seen here through :class:`Sending`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bot.outcome import verdicts
+from bot.outcome.classify import classify_reply
+from bot.outcome.model import Outcome
+from bot.page import readers
+from bot.page.locate import Resolver
+from bot.privacy import logger
+from bot.types import Action, CaptchaMode
+
+__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "wait_while"]
+
+SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
+_WATCHED = ("captcha_box", "validation_error", "error_toast", "result_banner")
+
+
+class Sending(Protocol):
+    """The submission gate as the watch sees it."""
+
+    @property
+    def sent(self) -> bool: ...  # the one request has left the browser
+
+    @property
+    def done(self) -> bool: ...  # its reply (or its failure) is in
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the watch reports to the run: stages, screenshots, lines for the operator."""
+
+    stage: Callable[[str], None]
+    screenshot: Callable[[str], None]
+    notify: Callable[[str], None]
+
+
+@dataclass
+class PageSignals:
+    """Page events the watch needs: alerts (some builds validate with one) and POSTs to unknown
+    endpoints after the click (the page may have sent the form somewhere the gate does not see).
+    """
+
+    page: Page
+    known: Callable[[str], bool]  # a URL the gate or the session watch handles
+    dialogs: list[str] = field(default_factory=list)
+    unexpected_posts: list[str] = field(default_factory=list)
+    clicked: bool = False
+
+    def __post_init__(self) -> None:
+        self.page.on("dialog", self._on_dialog)
+
+    def start_watching_requests(self) -> None:
+        """From the click on: a request listener makes the driver report every request."""
+        self.dialogs.clear()
+        self.clicked = True
+        self.page.on("request", self._on_request)
+
+    def _on_request(self, request: Any) -> None:
+        if request.method not in ("POST", "PUT") or self.known(request.url):
+            return
+        path = urlparse(request.url).path
+        if "/image/" in path or "/__mock__/" in path:
+            return  # the security check's own calls
+        self.unexpected_posts.append(path)
+        logger.warning("a POST to an unknown endpoint after the click: {}", path)
+
+    def _on_dialog(self, dialog: Any) -> None:
+        logger.info("page dialog ({}): {}", dialog.type, dialog.message)
+        self.dialogs.append(str(dialog.message))
+        with suppress(PlaywrightError):
+            dialog.dismiss()
+
+
+def wait_while(page: Page, busy: Callable[[], bool], timeout_s: float) -> None:
+    """Let the page's requests finish while ``busy()`` holds, up to ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while busy() and time.monotonic() < deadline:
+        with suppress(PlaywrightTimeoutError):
+            page.wait_for_event("requestfinished", timeout=SLICE_MS)
+
+
+@dataclass
+class AfterClick:
+    """Watches the page after the click; :meth:`until_sent` returns an outcome when the run ends
+    before anything was sent, None once the request has left."""
+
+    resolver: Resolver
+    sending: Sending
+    signals: PageSignals
+    hooks: Hooks
+    action: Action
+    timeout_s: float
+    captcha_mode: CaptchaMode
+    captcha_wait_s: float
+    headed: bool
+
+    def until_sent(self) -> Outcome | None:
+        resolver = self.resolver
+        watch = [n for n in _WATCHED if n in resolver.smap.elements]
+        union = resolver.any_of(watch[0])
+        for name in watch[1:]:
+            union = union.or_(resolver.any_of(name))
+        deadline = time.monotonic() + self.timeout_s
+        captcha_seen = False
+        while not self.sending.sent:
+            if not captcha_seen and resolver.present("captcha_box") is not None:
+                captcha_seen = True
+                self.hooks.stage("captcha_shown")
+                self.hooks.screenshot("captcha.png")
+                if self.captcha_wait_s <= 0:
+                    return verdicts.captcha_required(self.headed, self.captcha_mode)
+                self.hooks.notify(readers.captcha_prompt(resolver, self.captcha_wait_s))
+                deadline = time.monotonic() + self.captcha_wait_s
+            if not captcha_seen or resolver.present("captcha_box") is None:
+                problem = self._pre_send_problem()
+                # The reply may have arrived while we looked: then the page shows the answer to
+                # the submission, which is judged from the reply itself.
+                if self.sending.sent:
+                    break
+                if problem is not None:
+                    return problem
+            if time.monotonic() >= deadline:
+                return self._timed_out(captcha_seen)
+            with suppress(PlaywrightTimeoutError):
+                if captcha_seen and resolver.present("captcha_box") is not None:
+                    # A person is working on the check: wait for the box to go away.
+                    resolver.any_of("captcha_box").filter(visible=True).first.wait_for(
+                        state="detached", timeout=SLICE_MS * 4
+                    )
+                else:
+                    # Hidden matches (a v-show banner, the box before it opens) stay in the DOM:
+                    # wait for any match to be visible, not for the first match.
+                    union.filter(visible=True).first.wait_for(state="attached", timeout=SLICE_MS)
+        return None
+
+    def until_reply(self) -> None:
+        """Wait for the gate's reply (or its failure), a second past the reply timeout."""
+        wait_while(self.resolver.page, lambda: not self.sending.done, self.timeout_s + 1)
+
+    def _timed_out(self, captcha_seen: bool) -> Outcome:
+        if captcha_seen:
+            return verdicts.captcha_required(
+                self.headed, self.captcha_mode, waited=self.captcha_wait_s
+            )
+        if self.signals.unexpected_posts:
+            return verdicts.unknown_unexpected(self.signals.unexpected_posts)
+        return verdicts.no_reaction(self.timeout_s)
+
+    def _pre_send_problem(self) -> Outcome | None:
+        resolver = self.resolver
+        if self.signals.clicked and self.signals.dialogs:
+            return verdicts.page_validation(self.signals.dialogs[-1], alert=True)
+        messages = readers.field_messages(resolver)
+        if messages is not None:
+            return verdicts.page_validation("; ".join(messages) or None, alert=False)
+        if resolver.visible("error_toast") is not None:
+            return verdicts.site_message_before_send(readers.toast_text(resolver))
+        login = resolver.smap.login_route
+        if login and resolver.page.url.endswith(login):
+            return verdicts.session_expired(submitted="no")
+        if resolver.present("result_banner") is not None:
+            # A banner without a request through the gate: the page used another endpoint.
+            text = readers.text_of(resolver.present("result_text"))
+            outcome = classify_reply(resolver.smap, self.action, None, text)
+            return outcome.model_copy(update={"submitted": "maybe"})
+        return None

@@ -1,0 +1,347 @@
+"""One scenario, run once, in named phases: guard, open, fill, submit, watch, classify, record.
+
+:meth:`ScenarioRun.execute` never raises for anything the site or the page did: every run ends in
+a :class:`RunResult` with a ``result.json`` on disk. The order of the phases carries the safety
+guarantees; each point that does is commented where it happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Browser, Locator
+from playwright.sync_api import Error as PlaywrightError
+
+from bot import defaults
+from bot.config.scenario import Scenario
+from bot.config.selector_map import SelectorMap
+from bot.errors import BotError, GuardRefused, SelectorError
+from bot.evidence.recorder import Recorder
+from bot.evidence.runlog import run_log
+from bot.evidence.scrub import private_dir, safe_capture
+from bot.outcome import verdicts
+from bot.outcome.classify import classify_response, page_read_for
+from bot.outcome.model import Outcome
+from bot.page import readers
+from bot.page.forms import FormTab, form_for
+from bot.page.locate import Resolver
+from bot.page.watch import AfterClick, Hooks, PageSignals, wait_while
+from bot.privacy import REDACTOR, logger, mask_mobile
+from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.run.session import Session, open_session
+from bot.safety.budget import check_submission
+from bot.safety.ledger import Ledger
+from bot.types import CaptchaMode, Category
+
+__all__ = ["ScenarioRun"]
+
+
+class ScenarioRun:
+    """State of one scenario run, from the guard to the last evidence file."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: RunOptions,
+        smap: SelectorMap,
+        browser: Callable[[], Browser],
+    ) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.smap = smap
+        self.browser = browser
+        started = now()
+        run_id = new_run_id(scenario.name)
+        run_dir = private_dir(options.out_dir / run_id)
+        self.recorder = Recorder(
+            run_dir, evidence=options.evidence, trace=options.trace, har=options.har
+        )
+        self.result = RunResult(
+            run_id=run_id,
+            run_dir=run_dir,
+            scenario=scenario,
+            scenario_file=str(scenario.source) if scenario.source else None,
+            outcome=verdicts.not_finished(),
+            started_at=started,
+            finished_at=started,
+        )
+        self.session: Session | None = None
+        self.resolver: Resolver | None = None
+        self.signals: PageSignals | None = None
+        self.after_click: AfterClick | None = None
+        self.ledger: Ledger | None = None
+        self.person: str | None = None
+        self.ledger_attempt: int | None = None
+
+    # -- small helpers ----------------------------------------------------------------------------
+    @property
+    def sent(self) -> bool:
+        return self.session is not None and self.session.gate.sent
+
+    def notify(self, line: str) -> None:
+        logger.info(line)
+        if self.options.notify:
+            self.options.notify(REDACTOR(line))
+
+    def stage(self, name: str) -> None:
+        self.result.progress = name
+        logger.debug("progress: {}", name)
+
+    def screenshot(self, name: str) -> None:
+        self.recorder.screenshot(self.session.page if self.session else None, name)
+
+    # -- the run ----------------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        with run_log(self.result.run_dir / "run.log"):
+            self.recorder.add("run.log")
+            sc = self.scenario
+            logger.info(
+                "run {} scenario {} action {} against {}",
+                self.result.run_id,
+                sc.name,
+                sc.action,
+                sc.base_url,
+            )
+            try:
+                self.result.outcome = self._phases()
+            except KeyboardInterrupt:
+                self.result.outcome = verdicts.interrupted(self.result.progress, self.sent)
+                self.record(interrupted=True)
+                raise
+            except BotError as exc:
+                self.result.outcome = verdicts.error_outcome(exc, self.sent)
+            except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
+                logger.exception("unexpected error: {}", exc)
+                self.result.outcome = verdicts.internal_error(exc, self.sent)
+            self.record()
+        return self.result
+
+    def _phases(self) -> Outcome:
+        self.guard()
+        problem = self.open()
+        if problem is not None:
+            return problem
+        try:
+            form, button = self.fill()
+        except _SessionExpired:
+            return verdicts.session_expired(submitted="no")
+        self.screenshot("before-submit.png")
+        problem = self.submit(form, button)
+        if problem is not None:
+            return problem
+        problem = self.watch()
+        if problem is not None:
+            return problem
+        return self.classify()
+
+    # -- phases -----------------------------------------------------------------------------------
+    def guard(self) -> None:
+        """The failure budget, before any browser starts: a refused run starts none (raises
+        :class:`GuardRefused`)."""
+        sc = self.scenario
+        self.ledger = Ledger(self.options.state_dir)
+        self.person = self.ledger.person_key(sc.inputs.mobile, sc.inputs.id_last6)
+        decision = check_submission(
+            self.ledger,
+            self.person,
+            str(sc.action),
+            allow_risky=self.options.allow_risky,
+            sms_received_at=sc.sms_received_at,
+        )
+        for warning in decision.warnings:
+            self.result.warnings.append(warning)
+            self.notify(f"WARNING: {warning}")
+        if not decision.allowed:
+            self.stage("refused")
+            raise GuardRefused(decision.reason, decision.next_step, failures=decision.failures)
+        self.stage("guard_passed")
+
+    def open(self) -> Outcome | None:
+        """A fresh context (gate installed, tracing on), then the page; judge the document."""
+        opts = self.options
+        browser = self.browser()
+        self.stage("browser_started")
+        session = self.session = open_session(
+            browser,
+            self.smap,
+            self.scenario.base_url,
+            opts.timeout_s,
+            context_options=self.recorder.context_options(),
+            on_context=self.recorder.start_tracing,
+        )
+        self.signals = PageSignals(session.page, session.known_request)
+        try:
+            response = session.goto(opts.timeout_s)
+        except PlaywrightError as exc:
+            return verdicts.page_not_loading(exc)
+        if response is not None and response.status >= 400:
+            return verdicts.document_error(response.status, readers.body_text(session.page))
+        self.stage("page_loaded")
+        return None
+
+    def fill(self) -> tuple[FormTab, Locator]:
+        """Select the tab, fill the fields in the page's order, find 提交 (not clicked yet)."""
+        assert self.session is not None
+        resolver = self.resolver = Resolver(self.session.page, self.smap, self.options.timeout_s)
+        try:
+            form = form_for(self.scenario.action, resolver)
+            try:
+                form.select()
+            except SelectorError:
+                # A page that went to its login route on load (the session call answered 401)
+                # has no form: that is the site's answer, not a changed page.
+                login = self.smap.login_route
+                if login and self.session.page.url.endswith(login):
+                    raise _SessionExpired from None
+                raise
+            form.fill(self.scenario.inputs)
+            self.stage("form_filled")
+            return form, form.submit_button()
+        finally:
+            self.result.selectors_matched = dict(resolver.matched)
+
+    def submit(self, form: FormTab, button: Locator) -> Outcome | None:
+        """Record the attempt, arm the gate, click 提交 once."""
+        assert self.ledger is not None
+        assert self.person is not None
+        assert self.session is not None
+        assert self.signals is not None
+        session = self.session
+        # The page's session call must be done: a 401 there means the page is leaving for its
+        # login route, and clicking 提交 would send the form without a session.
+        wait_while(session.page, lambda: session.auth.in_flight > 0, self.options.timeout_s)
+        login = self.smap.login_route
+        if session.auth.refused or (login and session.page.url.endswith(login)):
+            return verdicts.session_expired(submitted="no")
+        sc = self.scenario
+        # Recorded before the click, durably: a crash from here on still counts as an attempt.
+        self.ledger_attempt = self.ledger.begin(
+            self.person,
+            str(sc.action),
+            scenario=sc.name,
+            run_id=self.result.run_id,
+            mobile_masked=mask_mobile(sc.inputs.mobile),
+        )
+        session.gate.arm()
+        self.signals.start_watching_requests()
+        self.stage("submit_clicked")
+        form.click_submit(button)
+        return None
+
+    def watch(self) -> Outcome | None:
+        """Until the request leaves: the security check, the page's own refusals, a timeout."""
+        assert self.session is not None
+        assert self.resolver is not None
+        assert self.signals is not None
+        opts, sc = self.options, self.scenario
+        headed = bool(opts.headed)
+        if sc.captcha is CaptchaMode.none:
+            captcha_wait = 0.0
+        elif opts.captcha_timeout_s is not None:
+            captcha_wait = opts.captcha_timeout_s
+        else:
+            captcha_wait = defaults.CAPTCHA_WAIT_HEADED_S if headed else 0.0
+        self.after_click = AfterClick(
+            resolver=self.resolver,
+            sending=self.session.gate,
+            signals=self.signals,
+            hooks=Hooks(stage=self.stage, screenshot=self.screenshot, notify=self.notify),
+            action=sc.action,
+            timeout_s=opts.timeout_s,
+            captcha_mode=sc.captcha,
+            captcha_wait_s=captcha_wait,
+            headed=headed,
+        )
+        problem = self.after_click.until_sent()
+        self.result.selectors_matched = dict(self.resolver.matched)
+        if problem is None:
+            self.stage("request_sent")
+        return problem
+
+    def classify(self) -> Outcome:
+        """Wait for the gate's reply, read what the page shows for it, classify the pair."""
+        assert self.session is not None
+        assert self.resolver is not None
+        assert self.after_click is not None
+        self.after_click.until_reply()
+        gate = self.session.gate
+        if gate.error is not None or gate.reply is None:
+            self.stage("no_reply")
+            return verdicts.no_reply(gate.error)
+        self.stage("reply_received")
+        reply = gate.reply
+        read = page_read_for(reply.http_status, reply.json)
+        banner = toast = None
+        if read == "banner":
+            banner = readers.banner_text(self.resolver, min(10.0, self.options.timeout_s))
+        elif read == "toast":
+            toast = readers.wait_toast(self.resolver)
+        outcome = classify_response(
+            self.smap,
+            self.scenario.action,
+            http_status=reply.http_status,
+            body=reply.json,
+            elapsed_s=reply.elapsed_s,
+            banner=banner,
+            toast=toast,
+        )
+        self.result.selectors_matched = dict(self.resolver.matched)
+        return outcome
+
+    def record(self, *, interrupted: bool = False) -> None:
+        """Close the gate, finish the ledger row, write result.json, then gather the evidence.
+
+        The first write of result.json comes before any browser call: after Ctrl-C the browser
+        may be gone (a terminal's Ctrl-C reaches Playwright's driver too), and the result must be
+        on disk anyway.
+        """
+        session = self.session
+        outcome = self.result.outcome
+        if session is not None:
+            # Closed before the ledger's finish: a person who passes the security check after
+            # icpbot gave up must not send the form behind the operator's back.
+            session.gate.close()
+            self.result.submissions = session.gate.submissions
+            if session.gate.blocked:
+                details = {**outcome.details, "blocked_duplicates": session.gate.blocked}
+                outcome = outcome.model_copy(update={"details": details})
+        if self.sent and outcome.submitted == "no":
+            outcome = outcome.model_copy(update={"submitted": "maybe"})
+        self.result.outcome = outcome
+        if self.ledger is not None:
+            if self.ledger_attempt is not None:
+                self.ledger.finish(self.ledger_attempt, str(outcome.category), outcome.site_status)
+                self.ledger_attempt = None
+            self.ledger.close()
+            self.ledger = None
+        self._write_result()
+        try:
+            self.recorder.gather(
+                session.page if session else None,
+                session.context if session else None,
+                failed=outcome.category is not Category.success,
+            )
+        except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
+            if not interrupted:
+                raise
+            logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
+        finally:
+            self.recorder.discard_raw()
+            self._write_result()
+        if session is not None and not interrupted:
+            safe_capture("close context", session.context.close)
+        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _write_result(self) -> None:
+        if self.resolver is not None:
+            self.result.selectors_matched = dict(self.resolver.matched)
+            for warning in self.resolver.fallbacks:
+                if warning not in self.result.warnings:
+                    self.result.warnings.append(warning)
+        self.result.finished_at = now()
+        self.result.evidence = self.recorder.evidence
+        self.recorder.write_result(self.result.to_json())
+
+
+class _SessionExpired(BotError):
+    """The page left for its login route on load: the site's answer, not a changed page."""
