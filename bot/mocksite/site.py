@@ -1,0 +1,112 @@
+"""What the page and the API listeners share: the site's state, settings, log and faults.
+
+One :class:`Site` lives behind both listeners of a :class:`bot.mocksite.MockSite`. Mutable
+settings are guarded by ``Site.lock``; the filings (:class:`bot.mocksite.state.SiteState`), the
+fault table and the captcha store lock themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.mocksite.captcha import CaptchaStore
+from bot.mocksite.faults import Fault, FaultTable
+from bot.mocksite.state import Clock, Filing, SiteState
+
+__all__ = [
+    "API_PREFIX",
+    "CONTROL_PREFIX",
+    "DEMO_FILINGS",
+    "HOST",
+    "VARIANTS",
+    "Site",
+    "check_variant",
+]
+
+HOST = "127.0.0.1"
+API_PREFIX = "/icpproject_query/api/"
+CONTROL_PREFIX = "/__mock__/"
+DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
+#: page layouts the page script implements; see bot/mocksite/static/app.js
+VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
+
+
+def check_variant(name: str) -> str:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; expected one of {', '.join(VARIANTS)}")
+    return name
+
+
+class Site:
+    """Everything both listeners share. Mutable settings are guarded by ``lock``."""
+
+    def __init__(
+        self,
+        filings: list[Filing],
+        *,
+        captcha: bool,
+        variant: str,
+        test_mode: bool,
+        clock: Clock,
+        faults: Iterable[Fault],
+    ) -> None:
+        self.clock = clock
+        self.state = SiteState(clock)
+        self.faults = FaultTable()
+        self.captcha = CaptchaStore()
+        self.test_mode = test_mode
+        self.lock = threading.RLock()
+        self.received = threading.Condition(self.lock)  # notified on every logged submission
+        self.initial_filings = [replace(f) for f in filings]
+        self.initial_variant = check_variant(variant)
+        self.initial_captcha = captcha
+        self.variant = self.initial_variant
+        self.captcha_on = captcha
+        self.tokens: set[str] = set()
+        self.log: list[dict[str, Any]] = []
+        self.api_url = ""
+        self.state.load(self.initial_filings)
+        for fault in faults:
+            self.faults.set(fault)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.log.clear()
+            self.variant = self.initial_variant
+            self.captcha_on = self.initial_captcha
+        self.faults.clear()
+        self.captcha.reset()
+        self.state.load(self.initial_filings)
+
+    def record(self, endpoint: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            entry: dict[str, Any] = {
+                "seq": len(self.log) + 1,
+                "endpoint": endpoint,
+                "time": self.clock.now().isoformat(),
+                "body": body,
+                "headers": headers,
+                "reply": {"http": None, "valid_status": None},
+            }
+            self.log.append(entry)
+            self.received.notify_all()
+            return entry
+
+    def submissions(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self.log)
+
+    def page_config(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "apiBase": self.api_url + API_PREFIX.strip("/"),
+                "captcha": self.captcha_on,
+                "variant": self.variant,
+                "testMode": self.test_mode,
+                "controlBase": self.api_url + CONTROL_PREFIX.strip("/") if self.test_mode else None,
+            }
