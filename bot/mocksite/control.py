@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.mocksite.faults import make_fault
 from bot.mocksite.server import INVALID
-from bot.mocksite.site import Site, check_variant
+from bot.mocksite.site import Site, check_empty_route, check_variant
 from bot.mocksite.state import AdjustableClock, filing_from_dict
 
 __all__ = ["control_reply"]
@@ -32,7 +32,11 @@ def _get(site: Site, route: str) -> dict[str, Any] | None:
         return {"submissions": site.submissions()}
     if route == "state":
         with site.lock:
-            settings = {"variant": site.variant, "captcha": site.captcha_on}
+            settings = {
+                "variant": site.variant,
+                "captcha": site.captcha_on,
+                "empty_route": site.empty_route,
+            }
         return {
             "now": site.clock.now().isoformat(),
             **settings,
@@ -68,6 +72,10 @@ def _post(site: Site, route: str, body: Any) -> dict[str, Any] | None:
             raise ValueError('expected {"enabled": true|false}')
         with site.lock:
             site.captcha_on = enabled
+    elif route == "empty_route":
+        name = body.get("route") if isinstance(body, dict) else None
+        with site.lock:
+            site.empty_route = check_empty_route(str(name))
     elif route == "captcha/pass":
         site.captcha.request_pass()
     else:
@@ -94,7 +102,7 @@ def _set_fault(site: Site, body: Any) -> None:
     unknown = set(body) - {"endpoint", "kind", "arg", "times"}
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-    site.faults.set(
+    site.set_fault(
         make_fault(
             str(body.get("endpoint")), str(body.get("kind")), body.get("arg"), body.get("times")
         )

@@ -14,7 +14,7 @@ from loguru import logger
 from bot.mocksite.faults import Fault, make_fault, parse_fault
 from bot.mocksite.public import ApiHandler, PageHandler
 from bot.mocksite.server import Server
-from bot.mocksite.site import DEMO_FILINGS, HOST, Site, check_variant
+from bot.mocksite.site import DEMO_FILINGS, HOST, Site, check_empty_route, check_variant
 from bot.mocksite.state import Clock, Filing, SiteState, SystemClock, load_filings
 
 __all__ = ["MockSite", "serve"]
@@ -38,6 +38,7 @@ class MockSite:
         port: int = 0,
         api_port: int = 0,
         faults: Iterable[Fault] = (),
+        empty_route: str = "index",
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._site = Site(
@@ -47,6 +48,7 @@ class MockSite:
             test_mode=test_mode,
             clock=self.clock,
             faults=faults,
+            empty_route=empty_route,
         )
         self.state: SiteState = self._site.state
         self._ports = (port, api_port)
@@ -113,7 +115,7 @@ class MockSite:
     def set_fault(
         self, endpoint: str, kind: str, arg: float | str | None = None, times: int | None = None
     ) -> None:
-        self._site.faults.set(make_fault(endpoint, kind, arg, times))
+        self._site.set_fault(make_fault(endpoint, kind, arg, times))
 
     def clear_faults(self) -> None:
         self._site.faults.clear()
@@ -139,6 +141,11 @@ class MockSite:
     def set_variant(self, name: str) -> None:
         with self._site.lock:
             self._site.variant = check_variant(name)
+
+    def set_empty_route(self, name: str) -> None:
+        """What the app shows at an empty route: ``"index"`` (redirect) or ``"landing"``."""
+        with self._site.lock:
+            self._site.empty_route = check_empty_route(name)
 
     def set_captcha(self, enabled: bool) -> None:
         """Switch the security check on or off for the next page load (reset restores it)."""

@@ -59,7 +59,10 @@ class PageHandler(Handler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            if not self.apply_fault("page", api=False)[0]:
+            door = self.site.faults.peek("page")
+            if door is not None and door.kind == "frontdoor" and self.site.cleared(self.cookies()):
+                self.serve_index()  # a cleared browser passes the door; it is not counted
+            elif not self.apply_fault("page", api=False)[0]:
                 self.serve_index()
         elif path.startswith("/static/"):
             if not self.apply_fault("assets", api=False)[0]:

@@ -23,25 +23,24 @@ from typing import Any
 
 from loguru import logger
 
-from bot.mocksite.faults import Fault
+from bot.mocksite.blockpages import (
+    UID_COOKIE,
+    block_page,
+    challenge_page,
+    new_uid,
+    rate_limit_page,
+)
+from bot.mocksite.faults import Fault, fault_status
 from bot.mocksite.site import HOST, Site
 
 __all__ = ["INVALID", "Handler", "Server", "parse_json"]
 
 _BUSY = "系统繁忙，请稍后再试"
-_WAF_PAGE = """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>403</title></head>
-<body style="font-family:sans-serif;text-align:center;padding-top:80px;color:#333">
-<h1>403</h1><h2>访问被拒绝</h2>
-<p>您的请求被网站防火墙拦截，如有疑问请联系网站管理员。</p>
-<p style="color:#999;font-size:12px">Web应用防火墙 | 事件ID: {event}</p>
-</body></html>
-"""
 _HTTP500_PAGE = (
     "<html><head><title>500 Internal Server Error</title></head>"
     "<body><h1>500 Internal Server Error</h1></body></html>\n"
 )
-_FAULT_HTTP = {"http500": 500, "envelope": 200, "http401": 401, "waf403": 403}
+_HTML = "text/html; charset=utf-8"
 
 
 class Server(ThreadingHTTPServer):
@@ -138,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         logger.debug("mock: fault {} on {}", fault.kind, endpoint)
         if entry is not None and fault.kind not in ("slow", "drop"):
             with self.site.lock:
-                entry["reply"]["http"] = _FAULT_HTTP.get(fault.kind)
+                entry["reply"]["http"] = fault_status(fault)
         if fault.kind == "slow":
             time.sleep(float(fault.arg or 0))
             return False, fault
@@ -152,18 +151,41 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_fault(self, fault: Fault, api: bool) -> None:
         """Answer with what ``fault`` stands for (every kind but slow and drop)."""
+        status = fault_status(fault) or 500
         if fault.kind == "http500":
-            self.send(500, _HTTP500_PAGE.encode(), "text/html; charset=utf-8")
+            self.send(status, _HTTP500_PAGE.encode(), _HTML)
         elif fault.kind == "envelope":
-            self.send_json(200, {"code": 500, "msg": fault.arg or _BUSY, "success": False})
+            self.send_json(status, {"code": 500, "msg": fault.arg or _BUSY, "success": False})
         elif fault.kind == "http401":
             if api:
-                self.send_json(401, {"code": 401, "msg": "token过期", "success": False})
+                self.send_json(status, {"code": 401, "msg": "token过期", "success": False})
             else:
-                self.send(401, b"401 Unauthorized\n", "text/plain; charset=utf-8")
+                self.send(status, b"401 Unauthorized\n", "text/plain; charset=utf-8")
         elif fault.kind == "waf403":
-            page = _WAF_PAGE.format(event=f"{time.time_ns() % 10**12:012d}")
-            self.send(403, page.encode("utf-8"), "text/html; charset=utf-8")
+            self.send(status, block_page(status), _HTML)
+        elif fault.kind == "ratelimit":
+            self.send(status, rate_limit_page(status), _HTML, {"Retry-After": "300"})
+        elif fault.kind == "empty":
+            self.send(status, b"", _HTML)
+        elif fault.kind == "frontdoor":
+            self.send_challenge(status)
+
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies (the last value wins)."""
+        jar: dict[str, str] = {}
+        for header in self.headers.get_all("Cookie") or []:
+            for pair in header.split(";"):
+                name, sep, value = pair.strip().partition("=")
+                if sep:
+                    jar[name] = value
+        return jar
+
+    def send_challenge(self, status: int) -> None:
+        """The front door's JavaScript challenge; it keeps the client's ``__jsluid_s``."""
+        uid = self.cookies().get(UID_COOKIE) or new_uid()
+        answer = self.site.clearances.issue(uid)
+        cookie = f"{UID_COOKIE}={uid}; max-age=31536000; path=/; HttpOnly"
+        self.send(status, challenge_page(answer), _HTML, {"Set-Cookie": cookie})
 
 
 #: what :func:`parse_json` returns for a body that is not JSON

@@ -14,17 +14,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bot.mocksite.blockpages import CLEARANCE_COOKIE, UID_COOKIE, Clearances
 from bot.mocksite.captcha import CaptchaStore
-from bot.mocksite.faults import Fault, FaultTable
+from bot.mocksite.faults import Fault, FaultTable, frontdoor_options
 from bot.mocksite.state import Clock, Filing, SiteState
 
 __all__ = [
     "API_PREFIX",
     "CONTROL_PREFIX",
     "DEMO_FILINGS",
+    "EMPTY_ROUTES",
     "HOST",
     "VARIANTS",
     "Site",
+    "check_empty_route",
     "check_variant",
 ]
 
@@ -34,6 +37,15 @@ CONTROL_PREFIX = "/__mock__/"
 DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
 #: page layouts the page script implements; see bot/mocksite/static/app.js
 VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
+#: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
+#: a landing page without the SMS block, from which the bot must navigate to the home route itself
+EMPTY_ROUTES = ("index", "landing")
+
+
+def check_empty_route(name: str) -> str:
+    if name not in EMPTY_ROUTES:
+        raise ValueError(f"unknown empty route {name!r}; expected one of {', '.join(EMPTY_ROUTES)}")
+    return name
 
 
 def check_variant(name: str) -> str:
@@ -54,11 +66,13 @@ class Site:
         test_mode: bool,
         clock: Clock,
         faults: Iterable[Fault],
+        empty_route: str = "index",
     ) -> None:
         self.clock = clock
         self.state = SiteState(clock)
         self.faults = FaultTable()
         self.captcha = CaptchaStore()
+        self.clearances = Clearances()
         self.test_mode = test_mode
         self.lock = threading.RLock()
         self.received = threading.Condition(self.lock)  # notified on every logged submission
@@ -67,19 +81,34 @@ class Site:
         self.initial_captcha = captcha
         self.variant = self.initial_variant
         self.captcha_on = captcha
+        self.initial_empty_route = check_empty_route(empty_route)
+        self.empty_route = self.initial_empty_route
         self.tokens: set[str] = set()
         self.log: list[dict[str, Any]] = []
         self.api_url = ""
         self.state.load(self.initial_filings)
         for fault in faults:
-            self.faults.set(fault)
+            self.set_fault(fault)
+
+    def set_fault(self, fault: Fault) -> None:
+        """Set ``fault``; a ``frontdoor`` also picks what the app shows at an empty route."""
+        if fault.kind == "frontdoor":
+            with self.lock:
+                self.empty_route = frontdoor_options(fault)[1]
+        self.faults.set(fault)
+
+    def cleared(self, cookies: dict[str, str]) -> bool:
+        """True when ``cookies`` carry a clearance the front door handed out."""
+        return self.clearances.valid(cookies.get(UID_COOKIE), cookies.get(CLEARANCE_COOKIE))
 
     def reset(self) -> None:
         with self.lock:
             self.log.clear()
             self.variant = self.initial_variant
             self.captcha_on = self.initial_captcha
+            self.empty_route = self.initial_empty_route
         self.faults.clear()
+        self.clearances.clear()
         self.captcha.reset()
         self.state.load(self.initial_filings)
 
@@ -107,6 +136,7 @@ class Site:
                 "apiBase": self.api_url + API_PREFIX.strip("/"),
                 "captcha": self.captcha_on,
                 "variant": self.variant,
+                "emptyRoute": self.empty_route,
                 "testMode": self.test_mode,
                 "controlBase": self.api_url + CONTROL_PREFIX.strip("/") if self.test_mode else None,
             }

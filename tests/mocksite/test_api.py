@@ -335,6 +335,7 @@ def test_page_gets_its_config(site: MockSite) -> None:
         "apiBase": site.api_url + "icpproject_query/api",
         "captcha": False,
         "variant": "default",
+        "emptyRoute": "index",
         "testMode": True,
         "controlBase": site.api_url + "__mock__",
     }

@@ -88,7 +88,12 @@
     }, function () { throw new HttpError('network'); });
   }
 
+  // An empty route: the home page (by a redirect) or, with emptyRoute 'landing', a page without
+  // the SMS block, as after the front door's challenge has dropped the '#/...' route.
+  var LANDING = MOCK.emptyRoute === 'landing';
+
   function routeOf(hash) {
+    if (LANDING && (hash === '' || hash === '#' || hash === '#/')) return 'landing';
     if (hash === '#/login') return 'login';
     if (hash === '#/Integrated/index') return 'index';
     if (hash === '#/Integrated/ComplaintA') return 'complaint';
