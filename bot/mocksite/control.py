@@ -34,7 +34,9 @@ def _get(site: Site, route: str) -> dict[str, Any] | None:
         with site.lock:
             settings = {
                 "variant": site.variant,
-                "captcha": site.captcha_on,
+                "captcha": site.captcha_form is not None,
+                "captcha_form": site.captcha_form,
+                "captcha_first": site.captcha_first,
                 "empty_route": site.empty_route,
             }
         return {
@@ -67,11 +69,7 @@ def _post(site: Site, route: str, body: Any) -> dict[str, Any] | None:
         with site.lock:
             site.variant = check_variant(str(name))
     elif route == "captcha":
-        enabled = body.get("enabled") if isinstance(body, dict) else None
-        if not isinstance(enabled, bool):
-            raise ValueError('expected {"enabled": true|false}')
-        with site.lock:
-            site.captcha_on = enabled
+        _set_captcha(site, body)
     elif route == "empty_route":
         name = body.get("route") if isinstance(body, dict) else None
         with site.lock:
@@ -81,6 +79,23 @@ def _post(site: Site, route: str, body: Any) -> dict[str, Any] | None:
     else:
         return None
     return {"ok": True}
+
+
+def _set_captcha(site: Site, body: Any) -> None:
+    """``{"enabled": bool}`` (click or none), or ``{"form": "click"|"slider"|null, "first": …}``."""
+    usage = 'expected {"enabled": true|false} or {"form": "click"|"slider"|null, "first": bool}'
+    if not isinstance(body, dict) or set(body) - {"enabled", "form", "first"}:
+        raise ValueError(usage)
+    first = body.get("first", False)
+    if "form" in body:
+        mode = body["form"]
+    else:
+        mode = body.get("enabled")
+        if not isinstance(mode, bool):
+            raise ValueError(usage)
+    if not isinstance(first, bool):
+        raise ValueError(usage)
+    site.set_captcha(mode, first)
 
 
 def _advance_clock(site: Site, body: Any) -> dict[str, Any]:

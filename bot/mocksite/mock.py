@@ -31,7 +31,7 @@ class MockSite:
         self,
         filings: list[Filing] | None = None,
         *,
-        captcha: bool = False,
+        captcha: bool | str | None = False,
         variant: str = "default",
         test_mode: bool = False,
         clock: Clock | None = None,
@@ -39,6 +39,7 @@ class MockSite:
         api_port: int = 0,
         faults: Iterable[Fault] = (),
         empty_route: str = "index",
+        captcha_first: bool = False,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._site = Site(
@@ -49,6 +50,7 @@ class MockSite:
             clock=self.clock,
             faults=faults,
             empty_route=empty_route,
+            captcha_first=captcha_first,
         )
         self.state: SiteState = self._site.state
         self._ports = (port, api_port)
@@ -147,10 +149,14 @@ class MockSite:
         with self._site.lock:
             self._site.empty_route = check_empty_route(name)
 
-    def set_captcha(self, enabled: bool) -> None:
-        """Switch the security check on or off for the next page load (reset restores it)."""
-        with self._site.lock:
-            self._site.captcha_on = enabled
+    def set_captcha(self, mode: bool | str | None, first: bool = False) -> None:
+        """The security check for the next page load (reset restores the initial one).
+
+        ``mode``: ``"click"`` (or True, the current site), ``"slider"``, or None/False for none.
+        ``first``: the check opens on page load, over the form, before 提交 can be clicked; once
+        passed, the next submission carries its pass without opening it again.
+        """
+        self._site.set_captcha(mode, first)
 
     def captcha_solution(self) -> list[dict[str, int]]:
         """Click points (picture pixels) for the latest open challenge; [] when there is none."""
@@ -165,10 +171,12 @@ def serve(
     port: int,
     api_port: int,
     filings_path: Path | None,
-    captcha: bool,
+    captcha: bool | str | None,
     faults: list[str],
     variant: str,
     test_mode: bool = False,
+    captcha_first: bool = False,
+    empty_route: str = "index",
 ) -> None:
     """Run the mock until Ctrl-C (KeyboardInterrupt propagates). Bad input raises ValueError."""
     filings = load_filings(filings_path or DEMO_FILINGS)
@@ -181,6 +189,8 @@ def serve(
         port=port,
         api_port=api_port,
         faults=parsed,
+        captcha_first=captcha_first,
+        empty_route=empty_route,
     )
     with site:
         sys.stdout.write(f"page: {site.url}#/Integrated/index\napi: {site.api_url}\n")

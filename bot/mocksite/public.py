@@ -26,6 +26,7 @@ _PLACEHOLDER = "/*__MOCK_CONFIG__*/"
 _API_ROUTES = {
     "auth": "auth",
     "image/getCheckImagePoint": "captcha",
+    "image/getCheckImage": "captcha",
     "image/checkImage": "captcha",
     "smsValidate/validateByCondition": "verify",
     "smsValidate/resendSMSByCondition": "resend",
@@ -153,7 +154,9 @@ class ApiHandler(Handler):
         if endpoint == "auth":
             self.auth(raw)
         elif route == "image/getCheckImagePoint":
-            self.send_json(200, _envelope(self.site.captcha.new().params()))
+            self.send_json(200, _envelope(self.site.captcha.new("click").params()))
+        elif route == "image/getCheckImage":
+            self.send_json(200, _envelope(self.site.captcha.new("slider").params()))
         else:
             self.check_image(raw)
 
@@ -210,7 +213,7 @@ class ApiHandler(Handler):
     def decide(self, endpoint: str, body: Any) -> tuple[int, dict[str, Any]]:
         with self.site.lock:
             token_ok = self.headers.get("token") in self.site.tokens
-            captcha_on = self.site.captcha_on
+            captcha_on = self.site.captcha_form is not None
         if not token_ok:
             return 401, {"code": 401, "msg": "token过期", "success": False}
         if captcha_on and not self.site.captcha.redeem(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.mocksite.blockpages import CLEARANCE_COOKIE, UID_COOKIE, Clearances
-from bot.mocksite.captcha import CaptchaStore
+from bot.mocksite.captcha import FORMS, CaptchaForm, CaptchaStore
 from bot.mocksite.faults import Fault, FaultTable, frontdoor_options
 from bot.mocksite.state import Clock, Filing, SiteState
 
@@ -27,6 +27,7 @@ __all__ = [
     "HOST",
     "VARIANTS",
     "Site",
+    "check_captcha",
     "check_empty_route",
     "check_variant",
 ]
@@ -40,6 +41,18 @@ VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
 #: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
 #: a landing page without the SMS block, from which the bot must navigate to the home route itself
 EMPTY_ROUTES = ("index", "landing")
+
+
+def check_captcha(mode: bool | str | None) -> CaptchaForm | None:
+    """The security check's form: True means ``"click"`` (the current site); False/None: none."""
+    if mode is True:
+        return "click"
+    if mode is False or mode is None or mode == "off":
+        return None
+    for form in FORMS:
+        if mode == form:
+            return form
+    raise ValueError(f"unknown captcha {mode!r}; expected one of {', '.join(FORMS)}, or off")
 
 
 def check_empty_route(name: str) -> str:
@@ -61,12 +74,13 @@ class Site:
         self,
         filings: list[Filing],
         *,
-        captcha: bool,
+        captcha: bool | str | None,
         variant: str,
         test_mode: bool,
         clock: Clock,
         faults: Iterable[Fault],
         empty_route: str = "index",
+        captcha_first: bool = False,
     ) -> None:
         self.clock = clock
         self.state = SiteState(clock)
@@ -78,9 +92,9 @@ class Site:
         self.received = threading.Condition(self.lock)  # notified on every logged submission
         self.initial_filings = [replace(f) for f in filings]
         self.initial_variant = check_variant(variant)
-        self.initial_captcha = captcha
+        self.initial_captcha = (check_captcha(captcha), captcha_first)
+        self.captcha_form, self.captcha_first = self.initial_captcha
         self.variant = self.initial_variant
-        self.captcha_on = captcha
         self.initial_empty_route = check_empty_route(empty_route)
         self.empty_route = self.initial_empty_route
         self.tokens: set[str] = set()
@@ -97,6 +111,12 @@ class Site:
                 self.empty_route = frontdoor_options(fault)[1]
         self.faults.set(fault)
 
+    def set_captcha(self, mode: bool | str | None, first: bool = False) -> None:
+        """The check's form (see :func:`check_captcha`); ``first``: it opens on page load."""
+        form = check_captcha(mode)
+        with self.lock:
+            self.captcha_form, self.captcha_first = form, first
+
     def cleared(self, cookies: dict[str, str]) -> bool:
         """True when ``cookies`` carry a clearance the front door handed out."""
         return self.clearances.valid(cookies.get(UID_COOKIE), cookies.get(CLEARANCE_COOKIE))
@@ -105,7 +125,7 @@ class Site:
         with self.lock:
             self.log.clear()
             self.variant = self.initial_variant
-            self.captcha_on = self.initial_captcha
+            self.captcha_form, self.captcha_first = self.initial_captcha
             self.empty_route = self.initial_empty_route
         self.faults.clear()
         self.clearances.clear()
@@ -134,7 +154,9 @@ class Site:
         with self.lock:
             return {
                 "apiBase": self.api_url + API_PREFIX.strip("/"),
-                "captcha": self.captcha_on,
+                "captcha": self.captcha_form is not None,
+                "captchaForm": self.captcha_form,
+                "captchaFirst": self.captcha_first and self.captcha_form is not None,
                 "variant": self.variant,
                 "emptyRoute": self.empty_route,
                 "testMode": self.test_mode,

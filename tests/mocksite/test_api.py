@@ -334,6 +334,8 @@ def test_page_gets_its_config(site: MockSite) -> None:
     assert config == {
         "apiBase": site.api_url + "icpproject_query/api",
         "captcha": False,
+        "captchaForm": None,
+        "captchaFirst": False,
         "variant": "default",
         "emptyRoute": "index",
         "testMode": True,
