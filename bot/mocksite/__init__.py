@@ -8,7 +8,8 @@ validity, 5 failures, 2 resends). See :class:`MockSite` for the Python API and
 from __future__ import annotations
 
 from bot.mocksite.faults import Fault, parse_fault
-from bot.mocksite.server import DEMO_FILINGS, VARIANTS, MockSite, serve
+from bot.mocksite.mock import MockSite, serve
+from bot.mocksite.site import DEMO_FILINGS, VARIANTS
 from bot.mocksite.state import (
     STATUS_TEXT,
     Clock,

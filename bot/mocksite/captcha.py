@@ -1,9 +1,12 @@
-"""The security check (安全校验): click the shown characters in a picture, in the given order.
+"""The security check (安全校验) in both forms the real site has used.
 
-Since late 2023 the real site asks for clicks on characters in a picture. The mock draws ~5
-characters at random, non-overlapping places on a 320x160 SVG and asks for 3 of them in order. A
-person solves it; the bot never does. Test mode exposes the solution (``/__mock__/captcha/...``)
-so that the page's test script can click "as a person would" - the bot itself never reads it.
+``click`` (since late 2023): click the shown characters in a picture, in the given order. The
+mock draws ~5 characters at random, non-overlapping places on a 320x160 SVG and asks for 3 of them
+in order (``image/getCheckImagePoint``). ``slider`` (older builds, reported again in 2026): drag a
+piece to the right into its gap (``image/getCheckImage``; the answer is the piece's left edge in
+picture pixels). A person solves either; the bot never does. Test mode exposes the solution
+(``/__mock__/captcha/...``) so that the page's test script can act "as a person would" - the bot
+itself never reads it.
 
 A challenge (uuid) is single use, pass or fail. A pass yields a ``sign`` bound to that uuid, which
 one verify/resend request redeems.
@@ -19,14 +22,29 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["HEIGHT", "TOLERANCE", "WIDTH", "CaptchaStore", "Challenge"]
+__all__ = [
+    "FORMS",
+    "HEIGHT",
+    "PIECE",
+    "SLIDE_TOLERANCE",
+    "TOLERANCE",
+    "WIDTH",
+    "CaptchaForm",
+    "CaptchaStore",
+    "Challenge",
+]
 
 WIDTH = 320
 HEIGHT = 160
 #: how far (picture pixels) a click may land from a character's centre
 TOLERANCE = 18.0
+#: the slider's piece is a PIECE x PIECE square; its left edge may miss the gap by this much
+PIECE = 44
+SLIDE_TOLERANCE = 5.0
+CaptchaForm = Literal["click", "slider"]
+FORMS: tuple[CaptchaForm, ...] = get_args(CaptchaForm)
 _CHARS = "备案核验短信管局网站工业和信息化部互联服务安全校请完成点击顺序证件号码手机"
 _SHOWN = 5
 _ASKED = 3
@@ -39,12 +57,23 @@ _KEEP = 200  # challenges remembered; older ones are forgotten (a person never h
 class Challenge:
     uuid: str
     words: tuple[str, ...]
-    #: the centre of each word of ``words``, in order
+    #: click: the centre of each word of ``words``, in order; slider: the gap's top-left corner
     points: tuple[tuple[int, int], ...]
     big_image: str
     small_image: str
+    form: CaptchaForm = "click"
 
     def params(self) -> dict[str, Any]:
+        if self.form == "slider":
+            return {
+                "uuid": self.uuid,
+                "bigImage": self.big_image,
+                "smallImage": self.small_image,
+                "yHeight": self.points[0][1],
+                "width": WIDTH,
+                "height": HEIGHT,
+                "pieceSize": PIECE,
+            }
         return {
             "uuid": self.uuid,
             "bigImage": self.big_image,
@@ -67,6 +96,60 @@ def _light(rng: random.Random) -> str:
     return "#" + "".join(f"{rng.randint(0xB8, 0xF4):02x}" for _ in range(3))
 
 
+def _background(rng: random.Random) -> list[str]:
+    """A pale gradient with clutter lines: the shared ground of both forms' pictures."""
+    parts = [
+        '<defs><linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">'
+        f'<stop offset="0" stop-color="{_light(rng)}"/>'
+        f'<stop offset="1" stop-color="{_light(rng)}"/>'
+        "</linearGradient></defs>",
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="url(#bg)"/>',
+    ]
+    for _ in range(8):  # clutter, so the picture is not a clean surface
+        parts.append(
+            f'<line x1="{rng.randint(0, WIDTH)}" y1="{rng.randint(0, HEIGHT)}" '
+            f'x2="{rng.randint(0, WIDTH)}" y2="{rng.randint(0, HEIGHT)}" '
+            f'stroke="#{rng.randint(0, 0xFFFFFF):06x}" stroke-opacity="0.5" stroke-width="2"/>'
+        )
+    return parts
+
+
+def _new_slider(rng: random.Random) -> Challenge:
+    """A picture with a square gap, and the piece cut from it (drawn from the same shapes)."""
+    ground = _background(rng)
+    for _ in range(6):  # blobs, so that the piece has something to match
+        ground.append(
+            f'<circle cx="{rng.randint(0, WIDTH)}" cy="{rng.randint(0, HEIGHT)}" '
+            f'r="{rng.randint(12, 40)}" fill="#{rng.randint(0, 0xFFFFFF):06x}" '
+            'fill-opacity="0.55"/>'
+        )
+    gx = rng.randint(PIECE + 30, WIDTH - PIECE - 10)
+    gy = rng.randint(10, HEIGHT - PIECE - 10)
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+    big = (
+        svg
+        + f'viewBox="0 0 {WIDTH} {HEIGHT}">'
+        + "".join(ground)
+        + f'<rect x="{gx}" y="{gy}" width="{PIECE}" height="{PIECE}" rx="6" fill="#000" '
+        'fill-opacity="0.45" stroke="#fff" stroke-width="2"/></svg>'
+    )
+    piece = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PIECE}" height="{PIECE}" '
+        f'viewBox="{gx} {gy} {PIECE} {PIECE}">'
+        + "".join(ground)
+        + f'<rect x="{gx + 1}" y="{gy + 1}" width="{PIECE - 2}" height="{PIECE - 2}" rx="6" '
+        'fill="none" stroke="#fff" stroke-width="2"/></svg>'
+    )
+    return Challenge(
+        uuid=secrets.token_hex(16),
+        words=(),
+        points=((gx, gy),),
+        big_image=_data_url(big),
+        small_image=_data_url(piece),
+        form="slider",
+    )
+
+
 def _new_challenge(rng: random.Random) -> Challenge:
     chars = rng.sample(_CHARS, _SHOWN)
     centres: list[tuple[int, int]] = []
@@ -80,18 +163,8 @@ def _new_challenge(rng: random.Random) -> Challenge:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}">',
-        '<defs><linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">'
-        f'<stop offset="0" stop-color="{_light(rng)}"/>'
-        f'<stop offset="1" stop-color="{_light(rng)}"/>'
-        "</linearGradient></defs>",
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="url(#bg)"/>',
+        *_background(rng),
     ]
-    for _ in range(8):  # clutter, so the picture is not a clean row of glyphs
-        parts.append(
-            f'<line x1="{rng.randint(0, WIDTH)}" y1="{rng.randint(0, HEIGHT)}" '
-            f'x2="{rng.randint(0, WIDTH)}" y2="{rng.randint(0, HEIGHT)}" '
-            f'stroke="#{rng.randint(0, 0xFFFFFF):06x}" stroke-opacity="0.5" stroke-width="2"/>'
-        )
     for ch, (x, y) in zip(chars, centres, strict=True):
         parts.append(
             f'<text x="{x}" y="{y}" font-size="{rng.randint(26, 32)}" font-weight="bold" {font} '
@@ -138,9 +211,9 @@ class CaptchaStore:
             self._latest = None
             self._pass = False
 
-    def new(self) -> Challenge:
+    def new(self, form: CaptchaForm = "click") -> Challenge:
         with self._lock:
-            challenge = _new_challenge(self._rng)
+            challenge = (_new_slider if form == "slider" else _new_challenge)(self._rng)
             self._open[challenge.uuid] = challenge
             while len(self._open) > _KEEP:
                 self._open.popitem(last=False)
@@ -148,7 +221,11 @@ class CaptchaStore:
             return challenge
 
     def check(self, uuid: Any, clicks: Any) -> str | None:
-        """The sign if ``clicks`` hit the asked words in order. The challenge is used up anyway."""
+        """The sign if ``clicks`` solve the challenge. The challenge is used up anyway.
+
+        click: a list of ``{"x", "y"}`` on the asked words, in order; slider: the piece's left
+        edge, a number.
+        """
         with self._lock:
             challenge = self._open.pop(uuid, None) if isinstance(uuid, str) else None
             if challenge is None or not _hits(challenge, clicks):
@@ -184,11 +261,19 @@ class CaptchaStore:
             }
 
     def solution(self) -> list[dict[str, int]]:
-        """The click points of the latest still-open challenge ([] when there is none)."""
+        """The latest still-open challenge's answer ([] when there is none).
+
+        click: the points to click, in order; slider: one point, the gap's top-left corner (drag
+        the handle right by its ``x``).
+        """
         return list(self.pending()["points"])
 
 
 def _hits(challenge: Challenge, clicks: Any) -> bool:
+    if challenge.form == "slider":
+        if isinstance(clicks, bool) or not isinstance(clicks, int | float):
+            return False
+        return abs(clicks - challenge.points[0][0]) <= SLIDE_TOLERANCE
     if not isinstance(clicks, list) or len(clicks) != len(challenge.points):
         return False
     for click, (x, y) in zip(clicks, challenge.points, strict=True):

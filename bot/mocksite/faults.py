@@ -1,9 +1,16 @@
-"""Faults the mock can inject per endpoint: slowness, server errors, a WAF, a dropped connection.
+"""Faults the mock can inject per endpoint: slowness, server errors, the firewall, a dropped line.
 
 A fault is set from Python (:meth:`bot.mocksite.MockSite.set_fault`), the control API
 (``POST /__mock__/faults``) or the CLI (``icpbot mock --fault verify=drop@1``, parsed by
 :func:`parse_fault`). Each endpoint holds at most one fault; setting another replaces it. ``times``
-counts the requests it still applies to (None: until cleared).
+counts the requests it still applies to (None: until cleared); for ``frontdoor`` it counts the
+challenges served (a request that carries a valid clearance cookie passes and is not counted).
+
+The firewall kinds follow domain.md "The front door": ``waf403[:STATUS]`` (block page, 403 unless
+STATUS), ``empty[:STATUS]`` (a block with an empty body, 200 unless STATUS), ``ratelimit[:STATUS]``
+(您目前访问频次过高, 429 unless STATUS) and ``frontdoor[:STATUS][,landing|index]`` (page only: the
+JavaScript challenge, 521 unless STATUS; ``landing``, the default, makes the app show a landing page
+without the SMS block at an empty route, ``index`` sends it to ``#/Integrated/index``).
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultTable",
+    "fault_status",
+    "frontdoor_options",
     "make_fault",
     "parse_fault",
 ]
 
 Endpoint = Literal["page", "assets", "auth", "captcha", "verify", "resend"]
-FaultKind = Literal["slow", "http500", "envelope", "http401", "drop", "waf403"]
+FaultKind = Literal[
+    "slow", "http500", "envelope", "http401", "drop", "waf403", "empty", "ratelimit", "frontdoor"
+]
 ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
@@ -36,7 +47,9 @@ class Fault:
 
     ``arg``: seconds for ``slow``; the envelope's ``msg`` for ``envelope``; ``"after"`` for
     ``drop`` makes the server process the submission before dropping the connection (the reply
-    is lost, the attempt counted), plain ``drop`` never processes it.
+    is lost, the attempt counted), plain ``drop`` never processes it; the HTTP status for
+    ``waf403``, ``empty`` and ``ratelimit`` (None: their usual one); ``"STATUS,ROUTE"`` for
+    ``frontdoor`` (see :func:`frontdoor_options`).
     """
 
     endpoint: Endpoint
@@ -74,11 +87,63 @@ def make_fault(
         arg = arg or None
     elif kind == "envelope":
         arg = None if arg in (None, "") else str(arg)
+    elif kind in _DEFAULT_STATUS:
+        arg = _status_arg(kind, arg)
+    elif kind == "frontdoor":
+        if endpoint != "page":
+            raise ValueError(f"frontdoor applies to the page only, not {endpoint!r}")
+        arg = _frontdoor_arg(arg)
     elif arg not in (None, ""):
         raise ValueError(f"{kind} takes no argument, got {arg!r}")
     else:
         arg = None
     return Fault(endpoint, kind, arg, times)
+
+
+#: the HTTP status each firewall kind answers with when its ARG names none
+_DEFAULT_STATUS: dict[str, int] = {"waf403": 403, "empty": 200, "ratelimit": 429}
+_FRONTDOOR_STATUS = 521
+_EMPTY_ROUTES = ("landing", "index")
+_FAULT_HTTP = {"http500": 500, "envelope": 200, "http401": 401}
+
+
+def _status(kind: str, text: str) -> int:
+    if not text.isdigit() or not 200 <= int(text) <= 599:
+        raise ValueError(f"{kind} takes an HTTP status between 200 and 599, got {text!r}")
+    return int(text)
+
+
+def _status_arg(kind: str, arg: float | str | None) -> str | None:
+    if arg in (None, ""):
+        return None
+    text = str(int(arg)) if isinstance(arg, float) and arg.is_integer() else str(arg)
+    return str(_status(kind, text.strip()))
+
+
+def _frontdoor_arg(arg: float | str | None) -> str:
+    status, route = _FRONTDOOR_STATUS, _EMPTY_ROUTES[0]
+    text = str(int(arg)) if isinstance(arg, float) and arg.is_integer() else str(arg or "")
+    for token in filter(None, (t.strip() for t in text.split(","))):
+        if token in _EMPTY_ROUTES:
+            route = token
+        else:
+            status = _status("frontdoor", token)
+    return f"{status},{route}"
+
+
+def frontdoor_options(fault: Fault) -> tuple[int, str]:
+    """``(status, empty_route)`` of a ``frontdoor`` fault."""
+    status, route = _frontdoor_arg(fault.arg).split(",")
+    return int(status), route
+
+
+def fault_status(fault: Fault) -> int | None:
+    """The HTTP status a fault answers with (None for slow and drop, which answer nothing)."""
+    if fault.kind in _DEFAULT_STATUS:
+        return int(fault.arg) if fault.arg is not None else _DEFAULT_STATUS[fault.kind]
+    if fault.kind == "frontdoor":
+        return frontdoor_options(fault)[0]
+    return _FAULT_HTTP.get(fault.kind)
 
 
 _SPEC = re.compile(
@@ -129,6 +194,11 @@ class FaultTable:
             else:
                 self._faults.pop(endpoint, None)
                 self._left.pop(endpoint, None)
+
+    def peek(self, endpoint: str) -> Fault | None:
+        """The fault set for ``endpoint``, without counting a request against it."""
+        with self._lock:
+            return self._faults.get(endpoint)
 
     def take(self, endpoint: str) -> Fault | None:
         """The fault for this request, if any; counts it against ``times``."""

@@ -334,7 +334,10 @@ def test_page_gets_its_config(site: MockSite) -> None:
     assert config == {
         "apiBase": site.api_url + "icpproject_query/api",
         "captcha": False,
+        "captchaForm": None,
+        "captchaFirst": False,
         "variant": "default",
+        "emptyRoute": "index",
         "testMode": True,
         "controlBase": site.api_url + "__mock__",
     }
@@ -364,7 +367,7 @@ def test_static_content_types(site: MockSite, path: str, ctype: str) -> None:
 
 
 def test_font_content_type(site: MockSite) -> None:
-    from bot.mocksite.server import STATIC_DIR
+    from bot.mocksite.public import STATIC_DIR
 
     font = next((STATIC_DIR / "vendor" / "fonts").glob("*.woff"))
     reply = call(site.url, "GET", f"/static/vendor/fonts/{font.name}")

@@ -88,7 +88,12 @@
     }, function () { throw new HttpError('network'); });
   }
 
+  // An empty route: the home page (by a redirect) or, with emptyRoute 'landing', a page without
+  // the SMS block, as after the front door's challenge has dropped the '#/...' route.
+  var LANDING = MOCK.emptyRoute === 'landing';
+
   function routeOf(hash) {
+    if (LANDING && (hash === '' || hash === '#' || hash === '#/')) return 'landing';
     if (hash === '#/login') return 'login';
     if (hash === '#/Integrated/index') return 'index';
     if (hash === '#/Integrated/ComplaintA') return 'complaint';
@@ -108,7 +113,8 @@
 
   function emptyCheck() {
     return { open: false, tab: 0, body: null, uuid: null, image: '', words: [], width: 320, height: 160,
-      points: [], marks: [], failed: false, busy: false, fired: false };
+      points: [], marks: [], failed: false, busy: false, fired: false, early: false,
+      form: MOCK.captchaForm || 'click', piece: '', y: 0, pieceSize: 44, slide: 0 };
   }
 
   new Vue({
@@ -151,14 +157,19 @@
       this._checkGen = 0;
       this._pollTimer = null;
       this._polling = false;
+      this._earlyShown = false;
+      this._earlyPass = null;
       var self = this;
       if (!routeOf(location.hash)) location.replace('#/Integrated/index');
       window.addEventListener('hashchange', function () {
         var r = routeOf(location.hash);
-        if (r) self.route = r;
+        if (r) { self.route = r; self.openEarlyCheck(); }
         else location.replace('#/Integrated/index');
       });
       this.ensureToken();
+    },
+    mounted: function () {
+      this.openEarlyCheck();
     },
     methods: {
       ensureToken: function () {
@@ -219,7 +230,10 @@
             ? { smsValidCode: self.verifyForm.smsValidCode, mobileNum: self.verifyForm.mobileNum, certNum: self.verifyForm.certNum }
             : { mobileNum: self.resendForm.mobileNum, certNum: self.resendForm.certNum };
           self.banner.show = false;
-          if (MOCK.captcha) self.openCheck(tab, body);
+          var early = self._earlyPass;
+          self._earlyPass = null;
+          if (MOCK.captcha && early) self.send(tab, body, early);
+          else if (MOCK.captcha) self.openCheck(tab, body);
           else self.send(tab, body, null);
         });
       },
@@ -244,7 +258,15 @@
         }).catch(function (err) { self.failed(err); });
       },
 
-      // ---- security check: click the words in order on the picture ----
+      // ---- security check: click the words in order, or drag the slider piece into its gap ----
+      // With captchaFirst the check opens over the form on load; its pass serves the next 提交.
+      openEarlyCheck: function () {
+        if (!MOCK.captcha || !MOCK.captchaFirst || this._earlyShown) return;
+        if (this.route !== 'index' && this.route !== 'complaint') return;
+        this._earlyShown = true;
+        this.openCheck(null, null);
+        this.check.early = true;
+      },
       openCheck: function (tab, body) {
         var c = emptyCheck();
         c.open = true;
@@ -270,10 +292,14 @@
         c.image = '';
         c.points = [];
         c.marks = [];
+        c.piece = '';
+        c.slide = 0;
         c.busy = false;
         c.fired = false;
+        var slider = c.form === 'slider';
+        var path = slider ? '/image/getCheckImage' : '/image/getCheckImagePoint';
         return this.ensureToken().then(function () {
-          return postJson('/image/getCheckImagePoint', { clientUid: 'point-' + randomId() }, self.authHeaders());
+          return postJson(path, { clientUid: (slider ? 'slider-' : 'point-') + randomId() }, self.authHeaders());
         }).then(function (data) {
           if (gen !== self._checkGen) return;
           if (Number(data.code) !== 200 || !data.params) {
@@ -287,6 +313,9 @@
           c.words = p.words || [];
           c.width = p.width || 320;
           c.height = p.height || 160;
+          c.piece = p.smallImage || '';
+          c.y = p.yHeight || 0;
+          c.pieceSize = p.pieceSize || 44;
         }).catch(function (err) {
           if (gen !== self._checkGen) return;
           self.closeCheck();
@@ -305,20 +334,39 @@
           x: Math.round(left * c.width / rect.width),
           y: Math.round(top * c.height / rect.height)
         });
-        if (c.points.length === c.words.length) this.verifyCheck();
+        if (c.points.length === c.words.length) this.verifyCheck(c.points.slice());
       },
-      verifyCheck: function () {
+      slideStart: function (ev) {
+        var self = this;
+        var c = this.check;
+        if (!c.uuid || c.busy || ev.button !== 0) return;
+        ev.preventDefault();
+        var startX = ev.clientX;
+        var max = c.width - c.pieceSize;
+        c.failed = false;
+        function move(e) { c.slide = Math.max(0, Math.min(max, e.clientX - startX)); }
+        function up(e) {
+          document.removeEventListener('mousemove', move);
+          document.removeEventListener('mouseup', up);
+          move(e);
+          self.verifyCheck(Math.round(c.slide));
+        }
+        document.addEventListener('mousemove', move);
+        document.addEventListener('mouseup', up);
+      },
+      verifyCheck: function (value) {
         var self = this;
         var c = this.check;
         var gen = this._checkGen;
         c.busy = true;
-        postJson('/image/checkImage', { key: c.uuid, value: c.points.slice() }, this.authHeaders())
+        postJson('/image/checkImage', { key: c.uuid, value: value }, this.authHeaders())
           .then(function (data) {
             if (gen !== self._checkGen) return;
             if (Number(data.code) === 200 && data.success && data.params && data.params.sign) {
               var pass = { uuid: c.uuid, sign: data.params.sign };
               self.closeCheck();
-              self.send(c.tab, c.body, pass);
+              if (c.early) self._earlyPass = pass;
+              else self.send(c.tab, c.body, pass);
             } else {
               c.failed = true;
               self.loadChallenge();
@@ -353,10 +401,29 @@
           if (!d || !d.pass || !d.points || self.check !== c || !c.open || c.fired) return;
           if (d.uuid && d.uuid !== c.uuid) return;  // the harness is about another challenge
           c.fired = true;
-          self.$nextTick(function () { self.clickPoints(d.points); });
+          self.$nextTick(function () {
+            if (c.form === 'slider') self.dragTo(d.points[0].x);
+            else self.clickPoints(d.points);
+          });
         }).catch(function () { /* harness not ready: try again on the next tick */ }).then(function () {
           self._polling = false;
         });
+      },
+      dragTo: function (x) {
+        var handle = this.$el.querySelector('#slidingPictures .sp-handle');
+        if (!handle) return;
+        var rect = handle.getBoundingClientRect();
+        var from = { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 };
+        function fire(target, type, dx) {
+          target.dispatchEvent(new MouseEvent(type, {
+            bubbles: true, cancelable: true, view: window, button: 0,
+            clientX: from.x + dx, clientY: from.y
+          }));
+        }
+        fire(handle, 'mousedown', 0);
+        fire(document, 'mousemove', x / 2);
+        fire(document, 'mousemove', x);
+        fire(document, 'mouseup', x);
       },
       clickPoints: function (points) {
         var img = this.$el.querySelector('#slidingPictures .sp-picture img');

@@ -1,0 +1,164 @@
+"""What the page and the API listeners share: the site's state, settings, log and faults.
+
+One :class:`Site` lives behind both listeners of a :class:`bot.mocksite.MockSite`. Mutable
+settings are guarded by ``Site.lock``; the filings (:class:`bot.mocksite.state.SiteState`), the
+fault table and the captcha store lock themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.mocksite.blockpages import CLEARANCE_COOKIE, UID_COOKIE, Clearances
+from bot.mocksite.captcha import FORMS, CaptchaForm, CaptchaStore
+from bot.mocksite.faults import Fault, FaultTable, frontdoor_options
+from bot.mocksite.state import Clock, Filing, SiteState
+
+__all__ = [
+    "API_PREFIX",
+    "CONTROL_PREFIX",
+    "DEMO_FILINGS",
+    "EMPTY_ROUTES",
+    "HOST",
+    "VARIANTS",
+    "Site",
+    "check_captcha",
+    "check_empty_route",
+    "check_variant",
+]
+
+HOST = "127.0.0.1"
+API_PREFIX = "/icpproject_query/api/"
+CONTROL_PREFIX = "/__mock__/"
+DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
+#: page layouts the page script implements; see bot/mocksite/static/app.js
+VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
+#: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
+#: a landing page without the SMS block, from which the bot must navigate to the home route itself
+EMPTY_ROUTES = ("index", "landing")
+
+
+def check_captcha(mode: bool | str | None) -> CaptchaForm | None:
+    """The security check's form: True means ``"click"`` (the current site); False/None: none."""
+    if mode is True:
+        return "click"
+    if mode is False or mode is None or mode == "off":
+        return None
+    for form in FORMS:
+        if mode == form:
+            return form
+    raise ValueError(f"unknown captcha {mode!r}; expected one of {', '.join(FORMS)}, or off")
+
+
+def check_empty_route(name: str) -> str:
+    if name not in EMPTY_ROUTES:
+        raise ValueError(f"unknown empty route {name!r}; expected one of {', '.join(EMPTY_ROUTES)}")
+    return name
+
+
+def check_variant(name: str) -> str:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; expected one of {', '.join(VARIANTS)}")
+    return name
+
+
+class Site:
+    """Everything both listeners share. Mutable settings are guarded by ``lock``."""
+
+    def __init__(
+        self,
+        filings: list[Filing],
+        *,
+        captcha: bool | str | None,
+        variant: str,
+        test_mode: bool,
+        clock: Clock,
+        faults: Iterable[Fault],
+        empty_route: str = "index",
+        captcha_first: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.state = SiteState(clock)
+        self.faults = FaultTable()
+        self.captcha = CaptchaStore()
+        self.clearances = Clearances()
+        self.test_mode = test_mode
+        self.lock = threading.RLock()
+        self.received = threading.Condition(self.lock)  # notified on every logged submission
+        self.initial_filings = [replace(f) for f in filings]
+        self.initial_variant = check_variant(variant)
+        self.initial_captcha = (check_captcha(captcha), captcha_first)
+        self.captcha_form, self.captcha_first = self.initial_captcha
+        self.variant = self.initial_variant
+        self.initial_empty_route = check_empty_route(empty_route)
+        self.empty_route = self.initial_empty_route
+        self.tokens: set[str] = set()
+        self.log: list[dict[str, Any]] = []
+        self.api_url = ""
+        self.state.load(self.initial_filings)
+        for fault in faults:
+            self.set_fault(fault)
+
+    def set_fault(self, fault: Fault) -> None:
+        """Set ``fault``; a ``frontdoor`` also picks what the app shows at an empty route."""
+        if fault.kind == "frontdoor":
+            with self.lock:
+                self.empty_route = frontdoor_options(fault)[1]
+        self.faults.set(fault)
+
+    def set_captcha(self, mode: bool | str | None, first: bool = False) -> None:
+        """The check's form (see :func:`check_captcha`); ``first``: it opens on page load."""
+        form = check_captcha(mode)
+        with self.lock:
+            self.captcha_form, self.captcha_first = form, first
+
+    def cleared(self, cookies: dict[str, str]) -> bool:
+        """True when ``cookies`` carry a clearance the front door handed out."""
+        return self.clearances.valid(cookies.get(UID_COOKIE), cookies.get(CLEARANCE_COOKIE))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.log.clear()
+            self.variant = self.initial_variant
+            self.captcha_form, self.captcha_first = self.initial_captcha
+            self.empty_route = self.initial_empty_route
+        self.faults.clear()
+        self.clearances.clear()
+        self.captcha.reset()
+        self.state.load(self.initial_filings)
+
+    def record(self, endpoint: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            entry: dict[str, Any] = {
+                "seq": len(self.log) + 1,
+                "endpoint": endpoint,
+                "time": self.clock.now().isoformat(),
+                "body": body,
+                "headers": headers,
+                "reply": {"http": None, "valid_status": None},
+            }
+            self.log.append(entry)
+            self.received.notify_all()
+            return entry
+
+    def submissions(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self.log)
+
+    def page_config(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "apiBase": self.api_url + API_PREFIX.strip("/"),
+                "captcha": self.captcha_form is not None,
+                "captchaForm": self.captcha_form,
+                "captchaFirst": self.captcha_first and self.captcha_form is not None,
+                "variant": self.variant,
+                "emptyRoute": self.empty_route,
+                "testMode": self.test_mode,
+                "controlBase": self.api_url + CONTROL_PREFIX.strip("/") if self.test_mode else None,
+            }
