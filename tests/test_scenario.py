@@ -446,7 +446,7 @@ def test_load_scenarios_collects_all_files(tmp_path: Path) -> None:
 
 def test_load_scenarios_refuses_the_same_file_twice(tmp_path: Path) -> None:
     good = write(tmp_path, verify_yaml())
-    with pytest.raises(ScenarioError, match="given twice"):
+    with pytest.raises(ScenarioError, match="named twice"):
         load_scenarios([good, good], env={})
 
 

@@ -11,7 +11,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import EvidenceOpt, TraceOpt, app, decide_headed, echo, fail, lent_browser
-from bot.errors import BotError, ConfigError, Problem
+from bot.errors import BotError, ConfigError
 from bot.outcome.model import most_severe
 from bot.privacy import logger
 from bot.types import Category
@@ -83,7 +83,7 @@ def run(
         )
 
     def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
-        from bot.config.scenario import load_scenario
+        from bot.config.scenario import load_scenario, once_each
         from bot.run.options import RunOptions
         from bot.run.runner import load_map_for
 
@@ -103,17 +103,13 @@ def run(
         )
         loaded: list[Scenario] = []
         refused: list[tuple[Path, ConfigError]] = []
-        seen: set[Path] = set()
-        for path in scenarios:
-            if path.resolve() in seen:  # each scenario is a submission: never twice by accident
-                problem = Problem(str(path), None, "", "named twice on the command line")
-                refused.append((path, ConfigError([problem])))
-                continue
-            seen.add(path.resolve())
+        unique, repeats = once_each(scenarios)
+        refused.extend((Path(p.file), ConfigError([p])) for p in repeats)
+        for path in unique:
             try:
                 loaded.append(load_scenario(path))
             except ConfigError as exc:
-                refused.append((path, exc))
+                refused.append((Path(path), exc))
         if not refused:
             for sc in loaded:  # the selector maps too, so that a bad map is refused here
                 try:

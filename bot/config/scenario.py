@@ -63,6 +63,7 @@ __all__ = [
     "load_scenarios",
     "normalize_id_last6",
     "normalize_mobile",
+    "once_each",
     "scenario_json_schema",
     "validate_paths",
 ]
@@ -460,6 +461,23 @@ def load_scenario(path: Path | str, env: Mapping[str, str] | None = None) -> Sce
     return scenario
 
 
+def once_each(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem]]:
+    """The paths with repeats left out, and a problem for each repeat: each scenario is a
+    submission and runs once, so a file named twice is an error, never a second run."""
+    unique: list[Path | str] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for path in paths:
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            message = "named twice; each scenario runs once (it is a submission)"
+            problems.append(Problem(str(path), None, "", message))
+            continue
+        seen.add(resolved)
+        unique.append(path)
+    return unique, problems
+
+
 def load_scenarios(
     paths: Iterable[Path | str],
     env: Mapping[str, str] | None = None,
@@ -469,21 +487,8 @@ def load_scenarios(
     The same file given twice is an error: each scenario is a submission and runs once.
     """
     scenarios: list[Scenario] = []
-    problems: list[Problem] = []
-    seen: set[Path] = set()
-    for path in paths:
-        resolved = Path(path).resolve()
-        if resolved in seen:
-            problems.append(
-                Problem(
-                    str(path),
-                    None,
-                    "",
-                    "file given twice; each scenario runs once (it is a submission)",
-                )
-            )
-            continue
-        seen.add(resolved)
+    unique, problems = once_each(paths)
+    for path in unique:
         scenario, found = _load(path, env)
         problems.extend(found)
         if scenario is not None:

@@ -52,10 +52,12 @@ __all__ = [
     "OPTIONAL_ELEMENTS",
     "REQUIRED_ELEMENTS",
     "SELECTORS_DIR_ENV",
+    "Barrier",
     "Candidate",
     "ElementSpec",
     "EndpointKind",
     "Endpoints",
+    "FrontDoor",
     "SelectorMap",
     "StatusEntry",
     "Strategy",
@@ -260,6 +262,26 @@ class StatusEntry(BaseModel):
 
 
 EndpointKind = Literal["auth", "verify", "resend"]
+#: What a web-firewall page says, when it says something (see ``FrontDoor``).
+Barrier = Literal["blocked", "rate_limited"]
+
+
+class FrontDoor(BaseModel):
+    """Texts of the pages the site's CDN and web firewall answer with instead of the site:
+    a block page and a rate limit, on the page load or on an API call (substring matches)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    blocked: tuple[str, ...] = ()
+    rate_limited: tuple[str, ...] = ()
+
+    def barrier(self, text: str, http_status: int | None = None) -> Barrier | None:
+        """Which firewall page ``text`` (with ``http_status``, when known) is, if any."""
+        if http_status == 429 or any(s in text for s in self.rate_limited):
+            return "rate_limited"
+        if any(s in text for s in self.blocked):
+            return "blocked"
+        return None
 
 
 class Endpoints(BaseModel):
@@ -309,6 +331,7 @@ class SelectorMap(BaseModel):
     elements: dict[str, ElementSpec]
     statuses: tuple[StatusEntry, ...]
     default_status: int = 0
+    front_door: FrontDoor = FrontDoor()
     source: Path
 
     def element(self, name: str) -> ElementSpec:
@@ -408,6 +431,7 @@ _TOP_KEYS = (
     "elements",
     "statuses",
     "default_status",
+    "front_door",
 )
 _REQUIRED_TOP = ("site", "route", "endpoints", "elements", "statuses")
 _ELEMENT_KEYS = ("within", "candidates")
@@ -461,6 +485,22 @@ class _Checker:
         return value
 
     # -- parts --
+
+    def front_door(self, data: Any) -> FrontDoor:
+        path: KeyPath = ("front_door",)
+        mapping = self.mapping(path, data)
+        if mapping is None:
+            return FrontDoor()
+        self.keys(path, mapping, ("blocked", "rate_limited"))
+        texts: dict[str, tuple[str, ...]] = {}
+        for key in ("blocked", "rate_limited"):
+            value = mapping.get(key, [])
+            if not isinstance(value, list):
+                self.problem((*path, key), "must be a list of texts")
+                continue
+            found = [self.text((*path, key, i), v) for i, v in enumerate(value)]
+            texts[key] = tuple(v for v in found if v is not None)
+        return FrontDoor(**texts)
 
     def endpoints(self, data: Any) -> Endpoints | None:
         path: KeyPath = ("endpoints",)
@@ -730,6 +770,7 @@ def load_selector_map(path: Path | str) -> SelectorMap:
     elements = c.elements(data["elements"]) if "elements" in data else {}
     statuses = c.statuses(data["statuses"]) if "statuses" in data else []
     default_status = c.integer(("default_status",), data.get("default_status", 0))
+    front_door = c.front_door(data["front_door"]) if "front_door" in data else FrontDoor()
     if (
         default_status is not None
         and statuses
@@ -747,6 +788,7 @@ def load_selector_map(path: Path | str) -> SelectorMap:
         elements=elements,
         statuses=tuple(statuses),
         default_status=default_status or 0,
+        front_door=front_door,
         source=Path(path),
     )
 
@@ -873,5 +915,14 @@ def selector_map_json_schema() -> dict[str, Any]:
             },
             "statuses": {"type": "array", "minItems": 1, "items": status},
             "default_status": {"type": "integer", "default": 0},
+            "front_door": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    k: {"type": "array", "items": {"type": "string", "minLength": 1}}
+                    for k in ("blocked", "rate_limited")
+                },
+                "description": "Texts of the web firewall's block and rate-limit pages.",
+            },
         },
     }
