@@ -36,7 +36,7 @@ def _msg(body: dict[str, Any] | None) -> str | None:
 
 def page_read_for(http_status: int, body: dict[str, Any] | None) -> PageRead:
     """Which of the page's answers (error toast, result banner) the reply's class needs."""
-    if http_status == 401 or (http_status == 403 and body is None):
+    if http_status in (401, 429) or (http_status == 403 and body is None):
         return "nothing"
     if http_status >= 400:
         # Only the reply's own msg is the site's word; without one the toast is kept as a detail.
@@ -53,18 +53,25 @@ def classify_response(
     http_status: int,
     body: dict[str, Any] | None,
     elapsed_s: float,
+    text: str = "",
     banner: str | None = None,
     toast: str | None = None,
 ) -> Outcome:
     """The outcome of the site's reply to the one submission (pure: no page, no browser).
 
-    ``banner`` and ``toast`` are what the page showed, read as :func:`page_read_for` says.
+    ``text`` is the reply's body as text (a firewall page is HTML); ``banner`` and ``toast`` are
+    what the page showed, read as :func:`page_read_for` says.
     """
     details: dict[str, Any] = {"http_status": http_status, "reply_seconds": round(elapsed_s, 3)}
     if http_status == 401:
         return verdicts.session_expired(submitted="yes")
-    if http_status == 403 and body is None:
-        return verdicts.firewall(submitted="maybe", details=details)
+    if body is None or http_status == 429:
+        # Not the site's JSON: the CDN or web firewall may have answered in its place.
+        kind = smap.front_door.barrier(text, http_status)
+        if kind is None and http_status == 403:
+            kind = "blocked"
+        if kind is not None:
+            return verdicts.barrier(kind, "submission", http_status=http_status, page_text=text)
     if http_status >= 400:
         # A toast may be the page's reaction to a retry the gate blocked: a detail, not the word.
         msg = _msg(body)

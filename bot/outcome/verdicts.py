@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from bot.config.selector_map import Barrier
 from bot.errors import BotError, GuardRefused, Problem, SelectorError, first_line
 from bot.outcome.model import Outcome
 from bot.privacy import REDACTOR
-from bot.types import CaptchaMode, Category
+from bot.types import CaptchaMode, Category, Submitted
 
 __all__ = [
     "bad_reply",
+    "barrier",
     "captcha_required",
     "document_error",
     "envelope_error",
     "error_outcome",
-    "firewall",
     "http_error",
     "internal_error",
     "interrupted",
@@ -44,7 +45,9 @@ def outcome(category: Category, status: str, message: str, next_step: str, **kw:
 
 def document_error(status: int, body: str) -> Outcome:
     if status == 403:
-        return firewall(submitted="no", details={"http_status": 403, "page_text": body[:200]})
+        return barrier("blocked", "page", http_status=403, page_text=body)
+    if status == 429:
+        return barrier("rate_limited", "page", http_status=429, page_text=body)
     return outcome(
         Category.site_error,
         "http_error",
@@ -55,16 +58,48 @@ def document_error(status: int, body: str) -> Outcome:
     )
 
 
-def firewall(*, submitted: Literal["no", "yes", "maybe"], details: dict[str, Any]) -> Outcome:
+_BARRIER_TEXT = {
+    "blocked": (
+        "The site's web firewall answered instead of the site: its block page "
+        '(当前访问疑似黑客攻击 / 访问被拒绝, "access denied")',
+        "Wait at least 30 minutes, then run again from a normal network, one run at a time; "
+        "bursts of requests or an unusual network trigger the firewall.",
+    ),
+    "rate_limited": (
+        "The site's web firewall says this address is visiting too often (访问频次过高)",
+        "Wait at least 10 minutes before the next run, and leave 10 s or more between runs "
+        "against the real site: users report bans of several minutes after bursts.",
+    ),
+}
+
+
+def barrier(
+    kind: Barrier,
+    where: Literal["page", "submission"],
+    *,
+    http_status: int | None,
+    page_text: str = "",
+) -> Outcome:
+    """The site's CDN or web firewall answered with a page of its own (``front_door`` texts in
+    the selector map), on the page load or on the submission."""
+    what, when = _BARRIER_TEXT[kind]
+    status = f" (HTTP {http_status})" if http_status is not None else ""
+    if where == "page":
+        sent = "Nothing was filled or sent."
+        submitted: Submitted = "no"
+    else:
+        sent = (
+            "It answered the submission itself, so the form most likely never reached the site, "
+            "but icpbot cannot be sure: check the filing's status before running again."
+        )
+        submitted = "maybe"
     return outcome(
         Category.site_error,
-        "firewall_blocked",
-        "The site's web application firewall blocked the request (HTTP 403).",
-        "Wait, then run again from a normal network; too many requests or an unusual "
-        "network can trigger the firewall."
-        + ("" if submitted == "no" else " Check the filing's status first."),
+        kind,
+        f"{what}{status}. {sent}",
+        when,
         submitted=submitted,
-        details=details,
+        details={"http_status": http_status, "where": where, "page_text": page_text[:200]},
     )
 
 
@@ -93,8 +128,9 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         Category.captcha_required,
         "captcha_required",
         message,
-        "Run again headed (--headed) and click the characters in the picture in the "
-        "order shown; icpbot waits for you. Nothing was sent.",
+        "Run again headed (--headed) and complete the site's security check in the browser "
+        "window (click the characters in the order shown, or drag the slider, as it asks); "
+        "icpbot waits for you. Nothing was sent.",
         submitted="no",
         details={"headed": headed},
     )

@@ -86,6 +86,7 @@ def captcha_prompt(resolver: Resolver, wait_s: float) -> str:
     words = [seg.split("】")[0] for seg in hint.split("【")[1:]]
     shown = (" (" + ", ".join(words) + ")") if words else ""
     return (
-        f"SECURITY CHECK: the site shows a picture. Click the characters{shown} in the picture "
-        f"in the order shown above it, then the form is sent. Waiting up to {wait_s:g} s."
+        "SECURITY CHECK: the site shows its security check (请完成安全校验). Complete it in the "
+        f"browser window as the box asks: click the characters{shown} in the order shown, or "
+        f"drag the slider. Then the form is sent. Waiting up to {wait_s:g} s."
     )

@@ -28,7 +28,7 @@ from bot.page.locate import Resolver
 from bot.privacy import logger
 from bot.types import Action, CaptchaMode
 
-__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "wait_while"]
+__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "hand_off_open_check", "wait_while"]
 
 SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
 _WATCHED = ("captcha_box", "validation_error", "error_toast", "result_banner")
@@ -96,6 +96,29 @@ def wait_while(page: Page, busy: Callable[[], bool], timeout_s: float) -> None:
     while busy() and time.monotonic() < deadline:
         with suppress(PlaywrightTimeoutError):
             page.wait_for_event("requestfinished", timeout=SLICE_MS)
+
+
+def hand_off_open_check(
+    resolver: Resolver, hooks: Hooks, wait_s: float, headed: bool, mode: CaptchaMode
+) -> Outcome | None:
+    """A security check that is open before the click (it covers the form and 提交): a person
+    passes it within ``wait_s``, or the run ends as ``captcha_required`` with nothing sent. The
+    box is recognised by the map, whatever its form (characters to click, a slider)."""
+    if resolver.present("captcha_box") is None:
+        return None
+    hooks.stage("captcha_shown")
+    hooks.screenshot("captcha.png")
+    if wait_s <= 0:
+        return verdicts.captcha_required(headed, mode)
+    hooks.notify(readers.captcha_prompt(resolver, wait_s))
+    try:
+        resolver.any_of("captcha_box").filter(visible=True).first.wait_for(
+            state="detached", timeout=wait_s * 1000
+        )
+    except PlaywrightTimeoutError:
+        return verdicts.captcha_required(headed, mode, waited=wait_s)
+    hooks.stage("captcha_passed")
+    return None
 
 
 @dataclass

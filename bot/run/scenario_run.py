@@ -24,8 +24,9 @@ from bot.outcome.classify import classify_response, page_read_for
 from bot.outcome.model import Outcome
 from bot.page import readers
 from bot.page.forms import FormTab, form_for
+from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
-from bot.page.watch import AfterClick, Hooks, PageSignals, wait_while
+from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_while
 from bot.privacy import REDACTOR, logger, mask_mobile
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.session import Session, open_session
@@ -170,19 +171,24 @@ class ScenarioRun:
             on_context=self.recorder.start_tracing,
         )
         self.signals = PageSignals(session.page, session.known_request)
+        documents = DocumentWatch(session.page)
+        self.resolver = Resolver(session.page, self.smap, opts.timeout_s)
         try:
-            response = session.goto(opts.timeout_s)
+            session.goto(opts.timeout_s)
         except PlaywrightError as exc:
             return verdicts.page_not_loading(exc)
-        if response is not None and response.status >= 400:
-            return verdicts.document_error(response.status, readers.body_text(session.page))
+        # Wait for the SMS block, not for the first response: a challenge passes by itself.
+        problem = reach_sms_block(self.resolver, documents, session.url, opts.timeout_s)
+        if problem is not None:
+            return problem
         self.stage("page_loaded")
-        return None
+        return self.captcha_first()
 
     def fill(self) -> tuple[FormTab, Locator]:
         """Select the tab, fill the fields in the page's order, find 提交 (not clicked yet)."""
         assert self.session is not None
-        resolver = self.resolver = Resolver(self.session.page, self.smap, self.options.timeout_s)
+        assert self.resolver is not None
+        resolver = self.resolver
         try:
             form = form_for(self.scenario.action, resolver)
             try:
@@ -213,6 +219,10 @@ class ScenarioRun:
         login = self.smap.login_route
         if session.auth.refused or (login and session.page.url.endswith(login)):
             return verdicts.session_expired(submitted="no")
+        # A security check that opened by itself covers 提交: a person passes it first.
+        problem = self.captcha_first()
+        if problem is not None:
+            return problem
         sc = self.scenario
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
         self.ledger_attempt = self.ledger.begin(
@@ -228,29 +238,45 @@ class ScenarioRun:
         form.click_submit(button)
         return None
 
+    def captcha_first(self) -> Outcome | None:
+        """The security check when it is open before the click (it covers the form)."""
+        assert self.resolver is not None
+        return hand_off_open_check(
+            self.resolver, self.hooks, self.check_wait_s, self.headed, self.scenario.captcha
+        )
+
+    @property
+    def headed(self) -> bool:
+        return bool(self.options.headed)
+
+    @property
+    def check_wait_s(self) -> float:
+        """How long a person gets for the security check (none headless, unless asked)."""
+        if self.scenario.captcha is CaptchaMode.none:
+            return 0.0
+        if self.options.captcha_timeout_s is not None:
+            return self.options.captcha_timeout_s
+        return defaults.CAPTCHA_WAIT_HEADED_S if self.headed else 0.0
+
+    @property
+    def hooks(self) -> Hooks:
+        return Hooks(stage=self.stage, screenshot=self.screenshot, notify=self.notify)
+
     def watch(self) -> Outcome | None:
         """Until the request leaves: the security check, the page's own refusals, a timeout."""
         assert self.session is not None
         assert self.resolver is not None
         assert self.signals is not None
-        opts, sc = self.options, self.scenario
-        headed = bool(opts.headed)
-        if sc.captcha is CaptchaMode.none:
-            captcha_wait = 0.0
-        elif opts.captcha_timeout_s is not None:
-            captcha_wait = opts.captcha_timeout_s
-        else:
-            captcha_wait = defaults.CAPTCHA_WAIT_HEADED_S if headed else 0.0
         self.after_click = AfterClick(
             resolver=self.resolver,
             sending=self.session.gate,
             signals=self.signals,
-            hooks=Hooks(stage=self.stage, screenshot=self.screenshot, notify=self.notify),
-            action=sc.action,
-            timeout_s=opts.timeout_s,
-            captcha_mode=sc.captcha,
-            captcha_wait_s=captcha_wait,
-            headed=headed,
+            hooks=self.hooks,
+            action=self.scenario.action,
+            timeout_s=self.options.timeout_s,
+            captcha_mode=self.scenario.captcha,
+            captcha_wait_s=self.check_wait_s,
+            headed=self.headed,
         )
         problem = self.after_click.until_sent()
         self.result.selectors_matched = dict(self.resolver.matched)
@@ -281,6 +307,7 @@ class ScenarioRun:
             self.scenario.action,
             http_status=reply.http_status,
             body=reply.json,
+            text=reply.text,
             elapsed_s=reply.elapsed_s,
             banner=banner,
             toast=toast,

@@ -78,6 +78,8 @@ class Reply:
     """What the site answered to the one submission."""
 
     http_status: int
+    #: the body as text (a firewall's page is HTML) and, when it is a JSON object, parsed
+    text: str
     json: dict[str, Any] | None
     elapsed_s: float
 
@@ -223,6 +225,7 @@ class SubmissionGate:
             parsed = None
         self.reply = Reply(
             http_status=response.status,
+            text=text,
             json=parsed,
             elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
         )

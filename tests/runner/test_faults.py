@@ -79,7 +79,7 @@ def test_firewall_page_sends_nothing(
     result = run(write_scenario())
     assert (result.outcome.category, result.outcome.status) == (
         Category.site_error,
-        "firewall_blocked",
+        "blocked",
     )
     assert site.submissions() == []
     assert (result.run_dir / "final.png").is_file()
