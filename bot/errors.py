@@ -24,6 +24,7 @@ __all__ = [
     "ScenarioError",
     "SelectorError",
     "SelectorMapError",
+    "Stopped",
     "first_line",
 ]
 
@@ -101,6 +102,13 @@ class GuardRefused(BotError):
         #: counted failed verifications recorded for the person
         self.failures = failures
         super().__init__(reason)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a service stop, a cancelled CI job), raised where Ctrl-C would raise
+    KeyboardInterrupt so that both take the same path: result.json first, then exit 143."""
+
+    signal_number = 15
 
 
 class BrowserNotFound(BotError):

@@ -16,6 +16,7 @@ import typer
 
 from bot import __version__
 from bot.cli.common import app, echo
+from bot.cli.entry import stop_on_sigterm
 from bot.cli.logs import configure_console
 from bot.privacy import logger
 
@@ -52,10 +53,11 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    stop_on_sigterm()
     try:
         app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(128 + getattr(exc, "signal_number", 2))
     except Exception as exc:  # a bug: say so in one line; the traceback only with -v
         logger.opt(exception=exc).debug("internal error")
         echo(f"icpbot: internal error: {type(exc).__name__}: {exc}", err=True)

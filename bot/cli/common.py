@@ -57,8 +57,16 @@ class EvidenceOpt(StrEnum):
 
 
 class CaptchaOpt(StrEnum):
+    """The mock's security check: off, on (the current site's: click the characters), or a form."""
+
     on = "on"
     off = "off"
+    click = "click"
+    slider = "slider"
+
+    @property
+    def form(self) -> str | None:
+        return {"off": None, "on": "click"}.get(self.value, self.value)
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

@@ -8,21 +8,44 @@ Nothing here reads or validates input; no browser starts before the scenarios ar
 
 from __future__ import annotations
 
+import importlib
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["main"]
+__all__ = ["main", "stop_on_sigterm"]
 
 
 def _import_the_rest() -> None:
-    pass
+    for name in ("bot.cli.app", "bot.run.runner", "bot.config.scenario"):
+        importlib.import_module(name)
 
 
 def _first_command(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def _stop(signum: int, frame: object) -> None:
+    from bot.errors import Stopped
+
+    raise Stopped
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM takes Ctrl-C's path (result.json first, then exit 143) instead of killing."""
+    signal.signal(signal.SIGTERM, _stop)
+
+
 def main() -> None:
+    stop_on_sigterm()
+    try:
+        _main()
+    except KeyboardInterrupt as exc:  # while starting up: nothing was read or run yet
+        sys.stderr.write("interrupted\n")
+        sys.exit(128 + getattr(exc, "signal_number", 2))
+
+
+def _main() -> None:
     if _first_command(sys.argv[1:]) == "run":
         from bot.page.browser import LazyBrowser
 

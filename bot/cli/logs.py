@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from loguru import logger
@@ -9,6 +10,18 @@ from loguru import logger
 from bot.evidence.runlog import redacting_sink
 
 __all__ = ["configure_console"]
+
+
+class _ToLoguru(logging.Handler):
+    """Playwright's and asyncio's own Python logs (e.g. a reply that arrives for a call Ctrl-C
+    abandoned) go to icpbot's log at DEBUG, masked like every line, not raw to the terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        logger.opt(depth=6).debug("{}: {}", record.name, text)
+
 
 _CONSOLE_FORMAT = "<level>{level: <7}</level> {message}"
 
@@ -24,3 +37,7 @@ def configure_console(level: str = "INFO") -> None:
         backtrace=False,
         diagnose=False,
     )
+    for name in ("playwright", "asyncio"):
+        stdlib_log = logging.getLogger(name)
+        stdlib_log.handlers[:] = [_ToLoguru()]
+        stdlib_log.propagate = False

@@ -149,11 +149,11 @@ def run(
                 err=True,
             )
         raise typer.Exit(Category.invalid_input.exit_code)
+    stopped: KeyboardInterrupt | None = None
     try:
         results = run_scenarios(loaded, options, browser=lent, pool=pool)
-    except KeyboardInterrupt:
-        echo("interrupted; the current run's result.json says how far it got", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        stopped, results = exc, list(getattr(exc, "results", []))
     except BotError as exc:
         raise fail(exc) from None
     for res in results:
@@ -164,4 +164,7 @@ def run(
         written = write_report(results, out)
         if written is not None:
             echo(f"report: {written}")
+    if stopped is not None:
+        echo("interrupted; the current run's result.json says how far it got", err=True)
+        raise typer.Exit(128 + getattr(stopped, "signal_number", 2))
     raise typer.Exit(most_severe([r.outcome.category for r in results]).exit_code)

@@ -21,13 +21,26 @@ def mock(
     filings: Annotated[
         Path | None, typer.Option(help="Filings YAML (default: demo filings).")
     ] = None,
-    captcha: Annotated[CaptchaOpt, typer.Option(help="Show the security check.")] = CaptchaOpt.off,
+    captcha: Annotated[
+        CaptchaOpt,
+        typer.Option(help="The security check: off, on (click the characters), click, slider."),
+    ] = CaptchaOpt.off,
+    captcha_first: Annotated[
+        bool,
+        typer.Option("--captcha-first", help="Open the security check on load, over the form."),
+    ] = False,
     fault: Annotated[
         list[str] | None,
         typer.Option(
-            help="ENDPOINT=KIND[:ARG][@TIMES], e.g. verify=drop, page=waf403, assets=slow:3."
+            help="ENDPOINT=KIND[:ARG][@TIMES], e.g. verify=drop, assets=slow:3, "
+            "page=frontdoor (the JavaScript challenge, [:STATUS][,landing|index]), "
+            "page=waf403[:STATUS] (block page), verify=ratelimit[:STATUS], verify=empty."
         ),
     ] = None,
+    empty_route: Annotated[
+        str,
+        typer.Option(help="What the page shows with no #/ route: index (redirect) or landing."),
+    ] = "index",
     variant: Annotated[str, typer.Option(help="Page layout variant.")] = "default",
     test_mode: Annotated[bool, typer.Option("--test-mode", hidden=True)] = False,
 ) -> None:
@@ -39,7 +52,9 @@ def mock(
             port=port,
             api_port=api_port,
             filings_path=filings,
-            captcha=captcha is CaptchaOpt.on,
+            captcha=captcha.form,
+            captcha_first=captcha_first,
+            empty_route=empty_route,
             faults=list(fault or []),
             variant=variant,
             test_mode=test_mode,

@@ -295,11 +295,11 @@ def envelope_error(
     )
 
 
-def interrupted(stage: str, sent: bool) -> Outcome:
+def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
     return outcome(
         Category.unknown,
         "interrupted",
-        f"Interrupted by the operator (Ctrl-C) at stage {stage!r}."
+        f"Interrupted by {by} at stage {stage!r}."
         + (" The submission had been sent." if sent else " Nothing had been sent."),
         "Check the filing's status before running again." if sent else "Run it again.",
         submitted="maybe" if sent else "no",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
-from contextlib import suppress
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +114,39 @@ def launch_args() -> list[str]:
     return args
 
 
+@contextmanager
+def _driver_keeps_running() -> Iterator[None]:
+    """Start Playwright's driver with Ctrl-C and SIGTERM ignored, a disposition it inherits.
+
+    A terminal's Ctrl-C reaches the whole process group: without this the driver dies with it,
+    mid-run, and the run can no longer close its page, take its last screenshot or stop its
+    trace (and asyncio prints the lost connection). icpbot itself still gets the signal and
+    finishes the run in order; the driver ends when icpbot closes it. Main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def launch_options(choice: BrowserChoice, *, headless: bool) -> dict[str, Any]:
-    """Keyword arguments for ``playwright.chromium.launch``."""
-    opts: dict[str, Any] = {"headless": headless, "args": launch_args()}
+    """Keyword arguments for ``playwright.chromium.launch``.
+
+    The driver does not close the browser on signals (``handle_sig*``): icpbot does, after the
+    run's result is on disk.
+    """
+    opts: dict[str, Any] = {
+        "headless": headless,
+        "args": launch_args(),
+        "handle_sigint": False,
+        "handle_sigterm": False,
+        "handle_sighup": False,
+    }
     if choice.executable:
         opts["executable_path"] = choice.executable
     return opts
@@ -140,7 +173,8 @@ class LazyBrowser:
         """
         if self._playwright is None:
             self._pw_cm = sync_playwright()
-            self._playwright = self._pw_cm.__enter__()
+            with _driver_keeps_running():
+                self._playwright = self._pw_cm.__enter__()
 
     def __call__(self) -> Browser:
         if self._browser is None:

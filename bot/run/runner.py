@@ -48,7 +48,8 @@ def run_scenarios(
     on first need through ``pool`` (a :class:`LazyBrowser`, whose driver may already run), so a
     run that the guard refuses starts none; the pool is closed on return. ``options.headed``
     None means headless: whether a person sits at the screen is the caller's judgement (the CLI
-    makes it). KeyboardInterrupt propagates after the current run's result.json is written.
+    makes it). KeyboardInterrupt (or :class:`~bot.errors.Stopped`, for SIGTERM) propagates after
+    the current run's result.json is written, carrying the results so far as ``.results``.
     """
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
     maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
@@ -59,7 +60,13 @@ def run_scenarios(
     results: list[RunResult] = []
     try:
         for sc in scenarios:
-            results.append(ScenarioRun(sc, options, maps[id(sc)], get_browser).execute())
+            run = ScenarioRun(sc, options, maps[id(sc)], get_browser)
+            try:
+                results.append(run.execute())
+            except KeyboardInterrupt as exc:
+                # The caller still reports the runs so far, the interrupted one included.
+                exc.results = [*results, run.result]  # type: ignore[attr-defined]
+                raise
     finally:
         launcher.close()
     return results

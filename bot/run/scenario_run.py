@@ -15,7 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, GuardRefused, SelectorError
+from bot.errors import BotError, GuardRefused, SelectorError, Stopped
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
 from bot.evidence.scrub import private_dir, safe_capture
@@ -30,6 +30,7 @@ from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, 
 from bot.privacy import REDACTOR, logger, mask_mobile
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.session import Session, open_session
+from bot.run.signals import signals_held
 from bot.safety.budget import check_submission
 from bot.safety.ledger import Ledger
 from bot.types import CaptchaMode, Category
@@ -73,6 +74,8 @@ class ScenarioRun:
         self.ledger: Ledger | None = None
         self.person: str | None = None
         self.ledger_attempt: int | None = None
+        self.settled = False  # the outcome is final and result.json written
+        self.gathered = False  # the evidence was gathered (or tried)
 
     # -- small helpers ----------------------------------------------------------------------------
     @property
@@ -93,29 +96,39 @@ class ScenarioRun:
 
     # -- the run ----------------------------------------------------------------------------------
     def execute(self) -> RunResult:
+        """The phases, then the record. Ctrl-C or SIGTERM at any point still records the run
+        (once: whatever was settled stays) and then propagates."""
         with run_log(self.result.run_dir / "run.log"):
-            self.recorder.add("run.log")
-            sc = self.scenario
-            logger.info(
-                "run {} scenario {} action {} against {}",
-                self.result.run_id,
-                sc.name,
-                sc.action,
-                sc.base_url,
-            )
             try:
-                self.result.outcome = self._phases()
-            except KeyboardInterrupt:
-                self.result.outcome = verdicts.interrupted(self.result.progress, self.sent)
+                self.recorder.add("run.log")
+                self._outcome_of_phases()
+                self.record()
+            except KeyboardInterrupt as exc:
+                if not self.settled:
+                    by = "SIGTERM (a stop request)" if isinstance(exc, Stopped) else None
+                    self.result.outcome = verdicts.interrupted(
+                        self.result.progress, self.sent, **({"by": by} if by else {})
+                    )
                 self.record(interrupted=True)
                 raise
-            except BotError as exc:
-                self.result.outcome = verdicts.error_outcome(exc, self.sent)
-            except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
-                logger.exception("unexpected error: {}", exc)
-                self.result.outcome = verdicts.internal_error(exc, self.sent)
-            self.record()
         return self.result
+
+    def _outcome_of_phases(self) -> None:
+        sc = self.scenario
+        logger.info(
+            "run {} scenario {} action {} against {}",
+            self.result.run_id,
+            sc.name,
+            sc.action,
+            sc.base_url,
+        )
+        try:
+            self.result.outcome = self._phases()
+        except BotError as exc:
+            self.result.outcome = verdicts.error_outcome(exc, self.sent)
+        except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
+            logger.exception("unexpected error: {}", exc)
+            self.result.outcome = verdicts.internal_error(exc, self.sent)
 
     def _phases(self) -> Outcome:
         self.guard()
@@ -318,10 +331,42 @@ class ScenarioRun:
     def record(self, *, interrupted: bool = False) -> None:
         """Close the gate, finish the ledger row, write result.json, then gather the evidence.
 
-        The first write of result.json comes before any browser call: after Ctrl-C the browser
-        may be gone (a terminal's Ctrl-C reaches Playwright's driver too), and the result must be
-        on disk anyway.
+        The first write of result.json comes before any browser call, with signals held: after
+        Ctrl-C the browser may be gone, and the result must be on disk anyway. Called again after
+        an interruption, it completes what the first call did not.
         """
+        with signals_held():
+            logger.debug("recording the outcome")
+            self._settle()
+        session = self.session
+        if not self.gathered:
+            self.gathered = True
+            try:
+                self.recorder.gather(
+                    session.page if session else None,
+                    session.context if session else None,
+                    failed=self.result.outcome.category is not Category.success,
+                )
+            except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
+                if not interrupted:
+                    raise
+                logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
+            finally:
+                self.recorder.discard_raw()
+                with signals_held():
+                    self._write_result()
+        if session is not None and not interrupted:
+            safe_capture("close context", session.context.close)
+        outcome = self.result.outcome
+        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _settle(self) -> None:
+        """Close the gate, finish the ledger row, write result.json: no browser call, no
+        signal in between (a second Ctrl-C waits until the result is on disk)."""
+        if self.settled:
+            self._write_result()
+            return
+        self.settled = True
         session = self.session
         outcome = self.result.outcome
         if session is not None:
@@ -342,22 +387,6 @@ class ScenarioRun:
             self.ledger.close()
             self.ledger = None
         self._write_result()
-        try:
-            self.recorder.gather(
-                session.page if session else None,
-                session.context if session else None,
-                failed=outcome.category is not Category.success,
-            )
-        except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
-            if not interrupted:
-                raise
-            logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
-        finally:
-            self.recorder.discard_raw()
-            self._write_result()
-        if session is not None and not interrupted:
-            safe_capture("close context", session.context.close)
-        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
 
     def _write_result(self) -> None:
         if self.resolver is not None:

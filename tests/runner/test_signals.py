@@ -1,0 +1,133 @@
+"""Ctrl-C and SIGTERM at many moments of a real ``icpbot run`` process.
+
+Each case starts the real CLI in its own session (like a terminal job), waits for a line it logs
+at a given stage (the event itself, never a fixed delay), then sends the signal: SIGINT to the
+whole process group, as a terminal's Ctrl-C does (Playwright's driver gets it too), SIGTERM to the
+process alone, as a service manager or a cancelled CI job does. Every case must leave exactly one
+result.json saying how far the run got and whether it submitted, a report, no pending ledger
+row, the exit code of the signal, and nothing printed but icpbot's own lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.mocksite import Filing, MockSite
+
+from .conftest import WriteScenario
+
+# (the log line that marks the moment, the signal) — the stages of one run, in order.
+MOMENTS = [
+    (" action verify against ", signal.SIGINT),  # the scenario is read; nothing started yet
+    ("progress: guard_passed", signal.SIGINT),
+    ("progress: browser_started", signal.SIGTERM),
+    ("progress: page_loaded", signal.SIGINT),
+    ("filled id_last6", signal.SIGINT),
+    ("progress: form_filled", signal.SIGTERM),
+    ("progress: submit_clicked", signal.SIGINT),
+    ("submission sent to", signal.SIGINT),
+    ("submission sent to", signal.SIGTERM),
+    ("progress: reply_received", signal.SIGINT),
+    ("recording the outcome", signal.SIGINT),
+    ("recording the outcome", signal.SIGTERM),
+]
+_NOISE = ("Traceback", "Future exception", "Exception ignored", "TargetClosedError", "asyncio")
+
+
+def _start(path: Path, site: MockSite, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "-v",
+            "run",
+            str(path),
+            "--base-url",
+            site.url,
+            "--out",
+            str(out),
+            "--headless",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("moment", "sig"), MOMENTS, ids=[f"{m.strip()}-{s.name}" for m, s in MOMENTS]
+)
+def test_a_signal_at_any_moment_leaves_one_result_and_no_noise(
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    moment: str,
+    sig: signal.Signals,
+) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    site.set_fault("verify", "slow", 4)  # the reply is still out when the later signals come
+    out = tmp_path / "out"
+    proc = _start(write_scenario(), site, out)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if moment in line:
+            break
+    else:
+        pytest.fail(f"the run ended before {moment!r}: {''.join(seen)[-2000:]}")
+    if sig is signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=90)
+    printed = "".join(seen) + err
+    assert proc.returncode == 128 + sig, printed[-3000:]
+    for noise in _NOISE:
+        assert noise not in printed, printed[-3000:]
+    [saved] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert saved["outcome"]["status"] in {"interrupted", "verified_all"}
+    assert saved["progress"]
+    sent = len(site.submissions())
+    assert sent <= 1
+    if saved["outcome"]["status"] == "interrupted":
+        assert saved["outcome"]["submitted"] in (("maybe",) if sent else ("no", "maybe"))
+    assert list(out.glob("report-*.html")), "no report"
+    ledger = state_dir / "ledger.sqlite3"
+    if ledger.exists():  # a run stopped before its guard has no ledger yet
+        with sqlite3.connect(ledger) as db:
+            query = "SELECT count(*) FROM attempts WHERE outcome = 'pending'"
+            assert db.execute(query).fetchone() == (0,)
+
+
+def test_ctrl_c_twice_during_clean_up_still_leaves_the_result(
+    site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path
+) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    site.set_fault("verify", "slow", 4)
+    out = tmp_path / "out"
+    proc = _start(write_scenario(), site, out)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "submission sent to" in line:
+            os.killpg(proc.pid, signal.SIGINT)
+        if "recording the outcome" in line:
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    [saved] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert saved["outcome"]["status"] == "interrupted"
+    assert len(site.submissions()) == 1
