@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import BaseModel, StringConstraints, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
 from bot.config.yamldoc import KeyPath, YamlDoc, format_path
@@ -26,6 +26,7 @@ from bot.errors import Problem
 __all__ = [
     "NAME_PATTERN",
     "NON_EMPTY_PATTERN",
+    "NonEmpty",
     "Say",
     "json_schema",
     "problem",
@@ -36,6 +37,8 @@ __all__ = [
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: a string with something other than white space in it
 NON_EMPTY_PATTERN = r"\S"
+#: a string with something other than white space in it ("must be a non-empty string")
+NonEmpty = Annotated[str, StringConstraints(pattern=NON_EMPTY_PATTERN)]
 
 #: A caller's own wording for an error: (clean key path, error, model owning the key) -> message,
 #: or None for the default wording.
@@ -170,6 +173,7 @@ def _default(path: KeyPath, err: ErrorDetails, owner: type[BaseModel] | None) ->
         return _PATTERN_MESSAGES.get(pattern, f"must match the pattern {pattern}")
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
+        bound = f"{bound:g}" if isinstance(bound, int | float) else bound
         return f"must be {'at least' if kind == 'greater_than_equal' else 'more than'} {bound}"
     return _MESSAGES.get(kind, err["msg"])
 
