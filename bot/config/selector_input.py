@@ -208,7 +208,8 @@ class SelectorMapIn(_In):
     )
     endpoints: Endpoints
     elements: dict[_ElementName, ElementIn] = Field(
-        json_schema_extra={"required": list(REQUIRED_ELEMENTS)}
+        json_schema_extra={"required": list(REQUIRED_ELEMENTS), "additionalProperties": False},
+        description="Every element icpbot touches, by snake_case name.",
     )
     statuses: list[StatusEntry] = Field(min_length=1)
     default_status: StrictInt = Field(
