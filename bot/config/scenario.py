@@ -103,8 +103,8 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        if (problem := check_base_url(self.base_url)) is not None:
-            raise ValueError(f"base_url {problem}")
+        if (wrong := check_base_url(self.base_url)) is not None:
+            raise ValueError(f"base_url {wrong}")
         if self.action is Action.verify and self.inputs.code is None:
             raise ValueError("a verify needs inputs.code")
         if self.action is Action.resend and self.inputs.code is not None:
@@ -113,8 +113,8 @@ class Scenario(BaseModel):
 
     def with_base_url(self, url: str) -> Scenario:
         """A copy aimed at another site root (the CLI's ``--base-url``); raises ConfigError."""
-        if (problem := check_base_url(url)) is not None:
-            raise ConfigError([Problem("--base-url", None, "base_url", problem)])
+        if (wrong := check_base_url(url)) is not None:
+            raise ConfigError([Problem("--base-url", None, "base_url", wrong)])
         return self.model_copy(update={"base_url": url})
 
 

@@ -108,8 +108,8 @@ def _lower(value: Any) -> Any:
 
 
 def _base_url(url: str) -> str:
-    if (problem := check_base_url(url)) is not None:
-        raise ValueError(problem)
+    if (wrong := check_base_url(url)) is not None:
+        raise ValueError(wrong)
     return url
 
 
