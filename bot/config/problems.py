@@ -138,7 +138,7 @@ def _choices(ctx: dict[str, Any]) -> str:
 
 
 _MESSAGES = {
-    "string_type": "must be a non-empty string",
+    "string_type": "must be a string",
     "string_too_short": "must be a non-empty string",
     "int_type": "must be an integer",
     "int_parsing": "must be an integer",
