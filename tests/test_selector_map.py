@@ -101,6 +101,20 @@ def test_shipped_banners_are_the_reference_texts_verbatim(smap: SelectorMap) -> 
         assert entry.status == int(status)
 
 
+def test_shipped_map_paces_submissions(smap: SelectorMap) -> None:
+    assert (smap.pacing.max_parallel, smap.pacing.min_interval_s) == (1, 10)
+    assert "访问频次过高" in smap.front_door.rate_limited
+
+
+def test_pacing_defaults_to_no_limit(tmp_path: Path) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    start = text.index("pacing:")
+    path = tmp_path / "m.yaml"
+    path.write_text(text[:start] + text[text.index("elements:", start) :], encoding="utf-8")
+    pacing = load_selector_map(path).pacing
+    assert (pacing.max_parallel, pacing.min_interval_s) == (None, 0)
+
+
 def test_inputs_are_found_by_placeholder_inside_their_card(smap: SelectorMap) -> None:
     firsts = {name: smap.element(name).candidates[0] for name in REQUIRED_ELEMENTS}
     assert firsts["verify_code"].value == "请输短信验证码"
@@ -271,6 +285,27 @@ BREAKAGES = [
         "default_status: 9",
         "default_status",
         "no entry in statuses for status 9",
+    ),
+    (
+        "max_parallel: 1",
+        "max_parallel: 0",
+        "max_parallel: 0",
+        "pacing.max_parallel",
+        "must be at least 1",
+    ),
+    (
+        "min_interval_s: 10",
+        "min_interval_s: soon",
+        "min_interval_s: soon",
+        "pacing.min_interval_s",
+        "must be a number",
+    ),
+    (
+        "  rate_limited:\n",
+        "  rate_limted:\n",
+        "rate_limted:",
+        "front_door.rate_limted",
+        "unknown key; allowed here: blocked, rate_limited",
     ),
     (
         "  captcha_overlay:\n    candidates:\n      - css: '#shield'\n",
