@@ -130,4 +130,5 @@ def test_ctrl_c_twice_during_clean_up_still_leaves_the_result(
     assert "Traceback" not in err
     [saved] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
     assert saved["outcome"]["status"] == "interrupted"
-    assert len(site.submissions()) == 1
+    assert saved["outcome"]["submitted"] == "maybe"  # it had left the browser
+    assert len(site.submissions()) <= 1
