@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.evidence import report as report_module
+from bot.evidence.files import private_dir, write_json, write_private
 from bot.evidence.report import render_report
-from bot.evidence.scrub import private_dir, write_json, write_private
 from bot.privacy import Redactor
 
 MOBILE, CODE, ID6 = "13987654321", "482913", "60284X"

@@ -16,9 +16,9 @@ import typer
 
 from bot import __version__
 from bot.cli.common import app, echo
-from bot.cli.entry import stop_on_sigterm
 from bot.cli.logs import configure_console
 from bot.privacy import logger
+from bot.run.signals import stop_on_sigterm
 
 __all__ = ["app", "main"]
 

@@ -9,11 +9,12 @@ Nothing here reads or validates input; no browser starts before the scenarios ar
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["main", "stop_on_sigterm"]
+from bot.run.signals import stop_on_sigterm
+
+__all__ = ["main"]
 
 
 def _import_the_rest() -> None:
@@ -23,17 +24,6 @@ def _import_the_rest() -> None:
 
 def _first_command(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
-
-
-def _stop(signum: int, frame: object) -> None:
-    from bot.errors import Stopped
-
-    raise Stopped
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM takes Ctrl-C's path (result.json first, then exit 143) instead of killing."""
-    signal.signal(signal.SIGTERM, _stop)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,6 +17,8 @@ from bot.privacy import logger
 from bot.types import Category
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
     from bot.run.options import RunOptions
@@ -74,6 +76,7 @@ def run(
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
     from bot.page.browser import LazyBrowser
+    from bot.run.options import RunOptions
 
     if evidence is EvidenceOpt.unmasked:
         echo(
@@ -81,43 +84,20 @@ def run(
             "screenshots and traces; keep the run folders private.",
             err=True,
         )
-
-    def prepare() -> tuple[RunOptions, list[Scenario], list[tuple[Path, ConfigError]]]:
-        from bot.config.scenario import load_scenario, once_each
-        from bot.run.options import RunOptions
-        from bot.run.runner import load_map_for
-
-        options = RunOptions(
-            base_url=base_url,
-            out_dir=out,
-            headed=headed,
-            selectors=selectors,
-            timeout_s=timeout,
-            captcha_timeout_s=captcha_timeout,
-            browser=browser,
-            trace=trace.value,
-            har=har,
-            evidence=evidence.value,
-            allow_risky=allow_risky_attempt,
-            notify=lambda line: echo(line, err=True),
-        )
-        loaded: list[Scenario] = []
-        refused: list[tuple[Path, ConfigError]] = []
-        unique, repeats = once_each(scenarios)
-        refused.extend((Path(p.file), ConfigError([p])) for p in repeats)
-        for path in unique:
-            try:
-                loaded.append(load_scenario(path))
-            except ConfigError as exc:
-                refused.append((Path(path), exc))
-        if not refused:
-            for sc in loaded:  # the selector maps too, so that a bad map is refused here
-                try:
-                    load_map_for(sc, options)
-                except ConfigError as exc:
-                    refused.append((Path(str(sc.source or sc.name)), exc))
-        return options, loaded, refused
-
+    options = RunOptions(
+        base_url=base_url,
+        out_dir=out,
+        headed=headed,
+        selectors=selectors,
+        timeout_s=timeout,
+        captcha_timeout_s=captcha_timeout,
+        browser=browser,
+        trace=trace.value,
+        har=har,
+        evidence=evidence.value,
+        allow_risky=allow_risky_attempt,
+        notify=lambda line: echo(line, err=True),
+    )
     # Imports and validation run beside the start of Playwright's driver (a Node.js process,
     # not a browser): together they cost about what the slower one does. No browser starts
     # before every file is known to be good.
@@ -125,30 +105,77 @@ def run(
     pool = EARLY_POOL or LazyBrowser()
     pool.explicit = browser
     with ThreadPoolExecutor(max_workers=1) as worker:
-        preparing = worker.submit(prepare)
+        preparing = worker.submit(_prepare, options, scenarios)
         try:
             if lent is None:
                 pool.start_driver()  # at once when bot.cli.entry started it already
         except Exception as exc:  # the run itself will report a missing or broken Playwright
             logger.debug("driver start deferred: {}", exc)
-        options, loaded, refused = preparing.result()
-    options = replace(options, headed=decide_headed(headed, loaded))
-
-    from bot.run.runner import invalid_input_result, run_scenarios, write_report
-
+        loaded, refused = preparing.result()
     if refused:
         pool.close()
-        # One bad file stops the whole invocation before any browser starts: nothing half-done.
-        for path, problem in refused:
-            echo(f"error: {problem}", err=True)
-            res = invalid_input_result(options, str(path), problem)
-            echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
-        if loaded:
-            echo(
-                f"{len(loaded)} valid scenario(s) were not run either; fix the files above.",
-                err=True,
-            )
-        raise typer.Exit(Category.invalid_input.exit_code)
+        _refuse(options, loaded, refused)
+    options = replace(options, headed=decide_headed(headed, loaded))
+    _run_and_report(options, loaded, report, lent=lent, pool=pool)
+
+
+Refusals = list[tuple[Path, ConfigError]]
+
+
+def _prepare(options: RunOptions, paths: list[Path]) -> tuple[list[Scenario], Refusals]:
+    """Every check that needs no browser: the output folder, each file, each selector map."""
+    from bot.config.scenario import load_scenario, once_each
+    from bot.evidence.files import check_out_dir
+    from bot.run.runner import load_map_for
+
+    try:
+        check_out_dir(options.out_dir)
+    except ConfigError as exc:
+        return [], [(options.out_dir, exc)]
+    loaded: list[Scenario] = []
+    unique, repeats = once_each(paths)
+    refused: Refusals = [(Path(p.file), ConfigError([p])) for p in repeats]
+    for path in unique:
+        try:
+            loaded.append(load_scenario(path))
+        except ConfigError as exc:
+            refused.append((Path(path), exc))
+    if not refused:
+        for sc in loaded:  # the selector maps too, so that a bad map is refused here
+            try:
+                load_map_for(sc, options)
+            except ConfigError as exc:
+                refused.append((Path(str(sc.source or sc.name)), exc))
+    return loaded, refused
+
+
+def _refuse(options: RunOptions, loaded: list[Scenario], refused: Refusals) -> NoReturn:
+    """One bad input stops the whole invocation before any browser starts: nothing half-done."""
+    from bot.run.runner import invalid_input_result
+
+    for path, problem in refused:
+        echo(f"error: {problem}", err=True)
+        if path == options.out_dir:
+            continue  # no folder to keep a result in
+        res = invalid_input_result(options, str(path), problem)
+        echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
+    if loaded:
+        echo(f"{len(loaded)} valid scenario(s) were not run either; fix the files above.", err=True)
+    raise typer.Exit(Category.invalid_input.exit_code)
+
+
+def _run_and_report(
+    options: RunOptions,
+    loaded: list[Scenario],
+    report: bool,
+    *,
+    lent: Browser | None,
+    pool: LazyBrowser,
+) -> NoReturn:
+    """Run, print one line per run, write the report; exit with the most severe code (or the
+    signal's, when interrupted: the runs so far are still printed and reported)."""
+    from bot.run.runner import run_scenarios, write_report
+
     stopped: KeyboardInterrupt | None = None
     try:
         results = run_scenarios(loaded, options, browser=lent, pool=pool)
@@ -161,7 +188,7 @@ def run(
         name = res.scenario.name if res.scenario else "?"
         echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
     if report:
-        written = write_report(results, out)
+        written = write_report(results, options.out_dir)
         if written is not None:
             echo(f"report: {written}")
     if stopped is not None:

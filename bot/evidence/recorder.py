@@ -14,7 +14,8 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Locator, Page
 
-from bot.evidence.scrub import safe_capture, scrub_har, scrub_trace, write_json, write_private
+from bot.evidence.files import safe_capture, write_json, write_private
+from bot.evidence.scrub import scrub_har, scrub_trace
 from bot.privacy import REDACTOR
 from bot.types import EvidenceMode, TraceMode
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.evidence.scrub import private_dir, write_private
+from bot.evidence.files import private_dir, write_private
 from bot.outcome.model import most_severe
 from bot.privacy import REDACTOR
 from bot.types import Category

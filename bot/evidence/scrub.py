@@ -1,11 +1,9 @@
-"""Artifact hygiene: private folders and files, scrubbed traces and HARs, and a strict secret scan.
+"""Scrubbed traces and HARs, and a strict secret scan.
 
-Every file a run leaves is written here with mode 0600 inside a 0700 folder, atomically, so a
-crash never leaves half a file and no other local user can read a run. Playwright's trace and HAR
-hold the typed values in many places (action parameters, DOM snapshots, request bodies, base64
-response bodies, screencast frames); :func:`scrub_trace` and :func:`scrub_har` rewrite them through
-the :class:`~bot.privacy.Redactor`, and :func:`scan_for_secrets` proves that nothing is left.
-Evidence is best effort: :func:`safe_capture` logs a failed step and lets the outcome stand.
+Playwright's trace and HAR hold the typed values in many places (action parameters, DOM
+snapshots, request bodies, base64 response bodies, screencast frames); :func:`scrub_trace` and
+:func:`scrub_har` rewrite them through the :class:`~bot.privacy.Redactor` into private files
+(``bot.evidence.files``), and :func:`scan_for_secrets` proves that nothing is left.
 """
 
 from __future__ import annotations
@@ -16,29 +14,23 @@ import gzip
 import html
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus
 
-from bot.errors import first_line
-from bot.privacy import REDACTOR, Redactor, logger
+from bot.evidence.files import write_private
+from bot.privacy import Redactor
 
 __all__ = [
     "ScrubReport",
-    "private_dir",
-    "safe_capture",
     "scan_for_secrets",
     "scrub_har",
     "scrub_trace",
-    "write_json",
-    "write_private",
 ]
 
 T = TypeVar("T")
@@ -51,69 +43,6 @@ _B64_STRING = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _DATA_URL = re.compile(r"(data:[^,;\"'\s]*;base64,)([A-Za-z0-9+/]+={0,2})")
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
-
-
-# -- private files ---------------------------------------------------------------------------------
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it 0700, whatever the umask or its previous mode."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
-
-
-def write_private(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` with mode 0600, atomically (a temporary file, then a rename)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already uses 0600; be explicit in case that ever changes
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_json(path: Path, obj: Any, redactor: Redactor) -> Path:
-    """Write ``obj`` as indented UTF-8 JSON (0600), every string and key through ``redactor``.
-
-    Paths, datetimes and other non-JSON values are written as their ``str()``.
-    """
-    clean = _redact_tree(obj, redactor)
-    text = json.dumps(clean, ensure_ascii=False, indent=2, default=lambda o: redactor(str(o)))
-    return write_private(path, text + "\n")
-
-
-def _redact_tree(obj: Any, redactor: Redactor) -> Any:
-    if isinstance(obj, str):
-        return redactor(obj)
-    if isinstance(obj, dict):
-        return {redactor(str(k)): _redact_tree(v, redactor) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [_redact_tree(v, redactor) for v in obj]
-    if isinstance(obj, Path):
-        return redactor(str(obj))
-    return obj
-
-
-# -- best effort -----------------------------------------------------------------------------------
-def safe_capture(what: str, fn: Callable[[], T]) -> T | None:
-    """Run one evidence step; on any error log a warning and return None instead of raising.
-
-    Evidence never replaces the outcome: a screenshot that times out is a warning in run.log.
-    ``KeyboardInterrupt`` and ``SystemExit`` still propagate.
-    """
-    try:
-        return fn()
-    except Exception as exc:
-        reason = f"{type(exc).__name__}: {first_line(exc)}"
-        logger.warning(REDACTOR(f"evidence step '{what}' failed: {reason}"))
-        return None
 
 
 # -- scrubbing -------------------------------------------------------------------------------------

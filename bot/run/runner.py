@@ -18,8 +18,8 @@ from playwright.sync_api import Browser
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
 from bot.errors import ConfigError
+from bot.evidence.files import private_dir, safe_capture, write_json
 from bot.evidence.report import render_report
-from bot.evidence.scrub import private_dir, safe_capture, write_json
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
 from bot.privacy import REDACTOR

@@ -16,9 +16,9 @@ from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, GuardRefused, SelectorError, Stopped
+from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
-from bot.evidence.scrub import private_dir, safe_capture
 from bot.outcome import verdicts
 from bot.outcome.classify import classify_response, page_read_for
 from bot.outcome.model import Outcome

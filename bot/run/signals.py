@@ -14,9 +14,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["signals_held"]
+from bot.errors import Stopped
+
+__all__ = ["signals_held", "stop_on_sigterm"]
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM take Ctrl-C's path: :class:`~bot.errors.Stopped` (a KeyboardInterrupt) is
+    raised, so the run writes its result.json first; the CLI then exits 143. Main thread only."""
+    signal.signal(signal.SIGTERM, _stop)
 
 
 @contextmanager

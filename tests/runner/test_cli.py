@@ -260,3 +260,51 @@ def test_unmasked_evidence_is_announced(
 def test_version() -> None:
     code, stdout, _ = _run("--version")
     assert (code, stdout.strip()) == (0, "icpbot 0.1.0")
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "under /proc"])
+def test_an_unusable_out_folder_is_refused_in_one_line_before_any_browser(
+    write_scenario: WriteScenario, tmp_path: Path, state_dir: Path, where: str
+) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    out = {"a file": afile, "under a file": afile / "runs", "under /proc": Path("/proc/icpbot")}[
+        where
+    ]
+    code, _, stderr = _run("run", str(write_scenario()), "--out", str(out))
+    assert code == 20
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("error: --out: output folder ")
+    assert str(out) in line
+    assert "internal error" not in stderr
+    assert not state_dir.exists()  # refused before the guard: no browser, no ledger
+
+
+def test_an_existing_out_folder_keeps_its_mode_and_reports_never_collide(
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: Browser,
+) -> None:
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    out = tmp_path / "shared"
+    out.mkdir(mode=0o755)
+    os.chmod(out, 0o755)
+    codes = []
+    for name in ("one", "two"):
+        code, _, _ = _run(
+            "run",
+            str(write_scenario(name=name)),
+            "--base-url",
+            site.url,
+            "--out",
+            str(out),
+            "--headless",
+            browser=lend_browser,
+        )
+        codes.append(code)
+    assert codes[0] == 0  # the second is the same person again: the site's answer varies
+    assert len(list(out.glob("*/result.json"))) == 2
+    assert (out.stat().st_mode & 0o777) == 0o755
+    assert len(list(out.glob("report-*.html"))) == 2
