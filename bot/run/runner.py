@@ -35,11 +35,10 @@ from bot.outcome.model import Outcome
 from bot.page.browser import LazyBrowser
 from bot.page.forms import form_for, open_page
 from bot.page.locate import Resolver
-from bot.privacy import REDACTOR, mask_mobile
+from bot.privacy import REDACTOR
 from bot.run.options import RunOptions, RunResult, new_run_id, now
-from bot.safety.budget import check_submission
 from bot.safety.gate import AuthWatch, SubmissionGate
-from bot.safety.ledger import Ledger
+from bot.safety.guard import Claim, claim_run  # [safety 8.4]
 from bot.types import CaptchaMode, Category
 
 __all__ = ["RunOptions", "RunResult", "run_scenarios"]
@@ -96,9 +95,7 @@ class _Run:
         self.clicked = False
         self.page: Page | None = None
         self.context: BrowserContext | None = None
-        self.ledger_attempt: int | None = None
-        self.ledger: Ledger | None = None
-        self.person: str | None = None
+        self.claim: Claim | None = None  # [safety 8.4] the person's lock and attempt record
 
     # -- helpers ---------------------------------------------------------------------------------
     def notify(self, line: str) -> None:
@@ -162,27 +159,20 @@ class _Run:
 
     def _guarded(self) -> Outcome:
         sc = self.scenario
-        self.ledger = Ledger(self.options.state_dir)
-        self.person = self.ledger.person_key(sc.inputs.mobile, sc.inputs.id_last6)
-        decision = check_submission(
-            self.ledger,
-            self.person,
-            str(sc.action),
+        # [safety 8.4/8.5] one step: person lock + code memory + budget + attempt record
+        self.claim = claim_run(
+            sc,
+            run_id=self.run_id,
             allow_risky=self.options.allow_risky,
-            sms_received_at=sc.sms_received_at,
+            state_dir=self.options.state_dir,
         )
-        for warning in decision.warnings:
+        for warning in self.claim.warnings:
             self.result.warnings.append(warning)
             self.notify(f"WARNING: {warning}")
-        if not decision.allowed:
+        if self.claim.refusal is not None:  # refused, or already verified with this code
             self.progress("refused")
-            return verdicts.outcome(
-                Category.refused,
-                "refused",
-                decision.reason,
-                decision.next_step,
-                details={"failures_recorded": decision.failures},
-            )
+            return self.claim.refusal
+        # [/safety]
         self.progress("guard_passed")
         return self._browse()
 
@@ -240,19 +230,11 @@ class _Run:
         return self._submit(form, button, resolver)
 
     def _submit(self, form: Any, button: Locator, resolver: Resolver) -> Outcome:
-        assert self.ledger is not None
-        assert self.person is not None
-        sc = self.scenario
+        assert self.claim is not None  # [safety 8.4]
         if self._session_refused():
             return verdicts.session_expired(submitted="no")
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
-        self.ledger_attempt = self.ledger.begin(
-            self.person,
-            str(sc.action),
-            scenario=sc.name,
-            run_id=self.run_id,
-            mobile_masked=mask_mobile(sc.inputs.mobile),
-        )
+        self.claim.mark_sending()  # [safety 8.4]
         self.gate.arm()
         # Only from here on: a listener makes the driver report every request to Python.
         assert self.page is not None
@@ -574,12 +556,9 @@ class _Run:
         if self.gate.sent and outcome.submitted == "no":
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
-        if self.ledger is not None:
-            if self.ledger_attempt is not None:
-                self.ledger.finish(self.ledger_attempt, str(outcome.category), outcome.site_status)
-                self.ledger_attempt = None
-            self.ledger.close()
-            self.ledger = None
+        if self.claim is not None:  # [safety 8.4] records the outcome, frees the person's lock
+            self.claim.finish(outcome.category, outcome.site_status)
+            self.claim = None
         self._write_result()
         try:
             self._gather_evidence(failed=outcome.category is not Category.success)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.safety.ledger import Ledger
+from bot.safety.store import LedgerStore
 
 __all__ = [
     "CLOCK_SKEW_TOLERANCE",
@@ -59,7 +59,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def check_submission(
-    ledger: Ledger,
+    ledger: LedgerStore,
     person: str,
     action: str,
     *,
