@@ -59,6 +59,7 @@ __all__ = [
     "Inputs",
     "Scenario",
     "extract_code",
+    "load_person",
     "load_scenario",
     "load_scenarios",
     "normalize_id_last6",
@@ -458,6 +459,43 @@ def load_scenario(path: Path | str, env: Mapping[str, str] | None = None) -> Sce
     if problems or scenario is None:
         raise ScenarioError(problems, path=path)
     return scenario
+
+
+def load_person(path: Path | str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Only ``inputs.mobile`` and ``inputs.id_last6`` of a scenario file, normalised: who the
+    ledger commands (``icpbot ledger list/reset``) are about.
+
+    Nothing else is read, so a ``code: ${VAR}`` whose variable is unset (the SMS came and went)
+    does not stop them. Raises :class:`ScenarioError` naming file, line and key.
+    """
+    try:
+        doc = load_yaml(path, error=ScenarioError)
+    except ConfigError as exc:
+        raise ScenarioError(exc.problems, path=path) from None
+    r = _Reader(doc, os.environ if env is None else env)
+
+    def one(key: Literal["mobile", "id_last6"], normalize: Callable[[str], str]) -> str | None:
+        raw = r.string(("inputs", key), secret=key)
+        if raw is None:
+            if not r.given(("inputs", key)):
+                r.problem(("inputs", key), f"missing required key {key!r}")
+            return None
+        try:
+            value = normalize(raw)
+        except ValueError as exc:
+            r.problem(("inputs", key), str(exc))
+            return None
+        _register(key, value)
+        return value
+
+    mobile = id_last6 = None
+    if doc.kind(("inputs",)) != "mapping":
+        r.problem(("inputs",), "missing inputs with mobile and id_last6")
+    else:
+        mobile, id_last6 = one("mobile", normalize_mobile), one("id_last6", normalize_id_last6)
+    if r.problems or mobile is None or id_last6 is None:
+        raise ScenarioError(r.problems, path=path)
+    return mobile, id_last6
 
 
 def load_scenarios(

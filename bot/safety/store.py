@@ -179,6 +179,10 @@ class LedgerStore(ABC):
         data = f"{mobile.strip()}:{id_last6.strip().upper()}".encode()
         return sha256(self._salt + data).hexdigest()
 
+    def salt_fingerprint(self) -> str:
+        """A short public name of the salt: equal fingerprints, equal person keys."""
+        return sha256(b"fingerprint:" + self._salt).hexdigest()[:16]
+
     def code_hash(self, person: str, code: str) -> str:
         """The salted hash of one SMS code for one person (a code means nothing for another)."""
         return sha256(self._salt + f"code:{person}:{code.strip()}".encode()).hexdigest()
