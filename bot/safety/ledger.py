@@ -113,10 +113,11 @@ def default_state_dir() -> Path:
 
 
 def open_ledger(state_dir: Path | None = None) -> LedgerStore:
-    """The ledger this process uses: PostgreSQL when ``ICPBOT_LEDGER_URL`` is set, else SQLite
-    in ``state_dir`` (default :func:`default_state_dir`)."""
+    """The ledger this process uses: SQLite in ``state_dir`` when one is given (the demo's
+    throw-away ledger, tests), else PostgreSQL when ``ICPBOT_LEDGER_URL`` is set, else SQLite
+    in :func:`default_state_dir`."""
     url = os.environ.get(LEDGER_URL_ENV, "").strip()
-    if url:
+    if url and state_dir is None:
         from bot.safety.pgledger import PgLedger
 
         return PgLedger(url)

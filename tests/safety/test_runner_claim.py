@@ -10,6 +10,8 @@ from bot.config.scenario import load_scenario
 from bot.privacy import REDACTOR
 from bot.run.runner import RunOptions, RunResult, run_scenarios
 from bot.safety.guard import claim
+from bot.safety.ledger import Ledger, open_ledger
+from bot.safety.pgledger import PgLedger
 from bot.safety.store import LedgerStore
 from bot.types import Category
 
@@ -43,9 +45,8 @@ def _run(tmp_path: Path, code: str) -> RunResult:
         encoding="utf-8",
     )
     options = RunOptions(
-        base_url="http://127.0.0.1:9/", out_dir=tmp_path / "out", headed=False,
-        state_dir=tmp_path / "state",
-    )
+        base_url="http://127.0.0.1:9/", out_dir=tmp_path / "out", headed=False
+    )  # no state_dir: the back end's environment decides (ICPBOT_STATE_DIR or the URL)
     [result] = run_scenarios([load_scenario(path)], options, pool=_NoBrowser())  # type: ignore[arg-type]
     return result
 
@@ -86,3 +87,11 @@ def test_person_in_flight(backend: Backend, store: LedgerStore, tmp_path: Path) 
     assert "run-other" in result.outcome.message
     assert "139****5678" in result.outcome.message
     held.finish(Category.site_error)
+
+
+def test_an_explicit_state_dir_wins_over_the_url(backend: Backend, tmp_path: Path) -> None:
+    """The demo passes its throw-away folder: it must never write to a team's ledger."""
+    with open_ledger(tmp_path / "demo") as own:
+        assert isinstance(own, Ledger)
+    with open_ledger() as default:
+        assert isinstance(default, PgLedger if backend.name == "postgresql" else Ledger)
