@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.privacy import REDACTOR
 from bot.types import Category
@@ -96,11 +97,21 @@ class GuardRefused(BotError):
     category = Category.refused
     exit_code = category.exit_code
 
-    def __init__(self, reason: str, next_step: str = "", *, failures: int = 0) -> None:
+    def __init__(
+        self,
+        reason: str,
+        next_step: str = "",
+        *,
+        status: str = "refused",
+        details: dict[str, Any] | None = None,
+    ) -> None:
         self.reason = reason
         self.next_step = next_step
-        #: counted failed verifications recorded for the person
-        self.failures = failures
+        #: why, as a machine name: ``refused`` (the budget, an expired code), ``in_flight``,
+        #: ``code_rejected``
+        self.status = status
+        #: facts for result.json (counts, the run in flight); never personal values
+        self.details = dict(details or {})
         super().__init__(reason)
 
 

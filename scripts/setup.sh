@@ -59,4 +59,11 @@ fi
 if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; then
     apt_install fonts-noto-cjk || say "WARNING: no CJK fonts; install fonts-noto-cjk (or any Chinese font)"
 fi
+
+# 4. PostgreSQL server binaries: the ledger's contract tests start a throw-away server on a unix
+#    socket (tests/safety/pg.py); icpbot itself only needs a server when ICPBOT_LEDGER_URL is set.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    apt_install postgresql ||
+        say "WARNING: no PostgreSQL server; the PostgreSQL ledger tests need one (apt-get install postgresql)"
+fi
 exit 0

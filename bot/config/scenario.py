@@ -67,6 +67,7 @@ __all__ = [
     "Inputs",
     "Scenario",
     "extract_code",
+    "load_person",
     "load_scenario",
     "load_scenarios",
     "normalize_id_last6",
@@ -206,6 +207,43 @@ def once_each(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Probl
         seen.add(resolved)
         unique.append(path)
     return unique, problems
+
+
+def load_person(path: Path | str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Only ``inputs.mobile`` and ``inputs.id_last6`` of a scenario file, normalised: who the
+    ledger commands (``icpbot ledger list/reset``) are about.
+
+    Nothing else is checked, so a ``code: ${VAR}`` whose variable is unset (the SMS came and
+    went) does not stop them. Raises :class:`ScenarioError` naming file, line and key.
+    """
+    try:
+        doc = load_yaml(path, error=ScenarioError)
+    except ConfigError as exc:
+        raise ScenarioError(exc.problems, path=path) from None
+    if doc.kind(()) != "mapping":
+        raise ScenarioError([problem(doc, (), "expected a scenario with inputs")], path=path)
+    data, found, _ = prepare(doc, os.environ if env is None else env)
+    wanted = {"inputs", "inputs.mobile", "inputs.id_last6"}
+    problems = [p for p in found if p.key in wanted]
+    inputs = data.get("inputs")
+    if not isinstance(inputs, dict):
+        problems.append(problem(doc, ("inputs",), "missing inputs with mobile and id_last6"))
+        raise ScenarioError(problems, path=path)
+    values: list[str] = []
+    for key, normalize in (("mobile", normalize_mobile), ("id_last6", normalize_id_last6)):
+        raw = inputs.get(key)
+        if any(p.key == f"inputs.{key}" for p in problems):
+            continue
+        if not raw:
+            problems.append(problem(doc, ("inputs", key), f"missing required key {key!r}"))
+            continue
+        try:
+            values.append(normalize(raw))
+        except ValueError as exc:
+            problems.append(problem(doc, ("inputs", key), str(exc)))
+    if problems or len(values) != 2:
+        raise ScenarioError(problems, path=path)
+    return values[0], values[1]
 
 
 def load_scenarios(

@@ -32,7 +32,6 @@ __all__ = [
     "outcome",
     "page_not_loading",
     "page_validation",
-    "refused",
     "session_expired",
     "site_message_before_send",
     "unknown_unexpected",
@@ -149,7 +148,7 @@ def unknown_unexpected(paths: list[str]) -> Outcome:
 
 def error_outcome(exc: BotError, sent: bool) -> Outcome:
     if isinstance(exc, GuardRefused):
-        return refused(exc.reason, exc.next_step, exc.failures)
+        return outcome(Category.refused, exc.status, exc.reason, exc.next_step, details=exc.details)
     if isinstance(exc, SelectorError):
         return outcome(
             Category.selector_error,
@@ -177,12 +176,6 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
 def not_finished() -> Outcome:
     return outcome(
         Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
-    )
-
-
-def refused(reason: str, next_step: str, failures: int) -> Outcome:
-    return outcome(
-        Category.refused, "refused", reason, next_step, details={"failures_recorded": failures}
     )
 
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, GuardRefused, SelectorError, Stopped
+from bot.errors import BotError, SelectorError, Stopped
 from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -27,12 +27,11 @@ from bot.page.forms import FormTab, form_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_while
-from bot.privacy import REDACTOR, logger, mask_mobile
+from bot.privacy import REDACTOR, logger
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.session import Session, open_session
 from bot.run.signals import signals_held
-from bot.safety.budget import check_submission
-from bot.safety.ledger import Ledger
+from bot.safety.guard import Claim, claim_run
 from bot.types import CaptchaMode, Category
 
 __all__ = ["ScenarioRun"]
@@ -71,9 +70,7 @@ class ScenarioRun:
         self.resolver: Resolver | None = None
         self.signals: PageSignals | None = None
         self.after_click: AfterClick | None = None
-        self.ledger: Ledger | None = None
-        self.person: str | None = None
-        self.ledger_attempt: int | None = None
+        self.claim: Claim | None = None
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
 
@@ -131,8 +128,7 @@ class ScenarioRun:
             self.result.outcome = verdicts.internal_error(exc, self.sent)
 
     def _phases(self) -> Outcome:
-        self.guard()
-        problem = self.open()
+        problem = self.guard() or self.open()
         if problem is not None:
             return problem
         try:
@@ -149,26 +145,33 @@ class ScenarioRun:
         return self.classify()
 
     # -- phases -----------------------------------------------------------------------------------
-    def guard(self) -> None:
-        """The failure budget, before any browser starts: a refused run starts none (raises
-        :class:`GuardRefused`)."""
+    def guard(self) -> Outcome | None:
+        """Claim the person before any browser starts: the failure budget, the codes the site
+        already judged and the run in flight are checked and the attempt recorded in one atomic
+        step, so a refused run starts no browser and two processes never both pass."""
         sc = self.scenario
-        self.ledger = Ledger(self.options.state_dir)
-        self.person = self.ledger.person_key(sc.inputs.mobile, sc.inputs.id_last6)
-        decision = check_submission(
-            self.ledger,
-            self.person,
-            str(sc.action),
+        self.claim = claim_run(
+            sc,
+            run_id=self.result.run_id,
             allow_risky=self.options.allow_risky,
-            sms_received_at=sc.sms_received_at,
+            state_dir=self.options.state_dir,
         )
-        for warning in decision.warnings:
+        for warning in self.claim.warnings:
             self.result.warnings.append(warning)
             self.notify(f"WARNING: {warning}")
-        if not decision.allowed:
+        refusal = self.claim.refusal
+        if refusal is not None:  # refused, or already verified: nothing to send
             self.stage("refused")
-            raise GuardRefused(decision.reason, decision.next_step, failures=decision.failures)
+            if refusal.category is Category.refused:
+                raise GuardRefused(
+                    refusal.message,
+                    refusal.next_step,
+                    status=refusal.status,
+                    details=refusal.details,
+                )
+            return refusal
         self.stage("guard_passed")
+        return None
 
     def open(self) -> Outcome | None:
         """A fresh context (gate installed, tracing on), then the page; judge the document."""
@@ -221,8 +224,7 @@ class ScenarioRun:
 
     def submit(self, form: FormTab, button: Locator) -> Outcome | None:
         """Record the attempt, arm the gate, click 提交 once."""
-        assert self.ledger is not None
-        assert self.person is not None
+        assert self.claim is not None
         assert self.session is not None
         assert self.signals is not None
         session = self.session
@@ -236,15 +238,8 @@ class ScenarioRun:
         problem = self.captcha_first()
         if problem is not None:
             return problem
-        sc = self.scenario
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
-        self.ledger_attempt = self.ledger.begin(
-            self.person,
-            str(sc.action),
-            scenario=sc.name,
-            run_id=self.result.run_id,
-            mobile_masked=mask_mobile(sc.inputs.mobile),
-        )
+        self.claim.mark_sending()
         session.gate.arm()
         self.signals.start_watching_requests()
         self.stage("submit_clicked")
@@ -380,12 +375,9 @@ class ScenarioRun:
         if self.sent and outcome.submitted == "no":
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
-        if self.ledger is not None:
-            if self.ledger_attempt is not None:
-                self.ledger.finish(self.ledger_attempt, str(outcome.category), outcome.site_status)
-                self.ledger_attempt = None
-            self.ledger.close()
-            self.ledger = None
+        if self.claim is not None:
+            self.claim.finish(outcome.category, outcome.site_status)  # also frees the person
+            self.claim = None
         self._write_result()
 
     def _write_result(self) -> None:

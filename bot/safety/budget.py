@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.safety.ledger import Ledger
+from bot.safety.store import LedgerStore
 
 __all__ = [
     "CLOCK_SKEW_TOLERANCE",
@@ -59,7 +59,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def check_submission(
-    ledger: Ledger,
+    ledger: LedgerStore,
     person: str,
     action: str,
     *,
@@ -70,7 +70,8 @@ def check_submission(
     """Decide whether to submit ``action`` for ``person``. Call it before starting a browser.
 
     Raises nothing: a refusal is ``allowed=False`` with a reason and a next step, which the
-    runner turns into :class:`~bot.errors.GuardRefused`. ``now`` defaults to the current time;
+    claim turns into a ``refused`` outcome (raised by the run as
+    :class:`~bot.errors.GuardRefused`). ``now`` defaults to the current time;
     naive datetimes are taken as UTC for ``now`` and not trusted for ``sms_received_at``.
     """
     if action not in _ACTIONS:

@@ -41,6 +41,9 @@ def test_no_personal_value_in_any_output_or_artifact(site: MockSite, tmp_path: P
     printed: list[str] = []
 
     def run(*args: str) -> int:
+        # Each run its own ledger: the same code goes through on purpose, and a ledger refuses
+        # (or answers already_verified for) a code the site has judged before.
+        env["ICPBOT_STATE_DIR"] = str(tmp_path / "state" / str(len(printed)))
         proc = _icpbot(*args, "--out", str(out), "--base-url", site.url, "--headless", env=env)
         printed.extend([proc.stdout, proc.stderr])
         return proc.returncode

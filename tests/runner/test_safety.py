@@ -47,31 +47,35 @@ def test_gate_lets_one_request_through_when_the_page_posts_twice(
 
 def test_failure_budget_sequence(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
-    wrong = write_scenario(code="000000")
+
+    # A new wrong code each time: a code the site rejected once is refused before the budget.
+    def wrong(n: int) -> Path:
+        return write_scenario(code=f"00000{n}")
+
     for expected_submissions in (1, 2, 3):
-        assert run(wrong).outcome.category is Category.wrong_info
+        assert run(wrong(expected_submissions)).outcome.category is Category.wrong_info
         assert len(site.submissions()) == expected_submissions
-    refused = run(wrong)
+    refused = run(wrong(4))
     assert refused.outcome.category is Category.refused
     assert refused.exit_code == 24
     assert refused.outcome.details["failures_recorded"] == 3
     assert len(site.submissions()) == 3  # no browser, nothing sent
-    risky = run(wrong, allow_risky=True)
+    risky = run(wrong(4), allow_risky=True)
     assert risky.outcome.category is Category.wrong_info
     assert any("RISKY" in w for w in risky.warnings)
     assert len(site.submissions()) == 4
-    assert run(wrong, allow_risky=True).outcome.category is Category.refused  # 4: always refused
+    assert run(wrong(5), allow_risky=True).outcome.category is Category.refused  # 4: always
     assert len(site.submissions()) == 4
 
 
 def test_success_clears_the_budget(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
-    for _ in range(2):
-        run(write_scenario(code="000000"))
+    for n in range(2):
+        run(write_scenario(code=f"00000{n}"))
     assert run(write_scenario()).outcome.category is Category.success
     site.load_filings([Filing("13800000001", "100011", "111111")])
-    for _ in range(3):
-        assert run(write_scenario(code="000000")).outcome.category is Category.wrong_info
+    for n in range(3):
+        assert run(write_scenario(code=f"00001{n}")).outcome.category is Category.wrong_info
 
 
 def test_expired_sms_is_refused(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:
