@@ -15,7 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, SelectorError, Stopped
+from bot.errors import BotError, GuardRefused, SelectorError, Stopped
 from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
