@@ -3,6 +3,10 @@
 The server runs on 127.0.0.1 in its own session; it launches the Chromium icpbot would pick here
 (through ``executablePath``, so it needs ``--unsafe``). Processes are read from ``/proc``: a test
 proves where the browser runs by its parent, not by trusting the API.
+
+Playwright's sync API refuses to start in a thread whose event loop runs, and pytest-playwright's
+session fixtures leave one running in the main thread once any browser test ran; so everything
+that starts a ``LazyBrowser`` runs :func:`in_thread`, as the CLI's own thread would.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -27,7 +33,6 @@ from bot.errors import BrowserUnavailable
 from bot.mocksite import MockSite
 from bot.page.browser import (
     LazyBrowser,
-    _playwright_chromium,
     find_browser,
     public_endpoint,
     remote_launch_options,
@@ -37,6 +42,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
+
+T = TypeVar("T")
 
 START_TIMEOUT_S = 60.0
 # port 0: the server takes a free port and prints it (no race between choosing and binding)
@@ -50,6 +57,12 @@ RUN_SERVER = [
     "--port",
     "0",
 ]
+
+
+def in_thread(work: Callable[[], T]) -> T:
+    """``work()`` in a fresh thread (no running event loop); its exception is raised here."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(work).result()
 
 
 # -- processes, from /proc -----------------------------------------------------------------------
@@ -174,7 +187,7 @@ def server() -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def executable() -> str | None:
     """What icpbot would launch here; the server runs on this machine, so the path holds there."""
-    return find_browser().executable
+    return in_thread(find_browser).executable
 
 
 @pytest.fixture(autouse=True)
@@ -189,62 +202,71 @@ def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_page_loads_in_a_browser_the_server_started(
     server: Server, executable: str | None
 ) -> None:
-    pool = LazyBrowser(executable, connect=server.endpoint)
-    try:
-        browser = pool()
-        with MockSite() as site:
-            page = browser.new_page()
-            page.goto(site.url)
-            expect(page.locator(".tab-card").first).to_be_visible()
-        pid = browser_pid(browser)
-        assert parent_of(pid) == server.driver_pid  # not the driver this process started
-        assert parent_of(server.driver_pid) == server.process.pid
-        switches = command_of(pid)
-        assert "--headless" in switches
-        assert "--disable-component-update" in switches  # icpbot's args reached the server
-        with watching({pid}) as fds:
+    def work() -> None:
+        pool = LazyBrowser(executable, connect=server.endpoint)
+        try:
+            browser = pool()
+            with MockSite() as site:
+                page = browser.new_page()
+                page.goto(site.url)
+                expect(page.locator(".tab-card").first).to_be_visible()
+            pid = browser_pid(browser)
+            assert parent_of(pid) == server.driver_pid  # not the driver this process started
+            assert parent_of(server.driver_pid) == server.process.pid
+            switches = command_of(pid)
+            assert "--headless" in switches
+            assert "--disable-component-update" in switches  # icpbot's args reached the server
+            with watching({pid}) as fds:
+                pool.close()
+                assert not still_running(fds, timeout_s=30), "closing left the browser running"
+        finally:
             pool.close()
-            assert not still_running(fds, timeout_s=30), "closing left the browser running"
-    finally:
-        pool.close()
+
+    in_thread(work)
 
 
 def test_icpbot_connect_is_read_when_no_endpoint_is_given(
     server: Server, executable: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ICPBOT_CONNECT", server.endpoint)
-    pool = LazyBrowser(executable)
-    try:
-        assert parent_of(browser_pid(pool())) == server.driver_pid
-    finally:
-        pool.close()
+
+    def work() -> None:
+        pool = LazyBrowser(executable)
+        try:
+            assert parent_of(browser_pid(pool())) == server.driver_pid
+        finally:
+            pool.close()
+
+    in_thread(work)
 
 
 def test_expose_network_routes_loopback_through_this_side(
     server: Server, executable: str | None
 ) -> None:
-    pool = LazyBrowser(executable, connect=server.endpoint, expose_network="<loopback>")
-    try:
-        browser = pool()
-        switches = command_of(browser_pid(browser))
-        assert any(s.startswith("--proxy-server=socks5://127.0.0.1:") for s in switches)
-        assert "--proxy-bypass-list=<-loopback>" in switches  # loopback too goes by the proxy
-        with MockSite() as site:
-            page = browser.new_page()
-            page.goto(site.url)
-            expect(page.locator(".tab-card").first).to_be_visible()
-    finally:
-        pool.close()
+    def work() -> None:
+        pool = LazyBrowser(executable, connect=server.endpoint, expose_network="<loopback>")
+        try:
+            browser = pool()
+            switches = command_of(browser_pid(browser))
+            assert any(s.startswith("--proxy-server=socks5://127.0.0.1:") for s in switches)
+            assert "--proxy-bypass-list=<-loopback>" in switches  # loopback goes by the proxy
+            with MockSite() as site:
+                page = browser.new_page()
+                page.goto(site.url)
+                expect(page.locator(".tab-card").first).to_be_visible()
+        finally:
+            pool.close()
+
+    in_thread(work)
 
 
-@pytest.mark.skipif(
-    _playwright_chromium() is not None, reason="the server would launch Playwright's Chromium"
-)
-def test_a_server_without_unsafe_ignores_the_executable_path() -> None:
+def test_a_server_without_unsafe_ignores_the_executable_path(executable: str | None) -> None:
+    if in_thread(find_browser).source == "playwright":
+        pytest.skip("Playwright's Chromium is installed: the server would launch it")
     with run_server() as safe:
-        pool = LazyBrowser("/usr/bin/chromium", connect=safe.endpoint)
+        pool = LazyBrowser(executable, connect=safe.endpoint)
         with pytest.raises(BrowserUnavailable) as caught:
-            pool()
+            in_thread(pool)
     message = str(caught.value)
     assert "\n" not in message
     assert "--unsafe" in message
@@ -267,7 +289,7 @@ def test_a_refused_connection_is_one_line_naming_the_endpoint_and_the_fix(
 ) -> None:
     monkeypatch.setenv("ICPBOT_CONNECT", f"ws://me:s3cret@127.0.0.1:{closed_port}/pw?token=t0k")
     with pytest.raises(BrowserUnavailable) as caught:
-        LazyBrowser()()
+        in_thread(LazyBrowser())
     message = str(caught.value)
     assert message.startswith(f"browser server ws://127.0.0.1:{closed_port}/pw: ")
     assert "\n" not in message
@@ -308,7 +330,7 @@ def old_server() -> Iterator[str]:
 
 def test_a_version_mismatch_is_one_line_with_both_versions(old_server: str) -> None:
     with pytest.raises(BrowserUnavailable) as caught:
-        LazyBrowser(connect=old_server)()
+        in_thread(LazyBrowser(connect=old_server))
     message = str(caught.value)
     assert "\n" not in message
     assert "version mismatch (server 1.40, icpbot 1." in message
