@@ -19,6 +19,7 @@ from bot.types import Category
 __all__ = [
     "BotError",
     "BrowserNotFound",
+    "BrowserUnavailable",
     "ConfigError",
     "GuardRefused",
     "Problem",
@@ -127,6 +128,24 @@ class BrowserNotFound(BotError):
 
     category = Category.site_error
     exit_code = category.exit_code
+
+
+class BrowserUnavailable(BotError):
+    """A remote browser server (``--connect``) could not give icpbot a browser.
+
+    Nothing listens at the endpoint, the server runs another Playwright version, or it could not
+    start its browser. The message is one line: the endpoint (without credentials or query), what
+    went wrong and what to do.
+    """
+
+    category = Category.site_error
+    exit_code = category.exit_code
+
+    def __init__(self, endpoint: str, problem: str, fix: str) -> None:
+        self.endpoint = endpoint
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"browser server {endpoint}: {problem}; {fix}")
 
 
 def first_line(exc: BaseException) -> str:

@@ -6,16 +6,22 @@ failure-budget guard of the operator's real ledger.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from bot.errors import BotError
+from bot.page.browser import CONNECT_ENV_VAR
 from bot.privacy import REDACTOR
 from bot.types import Category
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 __all__ = ["DEMO_DIR", "run_demo"]
 
@@ -25,7 +31,14 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "demo"
 _ANSWERED = {Category.success, Category.wrong_info, Category.no_record, Category.failed}
 
 
-def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_DIR) -> int:
+def run_demo(
+    out: Path,
+    *,
+    echo: Callable[..., None],
+    scenario_dir: Path = DEMO_DIR,
+    connect: str | None = None,
+    lent: Browser | None = None,
+) -> int:
     """Run the demo; returns 0 when every demo scenario got a classified answer from the mock."""
     from bot.config.scenario import load_scenarios
     from bot.mocksite import MockSite, load_filings
@@ -55,8 +68,11 @@ def run_demo(out: Path, *, echo: Callable[..., None], scenario_dir: Path = DEMO_
             state_dir=Path(state),
             trace="on-failure",
             notify=lambda line: echo(line, err=True),
+            connect=connect,
+            # A browser server elsewhere reaches the mock on this machine through the client.
+            expose_network="<loopback>" if connect or os.environ.get(CONNECT_ENV_VAR) else None,
         )
-        results = run_scenarios(scenarios, options)
+        results = run_scenarios(scenarios, options, browser=lent)
     table = Table(title="icpbot demo against the built-in mock", show_lines=True)
     for col in ("scenario", "action", "outcome", "site status", "what it means", "evidence"):
         table.add_column(col)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +63,20 @@ def run(
             help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's)."
         ),
     ] = None,
+    connect: Annotated[
+        str | None,
+        typer.Option(
+            help="Use the browser of a Playwright browser server at this ws:// or http:// "
+            "endpoint (else $ICPBOT_CONNECT); the server launches it."
+        ),
+    ] = None,
+    expose_network: Annotated[
+        str | None,
+        typer.Option(
+            help="Hosts the remote browser reaches through this machine, e.g. <loopback> for a "
+            "mock on 127.0.0.1 here."
+        ),
+    ] = None,
     trace: Annotated[TraceOpt, typer.Option(help="Keep a Playwright trace.")] = TraceOpt.on_failure,
     har: Annotated[bool, typer.Option("--har", help="Keep a HAR of the network.")] = False,
     evidence: Annotated[
@@ -92,6 +107,8 @@ def run(
         timeout_s=timeout,
         captcha_timeout_s=captcha_timeout,
         browser=browser,
+        connect=connect,
+        expose_network=expose_network,
         trace=trace.value,
         har=har,
         evidence=evidence.value,
@@ -115,7 +132,11 @@ def run(
     if refused:
         pool.close()
         _refuse(options, loaded, refused)
-    options = replace(options, headed=decide_headed(headed, loaded))
+    # A remote browser's window would open on the server's screen, not this one's.
+    remote = bool(connect or os.environ.get("ICPBOT_CONNECT"))
+    options = replace(
+        options, headed=decide_headed(False if remote and headed is None else headed, loaded)
+    )
     _run_and_report(options, loaded, report, lent=lent, pool=pool)
 
 

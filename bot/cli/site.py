@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bot import defaults
-from bot.cli.common import CaptchaOpt, app, echo
+from bot.cli.common import CaptchaOpt, app, echo, lent_browser
 from bot.types import Category
 
 __all__ = ["demo", "mock"]
@@ -68,9 +68,14 @@ def mock(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = defaults.OUT_DIR,
+    connect: Annotated[
+        str | None,
+        typer.Option(help="Use a Playwright browser server's browser (else $ICPBOT_CONNECT)."),
+    ] = None,
 ) -> None:
     """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""
     from bot.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(out, echo=echo))
+    raise typer.Exit(run_demo(out, echo=echo, connect=connect, lent=lent_browser(ctx)))

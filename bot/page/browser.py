@@ -1,14 +1,21 @@
-"""Finding and launching a Chromium for Playwright.
+"""Finding and launching a Chromium for Playwright, or getting one from a browser server.
 
 Search order: an explicit setting (the ``--browser`` flag or ``ICPBOT_BROWSER``), Playwright's own
 Chromium when it is installed, then a system Chromium or Chrome on PATH.
+
+With an endpoint (``--connect`` or ``ICPBOT_CONNECT``) nothing is searched or launched here: a
+Playwright browser server (``playwright run-server``, or a fleet speaking its protocol) launches the
+browser on its machine, with icpbot's launch options sent in the ``x-playwright-launch-options``
+header; an explicit ``--browser`` path is sent as the server-side ``executablePath``.
 ``python -m bot.page.browser`` prints what it found (exit 0) or the three ways to get one (exit 1);
 the set-up script uses it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -16,17 +23,36 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bot.errors import BrowserNotFound
+from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
 from bot.privacy import logger
 
-__all__ = ["BrowserChoice", "LazyBrowser", "find_browser", "launch_args", "launch_options"]
+__all__ = [
+    "BrowserChoice",
+    "LazyBrowser",
+    "find_browser",
+    "launch_args",
+    "launch_options",
+    "public_endpoint",
+    "remote_launch_options",
+]
 
 ENV_VAR = "ICPBOT_BROWSER"
+CONNECT_ENV_VAR = "ICPBOT_CONNECT"
+#: The request header in which ``playwright run-server`` reads the options to launch its browser
+#: with (JSON, Playwright's JavaScript names). A ``launch-options`` query parameter in the endpoint
+#: wins over it (playwright-core src/remote/playwrightServer.ts).
+LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
+#: Seconds to wait for a browser server to answer and start its browser (a fleet may queue).
+CONNECT_TIMEOUT_S = 60.0
 
 _SYSTEM_NAMES = (
     "chromium",
@@ -152,15 +178,138 @@ def launch_options(choice: BrowserChoice, *, headless: bool) -> dict[str, Any]:
     return opts
 
 
+def remote_launch_options(executable: str | None, *, headless: bool) -> dict[str, Any]:
+    """The launch options for a browser server, with Playwright's JavaScript names.
+
+    ``playwright run-server`` keeps only ``headless`` (and channel, proxy, timeout, slowMo) unless
+    it was started with ``--unsafe``; only then do ``args`` and ``executablePath`` count. Without
+    them it launches its own Playwright Chromium, which adds ``--no-sandbox`` by itself.
+    """
+    opts: dict[str, Any] = {"headless": headless, "args": launch_args()}
+    if executable:
+        opts["executablePath"] = executable
+    return opts
+
+
+def public_endpoint(endpoint: str) -> str:
+    """``endpoint`` without user, password, query and fragment: fit for logs and messages."""
+    parts = urlsplit(endpoint)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if not parts.scheme or not host:
+        return endpoint.split("?")[0].split("#")[0].rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{host}:{port}" if port else host, parts.path, "", ""))
+
+
+# user:password@ and ?query / #fragment of any URL in an error text
+_URL_SECRETS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)(?:[^/\s@]*@)?([^\s?#]*)(?:[?#]\S*)?")
+
+
+def _client_version() -> str:
+    return ".".join(version("playwright").split(".")[:2])
+
+
+def _unavailable(
+    endpoint: str, exc: PlaywrightError, *, executable: str | None, timeout_s: float
+) -> BrowserUnavailable:
+    """Turn Playwright's multi-line connect error (whose call log repeats the endpoint with its
+    credentials) into one line that says what to do."""
+    where = public_endpoint(endpoint)
+    text = str(exc)
+    setting = f"--connect/{CONNECT_ENV_VAR}"
+    if "version mismatch" in text or " 428 " in text:
+        # playwright-core src/remote/playwrightServer.ts: the server compares major.minor of the
+        # client's User-Agent with its own and answers 428 with both versions
+        found = re.search(r"server version: v?(\d+\.\d+)", text)
+        ours = _client_version()
+        problem = (
+            f"Playwright version mismatch (server {found.group(1) if found else 'other'}, "
+            f"icpbot {ours})"
+        )
+        fix = (
+            f"run a {ours}.x server (python -m playwright run-server from icpbot's environment, "
+            f"or npx playwright@{ours} run-server), or install the server's version here"
+        )
+    elif "ECONNREFUSED" in text:
+        problem = "connection refused, nothing is listening there"
+        fix = (
+            "start the server (python -m playwright run-server --host HOST --port PORT --unsafe) "
+            f"or correct {setting}"
+        )
+    elif "ENOTFOUND" in text or "EAI_AGAIN" in text:
+        problem = "unknown host"
+        fix = f"correct the host in {setting}"
+    elif re.search(r" 40[13] ", text):  # the HTTP status of the refused upgrade
+        problem = "the server refused the credentials"
+        fix = f"check the user, password or token in {setting}"
+    elif "Executable doesn't exist" in text:
+        missing = re.search(r"Executable doesn't exist at (\S+)", text)
+        if executable and missing and missing.group(1) == executable:
+            problem = f"the server has no browser at {executable}"
+            fix = (
+                f"set --browser/{ENV_VAR} to a path on the server's machine, or unset it to use "
+                "the server's Playwright Chromium"
+            )
+        elif executable:
+            problem = (
+                f"the server ignored --browser/{ENV_VAR} (executablePath needs a server started "
+                "with --unsafe) and has no Playwright Chromium"
+            )
+            fix = (
+                "start the server with --unsafe, or run python -m playwright install chromium "
+                "where it runs"
+            )
+        else:
+            problem = "the server has no Playwright Chromium"
+            fix = (
+                "run python -m playwright install chromium where the server runs, or start it "
+                f"with --unsafe and set --browser/{ENV_VAR} to its Chromium's path"
+            )
+    elif isinstance(exc, PlaywrightTimeoutError) or text.split(":", 1)[-1].strip().startswith(
+        "Timeout"
+    ):
+        problem = f"no browser within {timeout_s:g} s"
+        fix = f"check that the server is up and has room for a client, or correct {setting}"
+    else:
+        first = (text.strip().splitlines() or [type(exc).__name__])[0]
+        problem = _URL_SECRETS.sub(r"\1\2", first.replace(endpoint, where))
+        fix = f"check the server's log and {setting}"
+    return BrowserUnavailable(where, problem, fix)
+
+
 class LazyBrowser:
     """Starts Playwright and Chromium on first call and keeps them until :meth:`close`.
 
     A run that is refused (bad input, the failure-budget guard) therefore never starts a browser.
+
+    With ``connect`` (a ``ws://`` endpoint of a Playwright browser server; when None,
+    ``$ICPBOT_CONNECT`` is read on first call) the browser comes from that server instead of a
+    local launch: ``headed`` and icpbot's Chromium switches travel as launch options, ``explicit``
+    (else ``$ICPBOT_BROWSER``) as the server-side ``executablePath``. ``expose_network`` lets the
+    remote browser reach hosts through this machine, e.g. ``"<loopback>"`` for a mock on
+    127.0.0.1 here (Playwright's rule syntax: ``BrowserType.connect``). A server that cannot be
+    had raises :class:`~bot.errors.BrowserUnavailable`.
     """
 
-    def __init__(self, explicit: str | None = None, *, headed: bool = False) -> None:
+    def __init__(
+        self,
+        explicit: str | None = None,
+        *,
+        headed: bool = False,
+        connect: str | None = None,
+        expose_network: str | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
         self.explicit = explicit
         self.headed = headed
+        self.connect = connect
+        self.expose_network = expose_network
+        self.connect_timeout_s = connect_timeout_s
         self._pw_cm: Any = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
@@ -176,20 +325,46 @@ class LazyBrowser:
             with _driver_keeps_running():
                 self._playwright = self._pw_cm.__enter__()
 
+    @property
+    def endpoint(self) -> str | None:
+        """The browser server to use (``connect``, else ``$ICPBOT_CONNECT``); None: launch here."""
+        return self.connect or os.environ.get(CONNECT_ENV_VAR) or None
+
     def __call__(self) -> Browser:
         if self._browser is None:
             self.start_driver()
-            assert self._playwright is not None
+            endpoint = self.endpoint
             try:
-                choice = find_browser(self.explicit, playwright=self._playwright)
-            except BrowserNotFound:
+                self._browser = self._connect(endpoint) if endpoint else self._launch()
+            except BotError:
                 self.close()
                 raise
-            logger.debug("browser: {}", choice.describe())
-            self._browser = self._playwright.chromium.launch(
-                **launch_options(choice, headless=not self.headed)
-            )
         return self._browser
+
+    def _launch(self) -> Browser:
+        assert self._playwright is not None
+        choice = find_browser(self.explicit, playwright=self._playwright)
+        logger.debug("browser: {}", choice.describe())
+        return self._playwright.chromium.launch(**launch_options(choice, headless=not self.headed))
+
+    def _connect(self, endpoint: str) -> Browser:
+        assert self._playwright is not None
+        # Not find_browser(): the path names a file on the server's machine, not on this one.
+        executable = self.explicit or os.environ.get(ENV_VAR) or None
+        options = remote_launch_options(executable, headless=not self.headed)
+        logger.debug("browser: remote, {} with {}", public_endpoint(endpoint), options)
+        try:
+            return self._playwright.chromium.connect(
+                endpoint,
+                headers={LAUNCH_OPTIONS_HEADER: json.dumps(options)},
+                expose_network=self.expose_network,
+                timeout=self.connect_timeout_s * 1000,
+            )
+        except PlaywrightError as exc:
+            # not chained: Playwright's call log repeats the endpoint with its credentials
+            raise _unavailable(
+                endpoint, exc, executable=executable, timeout_s=self.connect_timeout_s
+            ) from None
 
     def close(self) -> None:
         if self._browser is not None:

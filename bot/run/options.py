@@ -30,6 +30,11 @@ class RunOptions:
     timeout_s: float = defaults.TIMEOUT_S
     captcha_timeout_s: float | None = None  # None: 300 s headed, no wait headless
     browser: str | None = None
+    #: a Playwright browser server (``playwright run-server``) to use instead of launching one;
+    #: None: ``$ICPBOT_CONNECT``, else a local launch
+    connect: str | None = None
+    #: hosts the remote browser reaches through this machine (e.g. ``<loopback>`` for a mock here)
+    expose_network: str | None = None
     trace: TraceMode = "on-failure"
     har: bool = False
     evidence: EvidenceMode = "masked"

@@ -56,6 +56,10 @@ def run_scenarios(
     private_dir(options.out_dir)
     launcher = pool or LazyBrowser(options.browser)
     launcher.headed = bool(options.headed)
+    if options.connect is not None:
+        launcher.connect = options.connect
+    if options.expose_network is not None:
+        launcher.expose_network = options.expose_network
     get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
     results: list[RunResult] = []
     try:
