@@ -1,0 +1,227 @@
+"""The ledger's reads (counts, lists, the code memory) over the hooks a back end supplies."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from bot.safety.rows import (
+    COLUMNS,
+    COUNTED_OUTCOMES,
+    PENDING,
+    CodeVerdict,
+    LedgerEntry,
+    PersonLock,
+    ResetMarker,
+    as_datetime,
+)
+from bot.types import Category
+
+__all__ = ["LedgerReads"]
+
+
+class LedgerReads(ABC):
+    """What a back end supplies (the hooks below), and every read of the ledger."""
+
+    # -- what a back end supplies -------------------------------------------------------------
+
+    #: where the ledger lives, for people (a path, or a URL without its password)
+    location: str
+
+    @property
+    @abstractmethod
+    def _salt(self) -> bytes: ...
+
+    @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement (``?`` placeholders) and return its cursor."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction that takes the write lock up front; all or nothing."""
+
+    @abstractmethod
+    def try_lock_person(self, person: str) -> PersonLock | None:
+        """The person's run lock, or None at once when another run holds it."""
+
+    @abstractmethod
+    def person_locked(self, person: str) -> bool:
+        """Whether a run (of any process, this one included) holds the person's lock now."""
+
+    @abstractmethod
+    def _stamp(self, moment: datetime) -> Any:
+        """A time as the back end stores it."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- counts ---------------------------------------------------------------------------------
+
+    def _floor(self, person: str, *, since_success: bool) -> int:
+        """The attempt id after which attempts count: the last reset (and last verify success)."""
+        row = self._execute(
+            "SELECT COALESCE(MAX(after_attempt), 0) FROM resets WHERE person = ?", (person,)
+        ).fetchone()
+        floor = int(row[0])
+        if since_success:
+            row = self._execute(
+                "SELECT COALESCE(MAX(id), 0) FROM attempts"
+                " WHERE person = ? AND action = 'verify' AND outcome = ?",
+                (person, Category.success.value),
+            ).fetchone()
+            floor = max(floor, int(row[0]))
+        return floor
+
+    def _counted_failures(self, person: str) -> dict[str, int]:
+        floor = self._floor(person, since_success=True)
+        marks = ", ".join("?" for _ in COUNTED_OUTCOMES)
+        rows = self._execute(
+            "SELECT outcome, COUNT(*) FROM attempts WHERE person = ? AND action = 'verify'"
+            f" AND sent = 1 AND id > ? AND outcome IN ({marks}) GROUP BY outcome",
+            (person, floor, *sorted(COUNTED_OUTCOMES)),
+        ).fetchall()
+        return {str(outcome): int(count) for outcome, count in rows}
+
+    def failures_since_success(self, person: str) -> int:
+        """Verify attempts since the last verify success or reset that may have failed on the
+        site (see :data:`COUNTED_OUTCOMES`; unfinished attempts count)."""
+        return sum(self._counted_failures(person).values())
+
+    def pending_since_success(self, person: str) -> int:
+        """How many of :meth:`failures_since_success` never finished (crash or still running)."""
+        return self._counted_failures(person).get(PENDING, 0)
+
+    def resends_since_reset(self, person: str) -> int:
+        """Successful resend attempts since the last reset."""
+        floor = self._floor(person, since_success=False)
+        row = self._execute(
+            "SELECT COUNT(*) FROM attempts"
+            " WHERE person = ? AND action = 'resend' AND outcome = ? AND id > ?",
+            (person, Category.success.value, floor),
+        ).fetchone()
+        return int(row[0])
+
+    def code_verdict(self, person: str, code_hash: str) -> tuple[CodeVerdict, LedgerEntry] | None:
+        """What the site last said to this code for this person: ``rejected`` (wrong_info) or
+        ``accepted`` (success), with that attempt; None when it never judged it.
+
+        Resets do not forget codes: a reset follows a new SMS, whose code is another one.
+        """
+        row = self._execute(
+            f"SELECT {COLUMNS} FROM attempts WHERE person = ? AND action = 'verify'"
+            " AND sent = 1 AND code_hash = ? AND outcome IN (?, ?) ORDER BY id DESC LIMIT 1",
+            (person, code_hash, Category.wrong_info.value, Category.success.value),
+        ).fetchone()
+        if row is None:
+            return None
+        entry = self._entry(row, floor=None, locked=False, newest_open=None)
+        verdict: CodeVerdict = "accepted" if entry.outcome == Category.success else "rejected"
+        return verdict, entry
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def _entry(
+        self, row: Sequence[Any], *, floor: int | None, locked: bool, newest_open: int | None
+    ) -> LedgerEntry:
+        attempt_id, outcome, sent = int(row[0]), str(row[7]), bool(row[10])
+        finished = as_datetime(row[6])
+        if finished is not None:
+            state = outcome
+        elif locked and attempt_id == newest_open:
+            state = "in_flight"
+        else:
+            state = "interrupted" if sent else "abandoned"
+        counted = (
+            floor is not None
+            and str(row[2]) == "verify"
+            and sent
+            and outcome in COUNTED_OUTCOMES
+            and attempt_id > floor
+        )
+        started = as_datetime(row[5])
+        assert started is not None  # NOT NULL column
+        return LedgerEntry(
+            id=attempt_id,
+            person=str(row[1]),
+            action=str(row[2]),
+            scenario=str(row[3]),
+            run_id=str(row[4]),
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            site_status=None if row[8] is None else int(row[8]),
+            mobile_masked=str(row[9]),
+            counted=counted,
+            sent=sent,
+            state=state,
+        )
+
+    def entries(self, person: str | None = None) -> list[LedgerEntry]:
+        """Attempts, newest first, for one person or all."""
+        where, params = ("WHERE person = ?", (person,)) if person is not None else ("", ())
+        rows = self._execute(
+            f"SELECT {COLUMNS} FROM attempts {where} ORDER BY id DESC", params
+        ).fetchall()
+        floors: dict[str, int] = {}
+        locked: dict[str, bool] = {}
+        newest_open: dict[str, int] = {}
+        for row in rows:  # newest first: the first unfinished row is the one a live run owns
+            if row[6] is None:
+                newest_open.setdefault(str(row[1]), int(row[0]))
+        entries = []
+        for row in rows:
+            who = str(row[1])
+            if who not in floors:
+                floors[who] = self._floor(who, since_success=True)
+                locked[who] = who in newest_open and self.person_locked(who)
+            entries.append(
+                self._entry(
+                    row, floor=floors[who], locked=locked[who], newest_open=newest_open.get(who)
+                )
+            )
+        return entries
+
+    def in_flight(self, person: str) -> LedgerEntry | None:
+        """The attempt of the run that holds the person's lock now, if it has recorded one."""
+        for entry in self._open_entries(person):
+            if entry.state == "in_flight":
+                return entry
+        return None
+
+    def _open_entries(self, person: str) -> Iterator[LedgerEntry]:
+        return (e for e in self.entries(person) if e.finished_at is None)
+
+    def persons(self) -> list[str]:
+        """Every person with an attempt, most recently active first."""
+        rows = self._execute(
+            "SELECT person FROM attempts GROUP BY person ORDER BY MAX(id) DESC"
+        ).fetchall()
+        return [str(p) for (p,) in rows]
+
+    def resets(self, person: str | None = None) -> list[ResetMarker]:
+        """Reset markers, newest first, for one person or all."""
+        where, params = ("WHERE person = ?", (person,)) if person is not None else ("", ())
+        rows = self._execute(
+            f"SELECT person, at, reason FROM resets {where} ORDER BY id DESC", params
+        ).fetchall()
+        markers = []
+        for who, at, reason in rows:
+            moment = as_datetime(at)
+            assert moment is not None
+            markers.append(ResetMarker(str(who), moment, str(reason)))
+        return markers

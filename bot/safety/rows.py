@@ -1,0 +1,112 @@
+"""The ledger's rows and states, shared by every back end (``bot.safety.store``).
+
+An attempt row moves through ``claimed`` (the guard let a run go ahead; nothing sent, does not
+count), ``pending`` (the click that submits is next; counts as a possible failure until the
+run records how it ended) and a :class:`~bot.types.Category`. A row left ``claimed`` or
+``pending`` by a process that died stays as it is: the lists call it ``abandoned`` or
+``interrupted`` once its person's run lock is free, and an interrupted one keeps counting.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from bot.types import Category
+
+__all__ = [
+    "CLAIMED",
+    "COLUMNS",
+    "COUNTED_OUTCOMES",
+    "PENDING",
+    "CodeVerdict",
+    "LedgerEntry",
+    "PersonLock",
+    "ResetMarker",
+    "State",
+    "as_datetime",
+    "local_time",
+    "utcnow",
+]
+
+#: Outcome of an attempt the guard let through, before its click: nothing sent, never counted.
+CLAIMED = "claimed"
+#: Outcome of an attempt whose click was next and that never finished (crash, Ctrl-C, running).
+PENDING = "pending"
+#: Verify outcomes that may have used up one of the site's failed attempts, as the safety issue
+#: defines them: wrong information (status 2), ``unknown`` and ``pending`` (the submit may have
+#: reached the site and failed there). A failed verification the site words differently
+#: (statuses 21 and 0, category ``failed``) and ``no_record`` (status 4: nothing was pending) do
+#: not count; nor do site_error, captcha_required, refused, selector_error and invalid_input,
+#: where the site judged nothing. Only attempts that reached the click (``sent``) count.
+COUNTED_OUTCOMES: frozenset[str] = frozenset({Category.wrong_info, Category.unknown, PENDING})
+
+#: What `ledger list` shows for an attempt: its outcome, or one of the unfinished states.
+State = str
+CodeVerdict = Literal["rejected", "accepted"]
+
+COLUMNS = (
+    "id, person, action, scenario, run_id, started_at, finished_at, outcome, site_status,"
+    " mobile_masked, sent"
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def local_time(moment: datetime) -> str:
+    """A moment in the operator's local time zone, to the second, with the zone's offset."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def as_datetime(value: object) -> datetime | None:
+    """A stored time (ISO text in SQLite, ``timestamptz`` in PostgreSQL) as an aware datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One attempt as `icpbot ledger list` shows it. Holds masked values only."""
+
+    id: int
+    #: the salted hash; not reversible without the salt and the values
+    person: str
+    action: str
+    scenario: str
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    #: as stored: a :class:`~bot.types.Category` value, ``claimed`` or ``pending``
+    outcome: str
+    site_status: int | None
+    mobile_masked: str
+    #: whether this attempt counts against the person's failure budget right now
+    counted: bool
+    #: whether the run reached the click that submits (only such attempts can count)
+    sent: bool = True
+    #: ``outcome`` when finished; else ``in_flight`` (its run holds the person's lock),
+    #: ``interrupted`` (died after the click: counts) or ``abandoned`` (died before it)
+    state: State = ""
+
+
+@dataclass(frozen=True)
+class ResetMarker:
+    """A reset of a person's counts; earlier attempts stay in the ledger but no longer count."""
+
+    person: str
+    at: datetime
+    reason: str
+
+
+class PersonLock(ABC):
+    """The per-person run lock: held for a run's whole life, freed when its process dies."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Idempotent."""
