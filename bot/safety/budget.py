@@ -86,10 +86,35 @@ def check_submission(
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     failures = ledger.failures_since_success(person)
-    pending = ledger.pending_since_success(person)
     warnings: list[str] = []
-    refusal: tuple[str, str] | None = None
+    refusal = _code_age(action, sms_received_at, moment, warnings)
+    if action == "verify":
+        pending = ledger.pending_since_success(person)
+        refusal = refusal or _failure_budget(failures, pending, allow_risky, warnings)
+    else:
+        resends = ledger.resends_since_reset(person)
+        if resends >= MAX_RESENDS:
+            warnings.append(
+                f"{resends} successful resends are already recorded since the last reset; "
+                f"the site allows {MAX_RESENDS} and will likely answer 102 (limit reached)"
+            )
 
+    if refusal is not None:
+        return GuardDecision(False, refusal[0], refusal[1], tuple(warnings), failures)
+    return GuardDecision(
+        allowed=True,
+        reason=f"{failures} counted failed verification attempts; within the budget",
+        next_step="",
+        warnings=tuple(warnings),
+        failures=failures,
+    )
+
+
+def _code_age(
+    action: str, sms_received_at: datetime | None, moment: datetime, warnings: list[str]
+) -> tuple[str, str] | None:
+    """The code's age against its 24 h: a refusal for an expired verify; warnings otherwise."""
+    refusal: tuple[str, str] | None = None
     if sms_received_at is not None:
         if sms_received_at.tzinfo is None:
             # Operators sit in many time zones and the SMS time is usually Beijing time; guessing
@@ -123,53 +148,44 @@ def check_submission(
                     f"the SMS time is {_duration(-age)} in the future: the clock or the "
                     "value looks wrong, so the code's age is unknown"
                 )
+    return refusal
 
-    if action == "verify":
-        unfinished = (
-            f" ({pending} of them unfinished, which may have reached the site)" if pending else ""
-        )
-        if failures >= FAILURE_HARD_LIMIT:
-            refusal = refusal or (
-                f"{failures} failed verification attempts are recorded for this person"
-                f"{unfinished}; the next failure could return the whole filing",
-                "check the values with the customer; if sure, verify by hand on the site; "
-                "or wait for a new SMS and run `icpbot ledger reset`",
-            )
-        elif failures == FAILURE_RISKY_LIMIT:
-            if allow_risky:
-                warnings.append(
-                    f"RISKY: {failures} failed verification attempts are recorded{unfinished}; "
-                    f"the site returns the whole filing after about {SITE_FAILURE_LIMIT}. "
-                    "This attempt was allowed by --allow-risky-attempt"
-                )
-            else:
-                refusal = refusal or (
-                    f"{failures} failed verification attempts are recorded for this person"
-                    f"{unfinished}; the site returns the whole filing after about "
-                    f"{SITE_FAILURE_LIMIT}",
-                    "check the values with the customer, then pass --allow-risky-attempt "
-                    "to allow one more",
-                )
-        elif failures > 0:
-            warnings.append(
-                f"{failures} failed verification attempt{'s' if failures > 1 else ''} "
-                f"recorded for this person{unfinished}; the site returns the whole filing "
-                f"after about {SITE_FAILURE_LIMIT}"
-            )
-    else:
-        resends = ledger.resends_since_reset(person)
-        if resends >= MAX_RESENDS:
-            warnings.append(
-                f"{resends} successful resends are already recorded since the last reset; "
-                f"the site allows {MAX_RESENDS} and will likely answer 102 (limit reached)"
-            )
 
-    if refusal is not None:
-        return GuardDecision(False, refusal[0], refusal[1], tuple(warnings), failures)
-    return GuardDecision(
-        allowed=True,
-        reason=f"{failures} counted failed verification attempts; within the budget",
-        next_step="",
-        warnings=tuple(warnings),
-        failures=failures,
+def _failure_budget(
+    failures: int, pending: int, allow_risky: bool, warnings: list[str]
+) -> tuple[str, str] | None:
+    """A verify against the failure budget: refused from 4 counted failures, and at 3 unless
+    ``allow_risky``; warnings below that."""
+    refusal: tuple[str, str] | None = None
+    unfinished = (
+        f" ({pending} of them unfinished, which may have reached the site)" if pending else ""
     )
+    if failures >= FAILURE_HARD_LIMIT:
+        refusal = (
+            f"{failures} failed verification attempts are recorded for this person"
+            f"{unfinished}; the next failure could return the whole filing",
+            "check the values with the customer; if sure, verify by hand on the site; "
+            "or wait for a new SMS and run `icpbot ledger reset`",
+        )
+    elif failures == FAILURE_RISKY_LIMIT:
+        if allow_risky:
+            warnings.append(
+                f"RISKY: {failures} failed verification attempts are recorded{unfinished}; "
+                f"the site returns the whole filing after about {SITE_FAILURE_LIMIT}. "
+                "This attempt was allowed by --allow-risky-attempt"
+            )
+        else:
+            refusal = (
+                f"{failures} failed verification attempts are recorded for this person"
+                f"{unfinished}; the site returns the whole filing after about "
+                f"{SITE_FAILURE_LIMIT}",
+                "check the values with the customer, then pass --allow-risky-attempt "
+                "to allow one more",
+            )
+    elif failures > 0:
+        warnings.append(
+            f"{failures} failed verification attempt{'s' if failures > 1 else ''} "
+            f"recorded for this person{unfinished}; the site returns the whole filing "
+            f"after about {SITE_FAILURE_LIMIT}"
+        )
+    return refusal
