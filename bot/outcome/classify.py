@@ -119,34 +119,7 @@ def classify_reply(
         details["valid_flag"] = valid_flag
 
     if valid_status is not None:
-        details["classified_by"] = "status"
-        entry = smap.status_entry(action, valid_status)
-        if entry is None:
-            return _unknown_status(smap, action, valid_status, banner, details)
-        message = entry.message
-        if action not in entry.actions:
-            details["action_mismatch"] = True
-            message += f" (The site answered a {action} with a status of the other form.)"
-        if banner is not None and not banner_matches(entry.banner, banner):
-            says = smap.entry_by_banner(action, banner)
-            details["banner_mismatch"] = True
-            details["banner_says"] = says.name if says is not None else None
-            message += (
-                " (The page's banner did not show the expected text for this status; the "
-                "API's status was used.)"
-            )
-        _check_flag(entry, valid_flag, details)
-        return Outcome(
-            category=entry.category,
-            status=entry.name,
-            site_status=valid_status,
-            banner_zh=banner,
-            expected_banner_zh=entry.banner,
-            message=message,
-            next_step=entry.next_step,
-            submitted="yes",
-            details=details,
-        )
+        return _by_status(smap, action, valid_status, banner, valid_flag, details)
 
     if banner is not None:
         details["classified_by"] = "banner"
@@ -185,6 +158,45 @@ def classify_reply(
         "the submission may or may not have counted.",
         next_step="Check the screenshot and the filing's state with the hosting provider before "
         "trying again; do not resubmit blindly.",
+        submitted="yes",
+        details=details,
+    )
+
+
+def _by_status(
+    smap: SelectorMap,
+    action: Action,
+    valid_status: int,
+    banner: str | None,
+    valid_flag: bool | None,
+    details: dict[str, Any],
+) -> Outcome:
+    """The API's ``validStatus`` decides; a banner that says otherwise is kept beside it."""
+    details["classified_by"] = "status"
+    entry = smap.status_entry(action, valid_status)
+    if entry is None:
+        return _unknown_status(smap, action, valid_status, banner, details)
+    message = entry.message
+    if action not in entry.actions:
+        details["action_mismatch"] = True
+        message += f" (The site answered a {action} with a status of the other form.)"
+    if banner is not None and not banner_matches(entry.banner, banner):
+        says = smap.entry_by_banner(action, banner)
+        details["banner_mismatch"] = True
+        details["banner_says"] = says.name if says is not None else None
+        message += (
+            " (The page's banner did not show the expected text for this status; the "
+            "API's status was used.)"
+        )
+    _check_flag(entry, valid_flag, details)
+    return Outcome(
+        category=entry.category,
+        status=entry.name,
+        site_status=valid_status,
+        banner_zh=banner,
+        expected_banner_zh=entry.banner,
+        message=message,
+        next_step=entry.next_step,
         submitted="yes",
         details=details,
     )
