@@ -17,11 +17,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -140,31 +137,12 @@ def launch_args() -> list[str]:
     return args
 
 
-@contextmanager
-def _driver_keeps_running() -> Iterator[None]:
-    """Start Playwright's driver with Ctrl-C and SIGTERM ignored, a disposition it inherits.
-
-    A terminal's Ctrl-C reaches the whole process group: without this the driver dies with it,
-    mid-run, and the run can no longer close its page, take its last screenshot or stop its
-    trace (and asyncio prints the lost connection). icpbot itself still gets the signal and
-    finishes the run in order; the driver ends when icpbot closes it. Main thread only.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
 def launch_options(choice: BrowserChoice, *, headless: bool) -> dict[str, Any]:
     """Keyword arguments for ``playwright.chromium.launch``.
 
-    The driver does not close the browser on signals (``handle_sig*``): icpbot does, after the
-    run's result is on disk.
+    The driver does not close the browser on signals (``handle_sig*``): a terminal's Ctrl-C
+    reaches the whole process group, and icpbot itself closes the page, takes its last
+    screenshot and stops the trace after the run's result is on disk.
     """
     opts: dict[str, Any] = {
         "headless": headless,
@@ -322,8 +300,7 @@ class LazyBrowser:
         """
         if self._playwright is None:
             self._pw_cm = sync_playwright()
-            with _driver_keeps_running():
-                self._playwright = self._pw_cm.__enter__()
+            self._playwright = self._pw_cm.__enter__()
 
     @property
     def endpoint(self) -> str | None:
