@@ -7,8 +7,10 @@ from pathlib import Path
 
 __all__ = [
     "BASE_URL",
+    "BROWSER_SERVER_TIMEOUT_S",
     "CAPTCHA_WAIT_HEADED_S",
     "CHECK_TIMEOUT_S",
+    "LEDGER_SERVER_TIMEOUT_S",
     "OUT_DIR",
     "SITE",
     "TIMEOUT_S",
@@ -26,3 +28,7 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
+BROWSER_SERVER_TIMEOUT_S = 60.0
+#: Seconds to connect to the PostgreSQL ledger.
+LEDGER_SERVER_TIMEOUT_S = 10

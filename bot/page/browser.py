@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
 from bot.privacy import logger
 
@@ -48,8 +49,7 @@ CONNECT_ENV_VAR = "ICPBOT_CONNECT"
 #: with (JSON, Playwright's JavaScript names). A ``launch-options`` query parameter in the endpoint
 #: wins over it (playwright-core src/remote/playwrightServer.ts).
 LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
-#: Seconds to wait for a browser server to answer and start its browser (a fleet may queue).
-CONNECT_TIMEOUT_S = 60.0
+CONNECT_TIMEOUT_S = defaults.BROWSER_SERVER_TIMEOUT_S
 
 _SYSTEM_NAMES = (
     "chromium",

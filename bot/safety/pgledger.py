@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bot import defaults
 from bot.errors import ConfigError
 from bot.safety.store import LedgerStore, PersonLock
 
@@ -33,7 +34,6 @@ PG_SCHEMA_VERSION = 1
 _SALT_BYTES = 32
 #: The key of the transaction lock that serialises migrations of several first starts.
 _MIGRATION_LOCK = 0x1C9B_07_1ED6E5
-_CONNECT_TIMEOUT_S = 10
 
 # Each entry brings the schema from the version before it to its own number.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -109,7 +109,7 @@ class PgLedger(LedgerStore):
             # autocommit: every statement outside :meth:`transaction` is its own transaction,
             # and a session advisory lock is never tied to one.
             self._conn: psycopg.Connection[Any] | None = psycopg.connect(
-                url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                url, autocommit=True, connect_timeout=defaults.LEDGER_SERVER_TIMEOUT_S
             )
         except psycopg.Error as exc:
             raise ConfigError(
