@@ -15,7 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, GuardRefused, SelectorError, Stopped
+from bot.errors import BotError, GuardRefused, SelectorError, Stopped, first_line
 from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -192,7 +192,10 @@ class ScenarioRun:
         try:
             session.goto(opts.timeout_s)
         except PlaywrightError as exc:
-            return verdicts.page_not_loading(exc)
+            if documents.count == 0:
+                return verdicts.page_not_loading(exc)
+            # A document came and moved on (a challenge that navigates at once): not an error.
+            logger.info("the first page moved on by itself: {}", first_line(exc))
         # Wait for the SMS block, not for the first response: a challenge passes by itself.
         problem = reach_sms_block(self.resolver, documents, session.url, opts.timeout_s)
         if problem is not None:
