@@ -9,6 +9,7 @@ __all__ = [
     "BASE_URL",
     "CAPTCHA_WAIT_HEADED_S",
     "CHECK_TIMEOUT_S",
+    "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
     "SITE",
     "TIMEOUT_S",
@@ -26,3 +27,7 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Where a mock or a replay served by icpbot says so (``{"icpbot": "mock"|"replay", ...}``).
+#: ``check-selectors`` asks only on a loopback address, never on another host; the real site has
+#: no such path.
+MOCK_CAPABILITY_PATH = "/__icpbot__"

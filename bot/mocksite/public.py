@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from bot.defaults import MOCK_CAPABILITY_PATH
 from bot.mocksite.control import control_reply
 from bot.mocksite.server import INVALID, Handler, parse_json
 from bot.mocksite.site import API_PREFIX, CONTROL_PREFIX
@@ -68,6 +69,8 @@ class PageHandler(Handler):
         elif path.startswith("/static/"):
             if not self.apply_fault("assets", api=False)[0]:
                 self.serve_static(path[len("/static/") :])
+        elif path == MOCK_CAPABILITY_PATH:
+            self.send_json(200, self.site.capability("mock"))
         else:
             self.send(404, b"404 Not Found\n", "text/plain; charset=utf-8")
 

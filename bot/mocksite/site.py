@@ -150,6 +150,12 @@ class Site:
         with self.lock:
             return copy.deepcopy(self.log)
 
+    def capability(self, kind: str) -> dict[str, Any]:
+        """What ``check-selectors`` asks a loopback site: icpbot serves it (a mock or a replay),
+        and where its control API is (test mode only). The real site has no such path."""
+        control = self.api_url + CONTROL_PREFIX.strip("/") if self.test_mode else None
+        return {"icpbot": kind, "control": control}
+
     def page_config(self) -> dict[str, Any]:
         with self.lock:
             return {
