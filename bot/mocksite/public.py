@@ -19,12 +19,13 @@ from bot.mocksite.server import INVALID, Handler, parse_json
 from bot.mocksite.site import API_PREFIX, CONTROL_PREFIX
 from bot.mocksite.state import VALID_FLAG_STATUSES, banner_text
 
-__all__ = ["STATIC_DIR", "ApiHandler", "PageHandler"]
+__all__ = ["API_ROUTES", "STATIC_DIR", "ApiHandler", "PageHandler"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _PLACEHOLDER = "/*__MOCK_CONFIG__*/"
 
-_API_ROUTES = {
+#: API path (after the prefix) -> endpoint name; a replay matches these as path suffixes
+API_ROUTES = {
     "auth": "auth",
     "image/getCheckImagePoint": "captcha",
     "image/getCheckImage": "captcha",
@@ -145,7 +146,7 @@ class ApiHandler(Handler):
             self.control("POST", path[len(CONTROL_PREFIX) :], raw)
             return
         route = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
-        endpoint = _API_ROUTES.get(route or "")
+        endpoint = API_ROUTES.get(route or "")
         if route is None or endpoint is None:
             self.send_json(404, _NOT_FOUND)
             return

@@ -100,6 +100,8 @@ class Site:
         self.tokens: set[str] = set()
         self.log: list[dict[str, Any]] = []
         self.api_url = ""
+        #: a snapshot served instead of the built-in page (:mod:`bot.mocksite.replay`)
+        self.replay: Any = None
         self.state.load(self.initial_filings)
         for fault in faults:
             self.set_fault(fault)

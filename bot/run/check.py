@@ -49,6 +49,7 @@ __all__ = [
     "check_selectors",
     "not_tried",
     "probe",
+    "probe_block",
 ]
 
 #: every element matched its first candidate
@@ -203,6 +204,27 @@ def probe(
     return row
 
 
+def probe_block(resolver: Resolver, timeout_s: float, progress: Progress) -> dict[str, CheckRow]:
+    """Every element of the two tabs, in the page's order (each tab clicked when it matched)."""
+    rows: dict[str, CheckRow] = {}
+    wait = timeout_s
+
+    def look(name: str) -> CheckRow:
+        nonlocal wait
+        row = probe(resolver, name, wait, rows, progress)
+        if row.status == "missing":
+            wait = min(wait, _SETTLED_WAIT_S)
+        return row
+
+    for form in (VerifyTab(resolver), ResendTab(resolver)):
+        tab = look(form.tab_element)
+        if tab.ok:
+            resolver.resolve(form.tab_element).click()
+        for name in (form.card_element, *(e for _, e in form.fields), form.submit_element):
+            look(name)
+    return rows
+
+
 def _check_page(
     browser: Browser,
     smap: SelectorMap,
@@ -233,22 +255,7 @@ def _check_page(
             return report
         report.page_ok = status < 400
         report.page_detail = f"HTTP {status}"
-        rows: dict[str, CheckRow] = {}
-        wait = timeout_s
-
-        def look(name: str) -> CheckRow:
-            nonlocal wait
-            row = probe(resolver, name, wait, rows, progress)
-            if row.status == "missing":
-                wait = min(wait, _SETTLED_WAIT_S)
-            return row
-
-        for form in (VerifyTab(resolver), ResendTab(resolver)):
-            tab = look(form.tab_element)
-            if tab.ok:
-                resolver.resolve(form.tab_element).click()
-            for name in (form.card_element, *(e for _, e in form.fields), form.submit_element):
-                look(name)
+        rows = probe_block(resolver, timeout_s, progress)
         answers = [n for n in smap.elements if n in AFTER_SUBMIT]
         if capability is None:
             for name in answers:
