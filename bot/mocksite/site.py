@@ -37,7 +37,7 @@ API_PREFIX = "/icpproject_query/api/"
 CONTROL_PREFIX = "/__mock__/"
 DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
 #: page layouts the page script implements; see bot/mocksite/static/app.js
-VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
+VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "el-tabs", "hostile")
 #: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
 #: a landing page without the SMS block, from which the bot must navigate to the home route itself
 EMPTY_ROUTES = ("index", "landing")
