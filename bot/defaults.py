@@ -11,6 +11,7 @@ __all__ = [
     "CAPTCHA_WAIT_HEADED_S",
     "CHECK_TIMEOUT_S",
     "LEDGER_SERVER_TIMEOUT_S",
+    "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
     "SITE",
     "TIMEOUT_S",
@@ -32,3 +33,7 @@ CAPTCHA_WAIT_HEADED_S = 300.0
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.
 LEDGER_SERVER_TIMEOUT_S = 10
+#: Where a mock or a replay served by icpbot says so (``{"icpbot": "mock"|"replay", ...}``).
+#: ``check-selectors`` asks only on a loopback address, never on another host; the real site has
+#: no such path.
+MOCK_CAPABILITY_PATH = "/__icpbot__"

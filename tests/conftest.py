@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,18 +19,17 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return args
 
 
-# -- the mock MIIT site --------------------------------------------------------------------------
+# -- the mock MIIT site: icpbot's own pytest plugin (bot/testing/plugin.py) ----------------------
 
 
 @pytest.fixture(scope="session")
-def mock_site() -> Iterator[MockSite]:
+def mock_site(icpbot_mock_site: MockSite) -> MockSite:
     """One mock (demo filings, control API on) for the whole session; prefer ``site``."""
-    with MockSite(test_mode=True) as started:
-        yield started
+    return icpbot_mock_site
 
 
 @pytest.fixture
-def site(mock_site: MockSite) -> MockSite:
-    """The session's mock, reset: initial filings, no faults, empty log, default variant."""
-    mock_site.reset()
-    return mock_site
+def site(icpbot_mock: MockSite) -> MockSite:
+    """The session's mock, reset: initial filings, no faults, empty log, default variant (the
+    plugin's ``icpbot_mock``, so an ``@pytest.mark.icpbot_mock(...)`` marker sets it up)."""
+    return icpbot_mock

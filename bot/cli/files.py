@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from bot import defaults
 from bot.cli.common import app, echo, fail, lent_browser
 from bot.errors import BotError
 from bot.types import Category
+
+if TYPE_CHECKING:
+    from bot.run.check import CheckReport
 
 __all__ = ["check_selectors", "schema", "validate"]
 
@@ -57,14 +60,21 @@ def check_selectors(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for each element.")
     ] = defaults.CHECK_TIMEOUT_S,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
 ) -> None:
-    """Open the page and report which candidate matches each element. Submits nothing."""
+    """Open the page and report which candidate matches each element. Submits nothing.
+
+    Exit 0: every element matched its first candidate; 26: all matched, some by a fallback
+    (the page changed); 25: the page does not match the map; 22: the firewall answered instead.
+    """
     from bot.run.check import check_selectors as do_check
 
     try:
-        rows = do_check(
+        report = do_check(
             base_url,
             site=site,
             selectors=selectors,
@@ -72,12 +82,45 @@ def check_selectors(
             headed=headed,
             browser=browser,
             lent=lent_browser(ctx),
+            progress=lambda line: echo(f"check-selectors: {line}", err=True),
         )
     except BotError as exc:
         raise fail(exc) from None
-    bad = 0
-    for row in rows:
-        mark = "ok " if row.ok else "BAD"
-        bad += not row.ok
-        echo(f"{mark} {row.element:<18} {row.detail}")
-    raise typer.Exit(Category.selector_error.exit_code if bad else 0)
+    if as_json:
+        echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in report_lines(report):
+            echo(line)
+    raise typer.Exit(report.exit_code)
+
+
+_MARKS = {
+    "first": "ok ",
+    "fallback": "FB ",
+    "missing": "BAD",
+    "blocked": "-- ",
+    "not_checked": "-- ",
+}
+
+
+def report_lines(report: CheckReport) -> list[str]:
+    """One line per element: its mark, the candidate that matched, then its own candidates."""
+    lines = [f"{'ok ' if report.page_ok else 'BAD'} {'page':<18} {report.page_detail}"]
+    for row in report.rows:
+        tried = ", ".join(
+            f"#{i} {t.candidate}"
+            + ("" if t.result == "not tried" else f" -> {t.result}")
+            + (" (matched)" if t.candidate == row.matched else "")
+            for i, t in enumerate(row.candidates, 1)
+        )
+        head = f"matched {row.matched}" if row.matched else row.note
+        if row.status == "fallback":
+            head = f"FALLBACK {head}"
+        lines.append(f"{_MARKS[row.status]} {row.element:<18} {head} | candidates: {tried}")
+    verdict = {
+        "ok": "every element matched its first candidate",
+        "fallbacks": "every element matched, some only by a fallback: the page changed (exit 26)",
+        "mismatch": "the page does not match the selector map (exit 25)",
+    }.get(report.verdict, f"the page was not reached (exit {report.exit_code})")
+    lines.append(f"verdict: {verdict}")
+    return lines

@@ -42,6 +42,13 @@ def mock(
         typer.Option(help="What the page shows with no #/ route: index (redirect) or landing."),
     ] = "index",
     variant: Annotated[str, typer.Option(help="Page layout variant.")] = "default",
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve a folder written by `icpbot snapshot` instead of the built-in page, "
+            "with the mock's API (filings, faults) answering wherever the page sends its calls."
+        ),
+    ] = None,
     test_mode: Annotated[bool, typer.Option("--test-mode", hidden=True)] = False,
 ) -> None:
     """Serve the built-in mock of the MIIT page and API on 127.0.0.1 until Ctrl-C."""
@@ -58,12 +65,61 @@ def mock(
             faults=list(fault or []),
             variant=variant,
             test_mode=test_mode,
+            replay=replay,
         )
     except (ValueError, OSError) as exc:
         echo(f"error: {exc}", err=True)
         raise typer.Exit(Category.invalid_input.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+@app.command()
+def snapshot(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder to write (created; private).")],
+    base_url: Annotated[str, typer.Option(help="Site to record.")] = defaults.BASE_URL,
+    site: Annotated[str, typer.Option(help="Selector map name under selectors/.")] = defaults.SITE,
+    selectors: Annotated[Path | None, typer.Option(help="Selector map file.")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the page.")
+    ] = defaults.CHECK_TIMEOUT_S,
+    headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
+    browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
+) -> None:
+    """Record the page as a run opens it (front door included), for `icpbot mock --replay`.
+
+    Saves the page and its assets (cookies and tokens scrubbed), the SMS block's HTML, a
+    screenshot and which candidate matched each element. Submits nothing.
+    """
+    from bot.cli.common import fail, lent_browser
+    from bot.errors import BotError
+    from bot.run.snapshot import take_snapshot
+
+    try:
+        result = take_snapshot(
+            base_url,
+            out,
+            site=site,
+            selectors=selectors,
+            timeout_s=timeout,
+            headed=headed,
+            browser=browser,
+            lent=lent_browser(ctx),
+            progress=lambda line: echo(f"snapshot: {line}", err=True),
+        )
+    except BotError as exc:
+        raise fail(exc) from None
+    if result.exit_code:
+        echo(f"error: the page was not recorded: {result.detail}", err=True)
+        raise typer.Exit(result.exit_code)
+    matched = sum(r.ok for r in result.rows)
+    echo(
+        f"snapshot: {result.folder}: {result.files} file(s), {result.detail}, "
+        f"{matched}/{len(result.rows)} element(s) matched"
+        + ("" if result.reached else " (the SMS block did not match the map)")
+    )
+    echo(f"replay it: icpbot mock --replay {result.folder} --port 0")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from loguru import logger
 
 from bot.mocksite.faults import Fault, make_fault, parse_fault
 from bot.mocksite.public import ApiHandler, PageHandler
+from bot.mocksite.replay import Replay, ReplayHandler
 from bot.mocksite.server import Server
 from bot.mocksite.site import DEMO_FILINGS, HOST, Site, check_empty_route, check_variant
 from bot.mocksite.state import Clock, Filing, SiteState, SystemClock, load_filings
@@ -40,6 +41,7 @@ class MockSite:
         faults: Iterable[Fault] = (),
         empty_route: str = "index",
         captcha_first: bool = False,
+        replay: Path | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._site = Site(
@@ -53,18 +55,24 @@ class MockSite:
             captcha_first=captcha_first,
         )
         self.state: SiteState = self._site.state
+        self.replay: Replay | None = Replay(replay) if replay is not None else None
+        self._site.replay = self.replay
         self._ports = (port, api_port)
         self._servers: list[Server] = []
         self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/``; the app's route is ``url + "#/Integrated/index"``."""
-        return f"http://{HOST}:{self._require()[0].server_port}/"
+        """``http://127.0.0.1:PORT/``; the app's route is ``url + "#/Integrated/index"``.
+
+        A replay: the recorded page's path on the replay (its base URL for a run).
+        """
+        root = f"http://{HOST}:{self._require()[0].server_port}"
+        return root + (self.replay.page_path() if self.replay is not None else "/")
 
     @property
     def api_url(self) -> str:
-        return f"http://{HOST}:{self._require()[1].server_port}/"
+        return f"http://{HOST}:{self._require()[-1].server_port}/"
 
     def _require(self) -> list[Server]:
         if not self._servers:
@@ -74,6 +82,13 @@ class MockSite:
     def start(self) -> MockSite:
         if self._servers:
             return self
+        if self.replay is not None:
+            # One listener: the recorded page, its assets and the API (matched by suffix).
+            self._servers = [Server(self._ports[0], ReplayHandler, self._site)]
+            self._site.api_url = f"http://{HOST}:{self._servers[0].server_port}/"
+            self._start_threads()
+            logger.debug("replay of {}: {}", self.replay.recording.page_url, self.url)
+            return self
         page = Server(self._ports[0], PageHandler, self._site)
         try:
             api = Server(self._ports[1], ApiHandler, self._site)
@@ -82,6 +97,11 @@ class MockSite:
             raise
         self._servers = [page, api]
         self._site.api_url = f"http://{HOST}:{api.server_port}/"
+        self._start_threads()
+        logger.debug("mock site: page {} api {}", self.url, self.api_url)
+        return self
+
+    def _start_threads(self) -> None:
         for srv in self._servers:
             thread = threading.Thread(
                 target=srv.serve_forever,
@@ -91,8 +111,6 @@ class MockSite:
             )
             thread.start()
             self._threads.append(thread)
-        logger.debug("mock site: page {} api {}", self.url, self.api_url)
-        return self
 
     def stop(self) -> None:
         for srv in self._servers:
@@ -177,6 +195,7 @@ def serve(
     test_mode: bool = False,
     captcha_first: bool = False,
     empty_route: str = "index",
+    replay: Path | None = None,
 ) -> None:
     """Run the mock until Ctrl-C (KeyboardInterrupt propagates). Bad input raises ValueError."""
     filings = load_filings(filings_path or DEMO_FILINGS)
@@ -191,9 +210,18 @@ def serve(
         faults=parsed,
         captcha_first=captcha_first,
         empty_route=empty_route,
+        replay=replay,
     )
     with site:
-        sys.stdout.write(f"page: {site.url}#/Integrated/index\napi: {site.api_url}\n")
+        if site.replay is not None:
+            route = site.replay.recording.page_url.partition("#")[2]
+            sys.stdout.write(
+                f"replay of {site.replay.recording.page_url}\n"
+                f"page: {site.url}{'#' + route if route else ''}\n"
+                f"base url: {site.url}\n"
+            )
+        else:
+            sys.stdout.write(f"page: {site.url}#/Integrated/index\napi: {site.api_url}\n")
         for fault in parsed:
             sys.stdout.write(
                 f"fault: {fault.endpoint}={fault.kind}"

@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from bot.defaults import MOCK_CAPABILITY_PATH
 from bot.mocksite.control import control_reply
 from bot.mocksite.server import INVALID, Handler, parse_json
 from bot.mocksite.site import API_PREFIX, CONTROL_PREFIX
 from bot.mocksite.state import VALID_FLAG_STATUSES, banner_text
 
-__all__ = ["STATIC_DIR", "ApiHandler", "PageHandler"]
+__all__ = ["API_ROUTES", "STATIC_DIR", "ApiHandler", "PageHandler"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _PLACEHOLDER = "/*__MOCK_CONFIG__*/"
 
-_API_ROUTES = {
+#: API path (after the prefix) -> endpoint name; a replay matches these as path suffixes
+API_ROUTES = {
     "auth": "auth",
     "image/getCheckImagePoint": "captcha",
     "image/getCheckImage": "captcha",
@@ -68,6 +70,8 @@ class PageHandler(Handler):
         elif path.startswith("/static/"):
             if not self.apply_fault("assets", api=False)[0]:
                 self.serve_static(path[len("/static/") :])
+        elif path == MOCK_CAPABILITY_PATH:
+            self.send_json(200, self.site.capability("mock"))
         else:
             self.send(404, b"404 Not Found\n", "text/plain; charset=utf-8")
 
@@ -142,7 +146,7 @@ class ApiHandler(Handler):
             self.control("POST", path[len(CONTROL_PREFIX) :], raw)
             return
         route = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
-        endpoint = _API_ROUTES.get(route or "")
+        endpoint = API_ROUTES.get(route or "")
         if route is None or endpoint is None:
             self.send_json(404, _NOT_FOUND)
             return

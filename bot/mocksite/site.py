@@ -37,7 +37,7 @@ API_PREFIX = "/icpproject_query/api/"
 CONTROL_PREFIX = "/__mock__/"
 DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
 #: page layouts the page script implements; see bot/mocksite/static/app.js
-VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "hostile")
+VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "el-tabs", "hostile")
 #: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
 #: a landing page without the SMS block, from which the bot must navigate to the home route itself
 EMPTY_ROUTES = ("index", "landing")
@@ -100,6 +100,8 @@ class Site:
         self.tokens: set[str] = set()
         self.log: list[dict[str, Any]] = []
         self.api_url = ""
+        #: a snapshot served instead of the built-in page (:mod:`bot.mocksite.replay`)
+        self.replay: Any = None
         self.state.load(self.initial_filings)
         for fault in faults:
             self.set_fault(fault)
@@ -149,6 +151,12 @@ class Site:
     def submissions(self) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(self.log)
+
+    def capability(self, kind: str) -> dict[str, Any]:
+        """What ``check-selectors`` asks a loopback site: icpbot serves it (a mock or a replay),
+        and where its control API is (test mode only). The real site has no such path."""
+        control = self.api_url + CONTROL_PREFIX.strip("/") if self.test_mode else None
+        return {"icpbot": kind, "control": control}
 
     def page_config(self) -> dict[str, Any]:
         with self.lock:

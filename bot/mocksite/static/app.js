@@ -43,6 +43,10 @@
       v.ph = Object.assign({}, PLACEHOLDERS, { code: '请输入短信验证码' });
     } else if (name === 'renamed-classes') {
       v.cls = RENAMED;
+    } else if (name === 'el-tabs') {
+      // A redesign: the tab strip is Element's el-tabs, the cards its panes, classes renamed.
+      v.cls = Object.assign({}, RENAMED, { tabCard: 'el-tab-pane' });
+      v.elTabs = true;
     } else if (name === 'hostile') {
       v.cls = RENAMED;
       v.tabs = ['短信验证', '重新发送'];

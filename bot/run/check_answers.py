@@ -1,0 +1,257 @@
+"""The answer elements of ``check-selectors`` (banner, error toast, security check, field message),
+rendered by the page itself on a mock or a replay served by icpbot. Never on another site.
+
+They only show after 提交, and 提交 must never reach the real site from a check. So they are
+checked only when the base URL is a loopback address whose server says it is icpbot's mock or
+replay (:data:`bot.defaults.MOCK_CAPABILITY_PATH`), and even there nothing is submitted: a stand-in
+route answers the page's submission request inside the browser with a reply in the site's
+envelope (a banner status from the map's table, or an error envelope for the toast), so the page
+renders the answer with its own code (a recorded real page included) while the request never
+leaves the browser. The security check is the page's own (it opens before any request); the mock's
+control API switches it on for one page load and back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlparse
+
+from playwright.sync_api import BrowserContext, Locator, Route
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bot import defaults
+from bot.errors import first_line
+from bot.page.frontdoor import DocumentWatch, reach_sms_block
+from bot.page.locate import Resolver
+from bot.safety.gate import GATE_HOST
+
+if TYPE_CHECKING:
+    from bot.run.check import CheckRow
+    from bot.run.session import Session
+
+__all__ = ["AFTER_SUBMIT", "check_answers", "served_by_icpbot"]
+
+# Elements that only exist after a submission (or an attempt at one).
+AFTER_SUBMIT = (
+    "validation_error",
+    "result_banner",
+    "result_text",
+    "error_toast",
+    "error_toast_text",
+    "captcha_box",
+    "captcha_overlay",
+)
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: form values for the stand-in submission: valid for the page's client rules, reach nobody
+_DUMMY = {"verify_code": "000000", "verify_mobile": "13800000000", "verify_id_last6": "000000"}
+_TOAST_MSG = "系统繁忙，请稍后再试"
+
+Progress = Callable[[str], None]
+
+
+def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] | None:
+    """The capability of a mock or replay served by icpbot at ``base_url``, else None.
+
+    Asked only of a loopback address: an odd request to the real site is what its firewall
+    blocks, and the real site has no such path anyway.
+    """
+    if urlparse(base_url).hostname not in _LOOPBACK:
+        return None
+    try:
+        answer = context.request.get(
+            urljoin(base_url, defaults.MOCK_CAPABILITY_PATH), timeout=5000, max_retries=0
+        )
+        data = answer.json() if answer.ok else None
+    except (PlaywrightError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("icpbot") in ("mock", "replay"):
+        return data
+    return None
+
+
+class _StandIn:
+    """Answers the page's submission requests inside the browser; nothing leaves it."""
+
+    def __init__(self, context: BrowserContext, session: Session) -> None:
+        self.reply: dict[str, Any] = {}
+        self.answered = 0
+        # Registered after the gate's routes, so these run first (Playwright: last one wins).
+        context.route(session.gate.pattern(), self._handle)
+        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
+
+    def _handle(self, route: Route) -> None:
+        request = route.request
+        origin = request.headers.get("origin") or "*"
+        cors = {"access-control-allow-origin": origin, "vary": "Origin"}
+        if request.method == "OPTIONS":
+            headers = {
+                **cors,
+                "access-control-allow-methods": "POST, OPTIONS",
+                "access-control-allow-headers": request.headers.get(
+                    "access-control-request-headers", "*"
+                ),
+            }
+            route.fulfill(status=204, headers=headers)
+            return
+        self.answered += 1
+        route.fulfill(
+            status=200,
+            headers={**cors, "content-type": "application/json;charset=UTF-8"},
+            body=json.dumps(self.reply, ensure_ascii=False),
+        )
+
+
+def _banner_reply(resolver: Resolver) -> dict[str, Any]:
+    entry = next(e for e in resolver.smap.statuses if e.category == "success")
+    params = {"validStatus": entry.status, "validFlag": True, "msg": entry.banner}
+    return {"code": 200, "msg": "操作成功", "success": True, "params": params}
+
+
+class _Control:
+    """The mock's test-only control API (the capability names it), for the security check."""
+
+    def __init__(self, context: BrowserContext, base: str | None) -> None:
+        self.context, self.base = context, base.rstrip("/") if base else None
+
+    def get(self, route: str) -> dict[str, Any] | None:
+        if not self.base:
+            return None
+        with suppress(PlaywrightError, ValueError):
+            answer = self.context.request.get(f"{self.base}/{route}", timeout=5000)
+            data = answer.json()
+            return data if answer.ok and isinstance(data, dict) else None
+        return None
+
+    def post(self, route: str, body: Any) -> bool:
+        if not self.base:
+            return False
+        with suppress(PlaywrightError):
+            return self.context.request.post(
+                f"{self.base}/{route}", data=json.dumps(body), timeout=5000
+            ).ok
+        return False
+
+
+def check_answers(
+    session: Session,
+    resolver: Resolver,
+    capability: dict[str, Any],
+    rows: dict[str, CheckRow],
+    names: list[str],
+    timeout_s: float,
+    progress: Progress,
+) -> None:
+    """Render each answer on the page and probe its elements into ``rows``."""
+    from bot.run.check import CheckRow, not_tried, probe
+
+    form = ("verify_card", *_DUMMY, "verify_submit")
+    if not all(n in rows and rows[n].ok for n in form):
+        for name in names:
+            rows[name] = CheckRow(
+                name,
+                "not_checked",
+                not_tried(resolver.smap, name),
+                note="not checked: the verify form did not match, so nothing could render it",
+            )
+        return
+    stand_in = _StandIn(session.context, session)
+    control = _Control(session.context, capability.get("control"))
+    state = control.get("state")
+    wanted = set(names)
+
+    def answer(*kinds: str) -> None:
+        for name in kinds:
+            if name in wanted and name not in rows:
+                probe(resolver, name, timeout_s, rows, progress)
+
+    def fresh_page() -> bool:
+        resolver.pinned = {}
+        documents = DocumentWatch(session.page)
+        try:
+            # A reload, not a goto: the same URL with a #/ route is a same-document navigation,
+            # which keeps the page's state (its messages, 提交's 3 s guard, its check setting).
+            session.page.reload(wait_until="domcontentloaded", timeout=timeout_s * 1000)
+        except PlaywrightError as exc:
+            progress(f"reload failed: {first_line(exc)}")
+            return False
+        return reach_sms_block(resolver, documents, session.url, timeout_s) is None
+
+    def submit(fill: bool) -> Locator | None:
+        """Fill the verify form (all but the last field when ``fill`` is False: one message)."""
+        try:
+            if resolver.present("verify_card") is None:
+                resolver.resolve("verify_tab", timeout_s=timeout_s, quiet=True).click()
+            resolver.pin("verify_card")
+            for element, value in list(_DUMMY.items())[: None if fill else -1]:
+                resolver.resolve(element, timeout_s=timeout_s, quiet=True).fill(value)
+            resolver.resolve("verify_submit", timeout_s=timeout_s, quiet=True).click()
+        except Exception as exc:  # the form itself did not match: its rows already say so
+            progress(f"could not click 提交: {first_line(exc)}")
+            return None
+        union = resolver.any_of(names[0])
+        for name in names[1:]:
+            union = union.or_(resolver.any_of(name))
+        with suppress(PlaywrightTimeoutError):
+            union.filter(visible=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
+        return union
+
+    try:
+        # 1. 提交 with a field left empty: the client's own rules answer (nothing is sent anyway).
+        progress("rendering a field message: 提交 with the last field empty")
+        if state is not None:
+            control.post("captcha", {"form": None})
+        if fresh_page() and submit(fill=False) is not None:
+            answer("validation_error")
+        # 2. a banner: the stand-in answers with a success status of the map's table
+        progress("rendering a banner: the stand-in answers 提交 with a success status")
+        stand_in.reply = _banner_reply(resolver)
+        if fresh_page() and submit(fill=True) is not None:
+            if resolver.present("captcha_box") is not None:
+                answer("captcha_box", "captcha_overlay")
+            else:
+                answer("result_banner", "result_text")
+        # 3. an error toast: the stand-in answers with an error envelope
+        progress("rendering an error toast: the stand-in answers 提交 with code 500")
+        stand_in.reply = {"code": 500, "msg": _TOAST_MSG, "success": False}
+        if fresh_page() and submit(fill=True) is not None and "captcha_box" not in rows:
+            answer("error_toast", "error_toast_text")
+        # 4. the security check, switched on by the mock's control API for one load
+        if "captcha_box" not in rows and state is not None:
+            progress("rendering the security check (the mock's control API switches it on)")
+            control.post("captcha", {"form": "click"})
+            before = stand_in.answered
+            if fresh_page() and submit(fill=True) is not None:
+                if stand_in.answered > before and resolver.present("captcha_box") is None:
+                    # A replay of a page recorded without a check: 提交 went straight through.
+                    for name in ("captcha_box", "captcha_overlay"):
+                        rows[name] = CheckRow(
+                            name,
+                            "not_checked",
+                            not_tried(resolver.smap, name),
+                            note="not checked: this page sends 提交 without a security check "
+                            "(recorded without one)",
+                        )
+                else:
+                    answer("captcha_box", "captcha_overlay")
+    finally:
+        if state is not None:
+            control.post(
+                "captcha",
+                {"form": state.get("captcha_form"), "first": bool(state.get("captcha_first"))},
+            )
+    if stand_in.answered:
+        progress(f"the stand-in answered {stand_in.answered} submission(s) inside the browser")
+    for name in names:
+        if name not in rows:
+            rows[name] = CheckRow(
+                name,
+                "not_checked",
+                not_tried(resolver.smap, name),
+                note="not checked: the page did not render it"
+                + (" (no control API: serve the mock with --test-mode)" if state is None else ""),
+            )

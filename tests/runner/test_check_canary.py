@@ -1,0 +1,79 @@
+"""check-selectors as a canary: each element's own candidates, one report of a missing container,
+progress on stderr, the answer elements rendered on the mock, --json and exit codes 0/26/25."""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import Browser
+from typer.testing import CliRunner
+
+from bot.cli.app import app
+from bot.mocksite import MockSite
+from bot.run.check import EXIT_FALLBACKS, EXIT_MISMATCH, check_selectors
+
+cli = CliRunner()
+
+
+def _check(site_url: str, browser: Browser, *extra: str) -> tuple[int, str, str]:
+    args = ["check-selectors", "--base-url", site_url, "--timeout", "5", *extra]
+    result = cli.invoke(app, args, obj=browser)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_default_page_matches_every_first_choice_answers_included(
+    site: MockSite, lend_browser: Browser
+) -> None:
+    code, stdout, stderr = _check(site.url, lend_browser, "--json")
+    report = json.loads(stdout)
+    assert code == 0, stdout
+    assert report["verdict"] == "ok"
+    assert report["target"] == "mock"
+    rows = {r["element"]: r for r in report["elements"]}
+    for name in ("result_banner", "result_text", "error_toast", "captcha_box", "validation_error"):
+        assert rows[name]["status"] == "first", rows[name]
+    assert "waiting up to 5s for verify_tab" in stderr
+    assert "rendering a banner" in stderr
+    assert site.submissions() == []  # the stand-in answered inside the browser
+    assert site._site.captcha_form is None  # the check switched the mock's check back off
+
+
+def test_fallbacks_exit_26_and_are_marked(site: MockSite, lend_browser: Browser) -> None:
+    site.set_variant("renamed-classes")
+    code, stdout, _ = _check(site.url, lend_browser)
+    assert code == EXIT_FALLBACKS == 26, stdout
+    line = next(x for x in stdout.splitlines() if " verify_tab " in x)
+    assert line.startswith("FB ")
+    assert "FALLBACK" in line
+    assert "(matched)" in line
+    assert site.submissions() == []
+
+
+def test_a_missing_container_is_reported_once_with_each_elements_own_candidates(
+    site: MockSite, lend_browser: Browser
+) -> None:
+    site.set_variant("hostile")
+    code, stdout, stderr = _check(site.url, lend_browser, "--timeout", "1")
+    assert code == EXIT_MISMATCH == 25
+    assert "no candidate matched" not in stderr  # the resolver's error lines stay out
+    code_line = next(x for x in stdout.splitlines() if " verify_code " in x)
+    assert "placeholder=" in code_line
+    assert "tab-card" not in code_line
+    assert "container verify_card" in code_line
+    assert sum(x[4:].startswith("verify_card ") for x in stdout.splitlines()) == 1
+    assert stdout.count("its container verify_card did not match") == 4  # 3 fields + 提交
+    assert site.submissions() == []
+
+
+def test_a_site_not_served_by_icpbot_reports_answers_as_not_checked(
+    lend_browser: Browser,
+) -> None:
+    # A mock that does not answer the capability path looks like any other site.
+    with MockSite(test_mode=True) as plain:
+        plain._site.capability = lambda kind: {}  # type: ignore[method-assign]
+        report = check_selectors(plain.url, lent=lend_browser, timeout_s=5)
+    assert report.target == "site"
+    assert report.exit_code == 0
+    rows = {r.element: r for r in report.rows}
+    assert rows["result_banner"].status == "not_checked"
+    assert "only on the mock or a replay" in rows["result_banner"].note
