@@ -65,6 +65,14 @@ def check_selectors(
     ] = False,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
+    connect: Annotated[
+        str | None,
+        typer.Option(help="Use a Playwright browser server's browser (else $ICPBOT_CONNECT)."),
+    ] = None,
+    expose_network: Annotated[
+        str | None,
+        typer.Option(help="With --connect: hosts the remote browser reaches through this machine."),
+    ] = None,
 ) -> None:
     """Open the page and report which candidate matches each element. Submits nothing.
 
@@ -81,6 +89,8 @@ def check_selectors(
             timeout_s=timeout,
             headed=headed,
             browser=browser,
+            connect=connect,
+            expose_network=expose_network,
             lent=lent_browser(ctx),
             progress=lambda line: echo(f"check-selectors: {line}", err=True),
         )

@@ -283,6 +283,8 @@ def check_selectors(
     browser: str | None = None,
     lent: Browser | None = None,
     progress: Progress | None = None,
+    connect: str | None = None,
+    expose_network: str | None = None,
 ) -> CheckReport:
     """One row per element of the map, in the page's order. Submits nothing.
 
@@ -295,7 +297,7 @@ def check_selectors(
     if lent is not None:
         report = _check_page(lent, smap, base_url, timeout_s, say)
     else:
-        pool = LazyBrowser(browser, headed=headed)
+        pool = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
         try:
             report = _check_page(pool(), smap, base_url, timeout_s, say)
         finally:

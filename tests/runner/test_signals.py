@@ -75,10 +75,12 @@ def test_a_signal_at_any_moment_leaves_one_result_and_no_noise(
     moment: str,
     sig: signal.Signals,
 ) -> None:
-    site.load_filings([Filing("13800000001", "100011", "111111")])
+    # A person of its own: an earlier case's slow reply may still land on the shared mock.
+    mobile = f"1390000{MOMENTS.index((moment, sig)):04d}"
+    site.load_filings([Filing(mobile, "100011", "111111")])
     site.set_fault("verify", "slow", 4)  # the reply is still out when the later signals come
     out = tmp_path / "out"
-    proc = _start(write_scenario(), site, out)
+    proc = _start(write_scenario(mobile=mobile), site, out)
     assert proc.stderr is not None
     seen: list[str] = []
     for line in proc.stderr:
@@ -114,10 +116,10 @@ def test_a_signal_at_any_moment_leaves_one_result_and_no_noise(
 def test_ctrl_c_twice_during_clean_up_still_leaves_the_result(
     site: MockSite, write_scenario: WriteScenario, tmp_path: Path, state_dir: Path
 ) -> None:
-    site.load_filings([Filing("13800000001", "100011", "111111")])
+    site.load_filings([Filing("13900009999", "100011", "111111")])
     site.set_fault("verify", "slow", 4)
     out = tmp_path / "out"
-    proc = _start(write_scenario(), site, out)
+    proc = _start(write_scenario(mobile="13900009999"), site, out)
     assert proc.stderr is not None
     for line in proc.stderr:
         if "submission sent to" in line:
