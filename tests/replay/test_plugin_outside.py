@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.mocksite import MockSite
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 from bot.page.browser import find_browser, launch_args
 
@@ -21,9 +21,9 @@ def browser_type_launch_args(browser_type_launch_args):
     if choice.executable:
         args["executable_path"] = choice.executable
     return args
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 
 FILING = {"mobile": "13800000001", "id_last6": "100011", "code": "111111"}
@@ -41,7 +41,7 @@ def test_verify_succeeds(icpbot_mock, icpbot_run):
 @pytest.mark.icpbot_mock(filings=[FILING], faults=["verify=http500"])
 def test_a_server_error_is_a_site_error(icpbot_mock, icpbot_run):
     assert icpbot_run(SCENARIO).outcome.category == "site_error"
-'''
+"""
 
 
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

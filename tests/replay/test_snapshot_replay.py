@@ -58,8 +58,9 @@ def test_snapshot_saves_page_assets_dom_screenshot_and_matches(recorded: Path) -
         assert b"__jsl_clearance_s=" not in body or entry.url.endswith(".js")
 
 
-@pytest.mark.icpbot_mock(filings=[{"mobile": "13800000001", "id_last6": "100011",
-                                    "code": "111111"}])
+@pytest.mark.icpbot_mock(
+    filings=[{"mobile": "13800000001", "id_last6": "100011", "code": "111111"}]
+)
 def test_a_verify_on_the_replay_gets_the_mocks_answer(
     recorded: Path, icpbot_run: IcpbotRun
 ) -> None:
@@ -84,16 +85,16 @@ def test_the_replay_answers_wrong_info_and_faults_like_the_mock(
         assert result.outcome.category is Category.site_error
 
 
-def test_check_selectors_on_a_replay_renders_the_answers(
-    recorded: Path, browser: Browser
-) -> None:
+def test_check_selectors_on_a_replay_renders_the_answers(recorded: Path, browser: Browser) -> None:
     with MockSite(test_mode=True, replay=recorded) as replay:
         report = check_selectors(replay.url, lent=browser, timeout_s=5)
         assert replay.submissions() == []
     assert report.target == "replay"
     assert report.exit_code == 0, [r for r in report.rows if r.status != "first"]
     assert {r.element for r in report.rows if r.status == "first"} >= {
-        "result_banner", "error_toast", "validation_error"
+        "result_banner",
+        "error_toast",
+        "validation_error",
     }
     # The mock was recorded without its security check: the replay's page has none.
     assert {r.element: r.status for r in report.rows}["captcha_box"] == "not_checked"
@@ -104,7 +105,8 @@ def test_snapshot_and_mock_replay_on_the_command_line(
 ) -> None:
     out = tmp_path / "snap"
     result = cli.invoke(
-        app, ["snapshot", "--base-url", site.url, "--out", str(out), "--timeout", "10"],
+        app,
+        ["snapshot", "--base-url", site.url, "--out", str(out), "--timeout", "10"],
         obj=browser,
     )
     assert result.exit_code == 0, result.stderr
