@@ -12,6 +12,8 @@ __all__ = [
     "OUT_DIR",
     "SITE",
     "TIMEOUT_S",
+    "WAIT_NOTICE_AFTER_S",
+    "WAIT_NOTICE_EVERY_S",
 ]
 
 #: The real site's root; a scenario's ``base_url`` and ``check-selectors --base-url`` default to it.
@@ -26,3 +28,7 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Off a terminal, a wait (the page, the security check, the reply) this long is announced...
+WAIT_NOTICE_AFTER_S = 5.0
+#: ... and announced again this often while it lasts.
+WAIT_NOTICE_EVERY_S = 30.0
