@@ -23,8 +23,9 @@ from bot.evidence.report import render_report
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
 from bot.privacy import REDACTOR
+from bot.run.batch import run_parallel
 from bot.run.options import RunOptions, RunResult, new_run_id, now
-from bot.run.pacing import Pacers
+from bot.run.pacing import Pacers, is_local, site_key
 from bot.run.scenario_run import ScenarioRun
 from bot.safety.budget import SITE_FAILURE_LIMIT
 from bot.safety.ledger import open_ledger
@@ -63,10 +64,18 @@ def run_scenarios(
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
     maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
     private_dir(options.out_dir)
+    pacers = Pacers(ignore=options.ignore_site_pacing)
+    workers = min(options.parallel, len(scenarios))
+    if workers > 1:
+        # Each worker thread runs its own Playwright against one shared Chromium: neither a lent
+        # browser nor the caller's driver can cross threads.
+        if pool is not None:
+            pool.close()
+        _pacing_notice(scenarios, maps, options)
+        return run_parallel(scenarios, options, maps, pacers, workers)
     launcher = pool or LazyBrowser(options.browser)
     launcher.headed = bool(options.headed)
     get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
-    pacers = Pacers(ignore=options.ignore_site_pacing)
     results: list[RunResult] = []
     try:
         for index, sc in enumerate(scenarios):
@@ -82,6 +91,27 @@ def run_scenarios(
     finally:
         launcher.close()
     return results
+
+
+def _pacing_notice(
+    scenarios: Sequence[Scenario], maps: dict[int, SelectorMap], options: RunOptions
+) -> None:
+    """One line per paced site when --parallel asks for more than the site allows."""
+    if options.ignore_site_pacing or options.notify is None:
+        return
+    told: set[str] = set()
+    for sc in scenarios:
+        pacing = maps[id(sc)].pacing
+        limit = pacing.max_parallel
+        key = site_key(sc.site, sc.base_url)
+        if key in told or is_local(sc.base_url) or limit is None or options.parallel <= limit:
+            continue
+        told.add(key)
+        options.notify(
+            f"notice: --parallel {options.parallel} capped at {limit} submission(s) at a time "
+            f"for {key} ({pacing.min_interval_s:g} s apart, the site's pacing); pages still "
+            "load in parallel. --ignore-site-pacing lifts this for a staging copy."
+        )
 
 
 def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -> RunResult:

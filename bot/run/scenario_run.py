@@ -31,7 +31,7 @@ from bot.privacy import REDACTOR, logger
 from bot.run.options import RunEvent, RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacer
 from bot.run.session import Session, open_session
-from bot.run.signals import signals_held
+from bot.run.signals import interrupt_delivered, signals_held
 from bot.safety.guard import Claim, claim_run
 from bot.types import CaptchaMode, Category
 
@@ -115,6 +115,7 @@ class ScenarioRun:
                 self._outcome_of_phases()
                 self.record()
             except KeyboardInterrupt as exc:
+                interrupt_delivered()  # a batch's worker: nothing more is raised in it
                 if not self.settled:
                     by = "SIGTERM (a stop request)" if isinstance(exc, Stopped) else None
                     self.result.outcome = verdicts.interrupted(
