@@ -16,6 +16,7 @@ from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, GuardRefused, SelectorError, Stopped
+from bot.evidence.caption import caption_lines
 from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -61,7 +62,11 @@ class ScenarioRun:
         run_id = new_run_id(scenario.name)
         run_dir = private_dir(options.out_dir / run_id)
         self.recorder = Recorder(
-            run_dir, evidence=options.evidence, trace=options.trace, har=options.har
+            run_dir,
+            evidence=options.evidence,
+            trace=options.trace,
+            har=options.har,
+            caption=self._caption,
         )
         self.result = RunResult(
             run_id=run_id,
@@ -100,6 +105,18 @@ class ScenarioRun:
         if self.options.on_event is not None:
             event = RunEvent(self.index, self.scenario.name, stage, self.result if done else None)
             safe_capture("progress display", lambda: self.options.on_event(event))  # type: ignore[misc]
+
+    def _caption(self, shot: str, url: str) -> list[str]:
+        """The caption under a screenshot: who, when, where, what (values masked)."""
+        inputs = self.result.to_json()["inputs"]
+        return caption_lines(
+            run_id=self.result.run_id,
+            moment=now(),
+            url=url,
+            action=str(self.scenario.action),
+            shot=shot,
+            values=[(k, str(v)) for k, v in inputs.items() if v],
+        )
 
     def screenshot(self, name: str) -> None:
         self.recorder.screenshot(self.session.page if self.session else None, name)
