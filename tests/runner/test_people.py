@@ -145,3 +145,10 @@ def test_a_bad_people_list_starts_no_browser(tmp_path: Path, state_dir: Path) ->
     assert result.exit_code == 20
     assert f"{people}:1 [phone]: unknown column" in result.stderr
     assert "13800000001" not in result.stderr + result.stdout
+
+
+def test_the_shipped_people_list_and_template_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2] / "scenarios" / "batch"
+    template = load_template(root / "template.yaml")
+    rows = load_people(root / "people.csv", action=None, template=template)
+    assert [r.name for r in rows] == ["demo-all-done", "demo-second-person"]
