@@ -73,7 +73,6 @@ class _Worker(threading.Thread):
     def __init__(self, batch: _Batch, number: int) -> None:
         super().__init__(name=f"icpbot-worker-{number}", daemon=True)
         self.batch = batch
-        self.busy = False  # running a scenario (and interruptible)
 
     def run(self) -> None:
         b = self.batch
@@ -95,12 +94,10 @@ class _Worker(threading.Thread):
         run: ScenarioRun | None = None
         try:
             with worker_interruptible():
-                self.busy = True
-                try:
-                    run = ScenarioRun(sc, b.options, smap, browser, index=index, pacer=pacer)
-                    b.results[index] = run.execute()
-                finally:
-                    self.busy = False
+                if b.queue.stopped:
+                    return  # Ctrl-C came between taking the scenario and starting it
+                run = ScenarioRun(sc, b.options, smap, browser, index=index, pacer=pacer)
+                b.results[index] = run.execute()
         except KeyboardInterrupt:
             if run is not None:
                 b.results[index] = run.result
@@ -151,8 +148,7 @@ def run_parallel(
     except KeyboardInterrupt as exc:
         batch.queue.stop()  # no new run starts
         for t in threads:
-            if t.busy:
-                interrupt_worker(t, type(exc))
+            interrupt_worker(t, type(exc))  # only a worker inside a run is interruptible
         _join(threads, through_signals=True)
         exc.results = batch.finished()  # type: ignore[attr-defined]
         raise
