@@ -12,6 +12,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
 from bot.run.pacing import Pacers, is_local
@@ -80,7 +82,10 @@ def test_a_parallel_batch_keeps_order_and_never_runs_a_person_twice_at_once(
         assert secret not in everything
 
 
-def test_ctrl_c_in_a_parallel_batch(site: MockSite, tmp_path: Path, state_dir: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_in_a_parallel_batch(
+    site: MockSite, tmp_path: Path, state_dir: Path, sig: signal.Signals
+) -> None:
     filings = [Filing(f"1380000{i:04d}", f"{i:05d}1", f"{700000 + i}") for i in range(5)]
     site.load_filings(filings)
     site.set_fault("verify", "slow", 30)  # the replies are still out when Ctrl-C comes
@@ -99,12 +104,15 @@ def test_ctrl_c_in_a_parallel_batch(site: MockSite, tmp_path: Path, state_dir: P
     )  # fmt: skip
     try:
         assert site.wait_for_submissions(3, timeout=90)  # three runs wait for their replies
-        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole process group
+        if sig is signal.SIGINT:
+            os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the whole process group
+        else:
+            proc.send_signal(sig)  # a service manager or a cancelled CI job: the process
         stdout, stderr = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 128 + sig, stderr
     results = _results(out)
     assert sorted(results) == ["r0", "r1", "r2"]  # no new run started
     for doc in results.values():
