@@ -16,7 +16,7 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/bench_verify.py
+	$(PY) bench/bench_batch.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache

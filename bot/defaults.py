@@ -15,6 +15,8 @@ __all__ = [
     "OUT_DIR",
     "SITE",
     "TIMEOUT_S",
+    "WAIT_NOTICE_AFTER_S",
+    "WAIT_NOTICE_EVERY_S",
 ]
 
 #: The real site's root; a scenario's ``base_url`` and ``check-selectors --base-url`` default to it.
@@ -37,3 +39,7 @@ LEDGER_SERVER_TIMEOUT_S = 10
 #: ``check-selectors`` asks only on a loopback address, never on another host; the real site has
 #: no such path.
 MOCK_CAPABILITY_PATH = "/__icpbot__"
+#: Off a terminal, a wait (the page, the security check, the reply) this long is announced...
+WAIT_NOTICE_AFTER_S = 5.0
+#: ... and announced again this often while it lasts.
+WAIT_NOTICE_EVERY_S = 30.0

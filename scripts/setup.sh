@@ -54,6 +54,7 @@ if ! "$PY" -m bot.page.browser >/dev/null 2>&1; then
     fi
     "$PY" -m bot.page.browser >&2 || exit 1
 fi
+say "browser: $("$PY" -m bot.page.browser 2>&1)"
 
 # 3. CJK fonts (without them every Chinese character in a screenshot is an empty box) ------------
 if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; then

@@ -158,8 +158,14 @@ def test_report_renders_runs_in_a_browser(page: Page, tmp_path: Path, redactor: 
     first = runs[0]["run_id"]
     for name in ("result.json", "trace.zip", "run.log"):
         expect(rows.nth(0).locator(f'a[href="{first}/{name}"]')).to_have_text(name)
-    expect(rows.nth(0)).to_contain_text(f"playwright show-trace {first}/trace.zip")
-    expect(rows.nth(2).locator("a")).to_have_text(["result.json", "run.log"])
+    trace = (Path(runs[0]["dir"]) / "trace.zip").resolve()
+    expect(rows.nth(0)).to_contain_text(f" -m playwright show-trace {trace}")
+    expect(rows.nth(2).locator(".links a")).to_have_text(["result.json", "run.log"])
+    # Each thumbnail opens the screenshot itself, full size.
+    expect(rows.nth(0).locator("a.shot")).to_have_count(2)
+    expect(rows.nth(0).locator("a.shot").first).to_have_attribute(
+        "href", f"{first}/before-submit.png"
+    )
     page.screenshot(path=tmp_path / "report.png", full_page=True)
 
 
@@ -172,3 +178,19 @@ def test_report_without_runs_or_folders(tmp_path: Path, redactor: Redactor) -> N
     assert "<img" not in html
     empty = render_report([], tmp_path / "empty.html")
     assert "No runs." in empty.read_text(encoding="utf-8")
+
+
+def test_report_shows_the_budget_and_links_earlier_reports(
+    tmp_path: Path, redactor: Redactor
+) -> None:
+    run = {
+        "run_id": "r1",
+        "outcome": {"category": "wrong_info", "message": "wrong"},
+        "failure_budget": {"recorded": 2, "pending": 0, "limit": 5},
+    }
+    first = render_report([run], tmp_path / "report-20261129T051800Z-aaaa.html")
+    assert "earlier" not in first.read_text(encoding="utf-8")
+    second = render_report([run], tmp_path / "report-20261129T061800Z-bbbb.html")
+    html = second.read_text(encoding="utf-8")
+    assert "2 of about 5 failures recorded" in html
+    assert 'href="report-20261129T051800Z-aaaa.html"' in html

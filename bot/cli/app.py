@@ -20,7 +20,7 @@ from bot.cli.logs import configure_console
 from bot.privacy import logger
 from bot.run.signals import stop_on_sigterm
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "verbose_first"]
 
 # Imported for their commands, in the order `icpbot --help` lists them.
 # isort: off
@@ -50,12 +50,26 @@ def _root(
     configure_console("DEBUG" if verbose else "WARNING")
 
 
+_VERBOSE = ("-v", "--verbose")
+
+
+def verbose_first(argv: list[str]) -> list[str]:
+    """``-v`` after the command (``icpbot run -v x.yaml``) moved before it, where the root option
+    lives; arguments after ``--`` are left alone."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    head, tail = argv[:cut], argv[cut:]
+    if not any(a in _VERBOSE for a in head[1:]):
+        return argv
+    rest = [a for a in head if a not in _VERBOSE]
+    return ["--verbose", *rest, *tail]
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     stop_on_sigterm()
     try:
-        app()
+        app(args=verbose_first(sys.argv[1:]))
     except KeyboardInterrupt as exc:
         sys.exit(128 + getattr(exc, "signal_number", 2))
     except Exception as exc:  # a bug: say so in one line; the traceback only with -v

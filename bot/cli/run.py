@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from bot import defaults
 from bot.cli.common import EvidenceOpt, TraceOpt, app, decide_headed, echo, fail, lent_browser
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, Problem
 from bot.outcome.model import most_severe
 from bot.privacy import logger
-from bot.types import Category
+from bot.types import Action, CaptchaMode, Category
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
-    from bot.run.options import RunOptions
+    from bot.run.options import RunOptions, RunResult
 
 __all__ = ["EARLY_POOL", "run"]
+
+
+class ActionOpt(StrEnum):
+    verify = "verify"
+    resend = "resend"
+
+
+class CaptchaModeOpt(StrEnum):
+    manual = "manual"
+    none = "none"
+
 
 #: A driver that ``bot.cli.entry`` started before importing this module (``icpbot run`` only).
 EARLY_POOL: LazyBrowser | None = None
@@ -33,7 +46,56 @@ EARLY_POOL: LazyBrowser | None = None
 @app.command()
 def run(
     ctx: typer.Context,
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Scenario YAML files.", metavar="SCENARIO", show_default=False),
+    ] = None,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="A people list (CSV with a header name,mobile,code,id_last6, or a YAML list): "
+            "one scenario per row.",
+            metavar="FILE",
+        ),
+    ] = None,
+    action: Annotated[
+        ActionOpt | None, typer.Option(help="With --people: verify or resend.")
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --people: a scenario without inputs giving site, base_url, captcha.",
+            metavar="FILE",
+        ),
+    ] = None,
+    captcha: Annotated[
+        CaptchaModeOpt | None,
+        typer.Option(help="With --people: manual or none (else the template's, else manual)."),
+    ] = None,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run up to N scenarios at once (one browser; one person never twice at once; "
+            "capped by the site's pacing).",
+            metavar="N",
+        ),
+    ] = 1,
+    ignore_site_pacing: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-site-pacing",
+            help="Lift the selector map's pacing (a staging copy of the site only).",
+        ),
+    ] = False,
+    junit: Annotated[
+        Path | None,
+        typer.Option(help="Write a JUnit XML summary (one testcase per scenario).", metavar="FILE"),
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write a JSON summary of the invocation.", metavar="FILE"),
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="Replace each scenario's base_url.")] = None,
     out: Annotated[
         Path, typer.Option(help="Folder for run folders and the report.")
@@ -90,7 +152,7 @@ def run(
     report: Annotated[bool, typer.Option(help="Write an HTML report.")] = True,
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
-    from bot.page.browser import LazyBrowser
+    from bot.page.browser import CONNECT_ENV_VAR, LazyBrowser
     from bot.run.options import RunOptions
 
     if evidence is EvidenceOpt.unmasked:
@@ -114,7 +176,21 @@ def run(
         evidence=evidence.value,
         allow_risky=allow_risky_attempt,
         notify=lambda line: echo(line, err=True),
+        parallel=parallel,
+        ignore_site_pacing=ignore_site_pacing,
     )
+    if not scenarios and people is None:
+        raise fail(_usage("give scenario files or --people FILE"))
+    if people is None and (action or template or captcha):
+        raise fail(_usage("--action, --template and --captcha go with --people"))
+    source = _Source(
+        list(scenarios or []),
+        people,
+        Action(action.value) if action else None,
+        template,
+        CaptchaMode(captcha.value) if captcha else None,
+    )
+    summaries = _Summaries(junit, json_out)
     # Imports and validation run beside the start of Playwright's driver (a Node.js process,
     # not a browser): together they cost about what the slower one does. No browser starts
     # before every file is known to be good.
@@ -122,7 +198,7 @@ def run(
     pool = EARLY_POOL or LazyBrowser()
     pool.explicit = browser
     with ThreadPoolExecutor(max_workers=1) as worker:
-        preparing = worker.submit(_prepare, options, scenarios)
+        preparing = worker.submit(_prepare, options, source)
         try:
             if lent is None:
                 pool.start_driver()  # at once when bot.cli.entry started it already
@@ -131,19 +207,35 @@ def run(
         loaded, refused = preparing.result()
     if refused:
         pool.close()
-        _refuse(options, loaded, refused)
+        _refuse(options, loaded, refused, summaries)
     # A remote browser's window would open on the server's screen, not this one's.
-    remote = bool(connect or os.environ.get("ICPBOT_CONNECT"))
-    options = replace(
-        options, headed=decide_headed(False if remote and headed is None else headed, loaded)
-    )
-    _run_and_report(options, loaded, report, lent=lent, pool=pool)
+    remote = bool(connect or os.environ.get(CONNECT_ENV_VAR))
+    wanted = False if remote and headed is None else headed
+    options = replace(options, headed=decide_headed(wanted, loaded))
+    _run_and_report(options, loaded, report, summaries, lent=lent, pool=pool)
 
 
 Refusals = list[tuple[Path, ConfigError]]
 
 
-def _prepare(options: RunOptions, paths: list[Path]) -> tuple[list[Scenario], Refusals]:
+@dataclass(frozen=True)
+class _Source:
+    """Where the scenarios come from: files, and/or a people list with its template."""
+
+    paths: list[Path]
+    people: Path | None
+    action: Action | None
+    template: Path | None
+    captcha: CaptchaMode | None
+
+
+@dataclass(frozen=True)
+class _Summaries:
+    junit: Path | None
+    json: Path | None
+
+
+def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refusals]:
     """Every check that needs no browser: the output folder, each file, each selector map."""
     from bot.config.scenario import load_scenario, once_each
     from bot.evidence.files import check_out_dir
@@ -154,13 +246,18 @@ def _prepare(options: RunOptions, paths: list[Path]) -> tuple[list[Scenario], Re
     except ConfigError as exc:
         return [], [(options.out_dir, exc)]
     loaded: list[Scenario] = []
-    unique, repeats = once_each(paths)
+    unique, repeats = once_each(source.paths)
     refused: Refusals = [(Path(p.file), ConfigError([p])) for p in repeats]
     for path in unique:
         try:
             loaded.append(load_scenario(path))
         except ConfigError as exc:
             refused.append((Path(path), exc))
+    if source.people is not None:
+        try:
+            loaded.extend(_load_people(source))
+        except ConfigError as exc:
+            refused.append((source.people, exc))
     if not refused:
         for sc in loaded:  # the selector maps too, so that a bad map is refused here
             try:
@@ -170,49 +267,115 @@ def _prepare(options: RunOptions, paths: list[Path]) -> tuple[list[Scenario], Re
     return loaded, refused
 
 
-def _refuse(options: RunOptions, loaded: list[Scenario], refused: Refusals) -> NoReturn:
+def _usage(message: str) -> ConfigError:
+    return ConfigError([Problem("icpbot run", None, "", message)])
+
+
+def _load_people(source: _Source) -> list[Scenario]:
+    from dataclasses import replace as replace_template
+
+    from bot.config.people import Template, load_people, load_template
+
+    assert source.people is not None
+    template = load_template(source.template) if source.template else Template()
+    if source.captcha is not None:
+        template = replace_template(template, captcha=source.captcha)
+    return load_people(source.people, action=source.action, template=template)
+
+
+def _refuse(
+    options: RunOptions, loaded: list[Scenario], refused: Refusals, summaries: _Summaries
+) -> NoReturn:
     """One bad input stops the whole invocation before any browser starts: nothing half-done."""
     from bot.run.runner import invalid_input_result
 
+    results = []
     for path, problem in refused:
         echo(f"error: {problem}", err=True)
         if path == options.out_dir:
             continue  # no folder to keep a result in
         res = invalid_input_result(options, str(path), problem)
+        results.append(res)
         echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
     if loaded:
         echo(f"{len(loaded)} valid scenario(s) were not run either; fix the files above.", err=True)
-    raise typer.Exit(Category.invalid_input.exit_code)
+    code = Category.invalid_input.exit_code
+    _write_summaries(summaries, results, options, code, report=None)
+    raise typer.Exit(code)
+
+
+def _write_summaries(
+    summaries: _Summaries,
+    results: Sequence[RunResult],
+    options: RunOptions,
+    exit_code: int,
+    *,
+    report: Path | None,
+    records: list[dict[str, Any]] | None = None,
+    interrupted: bool = False,
+) -> None:
+    """The --junit and --json files; a failure to write them is said, never a new exit code."""
+    if summaries.junit is None and summaries.json is None:
+        return
+    from bot.evidence.summary import junit_xml, summary_json, write_summary
+    from bot.run.runner import run_records
+
+    runs = records if records is not None else run_records(results, options.state_dir)
+    wanted: list[tuple[Path | None, Callable[[], str]]] = [
+        (summaries.junit, lambda: junit_xml(runs)),
+        (
+            summaries.json,
+            lambda: summary_json(runs, exit_code=exit_code, interrupted=interrupted, report=report),
+        ),
+    ]
+    for path, build in wanted:
+        if path is None:
+            continue
+        try:
+            write_summary(path, build())
+        except OSError as exc:
+            echo(f"warning: could not write {path}: {exc.strerror}", err=True)
 
 
 def _run_and_report(
     options: RunOptions,
     loaded: list[Scenario],
     report: bool,
+    summaries: _Summaries,
     *,
     lent: Browser | None,
     pool: LazyBrowser,
 ) -> NoReturn:
-    """Run, print one line per run, write the report; exit with the most severe code (or the
-    signal's, when interrupted: the runs so far are still printed and reported)."""
-    from bot.run.runner import run_scenarios, write_report
+    """Run, print one line per run as it ends (in input order), write the report and the
+    summaries; exit with the most severe code (or the signal's, when interrupted: the runs so
+    far are still printed and reported)."""
+    from bot.cli.live import LiveOutput
+    from bot.run.runner import run_records, run_scenarios, write_report
 
     stopped: KeyboardInterrupt | None = None
-    try:
-        results = run_scenarios(loaded, options, browser=lent, pool=pool)
-    except KeyboardInterrupt as exc:
-        stopped, results = exc, list(getattr(exc, "results", []))
-    except BotError as exc:
-        raise fail(exc) from None
-    for res in results:
-        o = res.outcome
-        name = res.scenario.name if res.scenario else "?"
-        echo(f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}")
+    live = LiveOutput([s.name for s in loaded])
+    options = replace(options, on_event=live.event, notify=live.notify)
+    with live:
+        try:
+            results = run_scenarios(loaded, options, browser=lent, pool=pool)
+        except KeyboardInterrupt as exc:
+            stopped, results = exc, list(getattr(exc, "results", []))
+        except BotError as exc:
+            raise fail(exc) from None
+        live.finish(results)
+    records = run_records(results, options.state_dir)
+    written = None
     if report:
-        written = write_report(results, options.out_dir)
+        written = write_report(results, options.out_dir, records=records)
         if written is not None:
             echo(f"report: {written}")
     if stopped is not None:
-        echo("interrupted; the current run's result.json says how far it got", err=True)
-        raise typer.Exit(128 + getattr(stopped, "signal_number", 2))
-    raise typer.Exit(most_severe([r.outcome.category for r in results]).exit_code)
+        code = 128 + getattr(stopped, "signal_number", 2)
+        _write_summaries(
+            summaries, results, options, code, report=written, records=records, interrupted=True
+        )
+        echo("interrupted; each started run's result.json says how far it got", err=True)
+        raise typer.Exit(code)
+    code = most_severe([r.outcome.category for r in results]).exit_code
+    _write_summaries(summaries, results, options, code, report=written, records=records)
+    raise typer.Exit(code)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Locator, Page
 
+from bot.evidence.caption import with_caption
 from bot.evidence.files import safe_capture, write_json, write_private
 from bot.evidence.scrub import scrub_har, scrub_trace
 from bot.privacy import REDACTOR
@@ -26,9 +28,17 @@ class Recorder:
     """Collects the evidence of one run into ``run_dir`` and keeps the list of what it wrote."""
 
     def __init__(
-        self, run_dir: Path, *, evidence: EvidenceMode, trace: TraceMode, har: bool
+        self,
+        run_dir: Path,
+        *,
+        evidence: EvidenceMode,
+        trace: TraceMode,
+        har: bool,
+        caption: Callable[[str, str], list[str]] | None = None,
     ) -> None:
         self.run_dir = run_dir
+        #: (screenshot name, page URL) -> the lines of its caption; None: no caption
+        self.caption = caption
         self.masked = evidence == "masked"
         self.trace = trace
         self.har = har
@@ -60,6 +70,10 @@ class Recorder:
             mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
             # The viewport holds the whole SMS block; full_page would cost a relayout.
             data = page.screenshot(mask=mask, timeout=10_000)
+            if self.caption is not None:
+                lines = self.caption(name, page.url)
+                captioned = safe_capture(f"caption {name}", lambda: with_caption(data, lines))
+                data = captioned or data
             write_private(self.run_dir / name, data)
             self.add(name)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ _BEIJING = timezone(timedelta(hours=8))
 # Files a run folder may hold, in the order the report lists them, with a hint for the reader.
 _LINKS: list[tuple[str, str]] = [
     ("result.json", ""),
-    ("trace.zip", "open with: playwright show-trace {path}"),
+    ("trace.zip", "open with: {python} -m playwright show-trace {abspath}"),
     ("network.har", "open in the browser's developer tools (Network tab, import HAR)"),
     ("run.log", ""),
 ]
@@ -73,7 +74,8 @@ class _Row:
     inputs: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     links: list[_Link] = field(default_factory=list)
-    screenshots: list[tuple[str, str]] = field(default_factory=list)
+    screenshots: list[tuple[str, str, str]] = field(default_factory=list)  # name, data URI, href
+    budget: str = ""
     details: str = ""
 
 
@@ -87,6 +89,7 @@ def render_report(
     """
     base = out_path.parent
     rows = [_row(run, base) for run in runs]
+    earlier = _earlier_reports(base, out_path)
     categories = [row.category for row in rows]
     counts = Counter(categories)
     worst = most_severe(categories)
@@ -107,6 +110,7 @@ def render_report(
         worst=worst.value if rows else "",
         exit_code=worst.exit_code,
         generated=_when(datetime.now(UTC)),
+        earlier=earlier,
     )
     if not base.exists():
         private_dir(base)
@@ -159,7 +163,8 @@ def _row(run: Mapping[str, Any], base: Path) -> _Row:
         inputs=[(_text(k), _text(v)) for k, v in inputs.items() if v],
         warnings=[_text(w) for w in run.get("warnings") or []],
         links=_links(run_dir, base) if run_dir else [],
-        screenshots=_screenshots(run_dir, evidence) if run_dir else [],
+        screenshots=_screenshots(run_dir, evidence, base) if run_dir else [],
+        budget=_budget(run.get("failure_budget")),
         details=_text(json.dumps(details, ensure_ascii=False, indent=1)) if details else "",
     )
 
@@ -178,6 +183,30 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _budget(value: Any) -> str:
+    """ "2 of about 5 failures recorded" for the person (the ledger's count at report time)."""
+    if not isinstance(value, Mapping):
+        return ""
+    recorded, limit = value.get("recorded"), value.get("limit")
+    if not isinstance(recorded, int) or not isinstance(limit, int):
+        return ""
+    text = f"{recorded} of about {limit} failures recorded"
+    pending = value.get("pending")
+    if isinstance(pending, int) and pending:
+        text += f" ({pending} unfinished, counted as failures)"
+    return text
+
+
+def _python() -> str:
+    """The Python that runs icpbot, as a command that works from the current folder."""
+    exe = Path(sys.executable)
+    try:
+        rel = exe.relative_to(Path.cwd())
+    except ValueError:
+        return str(exe)
+    return rel.as_posix()
+
+
 def _links(run_dir: Path, base: Path) -> list[_Link]:
     links: list[_Link] = []
     for name, hint in _LINKS:
@@ -185,12 +214,26 @@ def _links(run_dir: Path, base: Path) -> list[_Link]:
         if not target.is_file():
             continue
         rel = Path(os.path.relpath(target, base)).as_posix()
-        links.append(_Link(_text(name), quote(rel), _text(hint.format(path=rel))))
+        hint_text = hint.format(path=rel, abspath=target.resolve(), python=_python())
+        links.append(_Link(_text(name), quote(rel), _text(hint_text)))
     return links
 
 
-def _screenshots(run_dir: Path, evidence: list[str]) -> list[tuple[str, str]]:
-    shots: list[tuple[str, str]] = []
+def _earlier_reports(base: Path, current: Path) -> list[_Link]:
+    """The other reports in the same output folder, newest first (their names sort by time)."""
+    try:
+        found = sorted(
+            (p for p in base.glob("report-*.html") if p.name != current.name and p.is_file()),
+            key=lambda p: p.name,
+            reverse=True,
+        )
+    except OSError:
+        return []
+    return [_Link(_text(p.name), quote(p.name)) for p in found]
+
+
+def _screenshots(run_dir: Path, evidence: list[str], base: Path) -> list[tuple[str, str, str]]:
+    shots: list[tuple[str, str, str]] = []
     for name in evidence:
         # Only plain file names listed by the run: never a path that leaves its folder.
         if Path(name).name != name or not name.lower().endswith(".png"):
@@ -202,5 +245,6 @@ def _screenshots(run_dir: Path, evidence: list[str]) -> list[tuple[str, str]]:
             continue
         if data.startswith(_PNG_MAGIC):
             uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-            shots.append((_text(name), uri))
+            href = quote(Path(os.path.relpath(path, base)).as_posix())
+            shots.append((_text(name), uri, href))
     return shots

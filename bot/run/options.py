@@ -16,7 +16,7 @@ from bot.outcome.model import Outcome
 from bot.privacy import mask_code, mask_id, mask_mobile
 from bot.types import EvidenceMode, TraceMode
 
-__all__ = ["RunOptions", "RunResult", "new_run_id", "now"]
+__all__ = ["RunEvent", "RunOptions", "RunResult", "new_run_id", "now"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,22 @@ class RunOptions:
     state_dir: Path | None = None
     #: called with an English line for the operator (captcha prompts, warnings)
     notify: Callable[[str], None] | None = None
+    #: called as each run starts, moves from stage to stage and ends (any thread; keep it quick)
+    on_event: Callable[[RunEvent], None] | None = None
+    #: scenarios run at once (each in its own context of one shared browser)
+    parallel: int = 1
+    #: lift the selector map's pacing (a staging copy of the site)
+    ignore_site_pacing: bool = False
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run started (``stage`` "started"), reached a stage, or ended (``result`` set)."""
+
+    index: int  # position in the input order
+    name: str
+    stage: str
+    result: RunResult | None = None
 
 
 @dataclass

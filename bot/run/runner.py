@@ -23,10 +23,20 @@ from bot.evidence.report import render_report
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
 from bot.privacy import REDACTOR
+from bot.run.batch import run_parallel
 from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.run.pacing import Pacers, is_local, site_key
 from bot.run.scenario_run import ScenarioRun
+from bot.safety.budget import SITE_FAILURE_LIMIT
+from bot.safety.ledger import open_ledger
 
-__all__ = ["invalid_input_result", "load_map_for", "run_scenarios", "write_report"]
+__all__ = [
+    "invalid_input_result",
+    "load_map_for",
+    "run_records",
+    "run_scenarios",
+    "write_report",
+]
 
 
 def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:
@@ -54,6 +64,15 @@ def run_scenarios(
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
     maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
     private_dir(options.out_dir)
+    pacers = Pacers(ignore=options.ignore_site_pacing)
+    workers = min(options.parallel, len(scenarios))
+    if workers > 1:
+        # Each worker thread runs its own Playwright against one shared Chromium: neither a lent
+        # browser nor the caller's driver can cross threads.
+        if pool is not None:
+            pool.close()
+        _pacing_notice(scenarios, maps, options)
+        return run_parallel(scenarios, options, maps, pacers, workers)
     launcher = pool or LazyBrowser(options.browser)
     launcher.headed = bool(options.headed)
     if options.connect is not None:
@@ -63,8 +82,10 @@ def run_scenarios(
     get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
     results: list[RunResult] = []
     try:
-        for sc in scenarios:
-            run = ScenarioRun(sc, options, maps[id(sc)], get_browser)
+        for index, sc in enumerate(scenarios):
+            smap = maps[id(sc)]
+            pacer = pacers.for_site(smap.site, sc.base_url, smap.pacing)
+            run = ScenarioRun(sc, options, smap, get_browser, index=index, pacer=pacer)
             try:
                 results.append(run.execute())
             except KeyboardInterrupt as exc:
@@ -74,6 +95,27 @@ def run_scenarios(
     finally:
         launcher.close()
     return results
+
+
+def _pacing_notice(
+    scenarios: Sequence[Scenario], maps: dict[int, SelectorMap], options: RunOptions
+) -> None:
+    """One line per paced site when --parallel asks for more than the site allows."""
+    if options.ignore_site_pacing or options.notify is None:
+        return
+    told: set[str] = set()
+    for sc in scenarios:
+        pacing = maps[id(sc)].pacing
+        limit = pacing.max_parallel
+        key = site_key(sc.site, sc.base_url)
+        if key in told or is_local(sc.base_url) or limit is None or options.parallel <= limit:
+            continue
+        told.add(key)
+        options.notify(
+            f"notice: --parallel {options.parallel} capped at {limit} submission(s) at a time "
+            f"for {key} ({pacing.min_interval_s:g} s apart, the site's pacing); pages still "
+            "load in parallel. --ignore-site-pacing lifts this for a staging copy."
+        )
 
 
 def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -> RunResult:
@@ -97,16 +139,50 @@ def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -
     return result
 
 
-def write_report(results: Sequence[RunResult], out_dir: Path) -> Path | None:
+def run_records(
+    results: Sequence[RunResult], state_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """Each result as its ``result.json`` content plus its folder (``dir``) and the person's
+    failure budget as the ledger tells it now (``failure_budget``; best effort)."""
+    budgets = safe_capture("failure budget", lambda: _budgets(results, state_dir)) or {}
+    return [
+        {**r.to_json(), "dir": r.run_dir, "failure_budget": budgets.get(r.run_id)} for r in results
+    ]
+
+
+def _budgets(results: Sequence[RunResult], state_dir: Path | None) -> dict[str, dict[str, int]]:
+    with_person = [r for r in results if r.scenario is not None]
+    if not with_person:
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    with open_ledger(state_dir) as ledger:
+        for r in with_person:
+            assert r.scenario is not None
+            person = ledger.person_key(r.scenario.inputs.mobile, r.scenario.inputs.id_last6)
+            out[r.run_id] = {
+                "recorded": ledger.failures_since_success(person),
+                "pending": ledger.pending_since_success(person),
+                "limit": SITE_FAILURE_LIMIT,
+            }
+    return out
+
+
+def write_report(
+    results: Sequence[RunResult],
+    out_dir: Path,
+    *,
+    state_dir: Path | None = None,
+    records: list[dict[str, Any]] | None = None,
+) -> Path | None:
     """The invocation's HTML report in ``out_dir``, or None when it could not be written.
 
     The report is evidence: best effort, never the cause of a different exit code. Its name is
     the first run's time plus a random part, so two invocations in the same second never share
-    one.
+    one. It links the earlier reports in the same folder.
     """
     if not results:
         return None
-    runs: list[dict[str, Any]] = [{**r.to_json(), "dir": r.run_dir} for r in results]
+    runs = records if records is not None else run_records(results, state_dir)
     stamp = results[0].run_id.split("-")[0]
     path = out_dir / f"report-{stamp}-{secrets.token_hex(2)}.html"
     return safe_capture("report", lambda: render_report(runs, path))

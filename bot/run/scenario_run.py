@@ -16,6 +16,7 @@ from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, GuardRefused, SelectorError, Stopped, first_line
+from bot.evidence.caption import caption_lines
 from bot.evidence.files import private_dir, safe_capture
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -28,9 +29,10 @@ from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_while
 from bot.privacy import REDACTOR, logger
-from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.run.options import RunEvent, RunOptions, RunResult, new_run_id, now
+from bot.run.pacing import Pacer
 from bot.run.session import Session, open_session
-from bot.run.signals import signals_held
+from bot.run.signals import interrupt_delivered, signals_held
 from bot.safety.guard import Claim, claim_run
 from bot.types import CaptchaMode, Category
 
@@ -46,8 +48,13 @@ class ScenarioRun:
         options: RunOptions,
         smap: SelectorMap,
         browser: Callable[[], Browser],
+        *,
+        index: int = 0,
+        pacer: Pacer | None = None,
     ) -> None:
         self.scenario = scenario
+        self.index = index
+        self.pacer = pacer
         self.options = options
         self.smap = smap
         self.browser = browser
@@ -55,7 +62,11 @@ class ScenarioRun:
         run_id = new_run_id(scenario.name)
         run_dir = private_dir(options.out_dir / run_id)
         self.recorder = Recorder(
-            run_dir, evidence=options.evidence, trace=options.trace, har=options.har
+            run_dir,
+            evidence=options.evidence,
+            trace=options.trace,
+            har=options.har,
+            caption=self._caption,
         )
         self.result = RunResult(
             run_id=run_id,
@@ -71,6 +82,7 @@ class ScenarioRun:
         self.signals: PageSignals | None = None
         self.after_click: AfterClick | None = None
         self.claim: Claim | None = None
+        self.paced = False  # holds a submission slot of the site's pacer
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
 
@@ -87,6 +99,24 @@ class ScenarioRun:
     def stage(self, name: str) -> None:
         self.result.progress = name
         logger.debug("progress: {}", name)
+        self._event(name)
+
+    def _event(self, stage: str, *, done: bool = False) -> None:
+        if self.options.on_event is not None:
+            event = RunEvent(self.index, self.scenario.name, stage, self.result if done else None)
+            safe_capture("progress display", lambda: self.options.on_event(event))  # type: ignore[misc]
+
+    def _caption(self, shot: str, url: str) -> list[str]:
+        """The caption under a screenshot: who, when, where, what (values masked)."""
+        inputs = self.result.to_json()["inputs"]
+        return caption_lines(
+            run_id=self.result.run_id,
+            moment=now(),
+            url=url,
+            action=str(self.scenario.action),
+            shot=shot,
+            values=[(k, str(v)) for k, v in inputs.items() if v],
+        )
 
     def screenshot(self, name: str) -> None:
         self.recorder.screenshot(self.session.page if self.session else None, name)
@@ -95,19 +125,23 @@ class ScenarioRun:
     def execute(self) -> RunResult:
         """The phases, then the record. Ctrl-C or SIGTERM at any point still records the run
         (once: whatever was settled stays) and then propagates."""
+        self._event("started")
         with run_log(self.result.run_dir / "run.log"):
             try:
                 self.recorder.add("run.log")
                 self._outcome_of_phases()
                 self.record()
             except KeyboardInterrupt as exc:
+                interrupt_delivered()  # a batch's worker: nothing more is raised in it
                 if not self.settled:
                     by = "SIGTERM (a stop request)" if isinstance(exc, Stopped) else None
                     self.result.outcome = verdicts.interrupted(
                         self.result.progress, self.sent, **({"by": by} if by else {})
                     )
                 self.record(interrupted=True)
+                self._event("finished", done=True)
                 raise
+        self._event("finished", done=True)
         return self.result
 
     def _outcome_of_phases(self) -> None:
@@ -241,6 +275,10 @@ class ScenarioRun:
         problem = self.captcha_first()
         if problem is not None:
             return problem
+        # The site's pacing: at most so many submissions at once, so many seconds apart.
+        if self.pacer is not None:
+            self.pacer.acquire(waiting=lambda: self.stage("pacing"))
+            self.paced = True
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
         self.claim.mark_sending()
         session.gate.arm()
@@ -381,6 +419,9 @@ class ScenarioRun:
         if self.claim is not None:
             self.claim.finish(outcome.category, outcome.site_status)  # also frees the person
             self.claim = None
+        if self.paced and self.pacer is not None:
+            self.paced = False
+            self.pacer.release()
         self._write_result()
 
     def _write_result(self) -> None:

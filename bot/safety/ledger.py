@@ -264,9 +264,13 @@ class Ledger(LedgerStore):
 
 def _ensure_private_dir(path: Path) -> None:
     if not path.exists():
-        path.mkdir(mode=0o700, parents=True)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; make it exact
-        return
+        try:
+            path.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            pass  # another run of the same batch (a thread) or process made it just now
+        else:
+            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; make it exact
+            return
     if not path.is_dir():
         raise ConfigError("the icpbot state folder is not a folder", path=path)
     if stat.S_IMODE(path.stat().st_mode) & 0o077:

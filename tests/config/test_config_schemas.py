@@ -14,7 +14,8 @@ from bot.config.selector_map import selector_map_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
 MAPS = sorted((REPO / "selectors").glob("*.yaml"))
-SCENARIOS = sorted((REPO / "scenarios").glob("**/*.yaml"))
+# A people list's template (scenarios/batch/template.yaml) is no scenario (see test_people.py)
+SCENARIOS = sorted(p for p in (REPO / "scenarios").glob("**/*.yaml") if p.name != "template.yaml")
 
 
 class _Yaml12Loader(yaml.SafeLoader):
