@@ -11,11 +11,13 @@ does.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
+from bot.page.browser import CONNECT_ENV_VAR, LazyBrowser
 from bot.page.shared import SharedChromium, ThreadBrowser
 from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult
@@ -76,7 +78,19 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         b = self.batch
-        browser = ThreadBrowser(b.shared)
+        opts = b.options
+        browser: LazyBrowser | ThreadBrowser
+        if opts.connect or os.environ.get(CONNECT_ENV_VAR):
+            # A browser server: each worker its own connection (the server launches a browser
+            # per connection); nothing is started here.
+            browser = LazyBrowser(
+                opts.browser,
+                headed=bool(opts.headed),
+                connect=opts.connect,
+                expose_network=opts.expose_network,
+            )
+        else:
+            browser = ThreadBrowser(b.shared)
         try:
             while (index := b.queue.take()) is not None:
                 try:
@@ -86,7 +100,7 @@ class _Worker(threading.Thread):
         finally:
             browser.close()
 
-    def _one(self, index: int, browser: ThreadBrowser) -> None:
+    def _one(self, index: int, browser: LazyBrowser | ThreadBrowser) -> None:
         b = self.batch
         sc = b.scenarios[index]
         smap = b.maps[id(sc)]

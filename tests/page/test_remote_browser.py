@@ -422,3 +422,46 @@ def test_icpbot_run_connects_and_submits_once_from_the_servers_browser(
     assert {"result.json", "before-submit.png", "final.png", "run.log"} <= {
         p.name for p in run_dir.iterdir()
     }
+
+
+def test_a_parallel_batch_connects_each_worker_to_the_server(
+    server: Server, executable: str | None, tmp_path: Path
+) -> None:
+    from bot.mocksite import Filing
+
+    people = [("13800000001", "100011", "111111"), ("13800000003", "300033", "333333")]
+    with MockSite(test_mode=True) as site:
+        site.load_filings([Filing(*p) for p in people])
+        files = []
+        for n, (mobile, id6, code) in enumerate(people):
+            path = tmp_path / f"p{n}.yaml"
+            path.write_text(
+                f"action: verify\ncaptcha: none\ninputs:\n  mobile: '{mobile}'\n"
+                f"  code: '{code}'\n  id_last6: '{id6}'\n"
+            )
+            files.append(str(path))
+        out = tmp_path / "out"
+        argv = [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            *files,
+            "--parallel",
+            "2",
+            "--base-url",
+            site.url,
+            "--out",
+            str(out),
+            "--connect",
+            server.endpoint,
+            "--expose-network",
+            "<loopback>",
+            "--browser",
+            executable or "chromium",
+        ]
+        env = {**os.environ, "ICPBOT_STATE_DIR": str(tmp_path / "state")}
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert len(site.submissions()) == 2
+    assert len(list(out.glob("*/result.json"))) == 2
