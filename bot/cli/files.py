@@ -14,7 +14,7 @@ from bot.errors import BotError
 from bot.types import Category
 
 if TYPE_CHECKING:
-    from bot.run.check import CheckReport
+    from bot.run.check_rows import CheckReport
 
 __all__ = ["check_selectors", "schema", "validate"]
 

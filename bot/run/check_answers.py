@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
@@ -28,10 +27,10 @@ from bot import defaults
 from bot.errors import first_line
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
+from bot.run.check_rows import CheckRow, Progress, not_tried, probe
 from bot.safety.gate import GATE_HOST
 
 if TYPE_CHECKING:
-    from bot.run.check import CheckRow
     from bot.run.session import Session
 
 __all__ = ["AFTER_SUBMIT", "check_answers", "served_by_icpbot"]
@@ -50,8 +49,6 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: form values for the stand-in submission: valid for the page's client rules, reach nobody
 _DUMMY = {"verify_code": "000000", "verify_mobile": "13800000000", "verify_id_last6": "000000"}
 _TOAST_MSG = "系统繁忙，请稍后再试"
-
-Progress = Callable[[str], None]
 
 
 def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] | None:
@@ -147,8 +144,6 @@ def check_answers(
     progress: Progress,
 ) -> None:
     """Render each answer on the page and probe its elements into ``rows``."""
-    from bot.run.check import CheckRow, not_tried, probe
-
     form = ("verify_card", *_DUMMY, "verify_submit")
     if not all(n in rows and rows[n].ok for n in form):
         for name in names:

@@ -30,7 +30,7 @@ from bot.evidence.files import private_dir
 from bot.page.browser import LazyBrowser
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
-from bot.run.check import CheckRow, Progress, probe_block
+from bot.run.check_rows import CheckRow, Progress, probe_block
 from bot.run.session import open_session
 from bot.safety.gate import GATE_HOST
 

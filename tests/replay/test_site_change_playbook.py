@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bot.cli.app import app
 from bot.config.selector_map import find_selector_map
 from bot.mocksite import Filing, MockSite
-from bot.run.check import EXIT_FALLBACKS, EXIT_OK
+from bot.run.check_rows import EXIT_FALLBACKS, EXIT_OK
 from bot.testing.plugin import IcpbotRun
 from bot.types import Category
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.mocksite import MockSite
-from bot.run.check import EXIT_FALLBACKS, EXIT_MISMATCH, check_selectors
+from bot.run.check import check_selectors
+from bot.run.check_rows import EXIT_FALLBACKS, EXIT_MISMATCH
 
 cli = CliRunner()
 
