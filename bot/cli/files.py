@@ -10,6 +10,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import app, echo, fail, lent_browser
+from bot.cli.options import ConnectArg, ExposeNetworkArg
 from bot.errors import BotError
 from bot.types import Category
 
@@ -65,14 +66,8 @@ def check_selectors(
     ] = False,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
-    connect: Annotated[
-        str | None,
-        typer.Option(help="Use a Playwright browser server's browser (else $ICPBOT_CONNECT)."),
-    ] = None,
-    expose_network: Annotated[
-        str | None,
-        typer.Option(help="With --connect: hosts the remote browser reaches through this machine."),
-    ] = None,
+    connect: ConnectArg = None,
+    expose_network: ExposeNetworkArg = None,
 ) -> None:
     """Open the page and report which candidate matches each element. Submits nothing.
 

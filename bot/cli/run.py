@@ -6,14 +6,38 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from bot import defaults
 from bot.cli.common import EvidenceOpt, TraceOpt, app, decide_headed, echo, fail, lent_browser
+from bot.cli.options import (
+    ActionArg,
+    AllowRiskyAttemptArg,
+    BaseUrlArg,
+    BrowserArg,
+    CaptchaArg,
+    CaptchaTimeoutArg,
+    ConnectArg,
+    EvidenceArg,
+    ExposeNetworkArg,
+    HarArg,
+    HeadedArg,
+    IgnoreSitePacingArg,
+    JsonOutArg,
+    JunitArg,
+    OutArg,
+    ParallelArg,
+    PeopleArg,
+    ReportArg,
+    ScenariosArg,
+    SelectorsArg,
+    TemplateArg,
+    TimeoutArg,
+    TraceArg,
+)
 from bot.errors import BotError, ConfigError, Problem
 from bot.outcome.model import most_severe
 from bot.privacy import logger
@@ -29,16 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["EARLY_POOL", "run"]
 
 
-class ActionOpt(StrEnum):
-    verify = "verify"
-    resend = "resend"
-
-
-class CaptchaModeOpt(StrEnum):
-    manual = "manual"
-    none = "none"
-
-
 #: A driver that ``bot.cli.entry`` started before importing this module (``icpbot run`` only).
 EARLY_POOL: LazyBrowser | None = None
 
@@ -46,110 +60,29 @@ EARLY_POOL: LazyBrowser | None = None
 @app.command()
 def run(
     ctx: typer.Context,
-    scenarios: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Scenario YAML files.", metavar="SCENARIO", show_default=False),
-    ] = None,
-    people: Annotated[
-        Path | None,
-        typer.Option(
-            help="A people list (CSV with a header name,mobile,code,id_last6, or a YAML list): "
-            "one scenario per row.",
-            metavar="FILE",
-        ),
-    ] = None,
-    action: Annotated[
-        ActionOpt | None, typer.Option(help="With --people: verify or resend.")
-    ] = None,
-    template: Annotated[
-        Path | None,
-        typer.Option(
-            help="With --people: a scenario without inputs giving site, base_url, captcha.",
-            metavar="FILE",
-        ),
-    ] = None,
-    captcha: Annotated[
-        CaptchaModeOpt | None,
-        typer.Option(help="With --people: manual or none (else the template's, else manual)."),
-    ] = None,
-    parallel: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Run up to N scenarios at once (one browser; one person never twice at once; "
-            "capped by the site's pacing).",
-            metavar="N",
-        ),
-    ] = 1,
-    ignore_site_pacing: Annotated[
-        bool,
-        typer.Option(
-            "--ignore-site-pacing",
-            help="Lift the selector map's pacing (a staging copy of the site only).",
-        ),
-    ] = False,
-    junit: Annotated[
-        Path | None,
-        typer.Option(help="Write a JUnit XML summary (one testcase per scenario).", metavar="FILE"),
-    ] = None,
-    json_out: Annotated[
-        Path | None,
-        typer.Option("--json", help="Write a JSON summary of the invocation.", metavar="FILE"),
-    ] = None,
-    base_url: Annotated[str | None, typer.Option(help="Replace each scenario's base_url.")] = None,
-    out: Annotated[
-        Path, typer.Option(help="Folder for run folders and the report.")
-    ] = defaults.OUT_DIR,
-    headed: Annotated[
-        bool | None,
-        typer.Option(
-            "--headed/--headless",
-            help="Show the browser. Default: headed when a person may have to pass the security "
-            "check and a display exists.",
-        ),
-    ] = None,
-    selectors: Annotated[Path | None, typer.Option(help="Use this selector map file.")] = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds for each page step and the reply.")
-    ] = defaults.TIMEOUT_S,
-    captcha_timeout: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds to wait for a person to pass the security check (default 300 headed; "
-            "headless ends at once unless given)."
-        ),
-    ] = None,
-    browser: Annotated[
-        str | None,
-        typer.Option(
-            help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's)."
-        ),
-    ] = None,
-    connect: Annotated[
-        str | None,
-        typer.Option(
-            help="Use the browser of a Playwright browser server at this ws:// or http:// "
-            "endpoint (else $ICPBOT_CONNECT); the server launches it."
-        ),
-    ] = None,
-    expose_network: Annotated[
-        str | None,
-        typer.Option(
-            help="Hosts the remote browser reaches through this machine, e.g. <loopback> for a "
-            "mock on 127.0.0.1 here."
-        ),
-    ] = None,
-    trace: Annotated[TraceOpt, typer.Option(help="Keep a Playwright trace.")] = TraceOpt.on_failure,
-    har: Annotated[bool, typer.Option("--har", help="Keep a HAR of the network.")] = False,
-    evidence: Annotated[
-        EvidenceOpt,
-        typer.Option(help="masked (default) hides personal values in screenshots and traces."),
-    ] = EvidenceOpt.masked,
-    allow_risky_attempt: Annotated[
-        bool,
-        typer.Option("--allow-risky-attempt", help="Allow one verify after 3 recorded failures."),
-    ] = False,
-    report: Annotated[bool, typer.Option(help="Write an HTML report.")] = True,
+    scenarios: ScenariosArg = None,
+    people: PeopleArg = None,
+    action: ActionArg = None,
+    template: TemplateArg = None,
+    captcha: CaptchaArg = None,
+    parallel: ParallelArg = 1,
+    ignore_site_pacing: IgnoreSitePacingArg = False,
+    junit: JunitArg = None,
+    json_out: JsonOutArg = None,
+    base_url: BaseUrlArg = None,
+    out: OutArg = defaults.OUT_DIR,
+    headed: HeadedArg = None,
+    selectors: SelectorsArg = None,
+    timeout: TimeoutArg = defaults.TIMEOUT_S,
+    captcha_timeout: CaptchaTimeoutArg = None,
+    browser: BrowserArg = None,
+    connect: ConnectArg = None,
+    expose_network: ExposeNetworkArg = None,
+    trace: TraceArg = TraceOpt.on_failure,
+    har: HarArg = False,
+    evidence: EvidenceArg = EvidenceOpt.masked,
+    allow_risky_attempt: AllowRiskyAttemptArg = False,
+    report: ReportArg = True,
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
     from bot.page.browser import CONNECT_ENV_VAR, LazyBrowser

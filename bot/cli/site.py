@@ -9,6 +9,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import CaptchaOpt, app, echo, lent_browser
+from bot.cli.options import ConnectArg
 from bot.types import Category
 
 __all__ = ["demo", "mock"]
@@ -126,10 +127,7 @@ def snapshot(
 def demo(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = defaults.OUT_DIR,
-    connect: Annotated[
-        str | None,
-        typer.Option(help="Use a Playwright browser server's browser (else $ICPBOT_CONNECT)."),
-    ] = None,
+    connect: ConnectArg = None,
 ) -> None:
     """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""
     from bot.cli.demo import run_demo
