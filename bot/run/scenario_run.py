@@ -16,8 +16,7 @@ from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, GuardRefused, SelectorError, Stopped, first_line
-from bot.evidence.caption import caption_lines
-from bot.evidence.files import private_dir, safe_capture
+from bot.evidence.files import private_dir
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
 from bot.outcome import verdicts
@@ -28,18 +27,19 @@ from bot.page.forms import FormTab, form_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_while
-from bot.privacy import REDACTOR, logger
-from bot.run.options import RunEvent, RunOptions, RunResult, new_run_id, now
+from bot.privacy import logger
+from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacer
+from bot.run.recording import RunRecording
 from bot.run.session import Session, open_session
-from bot.run.signals import interrupt_delivered, signals_held
+from bot.run.signals import interrupt_delivered
 from bot.safety.guard import Claim, claim_run
 from bot.types import CaptchaMode, Category
 
 __all__ = ["ScenarioRun"]
 
 
-class ScenarioRun:
+class ScenarioRun(RunRecording):
     """State of one scenario run, from the guard to the last evidence file."""
 
     def __init__(
@@ -85,38 +85,6 @@ class ScenarioRun:
         self.paced = False  # holds a submission slot of the site's pacer
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
-
-    # -- small helpers ----------------------------------------------------------------------------
-    @property
-    def sent(self) -> bool:
-        return self.session is not None and self.session.gate.sent
-
-    def notify(self, line: str) -> None:
-        logger.info(line)
-        if self.options.notify:
-            self.options.notify(REDACTOR(line))
-
-    def stage(self, name: str) -> None:
-        self.result.progress = name
-        logger.debug("progress: {}", name)
-        self._event(name)
-
-    def _event(self, stage: str, *, done: bool = False) -> None:
-        if self.options.on_event is not None:
-            event = RunEvent(self.index, self.scenario.name, stage, self.result if done else None)
-            safe_capture("progress display", lambda: self.options.on_event(event))  # type: ignore[misc]
-
-    def _caption(self, shot: str, url: str) -> list[str]:
-        """The caption under a screenshot: who, when, where, what (values masked)."""
-        inputs = self.result.to_json()["inputs"]
-        return caption_lines(
-            run_id=self.result.run_id,
-            moment=now(),
-            url=url,
-            action=str(self.scenario.action),
-            shot=shot,
-            values=[(k, str(v)) for k, v in inputs.items() if v],
-        )
 
     def screenshot(self, name: str) -> None:
         self.recorder.screenshot(self.session.page if self.session else None, name)
@@ -363,76 +331,6 @@ class ScenarioRun:
         )
         self.result.selectors_matched = dict(self.resolver.matched)
         return outcome
-
-    def record(self, *, interrupted: bool = False) -> None:
-        """Close the gate, finish the ledger row, write result.json, then gather the evidence.
-
-        The first write of result.json comes before any browser call, with signals held: after
-        Ctrl-C the browser may be gone, and the result must be on disk anyway. Called again after
-        an interruption, it completes what the first call did not.
-        """
-        with signals_held():
-            logger.debug("recording the outcome")
-            self._settle()
-        session = self.session
-        if not self.gathered:
-            self.gathered = True
-            try:
-                self.recorder.gather(
-                    session.page if session else None,
-                    session.context if session else None,
-                    failed=self.result.outcome.category is not Category.success,
-                )
-            except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
-                if not interrupted:
-                    raise
-                logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
-            finally:
-                self.recorder.discard_raw()
-                with signals_held():
-                    self._write_result()
-        if session is not None and not interrupted:
-            safe_capture("close context", session.context.close)
-        outcome = self.result.outcome
-        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
-
-    def _settle(self) -> None:
-        """Close the gate, finish the ledger row, write result.json: no browser call, no
-        signal in between (a second Ctrl-C waits until the result is on disk)."""
-        if self.settled:
-            self._write_result()
-            return
-        self.settled = True
-        session = self.session
-        outcome = self.result.outcome
-        if session is not None:
-            # Closed before the ledger's finish: a person who passes the security check after
-            # icpbot gave up must not send the form behind the operator's back.
-            session.gate.close()
-            self.result.submissions = session.gate.submissions
-            if session.gate.blocked:
-                details = {**outcome.details, "blocked_duplicates": session.gate.blocked}
-                outcome = outcome.model_copy(update={"details": details})
-        if self.sent and outcome.submitted == "no":
-            outcome = outcome.model_copy(update={"submitted": "maybe"})
-        self.result.outcome = outcome
-        if self.claim is not None:
-            self.claim.finish(outcome.category, outcome.site_status)  # also frees the person
-            self.claim = None
-        if self.paced and self.pacer is not None:
-            self.paced = False
-            self.pacer.release()
-        self._write_result()
-
-    def _write_result(self) -> None:
-        if self.resolver is not None:
-            self.result.selectors_matched = dict(self.resolver.matched)
-            for warning in self.resolver.fallbacks:
-                if warning not in self.result.warnings:
-                    self.result.warnings.append(warning)
-        self.result.finished_at = now()
-        self.result.evidence = self.recorder.evidence
-        self.recorder.write_result(self.result.to_json())
 
 
 class _SessionExpired(BotError):

@@ -1,0 +1,142 @@
+"""The recording half of a run: its result, its evidence, its ledger row, its progress events.
+
+:class:`RunRecording` is the base of :class:`bot.run.scenario_run.ScenarioRun`: the phases live
+there, what they leave behind lives here. :meth:`RunRecording.record` keeps the order that
+carries the promises: the gate closed before the ledger's finish, result.json written before any
+browser call after an interruption, with signals held.
+"""
+
+from __future__ import annotations
+
+from bot.config.scenario import Scenario
+from bot.evidence.caption import caption_lines
+from bot.evidence.files import safe_capture
+from bot.evidence.recorder import Recorder
+from bot.page.locate import Resolver
+from bot.privacy import REDACTOR, logger
+from bot.run.options import RunEvent, RunOptions, RunResult, now
+from bot.run.pacing import Pacer
+from bot.run.session import Session
+from bot.run.signals import signals_held
+from bot.safety.guard import Claim
+from bot.types import Category
+
+__all__ = ["RunRecording"]
+
+
+class RunRecording:
+    """What a run records, and how; the state is set up by :class:`ScenarioRun`."""
+
+    scenario: Scenario
+    options: RunOptions
+    index: int
+    pacer: Pacer | None
+    recorder: Recorder
+    result: RunResult
+    session: Session | None
+    resolver: Resolver | None
+    claim: Claim | None
+    paced: bool
+    settled: bool
+    gathered: bool
+
+    @property
+    def sent(self) -> bool:
+        return self.session is not None and self.session.gate.sent
+
+    def notify(self, line: str) -> None:
+        logger.info(line)
+        if self.options.notify:
+            self.options.notify(REDACTOR(line))
+
+    def stage(self, name: str) -> None:
+        self.result.progress = name
+        logger.debug("progress: {}", name)
+        self._event(name)
+
+    def _event(self, stage: str, *, done: bool = False) -> None:
+        if self.options.on_event is not None:
+            event = RunEvent(self.index, self.scenario.name, stage, self.result if done else None)
+            safe_capture("progress display", lambda: self.options.on_event(event))  # type: ignore[misc]
+
+    def _caption(self, shot: str, url: str) -> list[str]:
+        """The caption under a screenshot: who, when, where, what (values masked)."""
+        inputs = self.result.to_json()["inputs"]
+        return caption_lines(
+            run_id=self.result.run_id,
+            moment=now(),
+            url=url,
+            action=str(self.scenario.action),
+            shot=shot,
+            values=[(k, str(v)) for k, v in inputs.items() if v],
+        )
+
+    def record(self, *, interrupted: bool = False) -> None:
+        """Close the gate, finish the ledger row, write result.json, then gather the evidence.
+
+        The first write of result.json comes before any browser call, with signals held: after
+        Ctrl-C the browser may be gone, and the result must be on disk anyway. Called again after
+        an interruption, it completes what the first call did not.
+        """
+        with signals_held():
+            logger.debug("recording the outcome")
+            self._settle()
+        session = self.session
+        if not self.gathered:
+            self.gathered = True
+            try:
+                self.recorder.gather(
+                    session.page if session else None,
+                    session.context if session else None,
+                    failed=self.result.outcome.category is not Category.success,
+                )
+            except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
+                if not interrupted:
+                    raise
+                logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
+            finally:
+                self.recorder.discard_raw()
+                with signals_held():
+                    self._write_result()
+        if session is not None and not interrupted:
+            safe_capture("close context", session.context.close)
+        outcome = self.result.outcome
+        logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _settle(self) -> None:
+        """Close the gate, finish the ledger row, write result.json: no browser call, no
+        signal in between (a second Ctrl-C waits until the result is on disk)."""
+        if self.settled:
+            self._write_result()
+            return
+        self.settled = True
+        session = self.session
+        outcome = self.result.outcome
+        if session is not None:
+            # Closed before the ledger's finish: a person who passes the security check after
+            # icpbot gave up must not send the form behind the operator's back.
+            session.gate.close()
+            self.result.submissions = session.gate.submissions
+            if session.gate.blocked:
+                details = {**outcome.details, "blocked_duplicates": session.gate.blocked}
+                outcome = outcome.model_copy(update={"details": details})
+        if self.sent and outcome.submitted == "no":
+            outcome = outcome.model_copy(update={"submitted": "maybe"})
+        self.result.outcome = outcome
+        if self.claim is not None:
+            self.claim.finish(outcome.category, outcome.site_status)  # also frees the person
+            self.claim = None
+        if self.paced and self.pacer is not None:
+            self.paced = False
+            self.pacer.release()
+        self._write_result()
+
+    def _write_result(self) -> None:
+        if self.resolver is not None:
+            self.result.selectors_matched = dict(self.resolver.matched)
+            for warning in self.resolver.fallbacks:
+                if warning not in self.result.warnings:
+                    self.result.warnings.append(warning)
+        self.result.finished_at = now()
+        self.result.evidence = self.recorder.evidence
+        self.recorder.write_result(self.result.to_json())
