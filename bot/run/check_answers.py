@@ -146,38 +146,70 @@ def check_answers(
     """Render each answer on the page and probe its elements into ``rows``."""
     form = ("verify_card", *_DUMMY, "verify_submit")
     if not all(n in rows and rows[n].ok for n in form):
+        note = "not checked: the verify form did not match, so nothing could render it"
         for name in names:
-            rows[name] = CheckRow(
-                name,
-                "not_checked",
-                not_tried(resolver.smap, name),
-                note="not checked: the verify form did not match, so nothing could render it",
-            )
+            rows[name] = CheckRow(name, "not_checked", not_tried(resolver.smap, name), note=note)
         return
-    stand_in = _StandIn(session.context, session)
-    control = _Control(session.context, capability.get("control"))
-    state = control.get("state")
-    wanted = set(names)
+    check = _AnswerCheck(session, resolver, capability, rows, names, timeout_s, progress)
+    try:
+        check.field_message()
+        check.banner()
+        check.toast()
+        check.security_check()
+    finally:
+        check.restore()
+    if check.stand_in.answered:
+        progress(
+            f"the stand-in answered {check.stand_in.answered} submission(s) inside the browser"
+        )
+    for name in names:
+        if name not in rows:
+            note = "not checked: the page did not render it" + (
+                " (no control API: serve the mock with --test-mode)" if check.state is None else ""
+            )
+            rows[name] = CheckRow(name, "not_checked", not_tried(resolver.smap, name), note=note)
 
-    def answer(*kinds: str) -> None:
+
+class _AnswerCheck:
+    """One page, made to show each answer in turn; nothing leaves the browser."""
+
+    def __init__(
+        self,
+        session: Session,
+        resolver: Resolver,
+        capability: dict[str, Any],
+        rows: dict[str, CheckRow],
+        names: list[str],
+        timeout_s: float,
+        progress: Progress,
+    ) -> None:
+        self.session, self.resolver, self.rows = session, resolver, rows
+        self.names, self.timeout_s, self.progress = names, timeout_s, progress
+        self.stand_in = _StandIn(session.context, session)
+        self.control = _Control(session.context, capability.get("control"))
+        self.state = self.control.get("state")
+        self.wanted = set(names)
+
+    def answer(self, *kinds: str) -> None:
         for name in kinds:
-            if name in wanted and name not in rows:
-                probe(resolver, name, timeout_s, rows, progress)
+            if name in self.wanted and name not in self.rows:
+                probe(self.resolver, name, self.timeout_s, self.rows, self.progress)
 
-    def fresh_page() -> bool:
-        resolver.pinned = {}
-        documents = DocumentWatch(session.page)
+    def fresh_page(self) -> bool:
+        self.resolver.pinned = {}
+        documents = DocumentWatch(self.session.page)
         try:
             # A reload, not a goto: the same URL with a #/ route is a same-document navigation,
             # which keeps the page's state (its messages, 提交's 3 s guard, its check setting).
-            session.page.reload(wait_until="domcontentloaded", timeout=timeout_s * 1000)
+            self.session.page.reload(wait_until="domcontentloaded", timeout=self.timeout_s * 1000)
         except PlaywrightError as exc:
-            progress(f"reload failed: {first_line(exc)}")
+            self.progress(f"reload failed: {first_line(exc)}")
             return False
-        return reach_sms_block(resolver, documents, session.url, timeout_s) is None
+        return reach_sms_block(self.resolver, documents, self.session.url, self.timeout_s) is None
 
-    def submit(fill: bool) -> Locator | None:
+    def submit(self, fill: bool) -> Locator | None:
         """Fill the verify form (all but the last field when ``fill`` is False: one message)."""
+        resolver, timeout_s = self.resolver, self.timeout_s
         try:
             if resolver.present("verify_card") is None:
                 resolver.resolve("verify_tab", timeout_s=timeout_s, quiet=True).click()
@@ -186,67 +218,72 @@ def check_answers(
                 resolver.resolve(element, timeout_s=timeout_s, quiet=True).fill(value)
             resolver.resolve("verify_submit", timeout_s=timeout_s, quiet=True).click()
         except Exception as exc:  # the form itself did not match: its rows already say so
-            progress(f"could not click 提交: {first_line(exc)}")
+            self.progress(f"could not click 提交: {first_line(exc)}")
             return None
-        union = resolver.any_of(names[0])
-        for name in names[1:]:
+        union = resolver.any_of(self.names[0])
+        for name in self.names[1:]:
             union = union.or_(resolver.any_of(name))
         with suppress(PlaywrightTimeoutError):
             union.filter(visible=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
         return union
 
-    try:
-        # 1. 提交 with a field left empty: the client's own rules answer (nothing is sent anyway).
-        progress("rendering a field message: 提交 with the last field empty")
-        if state is not None:
-            control.post("captcha", {"form": None})
-        if fresh_page() and submit(fill=False) is not None:
-            answer("validation_error")
-        # 2. a banner: the stand-in answers with a success status of the map's table
-        progress("rendering a banner: the stand-in answers 提交 with a success status")
-        stand_in.reply = _banner_reply(resolver)
-        if fresh_page() and submit(fill=True) is not None:
-            if resolver.present("captcha_box") is not None:
-                answer("captcha_box", "captcha_overlay")
+    def field_message(self) -> None:
+        """提交 with a field left empty: the client's own rules answer (nothing is sent anyway)."""
+        self.progress("rendering a field message: 提交 with the last field empty")
+        if self.state is not None:
+            self.control.post("captcha", {"form": None})
+        if self.fresh_page() and self.submit(fill=False) is not None:
+            self.answer("validation_error")
+
+    def banner(self) -> None:
+        """The stand-in answers with a success status of the map's table."""
+        self.progress("rendering a banner: the stand-in answers 提交 with a success status")
+        self.stand_in.reply = _banner_reply(self.resolver)
+        if self.fresh_page() and self.submit(fill=True) is not None:
+            if self.resolver.present("captcha_box") is not None:
+                self.answer("captcha_box", "captcha_overlay")
             else:
-                answer("result_banner", "result_text")
-        # 3. an error toast: the stand-in answers with an error envelope
-        progress("rendering an error toast: the stand-in answers 提交 with code 500")
-        stand_in.reply = {"code": 500, "msg": _TOAST_MSG, "success": False}
-        if fresh_page() and submit(fill=True) is not None and "captcha_box" not in rows:
-            answer("error_toast", "error_toast_text")
-        # 4. the security check, switched on by the mock's control API for one load
-        if "captcha_box" not in rows and state is not None:
-            progress("rendering the security check (the mock's control API switches it on)")
-            control.post("captcha", {"form": "click"})
-            before = stand_in.answered
-            if fresh_page() and submit(fill=True) is not None:
-                if stand_in.answered > before and resolver.present("captcha_box") is None:
-                    # A replay of a page recorded without a check: 提交 went straight through.
-                    for name in ("captcha_box", "captcha_overlay"):
-                        rows[name] = CheckRow(
-                            name,
-                            "not_checked",
-                            not_tried(resolver.smap, name),
-                            note="not checked: this page sends 提交 without a security check "
-                            "(recorded without one)",
-                        )
-                else:
-                    answer("captcha_box", "captcha_overlay")
-    finally:
-        if state is not None:
-            control.post(
-                "captcha",
-                {"form": state.get("captcha_form"), "first": bool(state.get("captcha_first"))},
+                self.answer("result_banner", "result_text")
+
+    def toast(self) -> None:
+        """The stand-in answers with an error envelope."""
+        self.progress("rendering an error toast: the stand-in answers 提交 with code 500")
+        self.stand_in.reply = {"code": 500, "msg": _TOAST_MSG, "success": False}
+        if (
+            self.fresh_page()
+            and self.submit(fill=True) is not None
+            and "captcha_box" not in self.rows
+        ):
+            self.answer("error_toast", "error_toast_text")
+
+    def security_check(self) -> None:
+        """The check, switched on by the mock's control API for one page load."""
+        if "captcha_box" in self.rows or self.state is None:
+            return
+        self.progress("rendering the security check (the mock's control API switches it on)")
+        self.control.post("captcha", {"form": "click"})
+        before = self.stand_in.answered
+        if not (self.fresh_page() and self.submit(fill=True) is not None):
+            return
+        if self.stand_in.answered > before and self.resolver.present("captcha_box") is None:
+            # A replay of a page recorded without a check: 提交 went straight through.
+            note = (
+                "not checked: this page sends 提交 without a security check (recorded without one)"
             )
-    if stand_in.answered:
-        progress(f"the stand-in answered {stand_in.answered} submission(s) inside the browser")
-    for name in names:
-        if name not in rows:
-            rows[name] = CheckRow(
-                name,
-                "not_checked",
-                not_tried(resolver.smap, name),
-                note="not checked: the page did not render it"
-                + (" (no control API: serve the mock with --test-mode)" if state is None else ""),
+            for name in ("captcha_box", "captcha_overlay"):
+                self.rows[name] = CheckRow(
+                    name, "not_checked", not_tried(self.resolver.smap, name), note=note
+                )
+        else:
+            self.answer("captcha_box", "captcha_overlay")
+
+    def restore(self) -> None:
+        """The mock's security check as it was before the check."""
+        if self.state is not None:
+            self.control.post(
+                "captcha",
+                {
+                    "form": self.state.get("captcha_form"),
+                    "first": bool(self.state.get("captcha_first")),
+                },
             )

@@ -81,7 +81,9 @@ def test_the_replay_answers_wrong_info_and_faults_like_the_mock(
         result = icpbot_run(SCENARIO, base_url=replay.url)
         assert result.outcome.category is Category.wrong_info
         replay.set_fault("verify", "http500")
-        result = icpbot_run({**SCENARIO, "name": "again"}, base_url=replay.url)
+        # Another code: the ledger refuses the one the site just rejected, before any browser.
+        again = {**SCENARIO, "name": "again", "inputs": {**SCENARIO["inputs"], "code": "654321"}}
+        result = icpbot_run(again, base_url=replay.url)
         assert result.outcome.category is Category.site_error
 
 
