@@ -111,7 +111,10 @@ class _Worker(threading.Thread):
                 if b.queue.stopped:
                     return  # Ctrl-C came between taking the scenario and starting it
                 run = ScenarioRun(sc, b.options, smap, browser, index=index, pacer=pacer)
-                b.results[index] = run.execute()
+                # Registered before it runs: an interruption anywhere later (even inside the
+                # handler below) cannot drop it; execute() fills this same object in.
+                b.results[index] = run.result
+                run.execute()
         except KeyboardInterrupt:
             if run is not None:
                 b.results[index] = run.result
