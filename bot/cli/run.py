@@ -15,10 +15,12 @@ from bot import defaults
 from bot.cli.common import EvidenceOpt, TraceOpt, app, decide_headed, echo, fail, lent_browser
 from bot.cli.options import (
     ActionArg,
+    ActionOpt,
     AllowRiskyAttemptArg,
     BaseUrlArg,
     BrowserArg,
     CaptchaArg,
+    CaptchaModeOpt,
     CaptchaTimeoutArg,
     ConnectArg,
     EvidenceArg,
@@ -89,11 +91,7 @@ def run(
     from bot.run.options import RunOptions
 
     if evidence is EvidenceOpt.unmasked:
-        echo(
-            "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in "
-            "screenshots and traces; keep the run folders private.",
-            err=True,
-        )
+        echo(_UNMASKED_WARNING, err=True)
     options = RunOptions(
         base_url=base_url,
         out_dir=out,
@@ -112,17 +110,7 @@ def run(
         parallel=parallel,
         ignore_site_pacing=ignore_site_pacing,
     )
-    if not scenarios and people is None:
-        raise fail(_usage("give scenario files or --people FILE"))
-    if people is None and (action or template or captcha):
-        raise fail(_usage("--action, --template and --captcha go with --people"))
-    source = _Source(
-        list(scenarios or []),
-        people,
-        Action(action.value) if action else None,
-        template,
-        CaptchaMode(captcha.value) if captcha else None,
-    )
+    source = _source(scenarios, people, action, template, captcha)
     summaries = _Summaries(junit, json_out)
     # Imports and validation run beside the start of Playwright's driver (a Node.js process,
     # not a browser): together they cost about what the slower one does. No browser starts
@@ -149,6 +137,32 @@ def run(
 
 
 Refusals = list[tuple[Path, ConfigError]]
+
+_UNMASKED_WARNING = (
+    "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in screenshots and "
+    "traces; keep the run folders private."
+)
+
+
+def _source(
+    scenarios: list[Path] | None,
+    people: Path | None,
+    action: ActionOpt | None,
+    template: Path | None,
+    captcha: CaptchaModeOpt | None,
+) -> _Source:
+    """What to run: scenario files and/or a people list (with its --action/--template/--captcha)."""
+    if not scenarios and people is None:
+        raise fail(_usage("give scenario files or --people FILE"))
+    if people is None and (action or template or captcha):
+        raise fail(_usage("--action, --template and --captcha go with --people"))
+    return _Source(
+        list(scenarios or []),
+        people,
+        Action(action.value) if action else None,
+        template,
+        CaptchaMode(captcha.value) if captcha else None,
+    )
 
 
 @dataclass(frozen=True)
