@@ -465,3 +465,25 @@ def test_a_parallel_batch_connects_each_worker_to_the_server(
         assert done.returncode == 0, done.stderr[-2000:]
         assert len(site.submissions()) == 2
     assert len(list(out.glob("*/result.json"))) == 2
+
+
+def test_check_selectors_and_the_demo_work_through_the_server(
+    server: Server, executable: str | None, tmp_path: Path
+) -> None:
+    env = {**os.environ, "ICPBOT_CONNECT": server.endpoint, "ICPBOT_STATE_DIR": str(tmp_path)}
+    with MockSite(test_mode=True) as site:
+        check = subprocess.run(
+            [sys.executable, "-m", "bot", "check-selectors", "--base-url", site.url,
+             "--expose-network", "<loopback>", "--browser", executable or "chromium",
+             "--timeout", "10"],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+        assert site.submissions() == []
+    demo = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True, env={**env, "ICPBOT_BROWSER": executable or "chromium"},
+        timeout=300,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert len(list((tmp_path / "demo").glob("*/result.json"))) == 5
