@@ -139,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.site.lock:
                 entry["reply"]["http"] = fault_status(fault)
         if fault.kind == "slow":
-            time.sleep(float(fault.arg or 0))
+            time.sleep(float(fault.arg or 0))  # allow-sleep: the fault IS a slow server
             return False, fault
         if fault.kind == "drop":
             if fault.arg == "after":

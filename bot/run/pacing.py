@@ -68,7 +68,7 @@ class Pacer:
                         self._last_start = time.monotonic()
                         return
                 tell()
-                time.sleep(min(wait, _SLICE_S))  # a rate limit, not a wait for the page
+                time.sleep(min(wait, _SLICE_S))  # allow-sleep: a rate limit, not a wait for a page
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
