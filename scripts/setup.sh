@@ -62,7 +62,7 @@ if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | 
 fi
 
 # 4. PostgreSQL server binaries: the ledger's contract tests start a throw-away server on a unix
-#    socket (tests/safety/pg.py); icpbot itself only needs a server when ICPBOT_LEDGER_URL is set.
+#    socket (tests/safety/pgserver.py); icpbot itself only needs a server when ICPBOT_LEDGER_URL is set.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
     apt_install postgresql ||
         say "WARNING: no PostgreSQL server; the PostgreSQL ledger tests need one (apt-get install postgresql)"
