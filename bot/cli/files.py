@@ -72,7 +72,8 @@ def check_selectors(
     """Open the page and report which candidate matches each element. Submits nothing.
 
     Exit 0: every element matched its first candidate; 26: all matched, some by a fallback
-    (the page changed); 25: the page does not match the map; 22: the firewall answered instead.
+    (the page changed); 25: the page does not match the map; 22: the page did not load or the
+    firewall answered instead.
     """
     from bot.run.check import check_selectors as do_check
 

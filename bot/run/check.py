@@ -13,7 +13,8 @@ reported as not checked.
 
 Exit codes (for a scheduled job): :data:`EXIT_OK` every element matched its first candidate,
 :data:`EXIT_FALLBACKS` all matched but some only by a fallback, :data:`EXIT_MISMATCH` the page
-does not match the map. A page that the firewall blocked exits with that outcome's code.
+does not match the map. A page that did not load, or that the firewall blocked instead, exits
+with that outcome's code (22).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.run.check_rows import (
     probe_block,
 )
 from bot.run.session import open_session
+from bot.types import Category
 
 __all__ = ["check_selectors"]
 
@@ -61,7 +63,9 @@ def _check_page(
         try:
             response = session.goto(timeout_s)
         except PlaywrightError as exc:
+            # A site that is down has not changed: not the "does not match" of a redesign.
             report.page_detail = f"did not load: {first_line(exc)}"
+            report.page_exit_code = Category.site_error.exit_code
             return report
         resolver = Resolver(session.page, smap, timeout_s)
         progress(f"waiting up to {timeout_s:g}s for the SMS block (front door included)")

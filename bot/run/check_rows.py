@@ -83,7 +83,7 @@ class CheckReport:
     target: str = "site"
     page_ok: bool = False
     page_detail: str = ""
-    #: set when the front door (firewall, rate limit) answered instead of the page
+    #: set when the page did not load, or the front door (firewall, rate limit) answered
     page_exit_code: int | None = None
     rows: list[CheckRow] = field(default_factory=list)
 

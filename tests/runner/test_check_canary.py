@@ -78,3 +78,15 @@ def test_a_site_not_served_by_icpbot_reports_answers_as_not_checked(
     rows = {r.element: r for r in report.rows}
     assert rows["result_banner"].status == "not_checked"
     assert "only on the mock or a replay" in rows["result_banner"].note
+
+
+def test_a_site_that_does_not_load_is_not_a_changed_page(lend_browser: Browser) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, stdout, _ = _check(f"http://127.0.0.1:{port}/", lend_browser)
+    assert code == 22, stdout
+    assert "did not load" in stdout
+    assert "the page was not reached (exit 22)" in stdout
