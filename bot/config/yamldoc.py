@@ -77,9 +77,6 @@ class YamlDoc:
         """``"scalar"``, ``"mapping"``, ``"sequence"``, or None when the path is absent."""
         return self._kinds.get(path)
 
-    def has(self, path: KeyPath) -> bool:
-        return path in self._kinds
-
 
 def load_yaml(path: Path | str, *, error: type[ConfigError] = ConfigError) -> YamlDoc:
     """Read and parse ``path``; raises ``error`` (a :class:`ConfigError`) with its problems."""

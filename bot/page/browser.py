@@ -18,7 +18,8 @@ import os
 import re
 import shutil
 import sys
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -36,6 +37,7 @@ from bot.privacy import logger
 __all__ = [
     "BrowserChoice",
     "LazyBrowser",
+    "browser_for",
     "find_browser",
     "launch_args",
     "launch_options",
@@ -258,6 +260,18 @@ def _unavailable(
         problem = _URL_SECRETS.sub(r"\1\2", first.replace(endpoint, where))
         fix = f"check the server's log and {setting}"
     return BrowserUnavailable(where, problem, fix)
+
+
+@contextmanager
+def browser_for(lent: Browser | None, launcher: LazyBrowser) -> Iterator[Browser]:
+    """``lent`` as it is (its owner closes it), else ``launcher``'s browser, closed on exit."""
+    if lent is not None:
+        yield lent
+        return
+    try:
+        yield launcher()
+    finally:
+        launcher.close()
 
 
 class LazyBrowser:

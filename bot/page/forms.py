@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from playwright.sync_api import Locator, Page, Response
+from playwright.sync_api import Locator, Page
 
 from bot.config.scenario import Inputs
 from bot.errors import ConfigError
@@ -19,7 +19,7 @@ from bot.page.locate import Resolver
 from bot.privacy import logger
 from bot.types import Action
 
-__all__ = ["FormTab", "ResendTab", "VerifyTab", "form_for", "open_page"]
+__all__ = ["FormTab", "ResendTab", "VerifyTab", "form_for"]
 
 
 @dataclass
@@ -100,8 +100,3 @@ class ResendTab(FormTab):
 
 def form_for(action: Action, resolver: Resolver) -> FormTab:
     return VerifyTab(resolver) if action is Action.verify else ResendTab(resolver)
-
-
-def open_page(page: Page, url: str, timeout_s: float) -> Response | None:
-    """Open the SMS page; the caller judges the document response (firewall, HTTP errors)."""
-    return page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)

@@ -28,7 +28,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bot import defaults
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
 from bot.errors import first_line
-from bot.page.browser import LazyBrowser
+from bot.page.browser import LazyBrowser, browser_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.run.check_answers import AFTER_SUBMIT, check_answers, served_by_icpbot
@@ -116,13 +116,8 @@ def check_selectors(
     smap = load_selector_map(selectors or find_selector_map(site))
     say = progress or (lambda _line: None)
     started = time.monotonic()
-    if lent is not None:
-        report = _check_page(lent, smap, base_url, timeout_s, say)
-    else:
-        pool = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
-        try:
-            report = _check_page(pool(), smap, base_url, timeout_s, say)
-        finally:
-            pool.close()
+    launcher = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
+    with browser_for(lent, launcher) as chromium:
+        report = _check_page(chromium, smap, base_url, timeout_s, say)
     say(f"done in {time.monotonic() - started:.1f}s")
     return report

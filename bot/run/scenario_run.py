@@ -209,23 +209,19 @@ class ScenarioRun(RunRecording):
         """Select the tab, fill the fields in the page's order, find 提交 (not clicked yet)."""
         assert self.session is not None
         assert self.resolver is not None
-        resolver = self.resolver
+        form = form_for(self.scenario.action, self.resolver)
         try:
-            form = form_for(self.scenario.action, resolver)
-            try:
-                form.select()
-            except SelectorError:
-                # A page that went to its login route on load (the session call answered 401)
-                # has no form: that is the site's answer, not a changed page.
-                login = self.smap.login_route
-                if login and self.session.page.url.endswith(login):
-                    raise _SessionExpired from None
-                raise
-            form.fill(self.scenario.inputs)
-            self.stage("form_filled")
-            return form, form.submit_button()
-        finally:
-            self.result.selectors_matched = dict(resolver.matched)
+            form.select()
+        except SelectorError:
+            # A page that went to its login route on load (the session call answered 401)
+            # has no form: that is the site's answer, not a changed page.
+            login = self.smap.login_route
+            if login and self.session.page.url.endswith(login):
+                raise _SessionExpired from None
+            raise
+        form.fill(self.scenario.inputs)
+        self.stage("form_filled")
+        return form, form.submit_button()
 
     def submit(self, form: FormTab, button: Locator) -> Outcome | None:
         """Record the attempt, arm the gate, click 提交 once."""
@@ -296,7 +292,6 @@ class ScenarioRun(RunRecording):
             headed=self.headed,
         )
         problem = self.after_click.until_sent()
-        self.result.selectors_matched = dict(self.resolver.matched)
         if problem is None:
             self.stage("request_sent")
         return problem
@@ -329,7 +324,6 @@ class ScenarioRun(RunRecording):
             banner=banner,
             toast=toast,
         )
-        self.result.selectors_matched = dict(self.resolver.matched)
         return outcome
 
 

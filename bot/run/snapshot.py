@@ -27,7 +27,7 @@ from bot.config.recording import Recorded, Recording, origin_of
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
 from bot.errors import first_line
 from bot.evidence.files import private_dir
-from bot.page.browser import LazyBrowser
+from bot.page.browser import LazyBrowser, browser_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.run.check_rows import CheckRow, Progress, probe_block
@@ -208,10 +208,5 @@ def take_snapshot(
     """Record the page at ``base_url`` into ``out``. Submits nothing (the gate stays unarmed)."""
     smap = load_selector_map(selectors or find_selector_map(site))
     say = progress or (lambda _line: None)
-    if lent is not None:
-        return _record(lent, smap, base_url, out, timeout_s, say)
-    pool = LazyBrowser(browser, headed=headed)
-    try:
-        return _record(pool(), smap, base_url, out, timeout_s, say)
-    finally:
-        pool.close()
+    with browser_for(lent, LazyBrowser(browser, headed=headed)) as chromium:
+        return _record(chromium, smap, base_url, out, timeout_s, say)

@@ -149,7 +149,7 @@ class Ledger(LedgerStore):
     def __init__(self, state_dir: Path | None = None) -> None:
         self.state_dir = (state_dir if state_dir is not None else default_state_dir()).resolve()
         _ensure_private_dir(self.state_dir)
-        self._salt_bytes = _load_or_create_salt(self.state_dir / "salt")
+        self._salt = _load_or_create_salt(self.state_dir / "salt")
         self.path = self.state_dir / "ledger.sqlite3"
         self.location = str(self.path)
         self._locks_dir = self.state_dir / "locks"
@@ -172,10 +172,6 @@ class Ledger(LedgerStore):
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    @property
-    def _salt(self) -> bytes:
-        return self._salt_bytes
 
     @property
     def _db(self) -> sqlite3.Connection:

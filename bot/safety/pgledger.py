@@ -118,16 +118,12 @@ class PgLedger(LedgerStore):
                 path="ICPBOT_LEDGER_URL",
             ) from None
         try:
-            self._salt_bytes = self._migrate()
+            self._salt = self._migrate()
         except BaseException:
             self.close()
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    @property
-    def _salt(self) -> bytes:
-        return self._salt_bytes
 
     @property
     def _db(self) -> psycopg.Connection[Any]:
@@ -203,7 +199,7 @@ class PgLedger(LedgerStore):
                     path=self.location,
                 )
             self._execute("UPDATE ledger_meta SET value = ? WHERE key = 'salt'", (salt.hex(),))
-        self._salt_bytes = salt
+        self._salt = salt
 
     def meta(self, key: str) -> str | None:
         row = self._execute("SELECT value FROM ledger_meta WHERE key = ?", (key,)).fetchone()

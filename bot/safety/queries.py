@@ -31,10 +31,8 @@ class LedgerReads(ABC):
 
     #: where the ledger lives, for people (a path, or a URL without its password)
     location: str
-
-    @property
-    @abstractmethod
-    def _salt(self) -> bytes: ...
+    #: the secret that person keys and code hashes are salted with (set when the ledger opens)
+    _salt: bytes
 
     @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
