@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import Stopped
 
@@ -35,8 +37,22 @@ def _stop(signum: int, frame: object) -> None:
 
 def stop_on_sigterm() -> None:
     """Make SIGTERM take Ctrl-C's path: :class:`~bot.errors.Stopped` (a KeyboardInterrupt) is
-    raised, so the run writes its result.json first; the CLI then exits 143. Main thread only."""
+    raised, so the run writes its result.json first; the CLI then exits 143. Main thread only.
+
+    Either signal can land while Python runs a finalizer (a weakref callback, a ``__del__``),
+    where an exception cannot propagate: Python would print "Exception ignored" and drop the
+    interruption. Such a signal is delivered again instead, to land in the run's own code.
+    """
     signal.signal(signal.SIGTERM, _stop)
+    sys.unraisablehook = _redeliver_interruptions
+
+
+def _redeliver_interruptions(unraisable: Any) -> None:
+    exc = unraisable.exc_value
+    if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+        signal.raise_signal(signal.SIGTERM if isinstance(exc, Stopped) else signal.SIGINT)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 # -- worker threads of a parallel batch ------------------------------------------------------------
