@@ -10,6 +10,7 @@ handler in the main thread at once.)
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import sys
 import threading
@@ -50,7 +51,10 @@ def stop_on_sigterm() -> None:
 def _redeliver_interruptions(unraisable: Any) -> None:
     exc = unraisable.exc_value
     if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-        signal.raise_signal(signal.SIGTERM if isinstance(exc, Stopped) else signal.SIGINT)
+        # Sent from another thread, so that nothing is raised inside this hook: the main thread
+        # takes the signal at its next step in ordinary code.
+        sig = signal.SIGTERM if isinstance(exc, Stopped) else signal.SIGINT
+        threading.Thread(target=os.kill, args=(os.getpid(), sig), daemon=True).start()
         return
     sys.__unraisablehook__(unraisable)
 

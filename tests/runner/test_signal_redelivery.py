@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -44,6 +45,10 @@ class _RaisesWhenCollected:
 def test_an_interruption_lost_in_a_finalizer_is_delivered_again(
     received: list[int], exc: BaseException, sig: int
 ) -> None:
+    before = set(threading.enumerate())
     _RaisesWhenCollected(exc)  # collected at once: its __del__ raises where nothing can catch
     gc.collect()
+    for thread in set(threading.enumerate()) - before:  # the signal is sent from a helper thread
+        thread.join(timeout=5)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a call into C: pending handlers run here
     assert received == [sig]
