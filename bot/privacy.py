@@ -17,15 +17,27 @@ mobile numbers also with the +86/0086 prefixes and spaced or dashed.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus
 
 from loguru import logger as _loguru_logger
 
-__all__ = ["REDACTOR", "Redactor", "logger", "mask_code", "mask_id", "mask_mobile", "mask_value"]
+__all__ = [
+    "CURRENT_RUN",
+    "REDACTOR",
+    "Redactor",
+    "in_current_run",
+    "logger",
+    "mask_code",
+    "mask_id",
+    "mask_mobile",
+    "mask_value",
+]
 
 Kind = Literal["mobile", "code", "id_last6"]
 
@@ -125,8 +137,36 @@ class Redactor:
 REDACTOR = Redactor()
 
 
+#: The run id of the code running now, if it belongs to a run (``run.log`` keeps that run's lines
+#: only). A context variable, so it follows each run in a parallel batch: every run is a greenlet
+#: of its own, and greenlets have a context each.
+CURRENT_RUN: ContextVar[str | None] = ContextVar("icpbot_current_run", default=None)
+
+
+def in_current_run(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler``, attributed to the current run wherever it is called.
+
+    Playwright calls route and event handlers in greenlets of its own, which start with an empty
+    context: a handler installed by a run would log as nobody's without this.
+    """
+    run = CURRENT_RUN.get()
+    if run is None:
+        return handler
+
+    @functools.wraps(handler)  # Playwright passes as many arguments as the signature takes
+    def call(*args: Any) -> Any:
+        token = CURRENT_RUN.set(run)
+        try:
+            return handler(*args)
+        finally:
+            CURRENT_RUN.reset(token)
+
+    return call
+
+
 def _redact_record(record: Any) -> None:
     record["message"] = REDACTOR(record["message"])
+    record["extra"].setdefault("run", CURRENT_RUN.get())
 
 
 #: loguru's logger, masking every message before any sink sees it.

@@ -306,8 +306,8 @@ class LazyBrowser:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
 
-    def start_driver(self) -> None:
-        """Start Playwright's driver process (not a browser) ahead of need.
+    def start_driver(self) -> Playwright:
+        """Start Playwright's driver process (not a browser) ahead of need; return it.
 
         The CLI calls this while a worker thread loads and validates the scenarios: the driver's
         start-up is mostly waiting for a Node.js process, time the validation can use.
@@ -315,6 +315,7 @@ class LazyBrowser:
         if self._playwright is None:
             self._pw_cm = sync_playwright()
             self._playwright = self._pw_cm.__enter__()
+        return self._playwright
 
     @property
     def endpoint(self) -> str | None:

@@ -23,7 +23,7 @@ from bot.outcome import verdicts
 from bot.outcome.model import Outcome
 from bot.page import readers
 from bot.page.locate import Resolver
-from bot.privacy import logger
+from bot.privacy import in_current_run, logger
 
 __all__ = ["DocumentWatch", "reach_sms_block"]
 
@@ -45,7 +45,7 @@ class DocumentWatch:
     at: float = 0.0
 
     def __post_init__(self) -> None:
-        self.page.on("response", self._on_response)
+        self.page.on("response", in_current_run(self._on_response))
 
     def _on_response(self, response: Response) -> None:
         with suppress(PlaywrightError):

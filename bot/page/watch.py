@@ -25,7 +25,7 @@ from bot.outcome.classify import classify_reply
 from bot.outcome.model import Outcome
 from bot.page import readers
 from bot.page.locate import Resolver
-from bot.privacy import logger
+from bot.privacy import in_current_run, logger
 from bot.types import Action, CaptchaMode
 
 __all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "hand_off_open_check", "wait_while"]
@@ -66,13 +66,13 @@ class PageSignals:
     clicked: bool = False
 
     def __post_init__(self) -> None:
-        self.page.on("dialog", self._on_dialog)
+        self.page.on("dialog", in_current_run(self._on_dialog))
 
     def start_watching_requests(self) -> None:
         """From the click on: a request listener makes the driver report every request."""
         self.dialogs.clear()
         self.clicked = True
-        self.page.on("request", self._on_request)
+        self.page.on("request", in_current_run(self._on_request))
 
     def _on_request(self, request: Any) -> None:
         if request.method not in ("POST", "PUT") or self.known(request.url):

@@ -1,46 +1,48 @@
 """Running a batch in parallel: up to N scenarios at once, each in its own browser context of one
-shared Chromium, one person never in two runs at once.
+browser, one person never in two runs at once.
 
-Worker threads take the next scenario in input order whose person (mobile + ID digits) is not
-running: a second row for the same person waits for the first to end instead of being refused by
-the ledger's claim. Results keep the input order. Ctrl-C or SIGTERM reaches the main thread, which
-starts no new run and interrupts every running one (each still writes its result.json, as
-``interrupted``); the interruption then propagates with ``.results`` as the sequential runner's
-does.
+The runs are fibers on one Playwright driver (:mod:`bot.page.fibers`): while one run waits for the
+browser, the others go on, and the batch costs one driver and one browser whatever N is. Each
+fiber takes the next scenario in input order whose person (mobile + ID digits) is not running: a
+second row for the same person waits for the first to end instead of being refused by the
+ledger's claim. Results keep the input order.
+
+Ctrl-C or SIGTERM is raised in whichever fiber runs at that moment (most often the batch's own,
+waiting for the runs). Either way no new run starts, and every running run is interrupted where
+it waits; each still writes its result.json, as ``interrupted``. The interruption then propagates
+with ``.results``, as the sequential runner's does.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
+
+import greenlet
+from playwright.sync_api import Browser
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.page.browser import CONNECT_ENV_VAR, LazyBrowser
-from bot.page.shared import SharedChromium, ThreadBrowser
+from bot.page.fibers import Fibers
 from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult
 from bot.run.pacing import Pacers
 from bot.run.scenario_run import ScenarioRun
-from bot.run.signals import interrupt_worker, worker_interruptible
+from bot.run.signals import on_interrupt_delivered
 
 __all__ = ["run_parallel"]
 
-# How often an idle worker looks again for a scenario whose person became free (it is also woken
-# at once when a run ends); and how often the main thread wakes to take a signal.
-_POLL_S = 0.2
-
 
 class _Queue:
-    """The scenarios not started yet, and the people running now. Thread-safe."""
+    """The scenarios not started yet, and the people running now."""
 
-    def __init__(self, scenarios: Sequence[Scenario]) -> None:
+    def __init__(self, scenarios: Sequence[Scenario], fibers: Fibers) -> None:
         self.scenarios = scenarios
+        self.fibers = fibers
         self.pending = list(range(len(scenarios)))
         self.running: set[tuple[str, str]] = set()
         self.stopped = False
-        self.cond = threading.Condition()
+        self._changed = fibers.future()
 
     @staticmethod
     def person(sc: Scenario) -> tuple[str, str]:
@@ -49,82 +51,51 @@ class _Queue:
     def take(self) -> int | None:
         """The next scenario to run, waiting while every pending one's person is busy; None
         when nothing is left or the batch was stopped."""
-        with self.cond:
-            while not self.stopped and self.pending:
-                for index in self.pending:
-                    person = self.person(self.scenarios[index])
-                    if person not in self.running:
-                        self.pending.remove(index)
-                        self.running.add(person)
-                        return index
-                self.cond.wait(_POLL_S)
-            return None
+        while not self.stopped and self.pending:
+            for index in self.pending:
+                person = self.person(self.scenarios[index])
+                if person not in self.running:
+                    self.pending.remove(index)
+                    self.running.add(person)
+                    return index
+            self.fibers.wait(self._changed)
+        return None
 
     def done(self, index: int) -> None:
-        with self.cond:
-            self.running.discard(self.person(self.scenarios[index]))
-            self.cond.notify_all()
+        self.running.discard(self.person(self.scenarios[index]))
+        self._wake()
 
     def stop(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.cond.notify_all()
+        self.stopped = True
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, self.fibers.future()
+        changed.set_result(None)
 
 
-class _Worker(threading.Thread):
-    def __init__(self, batch: _Batch, number: int) -> None:
-        super().__init__(name=f"icpbot-worker-{number}", daemon=True)
-        self.batch = batch
+class _OneBrowser:
+    """The batch's browser, started by the first run that needs it (none for a batch the guard
+    refuses entirely); the others wait for that start instead of starting their own."""
 
-    def run(self) -> None:
-        b = self.batch
-        opts = b.options
-        browser: LazyBrowser | ThreadBrowser
-        if opts.connect or os.environ.get(CONNECT_ENV_VAR):
-            # A browser server: each worker its own connection (the server launches a browser
-            # per connection); nothing is started here.
-            browser = LazyBrowser(
-                opts.browser,
-                headed=bool(opts.headed),
-                connect=opts.connect,
-                expose_network=opts.expose_network,
-            )
-        else:
-            browser = ThreadBrowser(b.shared)
-        try:
-            while (index := b.queue.take()) is not None:
-                try:
-                    self._one(index, browser)
-                finally:
-                    b.queue.done(index)
-        finally:
-            browser.close()
+    def __init__(self, get: Callable[[], Browser], fibers: Fibers) -> None:
+        self.get = get
+        self.fibers = fibers
+        self.browser: Browser | None = None
+        self.starting: asyncio.Future[None] | None = None  # while a run starts it
 
-    def _one(self, index: int, browser: LazyBrowser | ThreadBrowser) -> None:
-        b = self.batch
-        sc = b.scenarios[index]
-        smap = b.maps[id(sc)]
-        pacer = b.pacers.for_site(smap.site, sc.base_url, smap.pacing)
-        run: ScenarioRun | None = None
-        try:
-            with worker_interruptible():
-                if b.queue.stopped:
-                    return  # Ctrl-C came between taking the scenario and starting it
-                run = ScenarioRun(sc, b.options, smap, browser, index=index, pacer=pacer)
-                # Registered before it runs: an interruption anywhere later (even inside the
-                # handler below) cannot drop it; execute() fills this same object in.
-                b.results[index] = run.result
-                run.execute()
-        except KeyboardInterrupt:
-            if run is not None:
-                b.results[index] = run.result
-            b.queue.stop()
-        except BaseException as exc:  # a bug: keep what the run recorded, stop the batch
-            logger.opt(exception=exc).error("worker failed: {}", exc)
-            if run is not None:
-                b.results[index] = run.result
-            b.errors.append(exc)
-            b.queue.stop()
+    def __call__(self) -> Browser:
+        while self.browser is None:
+            if self.starting is not None:
+                self.fibers.wait(self.starting)
+                continue  # started, or failed: then this run tries (and reports) itself
+            starting = self.starting = self.fibers.future()
+            try:
+                self.browser = self.get()
+            finally:
+                self.starting = None
+                starting.set_result(None)
+        return self.browser
 
 
 class _Batch:
@@ -133,16 +104,85 @@ class _Batch:
         scenarios: Sequence[Scenario],
         options: RunOptions,
         maps: dict[int, SelectorMap],
-        pacers: Pacers,
+        browser: Callable[[], Browser],
+        fibers: Fibers,
+        workers: int,
     ) -> None:
         self.scenarios = scenarios
         self.options = options
         self.maps = maps
-        self.pacers = pacers
-        self.queue = _Queue(scenarios)
-        self.shared = SharedChromium(options.browser, headed=bool(options.headed))
+        self.fibers = fibers
+        self.browser = _OneBrowser(browser, fibers)
+        self.pacers = Pacers(ignore=options.ignore_site_pacing, sleep=fibers.sleep)
+        self.queue = _Queue(scenarios, fibers)
         self.results: list[RunResult | None] = [None] * len(scenarios)
         self.errors: list[BaseException] = []
+        self.interruption: KeyboardInterrupt | None = None
+        self.in_run: set[greenlet.greenlet] = set()  # fibers in a run, not interrupted yet
+        self.live = workers
+        self.all_done = fibers.future()
+
+    def worker(self) -> None:
+        """The body of one fiber: scenarios until none is left. Raises nothing."""
+        try:
+            while (index := self.queue.take()) is not None:
+                try:
+                    self._one(index)
+                finally:
+                    self.queue.done(index)
+        except KeyboardInterrupt as exc:  # it landed while this fiber was between runs
+            self.interrupt(exc)
+        except greenlet.GreenletExit:
+            raise  # the fiber is collected: nothing to report
+        except BaseException as exc:  # a bug: stop the batch, report it from the main fiber
+            logger.opt(exception=exc).error("batch worker failed: {}", exc)
+            self.errors.append(exc)
+            self.queue.stop()
+        finally:
+            self.live -= 1
+            if self.live == 0:
+                self.all_done.set_result(None)
+
+    def _one(self, index: int) -> None:
+        sc = self.scenarios[index]
+        smap = self.maps[id(sc)]
+        pacer = self.pacers.for_site(smap.site, sc.base_url, smap.pacing)
+        me = greenlet.getcurrent()
+        run: ScenarioRun | None = None
+        try:
+            if self.queue.stopped:
+                return  # the batch stopped while this fiber took the scenario
+            run = ScenarioRun(sc, self.options, smap, self.browser, index=index, pacer=pacer)
+            # Registered before it runs: execute() fills this same object in.
+            self.results[index] = run.result
+            self.in_run.add(me)
+            with on_interrupt_delivered(lambda: self.in_run.discard(me)):
+                run.execute()
+        except KeyboardInterrupt as exc:
+            self.interrupt(exc)
+        finally:
+            self.in_run.discard(me)
+
+    def interrupt(self, exc: KeyboardInterrupt) -> None:
+        """Start no new run; raise the interruption in every other run, where it waits."""
+        if self.interruption is None:
+            self.interruption = exc
+        self.queue.stop()
+        me = greenlet.getcurrent()
+        for fiber in list(self.in_run):
+            if fiber is not me:
+                self.in_run.discard(fiber)  # once each
+                self.fibers.throw_soon(fiber, type(exc))
+
+    def join(self, *, through_signals: bool = False) -> None:
+        """Wait until every fiber has ended."""
+        while not self.all_done.done():
+            try:
+                self.fibers.wait(self.all_done)
+            except KeyboardInterrupt:
+                if not through_signals:
+                    raise
+                # A second Ctrl-C while the runs record their results: they finish anyway.
 
     def finished(self) -> list[RunResult]:
         return [r for r in self.results if r is not None]
@@ -152,38 +192,27 @@ def run_parallel(
     scenarios: Sequence[Scenario],
     options: RunOptions,
     maps: dict[int, SelectorMap],
-    pacers: Pacers,
+    browser: Callable[[], Browser],
+    fibers: Fibers,
     workers: int,
 ) -> list[RunResult]:
-    """Run ``scenarios`` with up to ``workers`` at once; results in input order."""
-    batch = _Batch(scenarios, options, maps, pacers)
-    threads = [_Worker(batch, n + 1) for n in range(workers)]
+    """Run ``scenarios`` with up to ``workers`` at once; results in input order.
+
+    ``browser`` gives the browser (started on first call, once); ``fibers`` are those of its
+    Playwright driver. Call this from the greenlet that started that driver.
+    """
+    batch = _Batch(scenarios, options, maps, browser, fibers, workers)
     try:
-        for t in threads:
-            t.start()
-        _join(threads)
+        for _ in range(workers):
+            fibers.spawn(batch.worker)
+        batch.join()
     except KeyboardInterrupt as exc:
-        batch.queue.stop()  # no new run starts
-        for t in threads:
-            interrupt_worker(t, type(exc))  # only a worker inside a run is interruptible
-        _join(threads, through_signals=True)
-        exc.results = batch.finished()  # type: ignore[attr-defined]
-        raise
-    finally:
-        batch.queue.stop()
-        batch.shared.close()
+        batch.interrupt(exc)
+        batch.join(through_signals=True)
+    stopped = batch.interruption
+    if stopped is not None:
+        stopped.results = batch.finished()  # type: ignore[attr-defined]
+        raise stopped
     if batch.errors:
         raise batch.errors[0]
     return batch.finished()
-
-
-def _join(threads: Sequence[threading.Thread], *, through_signals: bool = False) -> None:
-    """Wait for the workers, taking signals between short waits (a plain join would not)."""
-    for t in threads:
-        while t.is_alive():
-            try:
-                t.join(_POLL_S)
-            except KeyboardInterrupt:
-                if not through_signals:
-                    raise
-                # A second Ctrl-C while the runs record their results: they finish anyway.

@@ -19,6 +19,7 @@ __all__ = ["Pacer", "Pacers", "is_local", "site_key"]
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Waits are cut into short slices so that Ctrl-C (delivered between two slices) stays prompt.
+# allow-sleep: pacing waits on purpose (a rate limit, not a wait for a page).
 _SLICE_S = 0.2
 
 
@@ -33,57 +34,52 @@ def site_key(site: str, base_url: str) -> str:
 
 class Pacer:
     """The submissions of one site: :meth:`acquire` before the click, :meth:`release` once the
-    reply is in (or the run ended). Thread-safe."""
+    reply is in (or the run ended). Thread-safe; it waits with ``sleep``, which a parallel batch
+    sets to its fibers' sleep (a blocking sleep would stop every run of the batch)."""
 
-    def __init__(self, pacing: Pacing) -> None:
+    def __init__(self, pacing: Pacing, sleep: Callable[[float], None] = time.sleep) -> None:
         self.pacing = pacing
-        limit = pacing.max_parallel
-        self._slots = threading.BoundedSemaphore(limit) if limit else None
+        self._sleep = sleep
+        self._free = pacing.max_parallel  # submission slots left; None: no limit
         self._lock = threading.Lock()
         self._last_start = float("-inf")
 
     @property
     def limited(self) -> bool:
-        return self._slots is not None or self.pacing.min_interval_s > 0
+        return self._free is not None or self.pacing.min_interval_s > 0
 
     def acquire(self, waiting: Callable[[], None] | None = None) -> None:
-        """Block until this submission may start; ``waiting`` is called once if it must wait."""
+        """Wait until this submission may start; ``waiting`` is called once if it must wait."""
         told = False
-
-        def tell() -> None:
-            nonlocal told
+        while True:
+            with self._lock:
+                wait = self._last_start + self.pacing.min_interval_s - time.monotonic()
+                if self._free is not None and self._free <= 0:
+                    wait = _SLICE_S  # every slot taken: look again in a moment
+                elif wait <= 0:
+                    if self._free is not None:
+                        self._free -= 1
+                    self._last_start = time.monotonic()
+                    return
             if not told and waiting is not None:
                 told = True
                 waiting()
-
-        if self._slots is not None and not self._slots.acquire(blocking=False):
-            tell()
-            while not self._slots.acquire(timeout=_SLICE_S):
-                pass
-        try:
-            while True:
-                with self._lock:
-                    wait = self._last_start + self.pacing.min_interval_s - time.monotonic()
-                    if wait <= 0:
-                        self._last_start = time.monotonic()
-                        return
-                tell()
-                time.sleep(min(wait, _SLICE_S))  # allow-sleep: a rate limit, not a wait for a page
-        except BaseException:
-            if self._slots is not None:
-                self._slots.release()
-            raise
+            self._sleep(min(wait, _SLICE_S))  # short slices keep Ctrl-C prompt
 
     def release(self) -> None:
-        if self._slots is not None:
-            self._slots.release()
+        with self._lock:
+            if self._free is not None:
+                self._free += 1
 
 
 class Pacers:
     """One :class:`Pacer` per site and host, for one invocation."""
 
-    def __init__(self, *, ignore: bool = False) -> None:
+    def __init__(
+        self, *, ignore: bool = False, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.ignore = ignore
+        self.sleep = sleep
         self._by_key: dict[str, Pacer] = {}
         self._lock = threading.Lock()
 
@@ -91,7 +87,7 @@ class Pacers:
         """The pacer of a site, or None when nothing limits it (the mock, the flag, no map)."""
         if self.ignore or is_local(base_url):
             return None
-        pacer = Pacer(pacing)
+        pacer = Pacer(pacing, self.sleep)
         if not pacer.limited:
             return None
         with self._lock:

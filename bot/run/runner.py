@@ -22,6 +22,7 @@ from bot.evidence.files import private_dir, safe_capture, write_json
 from bot.evidence.report import render_report
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
+from bot.page.fibers import Fibers
 from bot.privacy import REDACTOR
 from bot.run.batch import run_parallel
 from bot.run.options import RunOptions, RunResult, new_run_id, now
@@ -64,15 +65,7 @@ def run_scenarios(
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
     maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
     private_dir(options.out_dir)
-    pacers = Pacers(ignore=options.ignore_site_pacing)
     workers = min(options.parallel, len(scenarios))
-    if workers > 1:
-        # Each worker thread runs its own Playwright against one shared Chromium: neither a lent
-        # browser nor the caller's driver can cross threads.
-        if pool is not None:
-            pool.close()
-        _pacing_notice(scenarios, maps, options)
-        return run_parallel(scenarios, options, maps, pacers, workers)
     launcher = pool or LazyBrowser(options.browser)
     launcher.headed = bool(options.headed)
     if options.connect is not None:
@@ -80,6 +73,16 @@ def run_scenarios(
     if options.expose_network is not None:
         launcher.expose_network = options.expose_network
     get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
+    if workers > 1:
+        _pacing_notice(scenarios, maps, options)
+        try:
+            # The runs are fibers of one Playwright driver: the lent browser's, else the pool's
+            # (started here, in the caller's greenlet, where a signal must land).
+            fibers = Fibers(browser if browser is not None else launcher.start_driver())
+            return run_parallel(scenarios, options, maps, get_browser, fibers, workers)
+        finally:
+            launcher.close()
+    pacers = Pacers(ignore=options.ignore_site_pacing)
     results: list[RunResult] = []
     try:
         for index, sc in enumerate(scenarios):

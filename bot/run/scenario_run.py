@@ -94,7 +94,7 @@ class ScenarioRun(RunRecording):
         """The phases, then the record. Ctrl-C or SIGTERM at any point still records the run
         (once: whatever was settled stays) and then propagates."""
         self._event("started")
-        with run_log(self.result.run_dir / "run.log"):
+        with run_log(self.result.run_dir / "run.log", self.result.run_id):
             try:
                 self.recorder.add("run.log")
                 self._outcome_of_phases()

@@ -9,24 +9,22 @@ handler in the main thread at once.)
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextvars import ContextVar
 from typing import Any
 
 from bot.errors import Stopped
 
 __all__ = [
     "interrupt_delivered",
-    "interrupt_worker",
+    "on_interrupt_delivered",
     "signals_held",
     "stop_on_sigterm",
-    "worker_interruptible",
 ]
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
@@ -59,111 +57,45 @@ def _redeliver_interruptions(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-# -- worker threads of a parallel batch ------------------------------------------------------------
+# -- the runs of a parallel batch ---------------------------------------------------------------
 #
-# Signals reach the main thread only. The batch passes Ctrl-C or SIGTERM on to each worker that is
-# running a scenario by raising the same exception in it (asynchronously: at its next Python
-# instruction, as a signal handler would in the main thread), unless the worker is inside
-# :func:`signals_held`: then it is raised when the block ends.
+# The runs of a batch are fibers of the main thread (bot.page.fibers). A signal is raised in
+# whichever fiber runs at that moment; the batch passes it on to every other running run by
+# raising it where that run waits. A run that caught its interruption says so with
+# interrupt_delivered(), and is not interrupted twice.
 
-
-@dataclass
-class _Hold:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    depth: int = 0
-    pending: type[KeyboardInterrupt] | None = None
-    armed: bool = False  # an asynchronous exception is set and may not have been raised yet
-    delivered: bool = False
-
-
-_HOLDS: dict[int, _Hold] = {}
-_HOLDS_LOCK = threading.Lock()
-
-
-def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in thread ``ident`` at its next Python instruction (None cancels)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(exc) if exc is not None else None
-    )
+_ON_DELIVERED: ContextVar[Callable[[], None] | None] = ContextVar(
+    "icpbot_on_interrupt_delivered", default=None
+)
 
 
 @contextmanager
-def worker_interruptible() -> Iterator[None]:
-    """Mark the current (worker) thread as one :func:`interrupt_worker` may interrupt."""
-    ident = threading.get_ident()
-    with _HOLDS_LOCK:
-        _HOLDS[ident] = _Hold()
+def on_interrupt_delivered(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` when the run in this block catches its interruption."""
+    token = _ON_DELIVERED.set(callback)
     try:
         yield
     finally:
-        with _HOLDS_LOCK:
-            hold = _HOLDS.pop(ident)
-        with hold.lock:
-            if hold.armed:
-                _async_raise(ident, None)
-                hold.armed = False
-
-
-def interrupt_worker(thread: threading.Thread, exc: type[KeyboardInterrupt]) -> bool:
-    """Interrupt a worker the way a signal interrupts the main thread; False if it is not
-    interruptible (not running a scenario) or was interrupted already."""
-    if thread.ident is None:
-        return False
-    with _HOLDS_LOCK:
-        hold = _HOLDS.get(thread.ident)
-    if hold is None:
-        return False
-    with hold.lock:
-        if hold.pending is not None or hold.delivered:
-            return False
-        hold.pending = exc
-        if hold.depth == 0:
-            _async_raise(thread.ident, exc)
-            hold.armed = True
-    return True
+        _ON_DELIVERED.reset(token)
 
 
 def interrupt_delivered() -> None:
     """Called where a run catches the interruption: nothing more is to be raised in it."""
-    with _HOLDS_LOCK:
-        hold = _HOLDS.get(threading.get_ident())
-    if hold is not None:
-        with hold.lock:
-            hold.delivered, hold.armed = True, False
-
-
-@contextmanager
-def _worker_held(hold: _Hold) -> Iterator[None]:
-    ident = threading.get_ident()
-    with hold.lock:
-        hold.depth += 1
-        if hold.armed:  # not raised yet: keep it for the end of the block
-            _async_raise(ident, None)
-            hold.armed = False
-    try:
-        yield
-    finally:
-        with hold.lock:
-            hold.depth -= 1
-            fire = hold.pending if hold.depth == 0 and not hold.delivered else None
-            if fire is not None:
-                hold.delivered = True
-        if fire is not None:
-            raise fire
+    callback = _ON_DELIVERED.get()
+    if callback is not None:
+        callback()
 
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Defer SIGINT and SIGTERM for the block (main thread), or the batch's interruption of a
-    worker thread; elsewhere a no-op."""
+    """Defer SIGINT and SIGTERM for the block (main thread; elsewhere a no-op: signals reach the
+    main thread only).
+
+    The block must not wait for the browser: in a parallel batch another run could then enter
+    and leave a held block of its own in between, and the saved handlers would be restored out
+    of order. Writing result.json and the ledger's row never waits for the browser."""
     if threading.current_thread() is not threading.main_thread():
-        with _HOLDS_LOCK:
-            hold = _HOLDS.get(threading.get_ident())
-        if hold is None:
-            yield
-        else:
-            with _worker_held(hold):
-                yield
+        yield
         return
     pending: list[int] = []
 

@@ -31,7 +31,7 @@ from playwright.sync_api import BrowserContext, Route
 
 from bot.errors import first_line
 from bot.outcome.classify import envelope_code
-from bot.privacy import logger
+from bot.privacy import in_current_run, logger
 
 __all__ = ["GATE_HOST", "AuthWatch", "Reply", "SubmissionGate"]
 
@@ -125,8 +125,9 @@ class SubmissionGate:
         )
         # The real paths stay routed too: a call the script cannot see (a worker, a beacon)
         # still meets the gate.
-        context.route(self.pattern(), self._handle)
-        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
+        handle = in_current_run(self._handle)  # its log lines belong to this run's run.log
+        context.route(self.pattern(), handle)
+        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), handle)
 
     def _preflight(self, route: Route, real_url: str) -> None:
         headers = route.request.headers
@@ -268,7 +269,10 @@ class AuthWatch:
     statuses: list[int] = field(default_factory=list)
 
     def install(self, context: BrowserContext) -> None:
-        context.route(re.compile(rf"^[^?#]*{re.escape(self.suffix)}(?:[?#].*)?$"), self._handle)
+        context.route(
+            re.compile(rf"^[^?#]*{re.escape(self.suffix)}(?:[?#].*)?$"),
+            in_current_run(self._handle),
+        )
 
     @property
     def refused(self) -> bool:

@@ -81,6 +81,13 @@ def test_a_parallel_batch_keeps_order_and_never_runs_a_person_twice_at_once(
     for secret in SECRETS:
         assert secret not in everything
 
+    # Each run.log holds its own run only: its start line and its one submission, no other's.
+    for doc in results.values():
+        log = (out / str(doc["run_id"]) / "run.log").read_text(encoding="utf-8")
+        assert f"run {doc['run_id']} scenario" in log
+        assert log.count(" scenario ") == 1, log
+        assert log.count("submission sent") == 1, log
+
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_in_a_parallel_batch(
@@ -105,6 +112,9 @@ def test_ctrl_c_in_a_parallel_batch(
     )  # fmt: skip
     try:
         assert site.wait_for_submissions(3, timeout=90)  # three runs wait for their replies
+        # Three runs at once cost one Playwright driver and one browser.
+        drivers, browsers = _drivers_and_browsers(proc.pid)
+        assert (drivers, browsers) == (1, 1)
         if sig is signal.SIGINT:
             os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the whole process group
         else:
@@ -126,6 +136,39 @@ def test_ctrl_c_in_a_parallel_batch(
     assert [r["name"] for r in doc["runs"]] == ["r0", "r1", "r2"]
     assert "Traceback" not in stderr
     assert len(stdout.splitlines()) >= 3
+
+
+def _drivers_and_browsers(root: int) -> tuple[int, int]:
+    """Playwright drivers (Node.js) and browser main processes among ``root``'s descendants."""
+    parents: dict[int, int] = {}
+    commands: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+        commands[int(entry.name)] = [a.decode(errors="replace") for a in argv if a]
+    tree, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == pid and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    # Chromium rewrites its helpers' command lines into one string: split on spaces.
+    argvs = [" ".join(commands[p]).split() for p in tree if commands.get(p)]
+    names = [(Path(a[0]).name, a) for a in argvs]
+    drivers = sum(1 for name, _ in names if name.startswith("node"))
+    browsers = sum(
+        1
+        for name, a in names
+        if name in ("chromium", "chrome", "headless_shell", "chrome-headless-shell")
+        and not any(x.startswith("--type=") for x in a)
+    )
+    return drivers, browsers
 
 
 def test_pacing_applies_to_real_sites_only() -> None:

@@ -1,0 +1,54 @@
+"""The floor: a minimal hand-written batch, the best a tool could do on this machine.
+
+One process, one browser, up to N contexts at once (Playwright's async API), each doing the
+minimal script's steps (open, pick the tab, fill, click 提交 once, wait for the reply and the
+banner, one screenshot). No evidence, no ledger, no report, no masking. Used by bench_batch.py;
+not part of icpbot.
+
+Usage: ``python bench/minimal_batch.py URL PARALLEL PEOPLE.csv SHOT_DIR``
+"""
+
+import asyncio
+import csv
+import sys
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
+
+from bot.page.browser import find_browser, launch_options
+
+
+async def one(browser: Browser, url: str, row: dict[str, str], shot: Path) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(url + "#/Integrated/index")
+    await page.locator("div.tit h5", has_text="短信核验").click()
+    card = page.locator("div.tab-card:visible")
+    await card.get_by_placeholder("请输短信验证码", exact=True).fill(row["code"])
+    await card.get_by_placeholder("请输入手机号", exact=True).fill(row["mobile"])
+    await card.get_by_placeholder("请输入证件号码后6位", exact=True).fill(row["id_last6"])
+    async with page.expect_response(lambda r: r.url.endswith("/smsValidate/validateByCondition")):
+        await card.locator("button.Submission").click()
+    await page.locator("div.tips span").wait_for()
+    await page.screenshot(path=shot)
+    await context.close()
+
+
+async def main() -> None:
+    url, parallel, people, shots = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    with open(people, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**launch_options(CHOICE, headless=True))
+        slots = asyncio.Semaphore(parallel)
+
+        async def paced(i: int, row: dict[str, str]) -> None:
+            async with slots:
+                await one(browser, url, row, shots / f"{i}.png")
+
+        await asyncio.gather(*(paced(i, row) for i, row in enumerate(rows)))
+        await browser.close()
+
+
+CHOICE = find_browser()  # before the event loop: it may ask Playwright's sync API
+asyncio.run(main())
