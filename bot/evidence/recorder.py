@@ -7,9 +7,12 @@ Evidence is best effort: a failed step is a warning in run.log, never a differen
 
 from __future__ import annotations
 
+import contextvars
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,19 @@ from bot.privacy import REDACTOR
 from bot.types import EvidenceMode, TraceMode
 
 __all__ = ["Recorder"]
+
+_FINISHER: ThreadPoolExecutor | None = None
+_FINISHER_LOCK = threading.Lock()
+
+
+def _finisher() -> ThreadPoolExecutor:
+    """One thread that finishes screenshots (caption, PNG, file) while the run goes on: Pillow
+    does most of that work outside the GIL, so neither the browser nor the run waits for it."""
+    global _FINISHER
+    with _FINISHER_LOCK:
+        if _FINISHER is None:
+            _FINISHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icpbot-evidence")
+        return _FINISHER
 
 
 class Recorder:
@@ -43,6 +59,7 @@ class Recorder:
         self.trace = trace
         self.har = har
         self.evidence: list[str] = []
+        self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
         self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
 
     def add(self, name: str) -> None:
@@ -70,17 +87,33 @@ class Recorder:
             mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
             # The viewport holds the whole SMS block; full_page would cost a relayout.
             data = page.screenshot(mask=mask, timeout=10_000)
-            if self.caption is not None:
-                lines = self.caption(name, page.url)
-                captioned = safe_capture(f"caption {name}", lambda: with_caption(data, lines))
-                data = captioned or data
-            write_private(self.run_dir / name, data)
-            self.add(name)
+            lines = self.caption(name, page.url) if self.caption is not None else None
+            # Its log lines stay this run's (the run id is a context variable).
+            finish = contextvars.copy_context().run
+            future = _finisher().submit(finish, self._finish, name, data, lines)
+            self._finishing.append((name, future))
 
         safe_capture(f"screenshot {name}", take)
 
+    def _finish(self, name: str, data: bytes, lines: list[str] | None) -> bool:
+        """Caption the screenshot and write it (in the finisher thread); False if not written."""
+        if lines is not None:
+            captioned = safe_capture(f"caption {name}", lambda: with_caption(data, lines))
+            data = captioned or data
+        written = safe_capture(f"screenshot {name}", lambda: write_private(self.run_dir / name, data))
+        return written is not None
+
+    def flush(self) -> None:
+        """Wait for the screenshots being finished; list those written."""
+        finishing, self._finishing = self._finishing, []
+        for name, future in finishing:
+            if future.result():
+                self.add(name)
+
     def write_result(self, data: dict[str, Any]) -> None:
-        """Write ``result.json`` (again): the first write comes before any browser call."""
+        """Write ``result.json`` (again): the first write comes before any browser call. It lists
+        the screenshots finished so far (it waits for those being finished)."""
+        self.flush()
         self.add("result.json")
         write_json(
             self.run_dir / "result.json", {**data, "evidence": sorted(self.evidence)}, REDACTOR
