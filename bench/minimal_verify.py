@@ -1,7 +1,7 @@
 """The baseline: a minimal hand-written Playwright script doing what a verify run does.
 
 Launch, open, pick the tab, fill the three fields, click 提交 once, wait for the reply and the
-banner, take one screenshot. Used by bench_verify.py; not part of icpbot.
+banner, take one screenshot. Used by bench_batch.py; not part of icpbot.
 """
 
 import sys

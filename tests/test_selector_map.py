@@ -115,6 +115,21 @@ def test_pacing_defaults_to_no_limit(tmp_path: Path) -> None:
     assert (pacing.max_parallel, pacing.min_interval_s) == (None, 0)
 
 
+def test_a_map_is_read_once_and_again_when_edited(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    text = SHIPPED.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_selector_map(path)
+    assert load_selector_map(path) is first  # a batch of one site checks its map once
+    edited = text.replace("min_interval_s: 10", "min_interval_s: 12")
+    assert edited != text
+    path.write_text(edited, encoding="utf-8")
+    assert load_selector_map(path).pacing.min_interval_s == 12
+    path.write_text(text.replace("route:", "routes:"), encoding="utf-8")
+    with pytest.raises(SelectorMapError):
+        load_selector_map(path)  # a broken edit is refused, never served from the cache
+
+
 def test_inputs_are_found_by_placeholder_inside_their_card(smap: SelectorMap) -> None:
     firsts = {name: smap.element(name).candidates[0] for name in REQUIRED_ELEMENTS}
     assert firsts["verify_code"].value == "请输短信验证码"

@@ -143,8 +143,27 @@ def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Pat
 # -- loading ---------------------------------------------------------------------------------------
 
 
+#: Maps loaded in this process, by file and version: a batch of many scenarios of one site reads
+#: and checks its map once (a map is frozen, so sharing it is safe; an edited file is read again).
+_LOADED: dict[tuple[str, int, int], SelectorMap] = {}
+
+
 def load_selector_map(path: Path | str) -> SelectorMap:
     """Load and check a selector map; raises :class:`SelectorMapError` listing every problem."""
+    try:
+        st = os.stat(path)
+        key: tuple[str, int, int] | None = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None  # load_yaml reports the missing file
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    smap = _load_selector_map(path)
+    if key is not None:
+        _LOADED[key] = smap
+    return smap
+
+
+def _load_selector_map(path: Path | str) -> SelectorMap:
     doc = load_yaml(path, error=SelectorMapError)
     if not isinstance(doc.data, dict):
         message = "expected a mapping with site, route, endpoints, elements, statuses"

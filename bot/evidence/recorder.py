@@ -51,6 +51,7 @@ class Recorder:
         trace: TraceMode,
         har: bool,
         caption: Callable[[str, str], list[str]] | None = None,
+        result_of: Callable[[Future[bool]], bool] = Future.result,
     ) -> None:
         self.run_dir = run_dir
         #: (screenshot name, page URL) -> the lines of its caption; None: no caption
@@ -60,6 +61,7 @@ class Recorder:
         self.har = har
         self.evidence: list[str] = []
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
+        self._result_of = result_of  # how to wait for one (in a fiber: without stopping the rest)
         self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
 
     def add(self, name: str) -> None:
@@ -100,14 +102,14 @@ class Recorder:
         if lines is not None:
             captioned = safe_capture(f"caption {name}", lambda: with_caption(data, lines))
             data = captioned or data
-        written = safe_capture(f"screenshot {name}", lambda: write_private(self.run_dir / name, data))
-        return written is not None
+        path = self.run_dir / name
+        return safe_capture(f"screenshot {name}", lambda: write_private(path, data)) is not None
 
     def flush(self) -> None:
         """Wait for the screenshots being finished; list those written."""
         finishing, self._finishing = self._finishing, []
         for name, future in finishing:
-            if future.result():
+            if self._result_of(future):
                 self.add(name)
 
     def write_result(self, data: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ masking that :data:`bot.privacy.logger` does for every sink.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from loguru import logger
 
@@ -31,6 +32,53 @@ def redacting_sink(stream: TextIO) -> Callable[[object], None]:
     return sink
 
 
+class _RunLogs:
+    """ONE loguru sink for every open run.log, added on first use and kept: a line goes to its
+    run's file, a line of no run (Playwright's, asyncio's) to every open one. (A sink per run
+    would cost several milliseconds per run: loguru inspects the installation on each add.)"""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.streams: dict[str, TextIO] = {}
+        self.sink_id: int | None = None
+
+    def open(self, run_id: str, stream: TextIO) -> None:
+        with self.lock:
+            self.streams[run_id] = stream
+            if self.sink_id is None:
+                self.sink_id = logger.add(
+                    self.write,
+                    level="DEBUG",
+                    format=_FILE_FORMAT,
+                    backtrace=False,
+                    diagnose=False,
+                    colorize=False,
+                )
+
+    def close(self, run_id: str) -> None:
+        with self.lock:
+            stream = self.streams.pop(run_id, None)
+        if stream is not None:
+            stream.close()
+
+    def write(self, message: Any) -> None:
+        if not self.streams:
+            return
+        run = message.record["extra"].get("run", CURRENT_RUN.get())
+        line = REDACTOR(str(message))
+        with self.lock:
+            if run is None:
+                targets = list(self.streams.values())
+            else:
+                targets = [self.streams[run]] if run in self.streams else []
+            for stream in targets:
+                stream.write(line)
+                stream.flush()
+
+
+_RUN_LOGS = _RunLogs()
+
+
 @contextmanager
 def run_log(path: Path, run_id: str) -> Iterator[None]:
     """Write DEBUG and above to ``path`` (mode 0600) for the duration of the block: the lines of
@@ -40,18 +88,9 @@ def run_log(path: Path, run_id: str) -> Iterator[None]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     stream = os.fdopen(fd, "w", encoding="utf-8")
     token = CURRENT_RUN.set(run_id)
-    sink_id = logger.add(
-        redacting_sink(stream),
-        level="DEBUG",
-        format=_FILE_FORMAT,
-        filter=lambda record: record["extra"].get("run", CURRENT_RUN.get()) in (run_id, None),
-        backtrace=False,
-        diagnose=False,
-        colorize=False,
-    )
+    _RUN_LOGS.open(run_id, stream)
     try:
         yield
     finally:
-        logger.remove(sink_id)
+        _RUN_LOGS.close(run_id)
         CURRENT_RUN.reset(token)
-        stream.close()

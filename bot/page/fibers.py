@@ -20,13 +20,29 @@ does; the parallel-batch tests fail if a Playwright upgrade changes that.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import greenlet
 from playwright.sync_api import Error as PlaywrightError
 
-__all__ = ["Fibers"]
+__all__ = ["Fibers", "result_of"]
+
+T = TypeVar("T")
+
+#: The fibers the running code is one of (None outside a batch's fibers).
+_CURRENT: ContextVar[Fibers | None] = ContextVar("icpbot_fibers", default=None)
+
+
+def result_of(future: concurrent.futures.Future[T]) -> T:
+    """The result of a thread's ``future``; in a fiber, the other fibers run meanwhile (a plain
+    ``future.result()`` would stop all of them)."""
+    fibers = _CURRENT.get()
+    if fibers is not None and not future.done():
+        fibers.wait(asyncio.wrap_future(future, loop=fibers.loop))
+    return future.result()
 
 
 class Fibers:
@@ -42,7 +58,12 @@ class Fibers:
     def spawn(self, body: Callable[[], None]) -> greenlet.greenlet:
         """Start ``body`` as a fiber at the loop's next turn. ``body`` must not raise: whatever
         escapes it lands in the dispatcher (and stops the driver's loop)."""
-        fiber = greenlet.greenlet(body, parent=self.dispatcher)
+
+        def run() -> None:
+            _CURRENT.set(self)  # in the fiber's own context: each greenlet has one
+            body()
+
+        fiber = greenlet.greenlet(run, parent=self.dispatcher)
         self.loop.call_soon(fiber.switch)
         return fiber
 

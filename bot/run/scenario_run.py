@@ -23,6 +23,7 @@ from bot.outcome import verdicts
 from bot.outcome.classify import classify_response, page_read_for
 from bot.outcome.model import Outcome
 from bot.page import readers
+from bot.page.fibers import result_of
 from bot.page.forms import FormTab, form_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
@@ -67,6 +68,7 @@ class ScenarioRun(RunRecording):
             trace=options.trace,
             har=options.har,
             caption=self._caption,
+            result_of=result_of,
         )
         self.result = RunResult(
             run_id=run_id,

@@ -3,13 +3,15 @@ where a fiber waits, and the site's pacing waiting without stopping the other ru
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from playwright.sync_api import Playwright
 
 from bot.config.selector_models import Pacing
-from bot.page.fibers import Fibers
+from bot.page.fibers import Fibers, result_of
 from bot.run.pacing import Pacer
 
 # ``playwright`` is pytest-playwright's driver of the session (only one can run in a thread); no
@@ -96,3 +98,20 @@ def test_pacing_spaces_submissions_and_never_blocks_the_other_runs(playwright: P
     assert waited == ["second"]
     assert starts["second"] - starts["first"] >= 0.3
     assert starts["first"] < other_ran_at[0] < starts["second"]  # ran during the wait
+
+
+def test_waiting_for_a_thread_lets_the_other_fibers_run(playwright: Playwright) -> None:
+    fibers = Fibers(playwright)
+    future: Future[str] = Future()
+    events: list[str] = []
+
+    def waiter() -> None:
+        events.append("waiting for the thread")
+        events.append(result_of(future))
+
+    def other() -> None:
+        events.append("other ran")
+        threading.Thread(target=future.set_result, args=("thread done",)).start()
+
+    _run_all(fibers, [waiter, other])
+    assert events == ["waiting for the thread", "other ran", "thread done"]
