@@ -137,7 +137,13 @@ ExposeNetworkArg = Annotated[
         "mock on 127.0.0.1 here."
     ),
 ]
-TraceArg = Annotated[TraceOpt, typer.Option(help="Keep a Playwright trace.")]
+TraceArg = Annotated[
+    TraceOpt,
+    typer.Option(
+        help="Keep a Playwright trace: on (every run, with DOM snapshots), on-failure (a light "
+        "trace of a failed run: actions, network, console) or off."
+    ),
+]
 HarArg = Annotated[bool, typer.Option("--har", help="Keep a HAR of the network.")]
 EvidenceArg = Annotated[
     EvidenceOpt,

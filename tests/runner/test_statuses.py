@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +117,21 @@ def test_statuses_the_rules_never_produce(
     assert result.outcome.banner_zh == "您的短信核验失败,请您重新验证。" or forced == 21
 
 
+def _snapshots(trace: Path) -> int:
+    with zipfile.ZipFile(trace) as zf:
+        text = zf.read("trace.trace").decode("utf-8")
+    return text.count('"type":"frame-snapshot"')
+
+
+def test_trace_on_keeps_dom_snapshots(
+    site: MockSite, run: Run, write_scenario: WriteScenario
+) -> None:
+    result = run(write_scenario(), trace="on")
+    trace = result.run_dir / "trace.zip"
+    assert "trace.zip" in result.evidence
+    assert _snapshots(trace) > 0
+
+
 def test_result_json_masks_inputs_and_lists_evidence(
     site: MockSite, run: Run, write_scenario: WriteScenario
 ) -> None:
@@ -128,6 +145,8 @@ def test_result_json_masks_inputs_and_lists_evidence(
     assert {"before-submit.png", "final.png", "run.log", "result.json", "trace.zip"} <= set(
         data["evidence"]
     )  # a failure keeps its trace by default
+    # ... a light one: the actions and the network, no DOM snapshot at each step (--trace on).
+    assert _snapshots(result.run_dir / "trace.zip") == 0
     text = (result.run_dir / "result.json").read_text(encoding="utf-8")
     assert "13800000001" not in text
     assert "111112" not in text
