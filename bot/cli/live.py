@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -30,6 +33,21 @@ from bot.privacy import REDACTOR
 from bot.run.options import RunEvent, RunResult
 
 __all__ = ["LiveOutput", "result_line", "stage_text"]
+
+
+class _CountedOnly(ProgressColumn):
+    """``column`` on the row with a total (done/total); ``running`` on a running scenario's."""
+
+    def __init__(self, column: ProgressColumn, running: ProgressColumn | None = None) -> None:
+        super().__init__()
+        self.column = column
+        self.running = running
+
+    def render(self, task: Task) -> RenderableType:
+        if task.total is not None:
+            return self.column.render(task)
+        return self.running.render(task) if self.running is not None else ""
+
 
 # What a run does (or waits for) in each stage, as the operator reads it.
 _STAGES: dict[str, str] = {
@@ -92,8 +110,8 @@ class LiveOutput:
         if self.terminal:
             self._progress = Progress(
                 TextColumn("{task.description}"),
-                BarColumn(bar_width=20),
-                MofNCompleteColumn(),
+                _CountedOnly(BarColumn(bar_width=20), SpinnerColumn()),
+                _CountedOnly(MofNCompleteColumn()),
                 TimeElapsedColumn(),
                 console=Console(file=sys.stdout, highlight=False),
                 transient=True,

@@ -61,6 +61,10 @@ def run_scenarios(
     None means headless: whether a person sits at the screen is the caller's judgement (the CLI
     makes it). KeyboardInterrupt (or :class:`~bot.errors.Stopped`, for SIGTERM) propagates after
     the current run's result.json is written, carrying the results so far as ``.results``.
+
+    With ``options.parallel`` above 1, up to that many runs go at once as fibers of one
+    Playwright driver (:mod:`bot.run.batch`): the lent browser's, else the pool's. Call it from
+    the thread that started that driver (and not from inside an asyncio loop).
     """
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
     maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
