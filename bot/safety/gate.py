@@ -98,6 +98,7 @@ class SubmissionGate:
     reply: Reply | None = None
     error: str | None = None
     blocked: int = 0
+    closed: bool = False  # the run's outcome is decided
 
     def matches(self, url: str) -> bool:
         path = urlparse(self.original_url(url)).path
@@ -167,6 +168,7 @@ class SubmissionGate:
         """No more submissions: the run's outcome is decided (a person who passes the security
         check after icpbot gave up must not send the form behind the operator's back)."""
         self.armed = False
+        self.closed = True
 
     @property
     def submissions(self) -> int:
@@ -210,7 +212,9 @@ class SubmissionGate:
         except Exception as exc:  # the connection dropped or the reply never came
             self.error = first_line(exc)
             self.done = True
-            logger.warning("no reply to the submission: {}", self.error)
+            # After the run was decided (interrupted, the browser closing) this is no news.
+            log = logger.info if self.closed else logger.warning
+            log("no reply to the submission: {}", self.error)
             try:
                 route.abort("connectionreset")
             except Exception as abort_exc:  # the page may be gone already
