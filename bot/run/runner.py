@@ -19,12 +19,10 @@ from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
 from bot.errors import ConfigError
 from bot.evidence.files import private_dir, safe_capture, write_json
-from bot.evidence.report import render_report
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
 from bot.page.fibers import Fibers
 from bot.privacy import REDACTOR
-from bot.run.batch import run_parallel
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacers, is_local, site_key
 from bot.run.scenario_run import ScenarioRun
@@ -83,6 +81,8 @@ def run_scenarios(
             # The runs are fibers of one Playwright driver: the lent browser's, else the pool's
             # (started here, in the caller's greenlet, where a signal must land).
             fibers = Fibers(browser if browser is not None else launcher.start_driver())
+            from bot.run.batch import run_parallel  # greenlets: only a parallel batch needs them
+
             return run_parallel(scenarios, options, maps, get_browser, fibers, workers)
         finally:
             launcher.close()
@@ -192,4 +192,6 @@ def write_report(
     runs = records if records is not None else run_records(results, state_dir)
     stamp = results[0].run_id.split("-")[0]
     path = out_dir / f"report-{stamp}-{secrets.token_hex(2)}.html"
+    from bot.evidence.report import render_report  # Jinja2: needed once, at the end
+
     return safe_capture("report", lambda: render_report(runs, path))
