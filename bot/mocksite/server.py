@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from contextlib import suppress
@@ -53,6 +54,12 @@ class Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
         super().__init__((HOST, port), handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a browser closed mid-reply) is normal, not a traceback."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def close_connections(self) -> None:
         """Wake every keep-alive connection so that its thread ends and closes it."""

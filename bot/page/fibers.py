@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -28,12 +29,20 @@ from typing import Any, TypeVar
 import greenlet
 from playwright.sync_api import Error as PlaywrightError
 
-__all__ = ["Fibers", "result_of"]
+__all__ = ["Fibers", "is_fiber", "result_of"]
 
 T = TypeVar("T")
 
 #: The fibers the running code is one of (None outside a batch's fibers).
 _CURRENT: ContextVar[Fibers | None] = ContextVar("icpbot_fibers", default=None)
+#: Every fiber spawned (by identity: a context variable would also be seen by the driver's loop
+#: while it runs a task that a fiber started).
+_SPAWNED: weakref.WeakSet[greenlet.greenlet] = weakref.WeakSet()
+
+
+def is_fiber(candidate: greenlet.greenlet) -> bool:
+    """``candidate`` is one of the runs' fibers (not the driver's loop, not its handlers)."""
+    return candidate in _SPAWNED
 
 
 def result_of(future: concurrent.futures.Future[T]) -> T:
@@ -64,6 +73,7 @@ class Fibers:
             body()
 
         fiber = greenlet.greenlet(run, parent=self.dispatcher)
+        _SPAWNED.add(fiber)
         self.loop.call_soon(fiber.switch)
         return fiber
 
@@ -83,6 +93,8 @@ class Fibers:
     def wait(self, future: asyncio.Future[Any]) -> None:
         """Let the other fibers run until ``future`` is done. An exception thrown into this fiber
         (an interruption) is raised here; ``future`` itself is never cancelled by the wait."""
+        if future.done():
+            return
         me = greenlet.getcurrent()
         waiting = True
 

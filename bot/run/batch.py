@@ -28,7 +28,7 @@ from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult
 from bot.run.pacing import Pacers
 from bot.run.scenario_run import ScenarioRun
-from bot.run.signals import on_interrupt_delivered
+from bot.run.signals import on_interrupt_delivered, signals_held
 
 __all__ = ["run_parallel"]
 
@@ -203,8 +203,9 @@ def run_parallel(
     """
     batch = _Batch(scenarios, options, maps, browser, fibers, workers)
     try:
-        for _ in range(workers):
-            fibers.spawn(batch.worker)
+        with signals_held():  # all or none: join() waits for as many fibers as were counted
+            for _ in range(workers):
+                fibers.spawn(batch.worker)
         batch.join()
     except KeyboardInterrupt as exc:
         batch.interrupt(exc)

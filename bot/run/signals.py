@@ -9,6 +9,7 @@ handler in the main thread at once.)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -18,7 +19,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import greenlet
+
 from bot.errors import Stopped
+from bot.page.fibers import is_fiber
 
 __all__ = [
     "interrupt_delivered",
@@ -30,19 +34,44 @@ __all__ = [
 _HELD = (signal.SIGINT, signal.SIGTERM)
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise Stopped
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C raises KeyboardInterrupt and SIGTERM :class:`~bot.errors.Stopped`, in the code that
+    runs now, as Python's own handler does; but never inside Playwright's driver loop.
+
+    The sync API runs the driver's event loop in a greenlet of its own (the dispatcher), and
+    runs route and event handlers in greenlets it starts from there. An exception raised in the
+    middle of that loop can kill the task that reads the driver's pipe (seen: "Task was destroyed
+    but it is pending! ... PipeTransport.run()"): every later call then waits forever. So there
+    the interruption is raised at the loop's next turn in the greenlet the loop serves (where the
+    run waits for its call), the way Playwright passes on an exception that escapes its loop.
+    """
+    exc: type[KeyboardInterrupt] = Stopped if signum == signal.SIGTERM else KeyboardInterrupt
+    loop = asyncio.events._get_running_loop()
+    current = greenlet.getcurrent()
+    if loop is None or current.parent is None or is_fiber(current):
+        raise exc  # the run's own code (the thread's first greenlet, or a batch's fiber)
+    root = current
+    while root.parent is not None:
+        root = root.parent
+    loop.call_soon_threadsafe(_throw, root, exc)
+
+
+def _throw(target: greenlet.greenlet, exc: type[KeyboardInterrupt]) -> None:
+    if not target.dead:
+        target.throw(exc)
 
 
 def stop_on_sigterm() -> None:
     """Make SIGTERM take Ctrl-C's path: :class:`~bot.errors.Stopped` (a KeyboardInterrupt) is
-    raised, so the run writes its result.json first; the CLI then exits 143. Main thread only.
+    raised, so the run writes its result.json first; the CLI then exits 143. Both signals are
+    kept out of Playwright's driver loop (:func:`_interrupt`). Main thread only.
 
     Either signal can land while Python runs a finalizer (a weakref callback, a ``__del__``),
     where an exception cannot propagate: Python would print "Exception ignored" and drop the
     interruption. Such a signal is delivered again instead, to land in the run's own code.
     """
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     sys.unraisablehook = _redeliver_interruptions
 
 
