@@ -49,9 +49,9 @@ def result_of(future: concurrent.futures.Future[T]) -> T:
     """The result of a thread's ``future``; in a fiber, the other fibers run meanwhile (a plain
     ``future.result()`` would stop all of them)."""
     fibers = _CURRENT.get()
-    if fibers is not None and not future.done():
+    if fibers is not None and not future.done() and not fibers.dispatcher.dead:
         fibers.wait(asyncio.wrap_future(future, loop=fibers.loop))
-    return future.result()
+    return future.result()  # (with the driver gone, nothing else runs: block)
 
 
 class Fibers:

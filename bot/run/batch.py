@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import greenlet
 from playwright.sync_api import Browser
+from playwright.sync_api import Error as PlaywrightError
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
@@ -121,6 +122,7 @@ class _Batch:
         self.in_run: set[greenlet.greenlet] = set()  # fibers in a run, not interrupted yet
         self.live = workers
         self.all_done = fibers.future()
+        self.spawned: list[greenlet.greenlet] = []
 
     def worker(self) -> None:
         """The body of one fiber: scenarios until none is left. Raises nothing."""
@@ -177,12 +179,34 @@ class _Batch:
     def join(self, *, through_signals: bool = False) -> None:
         """Wait until every fiber has ended."""
         while not self.all_done.done():
+            if self.fibers.dispatcher.dead:
+                self._driver_gone()
+                return
             try:
                 self.fibers.wait(self.all_done)
+            except PlaywrightError:
+                if not self.fibers.dispatcher.dead:
+                    raise
             except KeyboardInterrupt:
                 if not through_signals:
                     raise
                 # A second Ctrl-C while the runs record their results: they finish anyway.
+
+    def _driver_gone(self) -> None:
+        """The driver ended (killed, crashed): nothing can resume a waiting fiber any more. Each
+        is told where it waits and records its run (every browser call now fails at once, with
+        nothing to wait for); no new run starts."""
+        left = len(self.queue.pending)
+        self.queue.stop()
+        logger.error("the Playwright driver has gone away; {} scenario(s) not started", left)
+        if left and self.options.notify is not None:
+            self.options.notify(
+                f"error: the browser's driver (Playwright) has gone away; {left} scenario(s) "
+                "not started"
+            )
+        for fiber in self.spawned:
+            while not fiber.dead:
+                fiber.throw(PlaywrightError("Playwright connection closed"))
 
     def finished(self) -> list[RunResult]:
         return [r for r in self.results if r is not None]
@@ -205,7 +229,7 @@ def run_parallel(
     try:
         with signals_held():  # all or none: join() waits for as many fibers as were counted
             for _ in range(workers):
-                fibers.spawn(batch.worker)
+                batch.spawned.append(fibers.spawn(batch.worker))
         batch.join()
     except KeyboardInterrupt as exc:
         batch.interrupt(exc)

@@ -7,6 +7,7 @@ guarantees; each point that does is commented where it happens.
 
 from __future__ import annotations
 
+from asyncio import CancelledError
 from collections.abc import Callable
 
 from playwright.sync_api import Browser, Locator
@@ -127,7 +128,9 @@ class ScenarioRun(RunRecording):
             self.result.outcome = self._phases()
         except BotError as exc:
             self.result.outcome = verdicts.error_outcome(exc, self.sent)
-        except Exception as exc:  # a bug or an unforeseen browser failure: keep the evidence
+        # A bug or an unforeseen browser failure: keep the evidence. (A call in flight when the
+        # Playwright driver went away ends cancelled.)
+        except (Exception, CancelledError) as exc:
             logger.exception("unexpected error: {}", exc)
             self.result.outcome = verdicts.internal_error(exc, self.sent)
 

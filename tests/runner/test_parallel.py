@@ -138,8 +138,49 @@ def test_ctrl_c_in_a_parallel_batch(
     assert len(stdout.splitlines()) >= 3
 
 
-def _drivers_and_browsers(root: int) -> tuple[int, int]:
-    """Playwright drivers (Node.js) and browser main processes among ``root``'s descendants."""
+def test_a_batch_whose_driver_dies_still_records_every_started_run(
+    site: MockSite, tmp_path: Path, state_dir: Path
+) -> None:
+    filings = [Filing(f"1390001{i:04d}", f"{i:05d}2", f"{710000 + i}") for i in range(4)]
+    site.load_filings(filings)
+    site.set_fault("verify", "slow", 30)  # the replies are still out when the driver dies
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "name,mobile,code,id_last6\n"
+        + "".join(f"d{i},{f.mobile},{f.code},{f.id_last6}\n" for i, f in enumerate(filings)),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--people", str(people), "--action", "verify",
+         "--captcha", "none", "--parallel", "2", "--base-url", site.url, "--out", str(out),
+         "--headless"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert site.wait_for_submissions(2, timeout=90)
+        [driver] = [pid for pid, argv in _descendants(proc.pid) if Path(argv[0]).name == "node"]
+        os.kill(driver, signal.SIGKILL)  # a crash of Playwright's driver mid-batch
+        stdout, stderr = proc.communicate(timeout=90)  # no hang
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 23, stderr  # no reply: the most severe, not an internal error
+    assert "internal error" not in stderr
+    assert "2 scenario(s) not started" in stderr
+    results = _results(out)
+    assert sorted(results) == ["d0", "d1"]
+    for doc in results.values():
+        outcome = doc["outcome"]
+        assert isinstance(outcome, dict)
+        assert (outcome["status"], outcome["submitted"]) == ("no_reply", "maybe")
+    assert list(out.glob("report-*.html"))
+    assert len(stdout.splitlines()) == 3  # two runs and the report
+
+
+def _descendants(root: int) -> list[tuple[int, list[str]]]:
+    """``root``'s descendant processes and their command lines (Chromium's helpers rewrite
+    theirs into one string: split on spaces)."""
     parents: dict[int, int] = {}
     commands: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
@@ -151,16 +192,19 @@ def _drivers_and_browsers(root: int) -> tuple[int, int]:
         except OSError:
             continue
         parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-        commands[int(entry.name)] = [a.decode(errors="replace") for a in argv if a]
+        commands[int(entry.name)] = " ".join(a.decode(errors="replace") for a in argv).split()
     tree, frontier = set(), [root]
     while frontier:
         pid = frontier.pop()
         children = [p for p, pp in parents.items() if pp == pid and p not in tree]
         tree.update(children)
         frontier.extend(children)
-    # Chromium rewrites its helpers' command lines into one string: split on spaces.
-    argvs = [" ".join(commands[p]).split() for p in tree if commands.get(p)]
-    names = [(Path(a[0]).name, a) for a in argvs]
+    return [(p, commands[p]) for p in sorted(tree) if commands.get(p)]
+
+
+def _drivers_and_browsers(root: int) -> tuple[int, int]:
+    """Playwright drivers (Node.js) and browser main processes among ``root``'s descendants."""
+    names = [(Path(argv[0]).name, argv) for _, argv in _descendants(root)]
     drivers = sum(1 for name, _ in names if name.startswith("node"))
     browsers = sum(
         1
