@@ -16,7 +16,6 @@ import json
 import socket
 import sys
 import threading
-import time
 from contextlib import suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,7 +145,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.site.lock:
                 entry["reply"]["http"] = fault_status(fault)
         if fault.kind == "slow":
-            time.sleep(float(fault.arg or 0))  # allow-sleep: the fault IS a slow server
+            if not self.site.hold_back(float(fault.arg or 0)):  # the fault IS a slow server
+                self.drop()  # the mock was reset meanwhile: this request is gone
+                return True, fault
             return False, fault
         if fault.kind == "drop":
             if fault.arg == "after":

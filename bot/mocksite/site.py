@@ -102,6 +102,7 @@ class Site:
         self.api_url = ""
         #: a snapshot served instead of the built-in page (:mod:`bot.mocksite.replay`)
         self.replay: Any = None
+        self._slow_wake = threading.Event()  # set by a reset: slow replies of before it end
         self.state.load(self.initial_filings)
         for fault in faults:
             self.set_fault(fault)
@@ -125,6 +126,7 @@ class Site:
 
     def reset(self) -> None:
         with self.lock:
+            wake, self._slow_wake = self._slow_wake, threading.Event()
             self.log.clear()
             self.variant = self.initial_variant
             self.captcha_form, self.captcha_first = self.initial_captcha
@@ -133,6 +135,14 @@ class Site:
         self.clearances.clear()
         self.captcha.reset()
         self.state.load(self.initial_filings)
+        wake.set()  # a reply still held back belongs to before the reset: it is never sent
+
+    def hold_back(self, seconds: float) -> bool:
+        """Wait like a slow server; False when a reset came meanwhile (then the request must
+        not be answered, nor change the filings that the reset loaded)."""
+        with self.lock:
+            wake = self._slow_wake
+        return not wake.wait(seconds)
 
     def record(self, endpoint: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
         with self.lock:

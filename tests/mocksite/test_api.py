@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,6 +152,28 @@ def site_text(status: int) -> str:
     from bot.mocksite import STATUS_TEXT
 
     return STATUS_TEXT[status]
+
+
+def test_a_reset_ends_a_slow_reply_unanswered(one: MockSite) -> None:
+    one.set_fault("verify", "slow", 60)
+    outcome: list[object] = []
+
+    def submit() -> None:
+        try:
+            outcome.append(verify(one, "000000"))  # a wrong code: it would count a failure
+        except (OSError, http.client.HTTPException) as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    assert one.wait_for_submissions(1, timeout=10)  # it is being held back
+    one.reset()
+    one.load_filings([Filing(MOBILE, ID6, CODE)])
+    worker.join(timeout=10)
+    assert not worker.is_alive()  # ended with the reset, not after 60 s
+    assert not isinstance(outcome[0], Reply)  # never answered
+    assert one.submissions() == []
+    assert status_of(verify(one)) == 3  # the held-back wrong code changed nothing
 
 
 def test_verify_unknown_mobile_answers_4(one: MockSite) -> None:
