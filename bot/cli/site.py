@@ -9,7 +9,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import CaptchaOpt, app, echo, lent_browser
-from bot.cli.options import ConnectArg
+from bot.cli.options import ConnectArg, ExposeNetworkArg
 from bot.types import Category
 
 __all__ = ["demo", "mock"]
@@ -87,6 +87,8 @@ def snapshot(
     ] = defaults.CHECK_TIMEOUT_S,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
     browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
+    connect: ConnectArg = None,
+    expose_network: ExposeNetworkArg = None,
 ) -> None:
     """Record the page as a run opens it (front door included), for `icpbot mock --replay`.
 
@@ -106,6 +108,8 @@ def snapshot(
             timeout_s=timeout,
             headed=headed,
             browser=browser,
+            connect=connect,
+            expose_network=expose_network,
             lent=lent_browser(ctx),
             progress=lambda line: echo(f"snapshot: {line}", err=True),
         )

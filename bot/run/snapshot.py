@@ -202,11 +202,16 @@ def take_snapshot(
     timeout_s: float = defaults.CHECK_TIMEOUT_S,
     headed: bool = False,
     browser: str | None = None,
+    connect: str | None = None,
+    expose_network: str | None = None,
     lent: Browser | None = None,
     progress: Progress | None = None,
 ) -> SnapshotResult:
-    """Record the page at ``base_url`` into ``out``. Submits nothing (the gate stays unarmed)."""
+    """Record the page at ``base_url`` into ``out``. Submits nothing (the gate stays unarmed).
+
+    ``connect``/``expose_network``: a Playwright browser server, as for ``icpbot run``."""
     smap = load_selector_map(selectors or find_selector_map(site))
     say = progress or (lambda _line: None)
-    with browser_for(lent, LazyBrowser(browser, headed=headed)) as chromium:
+    launcher = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
+    with browser_for(lent, launcher) as chromium:
         return _record(chromium, smap, base_url, out, timeout_s, say)

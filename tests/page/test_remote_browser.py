@@ -424,7 +424,7 @@ def test_icpbot_run_connects_and_submits_once_from_the_servers_browser(
     }
 
 
-def test_a_parallel_batch_connects_each_worker_to_the_server(
+def test_a_parallel_batch_runs_in_the_servers_browser(
     server: Server, executable: str | None, tmp_path: Path
 ) -> None:
     from bot.mocksite import Filing
@@ -467,7 +467,7 @@ def test_a_parallel_batch_connects_each_worker_to_the_server(
     assert len(list(out.glob("*/result.json"))) == 2
 
 
-def test_check_selectors_and_the_demo_work_through_the_server(
+def test_check_selectors_snapshot_and_the_demo_work_through_the_server(
     server: Server, executable: str | None, tmp_path: Path
 ) -> None:
     env = {**os.environ, "ICPBOT_CONNECT": server.endpoint, "ICPBOT_STATE_DIR": str(tmp_path)}
@@ -479,6 +479,14 @@ def test_check_selectors_and_the_demo_work_through_the_server(
             capture_output=True, text=True, env=env, timeout=180,
         )  # fmt: skip
         assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+        snap = subprocess.run(
+            [sys.executable, "-m", "bot", "snapshot", "--out", str(tmp_path / "snap"),
+             "--base-url", site.url, "--connect", server.endpoint, "--expose-network",
+             "<loopback>", "--browser", executable or "chromium", "--timeout", "10"],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert snap.returncode == 0, snap.stdout[-2000:] + snap.stderr[-2000:]
+        assert (tmp_path / "snap" / "dom.html").is_file()
         assert site.submissions() == []
     demo = subprocess.run(
         [sys.executable, "-m", "bot", "demo", "--out", str(tmp_path / "demo")],
