@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
-    from bot.run.options import RunOptions, RunResult
+    from bot.run.options import RunEvent, RunOptions, RunResult
 
 __all__ = ["EARLY_POOL", "run"]
 
@@ -297,19 +297,43 @@ def _run_and_report(
     summaries; exit with the most severe code (or the signal's, when interrupted: the runs so
     far are still printed and reported)."""
     from bot.cli.live import LiveOutput
-    from bot.run.runner import run_records, run_scenarios, write_report
+    from bot.run.runner import run_scenarios
+    from bot.run.signals import signals_held
 
     stopped: KeyboardInterrupt | None = None
     live = LiveOutput([s.name for s in loaded])
-    options = replace(options, on_event=live.event, notify=live.notify)
+    ended: dict[int, RunResult] = {}  # every run that recorded its outcome, by input position
+
+    def on_event(event: RunEvent) -> None:
+        if event.result is not None:
+            ended[event.index] = event.result
+        live.event(event)
+
+    options = replace(options, on_event=on_event, notify=live.notify)
     with live:
         try:
             results = run_scenarios(loaded, options, browser=lent, pool=pool)
         except KeyboardInterrupt as exc:
-            stopped, results = exc, list(getattr(exc, "results", []))
+            # A second Ctrl-C while the browser closes comes without the results: the runs that
+            # ended are known all the same.
+            stopped = exc
+            results = list(getattr(exc, "results", None) or [ended[i] for i in sorted(ended)])
         except BotError as exc:
             raise fail(exc) from None
         live.finish(results)
+    with signals_held():  # the report and the summaries are written whole; a Ctrl-C waits
+        _report_and_summaries(options, results, report, summaries, stopped)
+
+
+def _report_and_summaries(
+    options: RunOptions,
+    results: list[RunResult],
+    report: bool,
+    summaries: _Summaries,
+    stopped: KeyboardInterrupt | None,
+) -> NoReturn:
+    from bot.run.runner import run_records, write_report
+
     records = run_records(results, options.state_dir)
     written = None
     if report:

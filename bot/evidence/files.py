@@ -102,15 +102,18 @@ def _redact_tree(obj: Any, redactor: Redactor) -> Any:
 
 
 # -- best effort -----------------------------------------------------------------------------------
-def safe_capture(what: str, fn: Callable[[], T]) -> T | None:
+def safe_capture(what: str, fn: Callable[[], T], *, expected: bool = False) -> T | None:
     """Run one evidence step; on any error log a warning and return None instead of raising.
 
     Evidence never replaces the outcome: a screenshot that times out is a warning in run.log.
+    ``expected``: a failure is no news (the operator interrupted the run, the browser may be
+    going): logged at info, so run.log has it and the console stays quiet.
     ``KeyboardInterrupt`` and ``SystemExit`` still propagate.
     """
     try:
         return fn()
     except Exception as exc:
         reason = f"{type(exc).__name__}: {first_line(exc)}"
-        logger.warning(REDACTOR(f"evidence step '{what}' failed: {reason}"))
+        log = logger.info if expected else logger.warning
+        log(REDACTOR(f"evidence step '{what}' failed: {reason}"))
         return None

@@ -62,6 +62,8 @@ class Recorder:
         self.evidence: list[str] = []
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
         self._result_of = result_of  # how to wait for one (in a fiber: without stopping the rest)
+        #: the run was interrupted: a browser step that fails now is expected (logged at info)
+        self.interrupted = False
         self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
 
     def add(self, name: str) -> None:
@@ -101,7 +103,7 @@ class Recorder:
             future = _finisher().submit(finish, self._finish, name, data, lines)
             self._finishing.append((name, future))
 
-        safe_capture(f"screenshot {name}", take)
+        safe_capture(f"screenshot {name}", take, expected=self.interrupted)
 
     def _finish(self, name: str, data: bytes, lines: list[str] | None) -> bool:
         """Caption the screenshot and write it (in the finisher thread); False if not written."""
@@ -137,7 +139,8 @@ class Recorder:
         )
         if not self.har:
             return  # the context closes after result.json is written: nothing more to save
-        safe_capture("close context", context.close)  # the HAR is written on close
+        # the HAR is written on close
+        safe_capture("close context", context.close, expected=self.interrupted)
         har_raw = self.raw_dir / "network.har"
         if har_raw.exists():
             dest = self.run_dir / "network.har"
@@ -152,7 +155,7 @@ class Recorder:
         if self.trace == "off" or not keep:
             return  # closing the context (after result.json is written) discards the recording
         raw = self.raw_dir / "trace.zip"
-        safe_capture("trace", lambda: context.tracing.stop(path=raw))
+        safe_capture("trace", lambda: context.tracing.stop(path=raw), expected=self.interrupted)
         if not raw.exists():
             return
         dest = self.run_dir / "trace.zip"

@@ -82,6 +82,7 @@ class RunRecording:
             logger.debug("recording the outcome")
             self._settle()
         session = self.session
+        self.recorder.interrupted = interrupted
         if not self.gathered:
             self.gathered = True
             try:
