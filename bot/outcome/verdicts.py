@@ -18,6 +18,7 @@ from bot.types import CaptchaMode, Category, Submitted
 __all__ = [
     "bad_reply",
     "barrier",
+    "browser_gone",
     "captcha_required",
     "document_error",
     "envelope_error",
@@ -295,6 +296,21 @@ def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") ->
         f"Interrupted by {by} at stage {stage!r}."
         + (" The submission had been sent." if sent else " Nothing had been sent."),
         "Check the filing's status before running again." if sent else "Run it again.",
+        submitted="maybe" if sent else "no",
+    )
+
+
+def browser_gone(exc: BaseException, sent: bool) -> Outcome:
+    """The browser or Playwright's driver ended during the run (killed, crashed)."""
+    reason = first_line(exc) or type(exc).__name__
+    return outcome(
+        Category.unknown if sent else Category.site_error,
+        "browser_gone",
+        f"The browser went away during the run ({reason}): Chromium or Playwright's driver "
+        "ended. " + ("The submission may have reached the site." if sent else "Nothing was sent."),
+        "Check the filing's status before running again."
+        if sent
+        else "Run it again; if it happens again, check the machine (memory, a killed process).",
         submitted="maybe" if sent else "no",
     )
 

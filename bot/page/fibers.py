@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import greenlet
 from playwright.sync_api import Error as PlaywrightError
 
-__all__ = ["Fibers", "is_fiber", "result_of"]
+__all__ = ["Fibers", "driver_gone", "is_fiber", "result_of"]
 
 T = TypeVar("T")
 
@@ -38,6 +38,13 @@ _CURRENT: ContextVar[Fibers | None] = ContextVar("icpbot_fibers", default=None)
 #: Every fiber spawned (by identity: a context variable would also be seen by the driver's loop
 #: while it runs a task that a fiber started).
 _SPAWNED: weakref.WeakSet[greenlet.greenlet] = weakref.WeakSet()
+
+
+def driver_gone(sync_object: Any) -> bool:
+    """The Playwright driver behind ``sync_object`` (any sync-API object) has ended: its
+    dispatcher fiber, which runs the driver's loop, is dead."""
+    dispatcher = getattr(sync_object, "_dispatcher_fiber", None)
+    return bool(dispatcher is not None and dispatcher.dead)
 
 
 def is_fiber(candidate: greenlet.greenlet) -> bool:

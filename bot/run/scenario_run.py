@@ -24,7 +24,7 @@ from bot.outcome import verdicts
 from bot.outcome.classify import classify_response, page_read_for
 from bot.outcome.model import Outcome
 from bot.page import readers
-from bot.page.fibers import result_of
+from bot.page.fibers import driver_gone, result_of
 from bot.page.forms import FormTab, form_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
@@ -81,6 +81,7 @@ class ScenarioRun(RunRecording):
             finished_at=started,
         )
         self.session: Session | None = None
+        self.chromium: Browser | None = None  # the browser this run got, once it asked
         self.resolver: Resolver | None = None
         self.signals: PageSignals | None = None
         self.after_click: AfterClick | None = None
@@ -131,8 +132,24 @@ class ScenarioRun(RunRecording):
         # A bug or an unforeseen browser failure: keep the evidence. (A call in flight when the
         # Playwright driver went away ends cancelled.)
         except (Exception, CancelledError) as exc:
-            logger.exception("unexpected error: {}", exc)
-            self.result.outcome = verdicts.internal_error(exc, self.sent)
+            if self._browser_gone(exc):
+                logger.error("the browser went away: {}", first_line(exc) or type(exc).__name__)
+                self.result.outcome = verdicts.browser_gone(exc, self.sent)
+            else:
+                logger.exception("unexpected error: {}", exc)
+                self.result.outcome = verdicts.internal_error(exc, self.sent)
+
+    def _browser_gone(self, exc: BaseException) -> bool:
+        """``exc`` came from a browser that is no longer there (not from a bug of icpbot)."""
+        if isinstance(exc, CancelledError):
+            return True  # a call in flight when Playwright's driver ended
+        if not isinstance(exc, PlaywrightError) or self.chromium is None:
+            return False
+        # Playwright's TargetClosedError (not exported by its public API): the page, the context
+        # or the whole browser closed under the run: a crash, a killed driver, or a person who
+        # closed the window of a headed run.
+        closed = any(cls.__name__ == "TargetClosedError" for cls in type(exc).__mro__)
+        return closed or driver_gone(self.chromium) or not self.chromium.is_connected()
 
     def _phases(self) -> Outcome:
         problem = self.guard() or self.open()
@@ -183,7 +200,7 @@ class ScenarioRun(RunRecording):
     def open(self) -> Outcome | None:
         """A fresh context (gate installed, tracing on), then the page; judge the document."""
         opts = self.options
-        browser = self.browser()
+        browser = self.chromium = self.browser()
         self.stage("browser_started")
         session = self.session = open_session(
             browser,

@@ -165,7 +165,7 @@ def test_a_batch_whose_driver_dies_still_records_every_started_run(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 23, stderr  # no reply: the most severe, not an internal error
+    assert proc.returncode == 23, stderr  # unknown: the submissions may have gone out
     assert "internal error" not in stderr
     assert "2 scenario(s) not started" in stderr
     results = _results(out)
@@ -173,7 +173,9 @@ def test_a_batch_whose_driver_dies_still_records_every_started_run(
     for doc in results.values():
         outcome = doc["outcome"]
         assert isinstance(outcome, dict)
-        assert (outcome["status"], outcome["submitted"]) == ("no_reply", "maybe")
+        # Waiting for the reply (no_reply) or elsewhere after the click (browser_gone).
+        assert outcome["status"] in ("no_reply", "browser_gone")
+        assert (outcome["category"], outcome["submitted"]) == ("unknown", "maybe")
     assert list(out.glob("report-*.html"))
     assert len(stdout.splitlines()) == 3  # two runs and the report
 
