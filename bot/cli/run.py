@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
-    from bot.run.options import RunEvent, RunOptions, RunResult
+    from bot.run.options import RunOptions, RunResult
 
 __all__ = ["EARLY_POOL", "run"]
 
@@ -302,22 +302,12 @@ def _run_and_report(
 
     stopped: KeyboardInterrupt | None = None
     live = LiveOutput([s.name for s in loaded])
-    ended: dict[int, RunResult] = {}  # every run that recorded its outcome, by input position
-
-    def on_event(event: RunEvent) -> None:
-        if event.result is not None:
-            ended[event.index] = event.result
-        live.event(event)
-
-    options = replace(options, on_event=on_event, notify=live.notify)
+    options = replace(options, on_event=live.event, notify=live.notify)
     with live:
         try:
             results = run_scenarios(loaded, options, browser=lent, pool=pool)
         except KeyboardInterrupt as exc:
-            # A second Ctrl-C while the browser closes comes without the results: the runs that
-            # ended are known all the same.
-            stopped = exc
-            results = list(getattr(exc, "results", None) or [ended[i] for i in sorted(ended)])
+            stopped, results = exc, list(getattr(exc, "results", []))
         except BotError as exc:
             raise fail(exc) from None
         live.finish(results)

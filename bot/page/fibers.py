@@ -23,21 +23,18 @@ import asyncio
 import concurrent.futures
 import weakref
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import greenlet
 from playwright.sync_api import Error as PlaywrightError
 
-__all__ = ["Fibers", "driver_gone", "is_fiber", "result_of"]
+__all__ = ["Fibers", "driver_gone", "is_fiber", "result_of", "throw_soon"]
 
 T = TypeVar("T")
 
-#: The fibers the running code is one of (None outside a batch's fibers).
-_CURRENT: ContextVar[Fibers | None] = ContextVar("icpbot_fibers", default=None)
-#: Every fiber spawned (by identity: a context variable would also be seen by the driver's loop
-#: while it runs a task that a fiber started).
-_SPAWNED: weakref.WeakSet[greenlet.greenlet] = weakref.WeakSet()
+#: Every fiber spawned, with its Fibers. By identity: a context variable would also be seen by
+#: the driver's loop while it runs a task that a fiber started.
+_SPAWNED: weakref.WeakKeyDictionary[greenlet.greenlet, Fibers] = weakref.WeakKeyDictionary()
 
 
 def driver_gone(sync_object: Any) -> bool:
@@ -52,10 +49,23 @@ def is_fiber(candidate: greenlet.greenlet) -> bool:
     return candidate in _SPAWNED
 
 
+def throw_soon(
+    loop: asyncio.AbstractEventLoop, target: greenlet.greenlet, exc: type[BaseException]
+) -> None:
+    """Raise ``exc`` in ``target`` where it waits now, at ``loop``'s next turn (skipped if it has
+    ended by then). Safe from a signal handler."""
+
+    def throw() -> None:
+        if not target.dead:
+            target.throw(exc)
+
+    loop.call_soon_threadsafe(throw)
+
+
 def result_of(future: concurrent.futures.Future[T]) -> T:
     """The result of a thread's ``future``; in a fiber, the other fibers run meanwhile (a plain
     ``future.result()`` would stop all of them)."""
-    fibers = _CURRENT.get()
+    fibers = _SPAWNED.get(greenlet.getcurrent())
     if fibers is not None and not future.done() and not fibers.dispatcher.dead:
         fibers.wait(asyncio.wrap_future(future, loop=fibers.loop))
     return future.result()  # (with the driver gone, nothing else runs: block)
@@ -74,25 +84,10 @@ class Fibers:
     def spawn(self, body: Callable[[], None]) -> greenlet.greenlet:
         """Start ``body`` as a fiber at the loop's next turn. ``body`` must not raise: whatever
         escapes it lands in the dispatcher (and stops the driver's loop)."""
-
-        def run() -> None:
-            _CURRENT.set(self)  # in the fiber's own context: each greenlet has one
-            body()
-
-        fiber = greenlet.greenlet(run, parent=self.dispatcher)
-        _SPAWNED.add(fiber)
+        fiber = greenlet.greenlet(body, parent=self.dispatcher)
+        _SPAWNED[fiber] = self
         self.loop.call_soon(fiber.switch)
         return fiber
-
-    def throw_soon(self, fiber: greenlet.greenlet, exc: type[BaseException]) -> None:
-        """Raise ``exc`` in ``fiber`` where it waits now, at the loop's next turn (skipped if the
-        fiber has ended by then)."""
-
-        def throw() -> None:
-            if not fiber.dead:
-                fiber.throw(exc)
-
-        self.loop.call_soon(throw)
 
     def future(self) -> asyncio.Future[None]:
         return self.loop.create_future()

@@ -24,12 +24,12 @@ from playwright.sync_api import Error as PlaywrightError
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.page.fibers import Fibers
+from bot.page.fibers import Fibers, throw_soon
 from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult
 from bot.run.pacing import Pacers
 from bot.run.scenario_run import ScenarioRun
-from bot.run.signals import on_interrupt_delivered, signals_held
+from bot.run.signals import on_interrupt_delivered
 
 __all__ = ["run_parallel"]
 
@@ -107,7 +107,6 @@ class _Batch:
         maps: dict[int, SelectorMap],
         browser: Callable[[], Browser],
         fibers: Fibers,
-        workers: int,
     ) -> None:
         self.scenarios = scenarios
         self.options = options
@@ -120,9 +119,8 @@ class _Batch:
         self.errors: list[BaseException] = []
         self.interruption: KeyboardInterrupt | None = None
         self.in_run: set[greenlet.greenlet] = set()  # fibers in a run, not interrupted yet
-        self.live = workers
-        self.all_done = fibers.future()
         self.spawned: list[greenlet.greenlet] = []
+        self.all_done = fibers.future()
 
     def worker(self) -> None:
         """The body of one fiber: scenarios until none is left. Raises nothing."""
@@ -141,8 +139,9 @@ class _Batch:
             self.errors.append(exc)
             self.queue.stop()
         finally:
-            self.live -= 1
-            if self.live == 0:
+            me = greenlet.getcurrent()
+            last = all(fiber.dead or fiber is me for fiber in self.spawned)
+            if last and not self.all_done.done():
                 self.all_done.set_result(None)
 
     def _one(self, index: int) -> None:
@@ -150,10 +149,7 @@ class _Batch:
         smap = self.maps[id(sc)]
         pacer = self.pacers.for_site(smap.site, sc.base_url, smap.pacing)
         me = greenlet.getcurrent()
-        run: ScenarioRun | None = None
         try:
-            if self.queue.stopped:
-                return  # the batch stopped while this fiber took the scenario
             run = ScenarioRun(sc, self.options, smap, self.browser, index=index, pacer=pacer)
             # Registered before it runs: execute() fills this same object in.
             self.results[index] = run.result
@@ -174,7 +170,7 @@ class _Batch:
         for fiber in list(self.in_run):
             if fiber is not me:
                 self.in_run.discard(fiber)  # once each
-                self.fibers.throw_soon(fiber, type(exc))
+                throw_soon(self.fibers.loop, fiber, type(exc))
 
     def join(self, *, through_signals: bool = False) -> None:
         """Wait until every fiber has ended."""
@@ -225,11 +221,10 @@ def run_parallel(
     ``browser`` gives the browser (started on first call, once); ``fibers`` are those of its
     Playwright driver. Call this from the greenlet that started that driver.
     """
-    batch = _Batch(scenarios, options, maps, browser, fibers, workers)
+    batch = _Batch(scenarios, options, maps, browser, fibers)
     try:
-        with signals_held():  # all or none: join() waits for as many fibers as were counted
-            for _ in range(workers):
-                batch.spawned.append(fibers.spawn(batch.worker))
+        for _ in range(workers):  # they start when join() lets the driver's loop run
+            batch.spawned.append(fibers.spawn(batch.worker))
         batch.join()
     except KeyboardInterrupt as exc:
         batch.interrupt(exc)

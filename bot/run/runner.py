@@ -75,33 +75,52 @@ def run_scenarios(
     if options.expose_network is not None:
         launcher.expose_network = options.expose_network
     get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
-    if workers > 1:
-        _pacing_notice(scenarios, maps, options)
-        try:
+    results: list[RunResult] = []
+    stopped: KeyboardInterrupt | None = None
+    try:
+        if workers > 1:
+            _pacing_notice(scenarios, maps, options)
             # The runs are fibers of one Playwright driver: the lent browser's, else the pool's
             # (started here, in the caller's greenlet, where a signal must land).
             fibers = Fibers(browser if browser is not None else launcher.start_driver())
             from bot.run.batch import run_parallel  # greenlets: only a parallel batch needs them
 
-            return run_parallel(scenarios, options, maps, get_browser, fibers, workers)
-        finally:
-            launcher.close()
-    pacers = Pacers(ignore=options.ignore_site_pacing)
-    results: list[RunResult] = []
-    try:
-        for index, sc in enumerate(scenarios):
-            smap = maps[id(sc)]
-            pacer = pacers.for_site(smap.site, sc.base_url, smap.pacing)
-            run = ScenarioRun(sc, options, smap, get_browser, index=index, pacer=pacer)
-            try:
-                results.append(run.execute())
-            except KeyboardInterrupt as exc:
-                # The caller still reports the runs so far, the interrupted one included.
-                exc.results = [*results, run.result]  # type: ignore[attr-defined]
-                raise
+            results = run_parallel(scenarios, options, maps, get_browser, fibers, workers)
+        else:
+            _run_in_turn(scenarios, options, maps, get_browser, results)
+    except KeyboardInterrupt as exc:
+        stopped = exc  # it carries the runs so far
     finally:
-        launcher.close()
+        try:
+            launcher.close()
+        except KeyboardInterrupt as exc:  # a Ctrl-C while the browser closed: one is enough
+            stopped = stopped or exc
+    if stopped is not None:
+        if not hasattr(stopped, "results"):
+            stopped.results = results  # type: ignore[attr-defined]
+        raise stopped
     return results
+
+
+def _run_in_turn(
+    scenarios: Sequence[Scenario],
+    options: RunOptions,
+    maps: dict[int, SelectorMap],
+    get_browser: Callable[[], Browser],
+    results: list[RunResult],
+) -> None:
+    """Each scenario in turn, appending to ``results``."""
+    pacers = Pacers(ignore=options.ignore_site_pacing)
+    for index, sc in enumerate(scenarios):
+        smap = maps[id(sc)]
+        pacer = pacers.for_site(smap.site, sc.base_url, smap.pacing)
+        run = ScenarioRun(sc, options, smap, get_browser, index=index, pacer=pacer)
+        try:
+            results.append(run.execute())
+        except KeyboardInterrupt as exc:
+            # The caller still reports the runs so far, the interrupted one included.
+            exc.results = [*results, run.result]  # type: ignore[attr-defined]
+            raise
 
 
 def _pacing_notice(

@@ -22,7 +22,7 @@ from typing import Any
 import greenlet
 
 from bot.errors import Stopped
-from bot.page.fibers import is_fiber
+from bot.page.fibers import is_fiber, throw_soon
 
 __all__ = [
     "interrupt_delivered",
@@ -53,12 +53,7 @@ def _interrupt(signum: int, frame: object) -> None:
     root = current
     while root.parent is not None:
         root = root.parent
-    loop.call_soon_threadsafe(_throw, root, exc)
-
-
-def _throw(target: greenlet.greenlet, exc: type[KeyboardInterrupt]) -> None:
-    if not target.dead:
-        target.throw(exc)
+    throw_soon(loop, root, exc)
 
 
 def stop_on_sigterm() -> None:

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from playwright.sync_api import Playwright
 
 from bot.config.selector_models import Pacing
-from bot.page.fibers import Fibers, result_of
+from bot.page.fibers import Fibers, result_of, throw_soon
 from bot.run.pacing import Pacer
 
 # ``playwright`` is pytest-playwright's driver of the session (only one can run in a thread); no
@@ -64,7 +64,7 @@ def test_an_interruption_is_raised_where_the_fiber_waits(playwright: Playwright)
             caught.append("interrupted")
 
     def interrupter() -> None:
-        fibers.throw_soon(target, KeyboardInterrupt)
+        throw_soon(fibers.loop, target, KeyboardInterrupt)
 
     done = fibers.future()
     target = fibers.spawn(lambda: (waiter(), done.set_result(None)))

@@ -364,6 +364,12 @@ def test_public_endpoint_drops_credentials_and_query(endpoint: str, shown: str) 
 # -- icpbot run and demo through the server ------------------------------------------------------
 
 
+def _through(server: Server, executable: str | None) -> list[str]:
+    """The options that send a command's browser work to ``server``."""
+    return ["--connect", server.endpoint, "--expose-network", "<loopback>",
+            "--browser", executable or "chromium"]  # fmt: skip
+
+
 def _is_chromium(pid: int) -> bool:
     try:
         return "chrom" in Path(command_of(pid)[0]).name
@@ -396,12 +402,7 @@ def test_icpbot_run_connects_and_submits_once_from_the_servers_browser(
             site.url,
             "--out",
             str(out),
-            "--connect",
-            server.endpoint,
-            "--expose-network",
-            "<loopback>",
-            "--browser",
-            executable or "chromium",
+            *_through(server, executable),
         ]
         env = {**os.environ, "ICPBOT_STATE_DIR": str(tmp_path / "state")}
         proc = subprocess.Popen(
@@ -453,12 +454,7 @@ def test_a_parallel_batch_runs_in_the_servers_browser(
             site.url,
             "--out",
             str(out),
-            "--connect",
-            server.endpoint,
-            "--expose-network",
-            "<loopback>",
-            "--browser",
-            executable or "chromium",
+            *_through(server, executable),
         ]
         env = {**os.environ, "ICPBOT_STATE_DIR": str(tmp_path / "state")}
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
@@ -481,8 +477,7 @@ def test_check_selectors_snapshot_and_the_demo_work_through_the_server(
         assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
         snap = subprocess.run(
             [sys.executable, "-m", "bot", "snapshot", "--out", str(tmp_path / "snap"),
-             "--base-url", site.url, "--connect", server.endpoint, "--expose-network",
-             "<loopback>", "--browser", executable or "chromium", "--timeout", "10"],
+             "--base-url", site.url, *_through(server, executable), "--timeout", "10"],
             capture_output=True, text=True, env=env, timeout=180,
         )  # fmt: skip
         assert snap.returncode == 0, snap.stdout[-2000:] + snap.stderr[-2000:]
