@@ -7,6 +7,9 @@ so ``import bot`` stays cheap for the set-up script and the CLI's fast paths::
 
     results = run_scenarios(load_scenarios(["scenarios/acme.yaml"]), RunOptions(headed=True))
     print(results[0].outcome.category, results[0].run_dir)
+
+The engine is asynchronous (Playwright's async API, one asyncio loop): from a coroutine, await
+``run_scenarios_async`` instead; ``SharedBrowser`` keeps one browser for many synchronous calls.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ _EXPORTS: dict[str, str] = {
     "load_scenario": "bot.config.scenario",
     "load_scenarios": "bot.config.scenario",
     "load_selector_map": "bot.config.selector_map",
+    "SharedBrowser": "bot.run.runner",
     "run_scenarios": "bot.run.runner",
+    "run_scenarios_async": "bot.run.runner",
 }
 
 __all__ = [
@@ -50,11 +55,13 @@ __all__ = [
     "SelectorError",
     "SelectorMap",
     "SelectorMapError",
+    "SharedBrowser",
     "__version__",
     "load_scenario",
     "load_scenarios",
     "load_selector_map",
     "run_scenarios",
+    "run_scenarios_async",
 ]
 
 if TYPE_CHECKING:
@@ -70,7 +77,7 @@ if TYPE_CHECKING:
     )
     from bot.outcome.model import Outcome
     from bot.run.options import RunOptions, RunResult
-    from bot.run.runner import run_scenarios
+    from bot.run.runner import SharedBrowser, run_scenarios, run_scenarios_async
     from bot.types import Action, Category
 
 

@@ -18,6 +18,7 @@ mobile numbers also with the +86/0086 prefixes and spaced or dashed.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -138,20 +139,32 @@ REDACTOR = Redactor()
 
 
 #: The run id of the code running now, if it belongs to a run (``run.log`` keeps that run's lines
-#: only). A context variable, so it follows each run in a parallel batch: every run is a greenlet
-#: of its own, and greenlets have a context each.
+#: only). A context variable, so it follows each run in a parallel batch: every run is a task
+#: of its own, and tasks have a context each.
 CURRENT_RUN: ContextVar[str | None] = ContextVar("icpbot_current_run", default=None)
 
 
 def in_current_run(handler: Callable[..., Any]) -> Callable[..., Any]:
     """``handler``, attributed to the current run wherever it is called.
 
-    Playwright calls route and event handlers in greenlets of its own, which start with an empty
-    context: a handler installed by a run would log as nobody's without this.
+    Playwright calls route and event handlers from the task that reads its driver's pipe, whose
+    context is not the run's: a handler installed by a run would log as nobody's without this.
+    A coroutine function stays one (the variable is set inside the coroutine, where it runs).
     """
     run = CURRENT_RUN.get()
     if run is None:
         return handler
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def call_async(*args: Any) -> Any:
+            token = CURRENT_RUN.set(run)
+            try:
+                return await handler(*args)
+            finally:
+                CURRENT_RUN.reset(token)
+
+        return call_async
 
     @functools.wraps(handler)  # Playwright passes as many arguments as the signature takes
     def call(*args: Any) -> Any:

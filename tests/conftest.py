@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import Page
 
 from bot.mocksite import MockSite
 from bot.page.browser import find_browser, launch_args
+from bot.run.runner import SharedBrowser
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +36,28 @@ def site(icpbot_mock: MockSite) -> MockSite:
     """The session's mock, reset: initial filings, no faults, empty log, default variant (the
     plugin's ``icpbot_mock``, so an ``@pytest.mark.icpbot_mock(...)`` marker sets it up)."""
     return icpbot_mock
+
+
+# -- icpbot's async page objects in ordinary (sync) tests ------------------------------------------
+
+OnPage = Callable[..., Any]
+
+
+@pytest.fixture
+def on_page(icpbot_browser: SharedBrowser) -> OnPage:
+    """``on_page(body)``: run ``await body(page)`` on a fresh page of the session's browser (in a
+    context of its own, closed afterwards) on icpbot's engine loop; its result. For tests of
+    icpbot's async page objects (Resolver, SubmissionGate) against the mock."""
+
+    def go(body: Callable[[Page], Awaitable[Any]], **context_options: Any) -> Any:
+        async def main() -> Any:
+            browser = await icpbot_browser.launcher.get()
+            context = await browser.new_context(**context_options)
+            try:
+                return await body(await context.new_page())
+            finally:
+                await context.close()
+
+        return icpbot_browser.engine.call(main)
+
+    return go

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
@@ -15,10 +15,13 @@ from bot.errors import BotError
 from bot.privacy import REDACTOR
 from bot.types import CaptchaMode
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.async_api import Browser
 
     from bot.config.scenario import Scenario
+    from bot.run.runner import SharedBrowser
 
 __all__ = [
     "CaptchaOpt",
@@ -31,6 +34,7 @@ __all__ = [
     "ledger_app",
     "lent_browser",
     "person_at_screen",
+    "with_lent_browser",
 ]
 
 
@@ -160,9 +164,28 @@ def decide_headed(flag: bool | None, scenarios: Sequence[Scenario]) -> bool:
     return any(s.captcha is CaptchaMode.manual for s in scenarios) and person_at_screen()
 
 
-def lent_browser(ctx: typer.Context) -> Browser | None:
-    """A browser lent by the caller as the click context's ``obj`` (in-process callers such as
-    tests already run Playwright; a second ``sync_playwright()`` cannot start beside it)."""
-    from playwright.sync_api import Browser
+def lent_browser(ctx: typer.Context) -> SharedBrowser | None:
+    """A browser lent by an in-process caller as the click context's ``obj`` (a test session's
+    :class:`~bot.run.runner.SharedBrowser`: its engine's loop runs the command, and its browser
+    starts once for the session)."""
+    from bot.run.runner import SharedBrowser
 
-    return ctx.obj if isinstance(ctx.obj, Browser) else None
+    return ctx.obj if isinstance(ctx.obj, SharedBrowser) else None
+
+
+def with_lent_browser(
+    ctx: typer.Context, make: Callable[[Browser | None], Coroutine[Any, Any, T]]
+) -> T:
+    """Run ``make(browser)`` to its end on the engine's loop: with the browser lent by an
+    in-process caller (:func:`lent_browser`), else ``None`` (the command starts its own)."""
+    from bot.run.signals import run_blocking
+
+    shared = lent_browser(ctx)
+    if shared is None:
+        return run_blocking(lambda: make(None))
+    launcher = shared.launcher
+
+    async def with_shared() -> T:
+        return await make(await launcher.get())
+
+    return run_blocking(with_shared, engine=shared.engine)

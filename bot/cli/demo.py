@@ -21,7 +21,7 @@ from bot.privacy import REDACTOR
 from bot.types import Category
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from bot.run.runner import SharedBrowser
 
 __all__ = ["DEMO_DIR", "run_demo"]
 
@@ -37,7 +37,7 @@ def run_demo(
     echo: Callable[..., None],
     scenario_dir: Path = DEMO_DIR,
     connect: str | None = None,
-    lent: Browser | None = None,
+    lent: SharedBrowser | None = None,
 ) -> int:
     """Run the demo; returns 0 when every demo scenario got a classified answer from the mock."""
     from bot.config.scenario import load_scenarios
@@ -72,7 +72,10 @@ def run_demo(
             # A browser server elsewhere reaches the mock on this machine through the client.
             expose_network="<loopback>" if connect or os.environ.get(CONNECT_ENV_VAR) else None,
         )
-        results = run_scenarios(scenarios, options, browser=lent)
+        if lent is not None:
+            results = lent.run(scenarios, options)
+        else:
+            results = run_scenarios(scenarios, options)
     table = Table(title="icpbot demo against the built-in mock", show_lines=True)
     for col in ("scenario", "action", "outcome", "site status", "what it means", "evidence"):
         table.add_column(col)

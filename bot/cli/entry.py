@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
 from bot.run.signals import stop_on_sigterm
@@ -39,21 +38,6 @@ def main() -> None:
 
 def _main() -> None:
     command = _first_command(sys.argv[1:])
-    if command == "run":
-        from bot.page.browser import LazyBrowser
-
-        pool: LazyBrowser | None = LazyBrowser()
-        with ThreadPoolExecutor(max_workers=1) as worker:
-            importing = worker.submit(_import_the_rest)
-            try:
-                assert pool is not None
-                pool.start_driver()
-            except Exception:  # e.g. inside an event loop: bot.cli.app starts its own later
-                pool = None
-            importing.result()
-        import bot.cli.run
-
-        bot.cli.run.EARLY_POOL = pool
     from bot.cli.app import main as cli_main
 
     try:

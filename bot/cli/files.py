@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot import defaults
-from bot.cli.common import app, echo, fail, lent_browser
+from bot.cli.common import app, echo, fail, with_lent_browser
 from bot.cli.options import ConnectArg, ExposeNetworkArg
 from bot.errors import BotError
 from bot.types import Category
@@ -78,17 +78,20 @@ def check_selectors(
     from bot.run.check import check_selectors as do_check
 
     try:
-        report = do_check(
-            base_url,
-            site=site,
-            selectors=selectors,
-            timeout_s=timeout,
-            headed=headed,
-            browser=browser,
-            connect=connect,
-            expose_network=expose_network,
-            lent=lent_browser(ctx),
-            progress=lambda line: echo(f"check-selectors: {line}", err=True),
+        report = with_lent_browser(
+            ctx,
+            lambda lent: do_check(
+                base_url,
+                site=site,
+                selectors=selectors,
+                timeout_s=timeout,
+                headed=headed,
+                browser=browser,
+                connect=connect,
+                expose_network=expose_network,
+                lent=lent,
+                progress=lambda line: echo(f"check-selectors: {line}", err=True),
+            ),
         )
     except BotError as exc:
         raise fail(exc) from None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -46,17 +46,12 @@ from bot.privacy import logger
 from bot.types import Action, CaptchaMode, Category
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
-
     from bot.config.scenario import Scenario
     from bot.page.browser import LazyBrowser
     from bot.run.options import RunOptions, RunResult
+    from bot.run.runner import SharedBrowser
 
-__all__ = ["EARLY_POOL", "run"]
-
-
-#: A driver that ``bot.cli.entry`` started before importing this module (``icpbot run`` only).
-EARLY_POOL: LazyBrowser | None = None
+__all__ = ["run"]
 
 
 @app.command()
@@ -87,8 +82,9 @@ def run(
     report: ReportArg = True,
 ) -> None:
     """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
-    from bot.page.browser import CONNECT_ENV_VAR, LazyBrowser
+    from bot.page.browser import CONNECT_ENV_VAR
     from bot.run.options import RunOptions
+    from bot.run.signals import run_blocking
 
     if evidence is EvidenceOpt.unmasked:
         echo(_UNMASKED_WARNING, err=True)
@@ -112,28 +108,19 @@ def run(
     )
     source = _source(scenarios, people, action, template, captcha)
     summaries = _Summaries(junit, json_out)
-    # Imports and validation run beside the start of Playwright's driver (a Node.js process,
-    # not a browser): together they cost about what the slower one does. No browser starts
-    # before every file is known to be good.
-    lent = lent_browser(ctx)
-    pool = EARLY_POOL or LazyBrowser()
-    pool.explicit = browser
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        preparing = worker.submit(_prepare, options, source)
-        try:
-            if lent is None:
-                pool.start_driver()  # at once when bot.cli.entry started it already
-        except Exception as exc:  # the run itself will report a missing or broken Playwright
-            logger.debug("driver start deferred: {}", exc)
-        loaded, refused = preparing.result()
-    if refused:
-        pool.close()
-        _refuse(options, loaded, refused, summaries)
+    shared = lent_browser(ctx)
     # A remote browser's window would open on the server's screen, not this one's.
     remote = bool(connect or os.environ.get(CONNECT_ENV_VAR))
     wanted = False if remote and headed is None else headed
-    options = replace(options, headed=decide_headed(wanted, loaded))
-    _run_and_report(options, loaded, report, summaries, lent=lent, pool=pool)
+    invocation = _Invocation(options, source, report, summaries, wanted, shared)
+    try:
+        run_blocking(invocation.main, engine=shared.engine if shared else None)
+    except KeyboardInterrupt as exc:
+        echo("interrupted; each started run's result.json says how far it got", err=True)
+        raise typer.Exit(128 + getattr(exc, "signal_number", 2)) from None
+    if invocation.error is not None:
+        raise fail(invocation.error)
+    raise typer.Exit(invocation.code)
 
 
 Refusals = list[tuple[Path, ConfigError]]
@@ -232,7 +219,7 @@ def _load_people(source: _Source) -> list[Scenario]:
 
 def _refuse(
     options: RunOptions, loaded: list[Scenario], refused: Refusals, summaries: _Summaries
-) -> NoReturn:
+) -> int:
     """One bad input stops the whole invocation before any browser starts: nothing half-done."""
     from bot.run.runner import invalid_input_result
 
@@ -248,7 +235,7 @@ def _refuse(
         echo(f"{len(loaded)} valid scenario(s) were not run either; fix the files above.", err=True)
     code = Category.invalid_input.exit_code
     _write_summaries(summaries, results, options, code, report=None)
-    raise typer.Exit(code)
+    return code
 
 
 def _write_summaries(
@@ -284,59 +271,116 @@ def _write_summaries(
             echo(f"warning: could not write {path}: {exc.strerror}", err=True)
 
 
-def _run_and_report(
-    options: RunOptions,
-    loaded: list[Scenario],
-    report: bool,
-    summaries: _Summaries,
-    *,
-    lent: Browser | None,
-    pool: LazyBrowser,
-) -> NoReturn:
-    """Run, print one line per run as it ends (in input order), write the report and the
-    summaries; exit with the most severe code (or the signal's, when interrupted: the runs so
-    far are still printed and reported)."""
-    from bot.cli.live import LiveOutput
-    from bot.run.runner import run_scenarios
-    from bot.run.signals import signals_held
+class _Invocation:
+    """One ``icpbot run``, as a coroutine on the engine's loop: check every input (while
+    Playwright's driver starts: a Node.js process, not a browser), run, report. Its exit code
+    (or the error that stopped it before any run) is left in ``code`` and ``error``."""
 
-    stopped: KeyboardInterrupt | None = None
-    live = LiveOutput([s.name for s in loaded])
-    options = replace(options, on_event=live.event, notify=live.notify)
-    with live:
+    def __init__(
+        self,
+        options: RunOptions,
+        source: _Source,
+        report: bool,
+        summaries: _Summaries,
+        headed: bool | None,
+        shared: SharedBrowser | None,
+    ) -> None:
+        self.options, self.source, self.report, self.summaries = options, source, report, summaries
+        self.headed, self.shared = headed, shared
+        self.code = 0
+        self.error: BotError | None = None
+
+    async def main(self) -> None:
+        import asyncio
+
+        from bot.page.browser import LazyBrowser
+        from bot.run.signals import finish_shielded
+
+        pool = self.shared.launcher if self.shared else LazyBrowser(self.options.browser)
+        driver = None if self.shared else asyncio.ensure_future(self._start_driver(pool))
         try:
-            results = run_scenarios(loaded, options, browser=lent, pool=pool)
-        except KeyboardInterrupt as exc:
-            stopped, results = exc, list(getattr(exc, "results", []))
+            loaded, refused = await asyncio.to_thread(_prepare, self.options, self.source)
+            if refused:
+                self.code = await asyncio.to_thread(
+                    _refuse, self.options, loaded, refused, self.summaries
+                )
+                return
+            options = replace(self.options, headed=decide_headed(self.headed, loaded))
+            await self._run(options, loaded, pool)
+        finally:
+            if driver is not None:
+                await finish_shielded(self._close(driver, pool))
+
+    @staticmethod
+    async def _start_driver(pool: LazyBrowser) -> None:
+        try:
+            await pool.start_driver()
+        except Exception as exc:  # the run itself will report a missing or broken Playwright
+            logger.debug("driver start deferred: {}", exc)
+
+    @staticmethod
+    async def _close(driver: Any, pool: LazyBrowser) -> None:
+        import asyncio
+
+        with suppress(asyncio.CancelledError):
+            await driver
+        await pool.close()
+
+    async def _run(self, options: RunOptions, loaded: list[Scenario], pool: LazyBrowser) -> None:
+        """Run, print one line per run as it ends (in input order), then write the report and
+        the summaries, also when interrupted (shielded: a second Ctrl-C waits for them)."""
+        import asyncio
+
+        from bot.cli.live import LiveOutput
+        from bot.run.runner import launcher_for, prepare_batch
+        from bot.run.signals import current_interruption, finish_shielded
+
+        live = LiveOutput([s.name for s in loaded])
+        options = replace(options, on_event=live.event, notify=live.notify)
+        try:
+            batch = prepare_batch(loaded, options, launcher_for(options, pool).get)
         except BotError as exc:
-            raise fail(exc) from None
-        live.finish(results)
-    with signals_held():  # the report and the summaries are written whole; a Ctrl-C waits
-        _report_and_summaries(options, results, report, summaries, stopped)
+            self.error = exc
+            return
+        with live:
+            try:
+                await batch.run()
+            finally:
+                live.finish(batch.results)
+                interruption = current_interruption()
+                stopped = interruption.signum if interruption else None
+                await finish_shielded(
+                    asyncio.to_thread(_report_and_summaries, options, batch.results, self, stopped)
+                )
 
 
 def _report_and_summaries(
     options: RunOptions,
     results: list[RunResult],
-    report: bool,
-    summaries: _Summaries,
-    stopped: KeyboardInterrupt | None,
-) -> NoReturn:
+    invocation: _Invocation,
+    stopped: int | None,
+) -> None:
     from bot.run.runner import run_records, write_report
 
     records = run_records(results, options.state_dir)
     written = None
-    if report:
+    if invocation.report:
         written = write_report(results, options.out_dir, records=records)
         if written is not None:
             echo(f"report: {written}")
     if stopped is not None:
-        code = 128 + getattr(stopped, "signal_number", 2)
+        code = 128 + stopped
         _write_summaries(
-            summaries, results, options, code, report=written, records=records, interrupted=True
+            invocation.summaries,
+            results,
+            options,
+            code,
+            report=written,
+            records=records,
+            interrupted=True,
         )
-        echo("interrupted; each started run's result.json says how far it got", err=True)
-        raise typer.Exit(code)
+        invocation.code = code
+        return
     code = most_severe([r.outcome.category for r in results]).exit_code
-    _write_summaries(summaries, results, options, code, report=written, records=records)
-    raise typer.Exit(code)
+    _write_summaries(invocation.summaries, results, options, code, report=written, records=records)
+    invocation.code = code

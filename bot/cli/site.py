@@ -95,23 +95,26 @@ def snapshot(
     Saves the page and its assets (cookies and tokens scrubbed), the SMS block's HTML, a
     screenshot and which candidate matched each element. Submits nothing.
     """
-    from bot.cli.common import fail, lent_browser
+    from bot.cli.common import fail, with_lent_browser
     from bot.errors import BotError
     from bot.run.snapshot import take_snapshot
 
     try:
-        result = take_snapshot(
-            base_url,
-            out,
-            site=site,
-            selectors=selectors,
-            timeout_s=timeout,
-            headed=headed,
-            browser=browser,
-            connect=connect,
-            expose_network=expose_network,
-            lent=lent_browser(ctx),
-            progress=lambda line: echo(f"snapshot: {line}", err=True),
+        result = with_lent_browser(
+            ctx,
+            lambda lent: take_snapshot(
+                base_url,
+                out,
+                site=site,
+                selectors=selectors,
+                timeout_s=timeout,
+                headed=headed,
+                browser=browser,
+                connect=connect,
+                expose_network=expose_network,
+                lent=lent,
+                progress=lambda line: echo(f"snapshot: {line}", err=True),
+            ),
         )
     except BotError as exc:
         raise fail(exc) from None

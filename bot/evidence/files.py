@@ -11,7 +11,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 from bot.errors import ConfigError, Problem, first_line
 from bot.privacy import REDACTOR, Redactor, logger
 
-__all__ = ["check_out_dir", "private_dir", "safe_capture", "write_json", "write_private"]
+__all__ = [
+    "check_out_dir",
+    "private_dir",
+    "safe_capture",
+    "safe_capture_async",
+    "write_json",
+    "write_private",
+]
 
 T = TypeVar("T")
 
@@ -112,6 +119,20 @@ def safe_capture(what: str, fn: Callable[[], T], *, expected: bool = False) -> T
     """
     try:
         return fn()
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {first_line(exc)}"
+        log = logger.info if expected else logger.warning
+        log(REDACTOR(f"evidence step '{what}' failed: {reason}"))
+        return None
+
+
+async def safe_capture_async(
+    what: str, fn: Callable[[], Awaitable[T]], *, expected: bool = False
+) -> T | None:
+    """:func:`safe_capture` for a coroutine: an error is logged, the outcome stands.
+    Cancellation (an interruption) propagates."""
+    try:
+        return await fn()
     except Exception as exc:
         reason = f"{type(exc).__name__}: {first_line(exc)}"
         log = logger.info if expected else logger.warning

@@ -3,10 +3,15 @@
 Everything lands in the run folder as private files, scrubbed of personal values; the raw trace
 and HAR (unscrubbed) live in a private temporary folder that never reaches the run folder.
 Evidence is best effort: a failed step is a warning in run.log, never a different outcome.
+
+The browser's part (taking a screenshot, stopping the trace) is awaited on the run's loop; the
+work that only needs the CPU or the disk (captions, PNG files, scrubbing, result.json) runs in
+threads, so that one run's evidence never holds up the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import shutil
 import tempfile
@@ -16,10 +21,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Locator, Page
+from playwright.async_api import BrowserContext, Locator, Page
 
 from bot.evidence.caption import with_caption
-from bot.evidence.files import safe_capture, write_json, write_private
+from bot.evidence.files import safe_capture, safe_capture_async, write_json, write_private
 from bot.evidence.scrub import scrub_har, scrub_trace
 from bot.privacy import REDACTOR
 from bot.types import EvidenceMode, TraceMode
@@ -40,6 +45,11 @@ def _finisher() -> ThreadPoolExecutor:
         return _FINISHER
 
 
+async def _in_thread(fn: Callable[[], Any]) -> Any:
+    """``fn`` in a worker thread, with this run's context (its log lines stay this run's)."""
+    return await asyncio.to_thread(contextvars.copy_context().run, fn)
+
+
 class Recorder:
     """Collects the evidence of one run into ``run_dir`` and keeps the list of what it wrote."""
 
@@ -51,7 +61,6 @@ class Recorder:
         trace: TraceMode,
         har: bool,
         caption: Callable[[str, str], list[str]] | None = None,
-        result_of: Callable[[Future[bool]], bool] = Future.result,
     ) -> None:
         self.run_dir = run_dir
         #: (screenshot name, page URL) -> the lines of its caption; None: no caption
@@ -61,7 +70,6 @@ class Recorder:
         self.har = har
         self.evidence: list[str] = []
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
-        self._result_of = result_of  # how to wait for one (in a fiber: without stopping the rest)
         #: the run was interrupted: a browser step that fails now is expected (logged at info)
         self.interrupted = False
         self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
@@ -77,33 +85,33 @@ class Recorder:
             "record_har_content": "embed",
         }
 
-    def start_tracing(self, context: BrowserContext) -> None:
+    async def start_tracing(self, context: BrowserContext) -> None:
         if self.trace != "off":
             # Screencast frames would show the typed values and cannot be scrubbed as text.
             # DOM snapshots at every step are most of a trace's cost (about 0.27 CPU s per run
             # here, a fifth of a batch): recorded when the trace is asked for ("on"), not for one
             # kept only if the run fails, which still has the actions, the network and the
             # console (the screenshots show the page).
-            context.tracing.start(
+            await context.tracing.start(
                 screenshots=not self.masked, snapshots=self.trace == "on", sources=False
             )
 
-    def screenshot(self, page: Page | None, name: str) -> None:
+    async def screenshot(self, page: Page | None, name: str) -> None:
         if page is None or page.is_closed():
             return
 
-        def take() -> None:
+        async def take() -> None:
             assert page is not None
             mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
             # The viewport holds the whole SMS block; full_page would cost a relayout.
-            data = page.screenshot(mask=mask, timeout=10_000)
+            data = await page.screenshot(mask=mask, timeout=10_000)
             lines = self.caption(name, page.url) if self.caption is not None else None
             # Its log lines stay this run's (the run id is a context variable).
             finish = contextvars.copy_context().run
             future = _finisher().submit(finish, self._finish, name, data, lines)
             self._finishing.append((name, future))
 
-        safe_capture(f"screenshot {name}", take, expected=self.interrupted)
+        await safe_capture_async(f"screenshot {name}", take, expected=self.interrupted)
 
     def _finish(self, name: str, data: bytes, lines: list[str] | None) -> bool:
         """Caption the screenshot and write it (in the finisher thread); False if not written."""
@@ -113,54 +121,63 @@ class Recorder:
         path = self.run_dir / name
         return safe_capture(f"screenshot {name}", lambda: write_private(path, data)) is not None
 
-    def flush(self) -> None:
-        """Wait for the screenshots being finished; list those written."""
+    async def flush(self) -> None:
+        """Wait for the screenshots being finished (the other runs go on); list those written."""
         finishing, self._finishing = self._finishing, []
         for name, future in finishing:
-            if self._result_of(future):
+            if await asyncio.wrap_future(future):
                 self.add(name)
 
-    def write_result(self, data: dict[str, Any]) -> None:
+    async def write_result(self, data: dict[str, Any]) -> None:
         """Write ``result.json`` (again): the first write comes before any browser call. It lists
         the screenshots finished so far (it waits for those being finished)."""
-        self.flush()
+        await self.flush()
         self.add("result.json")
-        write_json(
-            self.run_dir / "result.json", {**data, "evidence": sorted(self.evidence)}, REDACTOR
-        )
+        payload = {**data, "evidence": sorted(self.evidence)}
+        await _in_thread(lambda: write_json(self.run_dir / "result.json", payload, REDACTOR))
 
-    def gather(self, page: Page | None, context: BrowserContext | None, *, failed: bool) -> None:
+    async def gather(
+        self, page: Page | None, context: BrowserContext | None, *, failed: bool
+    ) -> None:
         """The final screenshot, then the trace (kept as ``trace`` says) and the HAR."""
-        self.screenshot(page, "final.png")
+        await self.screenshot(page, "final.png")
         if context is None:
             return
-        self._save_trace(
+        await self._save_trace(
             context, keep=self.trace == "on" or (self.trace == "on-failure" and failed)
         )
         if not self.har:
             return  # the context closes after result.json is written: nothing more to save
         # the HAR is written on close
-        safe_capture("close context", context.close, expected=self.interrupted)
+        await safe_capture_async("close context", context.close, expected=self.interrupted)
         har_raw = self.raw_dir / "network.har"
         if har_raw.exists():
             dest = self.run_dir / "network.har"
-            if safe_capture("HAR scrub", lambda: scrub_har(har_raw, dest, REDACTOR)) is not None:
+            scrubbed = await _in_thread(
+                lambda: safe_capture("HAR scrub", lambda: scrub_har(har_raw, dest, REDACTOR))
+            )
+            if scrubbed is not None:
                 self.add("network.har")
 
     def discard_raw(self) -> None:
         shutil.rmtree(self.raw_dir, ignore_errors=True)
 
-    def _save_trace(self, context: BrowserContext, *, keep: bool) -> None:
+    async def _save_trace(self, context: BrowserContext, *, keep: bool) -> None:
         """Stop tracing; when kept, scrub it into the run folder (the raw zip never lands there)."""
         if self.trace == "off" or not keep:
             return  # closing the context (after result.json is written) discards the recording
         raw = self.raw_dir / "trace.zip"
-        safe_capture("trace", lambda: context.tracing.stop(path=raw), expected=self.interrupted)
+        await safe_capture_async(
+            "trace", lambda: context.tracing.stop(path=raw), expected=self.interrupted
+        )
         if not raw.exists():
             return
         dest = self.run_dir / "trace.zip"
-        scrubbed = safe_capture(
-            "trace scrub", lambda: scrub_trace(raw, dest, REDACTOR, keep_images=not self.masked)
+        scrubbed = await _in_thread(
+            lambda: safe_capture(
+                "trace scrub",
+                lambda: scrub_trace(raw, dest, REDACTOR, keep_images=not self.masked),
+            )
         )
         if scrubbed is not None:
             self.add("trace.zip")

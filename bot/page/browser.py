@@ -13,22 +13,23 @@ the set-up script uses it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from playwright.sync_api import Browser, Playwright, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
@@ -95,12 +96,15 @@ class BrowserChoice:
 def _playwright_chromium(playwright: Playwright | None = None) -> str | None:
     """Path of Playwright's own Chromium if it is installed, else None (no download attempted).
 
-    Pass a running ``playwright`` when there is one: asking a fresh driver costs a process start.
+    Pass a running ``playwright`` when there is one: asking a fresh driver costs a process start
+    (and, without one, this starts a driver of its own: not from inside a running event loop).
     """
     try:
         if playwright is not None:
             path = playwright.chromium.executable_path
         else:
+            from playwright.sync_api import sync_playwright
+
             with sync_playwright() as p:
                 path = p.chromium.executable_path
     except Exception as exc:  # pragma: no cover - depends on the installation
@@ -262,22 +266,23 @@ def _unavailable(
     return BrowserUnavailable(where, problem, fix)
 
 
-@contextmanager
-def browser_for(lent: Browser | None, launcher: LazyBrowser) -> Iterator[Browser]:
+@asynccontextmanager
+async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncIterator[Browser]:
     """``lent`` as it is (its owner closes it), else ``launcher``'s browser, closed on exit."""
     if lent is not None:
         yield lent
         return
     try:
-        yield launcher()
+        yield await launcher.get()
     finally:
-        launcher.close()
+        await launcher.close()
 
 
 class LazyBrowser:
-    """Starts Playwright and Chromium on first call and keeps them until :meth:`close`.
+    """Starts Playwright and Chromium on first need and keeps them until :meth:`close`.
 
     A run that is refused (bad input, the failure-budget guard) therefore never starts a browser.
+    Concurrent callers of :meth:`get` share one start.
 
     With ``connect`` (a ``ws://`` endpoint of a Playwright browser server; when None,
     ``$ICPBOT_CONNECT`` is read on first call) the browser comes from that server instead of a
@@ -305,16 +310,21 @@ class LazyBrowser:
         self._pw_cm: Any = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._starting: asyncio.Task[Browser] | None = None
 
-    def start_driver(self) -> Playwright:
+    async def start_driver(self) -> Playwright:
         """Start Playwright's driver process (not a browser) ahead of need; return it.
 
-        The CLI calls this while a worker thread loads and validates the scenarios: the driver's
-        start-up is mostly waiting for a Node.js process, time the validation can use.
+        The CLI starts it while the scenarios are checked: the driver's start-up is mostly
+        waiting for a Node.js process, time the checks can use.
         """
         if self._playwright is None:
-            self._pw_cm = sync_playwright()
-            self._playwright = self._pw_cm.__enter__()
+            cm = async_playwright()
+            playwright = await cm.__aenter__()
+            if self._playwright is None:
+                self._pw_cm, self._playwright = cm, playwright
+            else:  # another caller won the race: keep one driver
+                await cm.__aexit__(None, None, None)
         return self._playwright
 
     @property
@@ -322,31 +332,52 @@ class LazyBrowser:
         """The browser server to use (``connect``, else ``$ICPBOT_CONNECT``); None: launch here."""
         return self.connect or os.environ.get(CONNECT_ENV_VAR) or None
 
-    def __call__(self) -> Browser:
-        if self._browser is None:
-            self.start_driver()
-            endpoint = self.endpoint
-            try:
-                self._browser = self._connect(endpoint) if endpoint else self._launch()
-            except BotError:
-                self.close()
-                raise
+    @property
+    def started(self) -> Browser | None:
+        """The browser, when one was started (else None: nothing is started here)."""
         return self._browser
 
-    def _launch(self) -> Browser:
+    async def get(self) -> Browser:
+        """The browser, started on the first call (concurrent callers share that start; a start
+        that failed is tried again by the next caller, which then reports it itself)."""
+        while self._browser is None:
+            if self._starting is None:
+                self._starting = asyncio.ensure_future(self._start())
+            starting = self._starting
+            try:
+                self._browser = await asyncio.shield(starting)
+            finally:
+                if starting.done() and self._starting is starting:
+                    self._starting = None
+                    if not starting.cancelled():
+                        starting.exception()  # retrieved: the caller that awaited it raises it
+        return self._browser
+
+    async def _start(self) -> Browser:
+        await self.start_driver()
+        endpoint = self.endpoint
+        try:
+            return await (self._connect(endpoint) if endpoint else self._launch())
+        except BotError:
+            await self.close()
+            raise
+
+    async def _launch(self) -> Browser:
         assert self._playwright is not None
         choice = find_browser(self.explicit, playwright=self._playwright)
         logger.debug("browser: {}", choice.describe())
-        return self._playwright.chromium.launch(**launch_options(choice, headless=not self.headed))
+        return await self._playwright.chromium.launch(
+            **launch_options(choice, headless=not self.headed)
+        )
 
-    def _connect(self, endpoint: str) -> Browser:
+    async def _connect(self, endpoint: str) -> Browser:
         assert self._playwright is not None
         # Not find_browser(): the path names a file on the server's machine, not on this one.
         executable = self.explicit or os.environ.get(ENV_VAR) or None
         options = remote_launch_options(executable, headless=not self.headed)
         logger.debug("browser: remote, {} with {}", public_endpoint(endpoint), options)
         try:
-            return self._playwright.chromium.connect(
+            return await self._playwright.chromium.connect(
                 endpoint,
                 headers={LAUNCH_OPTIONS_HEADER: json.dumps(options)},
                 expose_network=self.expose_network,
@@ -358,16 +389,18 @@ class LazyBrowser:
                 endpoint, exc, executable=executable, timeout_s=self.connect_timeout_s
             ) from None
 
-    def close(self) -> None:
-        if self._browser is not None:
-            with suppress(Exception):
-                self._browser.close()
-        if self._pw_cm is not None:
-            with suppress(Exception):
-                self._pw_cm.__exit__(None, None, None)
+    async def close(self) -> None:
+        """Close the browser and stop the driver (each step best effort)."""
+        browser, cm = self._browser, self._pw_cm
         self._browser = None
         self._pw_cm = None
         self._playwright = None
+        if browser is not None:
+            with suppress(Exception):
+                await browser.close()
+        if cm is not None:
+            with suppress(Exception):
+                await cm.__aexit__(None, None, None)
 
 
 def _main() -> int:

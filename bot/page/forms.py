@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from playwright.sync_api import Locator, Page
+from playwright.async_api import Locator, Page
 
 from bot.config.scenario import Inputs
 from bot.errors import ConfigError
@@ -38,15 +38,15 @@ class FormTab:
     def page(self) -> Page:
         return self.resolver.page
 
-    def select(self) -> None:
+    async def select(self) -> None:
         """Show this tab's card: click the tab unless the card is already the visible one.
 
         The cards are recognised by their fields, so an open card needs no tab (and a redesigned
         tab strip does not stop a verify on the default tab). Switching clears both forms.
         """
-        if self.resolver.present(self.card_element) is None:
-            self.resolver.resolve(self.tab_element).click()
-        self.resolver.pin(self.card_element)
+        if await self.resolver.present(self.card_element) is None:
+            await (await self.resolver.resolve(self.tab_element)).click()
+        await self.resolver.pin(self.card_element)
 
     def field_values(self, inputs: Inputs) -> list[tuple[str, str, str]]:
         values: list[tuple[str, str, str]] = []
@@ -57,14 +57,14 @@ class FormTab:
             values.append((field_name, element, value))
         return values
 
-    def fill(self, inputs: Inputs) -> list[Locator]:
+    async def fill(self, inputs: Inputs) -> list[Locator]:
         """Fill every field; returns their locators (to mask them in screenshots)."""
         filled: list[Locator] = []
         for field_name, element, value in self.field_values(inputs):
-            box = self.resolver.resolve(element)
-            box.fill(value)
+            box = await self.resolver.resolve(element)
+            await box.fill(value)
             # maxlength or an input filter on the page may have changed what was typed.
-            if box.input_value() != value:
+            if await box.input_value() != value:
                 raise ConfigError(
                     f"the page did not accept the {field_name} as typed (maxlength or input filter)"
                 )
@@ -72,12 +72,12 @@ class FormTab:
             filled.append(box)
         return filled
 
-    def submit_button(self) -> Locator:
-        return self.resolver.resolve(self.submit_element)
+    async def submit_button(self) -> Locator:
+        return await self.resolver.resolve(self.submit_element)
 
-    def click_submit(self, button: Locator) -> None:
+    async def click_submit(self, button: Locator) -> None:
         """One click, no retry: Playwright's click retries only until the click is dispatched."""
-        button.click(no_wait_after=True)
+        await button.click(no_wait_after=True)
 
 
 @dataclass

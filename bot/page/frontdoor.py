@@ -15,9 +15,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from urllib.parse import urldefrag
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.outcome import verdicts
 from bot.outcome.model import Outcome
@@ -58,7 +58,7 @@ class DocumentWatch:
                 self.at = time.monotonic()
 
 
-def reach_sms_block(
+async def reach_sms_block(
     resolver: Resolver, documents: DocumentWatch, url: str, timeout_s: float
 ) -> Outcome | None:
     """Wait, up to ``timeout_s``, until the SMS block shows; None once it does (or when only the
@@ -72,9 +72,9 @@ def reach_sms_block(
     reopened = 0
     while True:
         with suppress(PlaywrightError):
-            if union.filter(visible=True).count() > 0:
+            if await union.filter(visible=True).count() > 0:
                 return None
-        text = readers.body_text(page, limit=2000)
+        text = await readers.body_text(page, limit=2000)
         kind = smap.front_door.barrier(text, documents.status)
         if kind is not None:
             return verdicts.barrier(kind, "page", http_status=documents.status, page_text=text)
@@ -95,12 +95,12 @@ def reach_sms_block(
             reopened += 1
             logger.info("the page came back without its route; opening {} again", smap.route)
             with suppress(PlaywrightError):
-                page.goto(
+                await page.goto(
                     url, wait_until="domcontentloaded", timeout=max(0.1, deadline - now) * 1000
                 )
             continue
         with suppress(PlaywrightTimeoutError):
-            union.filter(visible=True).first.wait_for(state="attached", timeout=_SLICE_MS)
+            await union.filter(visible=True).first.wait_for(state="attached", timeout=_SLICE_MS)
 
 
 def _on_route(current: str, route: str) -> bool:

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.config.selector_map import Candidate, SelectorMap, Strategy
 from bot.errors import SelectorError, first_line
@@ -67,35 +67,37 @@ class Resolver:
     #: one line per fallback to a later candidate (a sign that the page changed)
     fallbacks: list[str] = field(default_factory=list)
 
-    def pin(self, name: str) -> Locator:
+    async def pin(self, name: str) -> Locator:
         """Resolve a container once and reuse it as the scope of the elements ``within`` it,
         until the next :meth:`pin` (a form's fields then cost one lookup each)."""
-        self.pinned = {name: self.resolve(name)}
+        self.pinned = {name: await self.resolve(name)}
         return self.pinned[name]
 
-    def scope_of(self, name: str, deadline: float) -> Page | Locator:
+    async def scope_of(self, name: str, deadline: float) -> Page | Locator:
         spec = self.smap.element(name)
         if spec.within:
             pinned = self.pinned.get(spec.within)
-            return pinned if pinned is not None else self._resolve(spec.within, deadline)
+            return pinned if pinned is not None else await self._resolve(spec.within, deadline)
         return self.page
 
-    def resolve(self, name: str, *, timeout_s: float | None = None, quiet: bool = False) -> Locator:
+    async def resolve(
+        self, name: str, *, timeout_s: float | None = None, quiet: bool = False
+    ) -> Locator:
         """The one visible element for ``name``; waits up to the timeout for the page to show it.
 
         ``quiet``: a miss is expected and handled by the caller, so it is not logged as an error.
         """
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-        return self._resolve(name, deadline, quiet=quiet)
+        return await self._resolve(name, deadline, quiet=quiet)
 
-    def present(self, name: str) -> Locator | None:
+    async def present(self, name: str) -> Locator | None:
         """The element if it is visible right now (no waiting), else None. Never raises."""
         try:
-            return self._resolve(name, time.monotonic(), quiet=True)
+            return await self._resolve(name, time.monotonic(), quiet=True)
         except (SelectorError, PlaywrightError):
             return None
 
-    def visible(self, name: str) -> Locator | None:
+    async def visible(self, name: str) -> Locator | None:
         """Every visible match of any candidate of ``name`` right now (no waiting), or None.
 
         For things that may show more than once: stacked error toasts, a message under each of
@@ -103,7 +105,7 @@ class Resolver:
         """
         loc = self.any_of(name).filter(visible=True)
         try:
-            return loc if loc.count() > 0 else None
+            return loc if await loc.count() > 0 else None
         except PlaywrightError:
             return None
 
@@ -123,7 +125,7 @@ class Resolver:
             union = union.or_(loc)
         return union
 
-    def _try_once(
+    async def _try_once(
         self, scope: Page | Locator, name: str
     ) -> tuple[Locator | None, list[tuple[str, str]]]:
         spec = self.smap.element(name)
@@ -131,7 +133,7 @@ class Resolver:
         for candidate in spec.candidates:
             loc = candidate_locator(scope, candidate).filter(visible=True)
             try:
-                count = loc.count()
+                count = await loc.count()
             except PlaywrightError as exc:
                 tried.append((candidate.describe(), f"error: {first_line(exc)}"))
                 continue
@@ -140,16 +142,16 @@ class Resolver:
             tried.append((candidate.describe(), f"{count} visible"))
         return None, tried
 
-    def _resolve(self, name: str, deadline: float, *, quiet: bool = False) -> Locator:
-        scope = self.scope_of(name, deadline)
+    async def _resolve(self, name: str, deadline: float, *, quiet: bool = False) -> Locator:
+        scope = await self.scope_of(name, deadline)
         spec = self.smap.element(name)
         ambiguous_rounds = 0
         while True:
-            loc, tried = self._try_once(scope, name)
+            loc, tried = await self._try_once(scope, name)
             if loc is not None and len(tried) > 1:
                 # The page may have shown the element while the earlier candidates were being
                 # tried (a banner appearing): a fallback counts only if they still fail now.
-                loc, tried = self._try_once(scope, name)
+                loc, tried = await self._try_once(scope, name)
             if loc is not None:
                 desc = tried[-1][0]
                 if self.matched.get(name) != desc:
@@ -171,11 +173,11 @@ class Resolver:
                 raise SelectorError(name, tried)
             union = self._union(scope, spec.candidates).filter(visible=True)
             try:
-                if union.count() == 0:
-                    union.first.wait_for(state="visible", timeout=remaining * 1000)
+                if await union.count() == 0:
+                    await union.first.wait_for(state="visible", timeout=remaining * 1000)
                 else:
                     # Something is visible but not exactly one: give the page one more frame.
                     ambiguous_rounds += 1
-                    self.page.wait_for_function(_NEXT_FRAME, timeout=remaining * 1000)
+                    await self.page.wait_for_function(_NEXT_FRAME, timeout=remaining * 1000)
             except PlaywrightTimeoutError:
                 continue

@@ -4,8 +4,8 @@ missing element: an answer that is not there reads as None."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page
 
 from bot.errors import SelectorError, first_line
 from bot.page.locate import Resolver
@@ -22,67 +22,70 @@ __all__ = [
 ]
 
 
-def text_of(loc: Locator | None) -> str | None:
+async def text_of(loc: Locator | None) -> str | None:
     """The element's visible text, stripped; None when absent, empty or gone."""
     if loc is None:
         return None
     try:
-        return loc.inner_text(timeout=1000).strip() or None
+        return (await loc.inner_text(timeout=1000)).strip() or None
     except PlaywrightError:
         return None
 
 
-def body_text(page: Page, limit: int = 500) -> str:
+async def body_text(page: Page, limit: int = 500) -> str:
     """The start of the page's visible text (to tell a firewall page from a changed one)."""
     try:
-        return page.inner_text("body", timeout=2000)[:limit]
+        return (await page.inner_text("body", timeout=2000))[:limit]
     except PlaywrightError:
         return ""
 
 
-def banner_text(resolver: Resolver, timeout_s: float) -> str | None:
+async def banner_text(resolver: Resolver, timeout_s: float) -> str | None:
     """The banner's message, without the greeting 尊敬的ICP用户： when it has to be cut off."""
     try:
-        banner = resolver.resolve("result_banner", timeout_s=timeout_s)
+        banner = await resolver.resolve("result_banner", timeout_s=timeout_s)
     except (SelectorError, PlaywrightError) as exc:
         logger.warning("no result banner after the reply: {}", first_line(exc))
         return None
     try:
-        text = resolver.resolve("result_text", timeout_s=1.0, quiet=True).inner_text()
+        found = await resolver.resolve("result_text", timeout_s=1.0, quiet=True)
+        text = await found.inner_text()
     except (SelectorError, PlaywrightError):
-        whole = text_of(banner) or ""
+        whole = await text_of(banner) or ""
         text = whole.split("：", 1)[-1] if "：" in whole else whole
     return text.strip() or None
 
 
-def toast_text(resolver: Resolver) -> str | None:
+async def toast_text(resolver: Resolver) -> str | None:
     """The newest visible error toast's text (toasts stack; the last one is the newest)."""
-    texts = resolver.visible("error_toast_text") or resolver.visible("error_toast")
-    return text_of(texts.last) if texts is not None else None
+    texts = await resolver.visible("error_toast_text") or await resolver.visible("error_toast")
+    return await text_of(texts.last) if texts is not None else None
 
 
-def wait_toast(resolver: Resolver, timeout_s: float = 3.0) -> str | None:
+async def wait_toast(resolver: Resolver, timeout_s: float = 3.0) -> str | None:
     """Wait for an error toast (the site shows one for about 3 s) and read it."""
     try:
-        resolver.any_of("error_toast").filter(visible=True).first.wait_for(
-            state="attached", timeout=timeout_s * 1000
+        await (
+            resolver.any_of("error_toast")
+            .filter(visible=True)
+            .first.wait_for(state="attached", timeout=timeout_s * 1000)
         )
     except PlaywrightError:
         return None
-    return toast_text(resolver)
+    return await toast_text(resolver)
 
 
-def field_messages(resolver: Resolver) -> list[str] | None:
+async def field_messages(resolver: Resolver) -> list[str] | None:
     """The texts of the page's own messages under the fields; None when none is shown."""
-    messages = resolver.visible("validation_error")
+    messages = await resolver.visible("validation_error")
     if messages is None:
         return None
-    return [t.strip() for t in messages.all_inner_texts() if t.strip()]
+    return [t.strip() for t in await messages.all_inner_texts() if t.strip()]
 
 
-def captcha_prompt(resolver: Resolver, wait_s: float) -> str:
+async def captcha_prompt(resolver: Resolver, wait_s: float) -> str:
     """The operator's prompt for the security check, with the characters to click when shown."""
-    hint = text_of(resolver.present("captcha_box")) or ""
+    hint = await text_of(await resolver.present("captcha_box")) or ""
     words = [seg.split("】")[0] for seg in hint.split("【")[1:]]
     shown = (" (" + ", ".join(words) + ")") if words else ""
     return (

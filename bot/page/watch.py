@@ -9,16 +9,16 @@ left is the submission gate's word (``bot.safety.gate``), seen here through :cla
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.outcome import verdicts
 from bot.outcome.classify import classify_reply
@@ -28,7 +28,7 @@ from bot.page.locate import Resolver
 from bot.privacy import in_current_run, logger
 from bot.types import Action, CaptchaMode
 
-__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "hand_off_open_check", "wait_while"]
+__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "hand_off_open_check", "wait_for_event"]
 
 SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
 _WATCHED = ("captcha_box", "validation_error", "error_toast", "result_banner")
@@ -43,13 +43,19 @@ class Sending(Protocol):
     @property
     def done(self) -> bool: ...  # its reply (or its failure) is in
 
+    @property
+    def sent_event(self) -> asyncio.Event: ...  # set when ``sent`` becomes true
+
+    @property
+    def done_event(self) -> asyncio.Event: ...  # set when ``done`` becomes true
+
 
 @dataclass(frozen=True)
 class Hooks:
     """What the watch reports to the run: stages, screenshots, lines for the operator."""
 
     stage: Callable[[str], None]
-    screenshot: Callable[[str], None]
+    screenshot: Callable[[str], Awaitable[None]]
     notify: Callable[[str], None]
 
 
@@ -59,7 +65,7 @@ class PageSignals:
     endpoints after the click (the page may have sent the form somewhere the gate does not see).
     """
 
-    page: Page
+    page: Any  # playwright.async_api.Page
     known: Callable[[str], bool]  # a URL the gate or the session watch handles
     dialogs: list[str] = field(default_factory=list)
     unexpected_posts: list[str] = field(default_factory=list)
@@ -83,37 +89,38 @@ class PageSignals:
         self.unexpected_posts.append(path)
         logger.warning("a POST to an unknown endpoint after the click: {}", path)
 
-    def _on_dialog(self, dialog: Any) -> None:
+    async def _on_dialog(self, dialog: Any) -> None:
         logger.info("page dialog ({}): {}", dialog.type, dialog.message)
         self.dialogs.append(str(dialog.message))
         with suppress(PlaywrightError):
-            dialog.dismiss()
+            await dialog.dismiss()
 
 
-def wait_while(page: Page, busy: Callable[[], bool], timeout_s: float) -> None:
-    """Let the page's requests finish while ``busy()`` holds, up to ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while busy() and time.monotonic() < deadline:
-        with suppress(PlaywrightTimeoutError):
-            page.wait_for_event("requestfinished", timeout=SLICE_MS)
+async def wait_for_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` is set, up to ``timeout_s``; whether it is set."""
+    with suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), max(0.0, timeout_s))
+    return event.is_set()
 
 
-def hand_off_open_check(
+async def hand_off_open_check(
     resolver: Resolver, hooks: Hooks, wait_s: float, headed: bool, mode: CaptchaMode
 ) -> Outcome | None:
     """A security check that is open before the click (it covers the form and 提交): a person
     passes it within ``wait_s``, or the run ends as ``captcha_required`` with nothing sent. The
     box is recognised by the map, whatever its form (characters to click, a slider)."""
-    if resolver.present("captcha_box") is None:
+    if await resolver.present("captcha_box") is None:
         return None
     hooks.stage("captcha_shown")
-    hooks.screenshot("captcha.png")
+    await hooks.screenshot("captcha.png")
     if wait_s <= 0:
         return verdicts.captcha_required(headed, mode)
-    hooks.notify(readers.captcha_prompt(resolver, wait_s))
+    hooks.notify(await readers.captcha_prompt(resolver, wait_s))
     try:
-        resolver.any_of("captcha_box").filter(visible=True).first.wait_for(
-            state="detached", timeout=wait_s * 1000
+        await (
+            resolver.any_of("captcha_box")
+            .filter(visible=True)
+            .first.wait_for(state="detached", timeout=wait_s * 1000)
         )
     except PlaywrightTimeoutError:
         return verdicts.captcha_required(headed, mode, waited=wait_s)
@@ -136,7 +143,7 @@ class AfterClick:
     captcha_wait_s: float
     headed: bool
 
-    def until_sent(self) -> Outcome | None:
+    async def until_sent(self) -> Outcome | None:
         resolver = self.resolver
         watch = [n for n in _WATCHED if n in resolver.smap.elements]
         union = resolver.any_of(watch[0])
@@ -145,16 +152,16 @@ class AfterClick:
         deadline = time.monotonic() + self.timeout_s
         captcha_seen = False
         while not self.sending.sent:
-            if not captcha_seen and resolver.present("captcha_box") is not None:
+            if not captcha_seen and await resolver.present("captcha_box") is not None:
                 captcha_seen = True
                 self.hooks.stage("captcha_shown")
-                self.hooks.screenshot("captcha.png")
+                await self.hooks.screenshot("captcha.png")
                 if self.captcha_wait_s <= 0:
                     return verdicts.captcha_required(self.headed, self.captcha_mode)
-                self.hooks.notify(readers.captcha_prompt(resolver, self.captcha_wait_s))
+                self.hooks.notify(await readers.captcha_prompt(resolver, self.captcha_wait_s))
                 deadline = time.monotonic() + self.captcha_wait_s
-            if not captcha_seen or resolver.present("captcha_box") is None:
-                problem = self._pre_send_problem()
+            if not captcha_seen or await resolver.present("captcha_box") is None:
+                problem = await self._pre_send_problem()
                 # The reply may have arrived while we looked: then the page shows the answer to
                 # the submission, which is judged from the reply itself.
                 if self.sending.sent:
@@ -164,20 +171,45 @@ class AfterClick:
             if time.monotonic() >= deadline:
                 return self._timed_out(captcha_seen)
             with suppress(PlaywrightTimeoutError):
-                if captcha_seen and resolver.present("captcha_box") is not None:
+                if captcha_seen and await resolver.present("captcha_box") is not None:
                     # A person is working on the check: wait for the box to go away.
-                    resolver.any_of("captcha_box").filter(visible=True).first.wait_for(
-                        state="detached", timeout=SLICE_MS * 4
+                    await self._until_sent_or(
+                        resolver.any_of("captcha_box")
+                        .filter(visible=True)
+                        .first.wait_for(state="detached", timeout=SLICE_MS * 4)
                     )
                 else:
                     # Hidden matches (a v-show banner, the box before it opens) stay in the DOM:
                     # wait for any match to be visible, not for the first match.
-                    union.filter(visible=True).first.wait_for(state="attached", timeout=SLICE_MS)
+                    await self._until_sent_or(
+                        union.filter(visible=True).first.wait_for(
+                            state="attached", timeout=SLICE_MS
+                        )
+                    )
         return None
 
-    def until_reply(self) -> None:
+    async def _until_sent_or(self, waiting: Awaitable[None]) -> None:
+        """Wait for ``waiting`` (a slice of the page's own wait), or less when the request
+        leaves meanwhile: the gate's event ends the wait at once."""
+        page_wait = asyncio.ensure_future(waiting)
+        sent = asyncio.ensure_future(self.sending.sent_event.wait())
+        try:
+            await asyncio.wait((page_wait, sent), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (page_wait, sent):
+                if not task.done():
+                    task.cancel()
+            for task in (page_wait, sent):
+                with suppress(asyncio.CancelledError, PlaywrightError):
+                    await task
+        if page_wait.done() and not page_wait.cancelled():
+            exc = page_wait.exception()
+            if exc is not None and not isinstance(exc, PlaywrightTimeoutError):
+                raise exc
+
+    async def until_reply(self) -> None:
         """Wait for the gate's reply (or its failure), a second past the reply timeout."""
-        wait_while(self.resolver.page, lambda: not self.sending.done, self.timeout_s + 1)
+        await wait_for_event(self.sending.done_event, self.timeout_s + 1)
 
     def _timed_out(self, captcha_seen: bool) -> Outcome:
         if captcha_seen:
@@ -188,21 +220,21 @@ class AfterClick:
             return verdicts.unknown_unexpected(self.signals.unexpected_posts)
         return verdicts.no_reaction(self.timeout_s)
 
-    def _pre_send_problem(self) -> Outcome | None:
+    async def _pre_send_problem(self) -> Outcome | None:
         resolver = self.resolver
         if self.signals.clicked and self.signals.dialogs:
             return verdicts.page_validation(self.signals.dialogs[-1], alert=True)
-        messages = readers.field_messages(resolver)
+        messages = await readers.field_messages(resolver)
         if messages is not None:
             return verdicts.page_validation("; ".join(messages) or None, alert=False)
-        if resolver.visible("error_toast") is not None:
-            return verdicts.site_message_before_send(readers.toast_text(resolver))
+        if await resolver.visible("error_toast") is not None:
+            return verdicts.site_message_before_send(await readers.toast_text(resolver))
         login = resolver.smap.login_route
         if login and resolver.page.url.endswith(login):
             return verdicts.session_expired(submitted="no")
-        if resolver.present("result_banner") is not None:
+        if await resolver.present("result_banner") is not None:
             # A banner without a request through the gate: the page used another endpoint.
-            text = readers.text_of(resolver.present("result_text"))
+            text = await readers.text_of(await resolver.present("result_text"))
             outcome = classify_reply(resolver.smap, self.action, None, text)
             return outcome.model_copy(update={"submitted": "maybe"})
         return None

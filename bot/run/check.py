@@ -20,10 +20,11 @@ with that outcome's code (22).
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from pathlib import Path
 
-from playwright.sync_api import Browser
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Browser
+from playwright.async_api import Error as PlaywrightError
 
 from bot import defaults
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
@@ -45,7 +46,7 @@ from bot.types import Category
 __all__ = ["check_selectors"]
 
 
-def _check_page(
+async def _check_page(
     browser: Browser,
     smap: SelectorMap,
     base_url: str,
@@ -53,15 +54,15 @@ def _check_page(
     progress: Progress,
 ) -> CheckReport:
     report = CheckReport(base_url)
-    session = open_session(browser, smap, base_url, timeout_s)
+    session = await open_session(browser, smap, base_url, timeout_s)
     try:
-        capability = served_by_icpbot(session.context, base_url)
+        capability = await served_by_icpbot(session.context, base_url)
         if capability is not None:
             report.target = str(capability.get("icpbot"))
         documents = DocumentWatch(session.page)
         progress(f"opening {session.url}")
         try:
-            response = session.goto(timeout_s)
+            response = await session.goto(timeout_s)
         except PlaywrightError as exc:
             # A site that is down has not changed: not the "does not match" of a redesign.
             report.page_detail = f"did not load: {first_line(exc)}"
@@ -69,7 +70,7 @@ def _check_page(
             return report
         resolver = Resolver(session.page, smap, timeout_s)
         progress(f"waiting up to {timeout_s:g}s for the SMS block (front door included)")
-        barrier = reach_sms_block(resolver, documents, session.url, timeout_s)
+        barrier = await reach_sms_block(resolver, documents, session.url, timeout_s)
         status = documents.status or (response.status if response else 0)
         if barrier is not None:
             report.page_detail = f"HTTP {status}: {barrier.message}"
@@ -77,7 +78,7 @@ def _check_page(
             return report
         report.page_ok = status < 400
         report.page_detail = f"HTTP {status}"
-        rows = probe_block(resolver, timeout_s, progress)
+        rows = await probe_block(resolver, timeout_s, progress)
         answers = [n for n in smap.elements if n in AFTER_SUBMIT]
         if capability is None:
             for name in answers:
@@ -88,14 +89,15 @@ def _check_page(
                     note="not checked (only on the mock or a replay)",
                 )
         else:
-            check_answers(session, resolver, capability, rows, answers, timeout_s, progress)
+            await check_answers(session, resolver, capability, rows, answers, timeout_s, progress)
         report.rows = [rows[n] for n in rows]
         return report
     finally:
-        session.context.close()
+        with suppress(PlaywrightError):
+            await session.context.close()
 
 
-def check_selectors(
+async def check_selectors(
     base_url: str,
     *,
     site: str = defaults.SITE,
@@ -117,7 +119,7 @@ def check_selectors(
     say = progress or (lambda _line: None)
     started = time.monotonic()
     launcher = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
-    with browser_for(lent, launcher) as chromium:
-        report = _check_page(chromium, smap, base_url, timeout_s, say)
+    async with browser_for(lent, launcher) as chromium:
+        report = await _check_page(chromium, smap, base_url, timeout_s, say)
     say(f"done in {time.monotonic() - started:.1f}s")
     return report

@@ -19,9 +19,9 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
 
-from playwright.sync_api import BrowserContext, Locator, Route
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import BrowserContext, Locator, Route
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
 from bot.errors import first_line
@@ -51,7 +51,7 @@ _DUMMY = {"verify_code": "000000", "verify_mobile": "13800000000", "verify_id_la
 _TOAST_MSG = "系统繁忙，请稍后再试"
 
 
-def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] | None:
+async def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] | None:
     """The capability of a mock or replay served by icpbot at ``base_url``, else None.
 
     Asked only of a loopback address: an odd request to the real site is what its firewall
@@ -60,10 +60,10 @@ def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] |
     if urlparse(base_url).hostname not in _LOOPBACK:
         return None
     try:
-        answer = context.request.get(
+        answer = await context.request.get(
             urljoin(base_url, defaults.MOCK_CAPABILITY_PATH), timeout=5000, max_retries=0
         )
-        data = answer.json() if answer.ok else None
+        data = await answer.json() if answer.ok else None
     except (PlaywrightError, ValueError):
         return None
     if isinstance(data, dict) and data.get("icpbot") in ("mock", "replay"):
@@ -74,14 +74,16 @@ def served_by_icpbot(context: BrowserContext, base_url: str) -> dict[str, Any] |
 class _StandIn:
     """Answers the page's submission requests inside the browser; nothing leaves it."""
 
-    def __init__(self, context: BrowserContext, session: Session) -> None:
+    def __init__(self) -> None:
         self.reply: dict[str, Any] = {}
         self.answered = 0
-        # Registered after the gate's routes, so these run first (Playwright: last one wins).
-        context.route(session.gate.pattern(), self._handle)
-        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
 
-    def _handle(self, route: Route) -> None:
+    async def install(self, context: BrowserContext, session: Session) -> None:
+        # Registered after the gate's routes, so these run first (Playwright: last one wins).
+        await context.route(session.gate.pattern(), self._handle)
+        await context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), self._handle)
+
+    async def _handle(self, route: Route) -> None:
         request = route.request
         origin = request.headers.get("origin") or "*"
         cors = {"access-control-allow-origin": origin, "vary": "Origin"}
@@ -93,10 +95,10 @@ class _StandIn:
                     "access-control-request-headers", "*"
                 ),
             }
-            route.fulfill(status=204, headers=headers)
+            await route.fulfill(status=204, headers=headers)
             return
         self.answered += 1
-        route.fulfill(
+        await route.fulfill(
             status=200,
             headers={**cors, "content-type": "application/json;charset=UTF-8"},
             body=json.dumps(self.reply, ensure_ascii=False),
@@ -115,26 +117,27 @@ class _Control:
     def __init__(self, context: BrowserContext, base: str | None) -> None:
         self.context, self.base = context, base.rstrip("/") if base else None
 
-    def get(self, route: str) -> dict[str, Any] | None:
+    async def get(self, route: str) -> dict[str, Any] | None:
         if not self.base:
             return None
         with suppress(PlaywrightError, ValueError):
-            answer = self.context.request.get(f"{self.base}/{route}", timeout=5000)
-            data = answer.json()
+            answer = await self.context.request.get(f"{self.base}/{route}", timeout=5000)
+            data = await answer.json()
             return data if answer.ok and isinstance(data, dict) else None
         return None
 
-    def post(self, route: str, body: Any) -> bool:
+    async def post(self, route: str, body: Any) -> bool:
         if not self.base:
             return False
         with suppress(PlaywrightError):
-            return self.context.request.post(
+            answer = await self.context.request.post(
                 f"{self.base}/{route}", data=json.dumps(body), timeout=5000
-            ).ok
+            )
+            return answer.ok
         return False
 
 
-def check_answers(
+async def check_answers(
     session: Session,
     resolver: Resolver,
     capability: dict[str, Any],
@@ -151,13 +154,14 @@ def check_answers(
             rows[name] = CheckRow(name, "not_checked", not_tried(resolver.smap, name), note=note)
         return
     check = _AnswerCheck(session, resolver, capability, rows, names, timeout_s, progress)
+    await check.start()
     try:
-        check.field_message()
-        check.banner()
-        check.toast()
-        check.security_check()
+        await check.field_message()
+        await check.banner()
+        await check.toast()
+        await check.security_check()
     finally:
-        check.restore()
+        await check.restore()
     if check.stand_in.answered:
         progress(
             f"the stand-in answered {check.stand_in.answered} submission(s) inside the browser"
@@ -185,38 +189,49 @@ class _AnswerCheck:
     ) -> None:
         self.session, self.resolver, self.rows = session, resolver, rows
         self.names, self.timeout_s, self.progress = names, timeout_s, progress
-        self.stand_in = _StandIn(session.context, session)
+        self.stand_in = _StandIn()
         self.control = _Control(session.context, capability.get("control"))
-        self.state = self.control.get("state")
+        self.state: dict[str, Any] | None = None
         self.wanted = set(names)
 
-    def answer(self, *kinds: str) -> None:
+    async def start(self) -> None:
+        await self.stand_in.install(self.session.context, self.session)
+        self.state = await self.control.get("state")
+
+    async def answer(self, *kinds: str) -> None:
         for name in kinds:
             if name in self.wanted and name not in self.rows:
-                probe(self.resolver, name, self.timeout_s, self.rows, self.progress)
+                await probe(self.resolver, name, self.timeout_s, self.rows, self.progress)
 
-    def fresh_page(self) -> bool:
+    async def fresh_page(self) -> bool:
         self.resolver.pinned = {}
         documents = DocumentWatch(self.session.page)
         try:
             # A reload, not a goto: the same URL with a #/ route is a same-document navigation,
             # which keeps the page's state (its messages, 提交's 3 s guard, its check setting).
-            self.session.page.reload(wait_until="domcontentloaded", timeout=self.timeout_s * 1000)
+            await self.session.page.reload(
+                wait_until="domcontentloaded", timeout=self.timeout_s * 1000
+            )
         except PlaywrightError as exc:
             self.progress(f"reload failed: {first_line(exc)}")
             return False
-        return reach_sms_block(self.resolver, documents, self.session.url, self.timeout_s) is None
+        return (
+            await reach_sms_block(self.resolver, documents, self.session.url, self.timeout_s)
+            is None
+        )
 
-    def submit(self, fill: bool) -> Locator | None:
+    async def submit(self, fill: bool) -> Locator | None:
         """Fill the verify form (all but the last field when ``fill`` is False: one message)."""
         resolver, timeout_s = self.resolver, self.timeout_s
         try:
-            if resolver.present("verify_card") is None:
-                resolver.resolve("verify_tab", timeout_s=timeout_s, quiet=True).click()
-            resolver.pin("verify_card")
+            if await resolver.present("verify_card") is None:
+                await (
+                    await resolver.resolve("verify_tab", timeout_s=timeout_s, quiet=True)
+                ).click()
+            await resolver.pin("verify_card")
             for element, value in list(_DUMMY.items())[: None if fill else -1]:
-                resolver.resolve(element, timeout_s=timeout_s, quiet=True).fill(value)
-            resolver.resolve("verify_submit", timeout_s=timeout_s, quiet=True).click()
+                await (await resolver.resolve(element, timeout_s=timeout_s, quiet=True)).fill(value)
+            await (await resolver.resolve("verify_submit", timeout_s=timeout_s, quiet=True)).click()
         except Exception as exc:  # the form itself did not match: its rows already say so
             self.progress(f"could not click 提交: {first_line(exc)}")
             return None
@@ -224,48 +239,50 @@ class _AnswerCheck:
         for name in self.names[1:]:
             union = union.or_(resolver.any_of(name))
         with suppress(PlaywrightTimeoutError):
-            union.filter(visible=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
+            await union.filter(visible=True).first.wait_for(
+                state="visible", timeout=timeout_s * 1000
+            )
         return union
 
-    def field_message(self) -> None:
+    async def field_message(self) -> None:
         """提交 with a field left empty: the client's own rules answer (nothing is sent anyway)."""
         self.progress("rendering a field message: 提交 with the last field empty")
         if self.state is not None:
-            self.control.post("captcha", {"form": None})
-        if self.fresh_page() and self.submit(fill=False) is not None:
-            self.answer("validation_error")
+            await self.control.post("captcha", {"form": None})
+        if await self.fresh_page() and await self.submit(fill=False) is not None:
+            await self.answer("validation_error")
 
-    def banner(self) -> None:
+    async def banner(self) -> None:
         """The stand-in answers with a success status of the map's table."""
         self.progress("rendering a banner: the stand-in answers 提交 with a success status")
         self.stand_in.reply = _banner_reply(self.resolver)
-        if self.fresh_page() and self.submit(fill=True) is not None:
-            if self.resolver.present("captcha_box") is not None:
-                self.answer("captcha_box", "captcha_overlay")
+        if await self.fresh_page() and await self.submit(fill=True) is not None:
+            if await self.resolver.present("captcha_box") is not None:
+                await self.answer("captcha_box", "captcha_overlay")
             else:
-                self.answer("result_banner", "result_text")
+                await self.answer("result_banner", "result_text")
 
-    def toast(self) -> None:
+    async def toast(self) -> None:
         """The stand-in answers with an error envelope."""
         self.progress("rendering an error toast: the stand-in answers 提交 with code 500")
         self.stand_in.reply = {"code": 500, "msg": _TOAST_MSG, "success": False}
         if (
-            self.fresh_page()
-            and self.submit(fill=True) is not None
+            await self.fresh_page()
+            and await self.submit(fill=True) is not None
             and "captcha_box" not in self.rows
         ):
-            self.answer("error_toast", "error_toast_text")
+            await self.answer("error_toast", "error_toast_text")
 
-    def security_check(self) -> None:
+    async def security_check(self) -> None:
         """The check, switched on by the mock's control API for one page load."""
         if "captcha_box" in self.rows or self.state is None:
             return
         self.progress("rendering the security check (the mock's control API switches it on)")
-        self.control.post("captcha", {"form": "click"})
+        await self.control.post("captcha", {"form": "click"})
         before = self.stand_in.answered
-        if not (self.fresh_page() and self.submit(fill=True) is not None):
+        if not (await self.fresh_page() and await self.submit(fill=True) is not None):
             return
-        if self.stand_in.answered > before and self.resolver.present("captcha_box") is None:
+        if self.stand_in.answered > before and await self.resolver.present("captcha_box") is None:
             # A replay of a page recorded without a check: 提交 went straight through.
             note = (
                 "not checked: this page sends 提交 without a security check (recorded without one)"
@@ -275,12 +292,12 @@ class _AnswerCheck:
                     name, "not_checked", not_tried(self.resolver.smap, name), note=note
                 )
         else:
-            self.answer("captcha_box", "captcha_overlay")
+            await self.answer("captcha_box", "captcha_overlay")
 
-    def restore(self) -> None:
+    async def restore(self) -> None:
         """The mock's security check as it was before the check."""
         if self.state is not None:
-            self.control.post(
+            await self.control.post(
                 "captcha",
                 {
                     "form": self.state.get("captcha_form"),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Error as PlaywrightError
 
 from bot.config.selector_map import SelectorMap
 from bot.errors import SelectorError, first_line
@@ -114,14 +114,14 @@ class CheckReport:
         }
 
 
-def _own_candidates(resolver: Resolver, name: str) -> tuple[Tried, ...]:
+async def _own_candidates(resolver: Resolver, name: str) -> tuple[Tried, ...]:
     """What each of the element's candidates finds right now, in its (pinned) container."""
     spec = resolver.smap.element(name)
     scope: Any = resolver.pinned.get(spec.within or "", resolver.page)
     out = []
     for cand in spec.candidates:
         try:
-            count = candidate_locator(scope, cand).filter(visible=True).count()
+            count = await candidate_locator(scope, cand).filter(visible=True).count()
             out.append(Tried(cand.describe(), f"{count} visible"))
         except PlaywrightError as exc:
             out.append(Tried(cand.describe(), f"error: {first_line(exc)}"))
@@ -132,7 +132,7 @@ def not_tried(smap: SelectorMap, name: str) -> tuple[Tried, ...]:
     return tuple(Tried(c.describe(), "not tried") for c in smap.element(name).candidates)
 
 
-def probe(
+async def probe(
     resolver: Resolver,
     name: str,
     timeout_s: float,
@@ -158,7 +158,7 @@ def probe(
         return row
     progress(f"waiting up to {timeout_s:g}s for {name}")
     try:
-        resolver.resolve(name, timeout_s=timeout_s, quiet=True)
+        await resolver.resolve(name, timeout_s=timeout_s, quiet=True)
     except SelectorError as exc:
         tried = tuple(Tried(c, r) for c, r in exc.tried)
         row = CheckRow(name, "missing", tried, note="no candidate matched exactly one element")
@@ -168,11 +168,11 @@ def probe(
         matched = resolver.matched[name]
         first = spec.candidates[0].describe()
         if any(name == other.within for other in smap.elements.values()):
-            resolver.pin(name)
+            await resolver.pin(name)
         row = CheckRow(
             name,
             "first" if matched == first else "fallback",
-            _own_candidates(resolver, name),
+            await _own_candidates(resolver, name),
             matched,
             "" if matched == first else "matched by a fallback: the page changed",
         )
@@ -180,22 +180,24 @@ def probe(
     return row
 
 
-def probe_block(resolver: Resolver, timeout_s: float, progress: Progress) -> dict[str, CheckRow]:
+async def probe_block(
+    resolver: Resolver, timeout_s: float, progress: Progress
+) -> dict[str, CheckRow]:
     """Every element of the two tabs, in the page's order (each tab clicked when it matched)."""
     rows: dict[str, CheckRow] = {}
     wait = timeout_s
 
-    def look(name: str) -> CheckRow:
+    async def look(name: str) -> CheckRow:
         nonlocal wait
-        row = probe(resolver, name, wait, rows, progress)
+        row = await probe(resolver, name, wait, rows, progress)
         if row.status == "missing":
             wait = min(wait, _SETTLED_WAIT_S)
         return row
 
     for form in (VerifyTab(resolver), ResendTab(resolver)):
-        tab = look(form.tab_element)
+        tab = await look(form.tab_element)
         if tab.ok:
-            resolver.resolve(form.tab_element).click()
+            await (await resolver.resolve(form.tab_element)).click()
         for name in (form.card_element, *(e for _, e in form.fields), form.submit_element):
-            look(name)
+            await look(name)
     return rows

@@ -8,7 +8,8 @@ a staging copy.
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from urllib.parse import urlparse
@@ -18,9 +19,6 @@ from bot.config.selector_models import Pacing
 __all__ = ["Pacer", "Pacers", "is_local", "site_key"]
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-# Waits are cut into short slices so that Ctrl-C (delivered between two slices) stays prompt.
-# allow-sleep: pacing waits on purpose (a rate limit, not a wait for a page).
-_SLICE_S = 0.2
 
 
 def is_local(base_url: str) -> bool:
@@ -34,61 +32,59 @@ def site_key(site: str, base_url: str) -> str:
 
 class Pacer:
     """The submissions of one site: :meth:`acquire` before the click, :meth:`release` once the
-    reply is in (or the run ended). Thread-safe; it waits with ``sleep``, which a parallel batch
-    sets to its fibers' sleep (a blocking sleep would stop every run of the batch)."""
+    reply is in (or the run ended). For the runs of one event loop: a run that waits lets the
+    others go on; it wakes when a slot is released or when the interval has passed."""
 
-    def __init__(self, pacing: Pacing, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, pacing: Pacing) -> None:
         self.pacing = pacing
-        self._sleep = sleep
         self._free = pacing.max_parallel  # submission slots left; None: no limit
-        self._lock = threading.Lock()
         self._last_start = float("-inf")
+        self._changed = asyncio.Condition()
 
     @property
     def limited(self) -> bool:
         return self._free is not None or self.pacing.min_interval_s > 0
 
-    def acquire(self, waiting: Callable[[], None] | None = None) -> None:
+    async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
         """Wait until this submission may start; ``waiting`` is called once if it must wait."""
         told = False
-        while True:
-            with self._lock:
+        async with self._changed:
+            while True:
                 wait = self._last_start + self.pacing.min_interval_s - time.monotonic()
-                if self._free is not None and self._free <= 0:
-                    wait = _SLICE_S  # every slot taken: look again in a moment
-                elif wait <= 0:
+                if (self._free is None or self._free > 0) and wait <= 0:
                     if self._free is not None:
                         self._free -= 1
                     self._last_start = time.monotonic()
                     return
-            if not told and waiting is not None:
-                told = True
-                waiting()
-            self._sleep(min(wait, _SLICE_S))  # short slices keep Ctrl-C prompt
+                if not told and waiting is not None:
+                    told = True
+                    waiting()
+                if self._free is not None and self._free <= 0:
+                    await self._changed.wait()  # until a slot is released
+                else:
+                    # The site's interval: a wait on purpose (a rate limit, not a page).
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), wait)
 
-    def release(self) -> None:
-        with self._lock:
+    async def release(self) -> None:
+        async with self._changed:
             if self._free is not None:
                 self._free += 1
+            self._changed.notify_all()
 
 
 class Pacers:
     """One :class:`Pacer` per site and host, for one invocation."""
 
-    def __init__(
-        self, *, ignore: bool = False, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def __init__(self, *, ignore: bool = False) -> None:
         self.ignore = ignore
-        self.sleep = sleep
         self._by_key: dict[str, Pacer] = {}
-        self._lock = threading.Lock()
 
     def for_site(self, site: str, base_url: str, pacing: Pacing) -> Pacer | None:
         """The pacer of a site, or None when nothing limits it (the mock, the flag, no map)."""
         if self.ignore or is_local(base_url):
             return None
-        pacer = Pacer(pacing, self.sleep)
+        pacer = Pacer(pacing)
         if not pacer.limited:
             return None
-        with self._lock:
-            return self._by_key.setdefault(site_key(site, base_url), pacer)
+        return self._by_key.setdefault(site_key(site, base_url), pacer)

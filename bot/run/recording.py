@@ -8,16 +8,17 @@ browser call after an interruption, with signals held.
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.config.scenario import Scenario
 from bot.evidence.caption import caption_lines
-from bot.evidence.files import safe_capture
+from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, logger
 from bot.run.options import RunEvent, RunOptions, RunResult, now
 from bot.run.pacing import Pacer
 from bot.run.session import Session
-from bot.run.signals import signals_held
 from bot.safety.guard import Claim
 from bot.types import Category
 
@@ -71,44 +72,41 @@ class RunRecording:
             values=[(k, str(v)) for k, v in inputs.items() if v],
         )
 
-    def record(self, *, interrupted: bool = False) -> None:
+    async def record(self, *, interrupted: bool = False) -> None:
         """Close the gate, finish the ledger row, write result.json, then gather the evidence.
 
-        The first write of result.json comes before any browser call, with signals held: after
-        Ctrl-C the browser may be gone, and the result must be on disk anyway. Called again after
-        an interruption, it completes what the first call did not.
+        The first write of result.json comes before any browser call: after Ctrl-C the browser
+        may be gone, and the result must be on disk anyway. The caller runs this shielded
+        (:func:`~bot.run.signals.finish_shielded`): a second Ctrl-C cannot cut it short.
         """
-        with signals_held():
-            logger.debug("recording the outcome")
-            self._settle()
+        logger.debug("recording the outcome")
+        await self._settle()
         session = self.session
         self.recorder.interrupted = interrupted
         if not self.gathered:
             self.gathered = True
             try:
-                self.recorder.gather(
+                await self.recorder.gather(
                     session.page if session else None,
                     session.context if session else None,
                     failed=self.result.outcome.category is not Category.success,
                 )
-            except BaseException as exc:  # a second Ctrl-C, or Playwright torn down by the first
+            except BaseException as exc:  # Playwright torn down under the run
                 if not interrupted:
                     raise
                 logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
             finally:
                 self.recorder.discard_raw()
-                with signals_held():
-                    self._write_result()
-        if session is not None and not interrupted:
-            safe_capture("close context", session.context.close)
+                await self._write_result()
+        if session is not None:
+            await safe_capture_async("close context", session.context.close, expected=interrupted)
         outcome = self.result.outcome
         logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
 
-    def _settle(self) -> None:
-        """Close the gate, finish the ledger row, write result.json: no browser call, no
-        signal in between (a second Ctrl-C waits until the result is on disk)."""
+    async def _settle(self) -> None:
+        """Close the gate, finish the ledger row, write result.json: no browser call."""
         if self.settled:
-            self._write_result()
+            await self._write_result()
             return
         self.settled = True
         session = self.session
@@ -125,14 +123,15 @@ class RunRecording:
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
         if self.claim is not None:
-            self.claim.finish(outcome.category, outcome.site_status)  # also frees the person
-            self.claim = None
+            claim, self.claim = self.claim, None
+            # also frees the person; in a thread: a slow disk or database stops no other run
+            await asyncio.to_thread(claim.finish, outcome.category, outcome.site_status)
         if self.paced and self.pacer is not None:
             self.paced = False
-            self.pacer.release()
-        self._write_result()
+            await self.pacer.release()
+        await self._write_result()
 
-    def _write_result(self) -> None:
+    async def _write_result(self) -> None:
         if self.resolver is not None:
             self.result.selectors_matched = dict(self.resolver.matched)
             for warning in self.resolver.fallbacks:
@@ -140,4 +139,4 @@ class RunRecording:
                     self.result.warnings.append(warning)
         self.result.finished_at = now()
         self.result.evidence = self.recorder.evidence
-        self.recorder.write_result(self.result.to_json())
+        await self.recorder.write_result(self.result.to_json())

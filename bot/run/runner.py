@@ -9,11 +9,11 @@ Ctrl-C). No browser starts before every selector map is loaded, nor for a run th
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from playwright.sync_api import Browser
+from playwright.async_api import Browser
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap, find_selector_map, load_selector_map
@@ -21,19 +21,25 @@ from bot.errors import ConfigError
 from bot.evidence.files import private_dir, safe_capture, write_json
 from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
-from bot.page.fibers import Fibers
 from bot.privacy import REDACTOR
+from bot.run.batch import Batch
 from bot.run.options import RunOptions, RunResult, new_run_id, now
-from bot.run.pacing import Pacers, is_local, site_key
-from bot.run.scenario_run import ScenarioRun
+from bot.run.pacing import is_local, site_key
+from bot.run.signals import Engine, finish_shielded, run_blocking
 from bot.safety.budget import SITE_FAILURE_LIMIT
 from bot.safety.ledger import open_ledger
 
+T = TypeVar("T")
+
 __all__ = [
+    "SharedBrowser",
     "invalid_input_result",
+    "launcher_for",
     "load_map_for",
+    "prepare_batch",
     "run_records",
     "run_scenarios",
+    "run_scenarios_async",
     "write_report",
 ]
 
@@ -43,84 +49,134 @@ def load_map_for(scenario: Scenario, options: RunOptions) -> SelectorMap:
     return load_selector_map(options.selectors or find_selector_map(scenario.site))
 
 
-def run_scenarios(
+def prepare_batch(
     scenarios: Sequence[Scenario],
     options: RunOptions,
-    *,
-    browser: Browser | None = None,
-    pool: LazyBrowser | None = None,
-) -> list[RunResult]:
-    """Run each scenario once, in order, sharing one browser. Never raises for site behaviour.
-
-    Selector maps are loaded (and so validated) for every scenario before any browser starts.
-    ``browser`` lends an already launched browser, which is left open; otherwise one is launched
-    on first need through ``pool`` (a :class:`LazyBrowser`, whose driver may already run), so a
-    run that the guard refuses starts none; the pool is closed on return. ``options.headed``
-    None means headless: whether a person sits at the screen is the caller's judgement (the CLI
-    makes it). KeyboardInterrupt (or :class:`~bot.errors.Stopped`, for SIGTERM) propagates after
-    the current run's result.json is written, carrying the results so far as ``.results``.
-
-    With ``options.parallel`` above 1, up to that many runs go at once as fibers of one
-    Playwright driver (:mod:`bot.run.batch`): the lent browser's, else the pool's. Call it from
-    the thread that started that driver (and not from inside an asyncio loop).
-    """
+    browser: Callable[[], Awaitable[Browser]],
+) -> Batch:
+    """The runs of ``scenarios``, with every selector map loaded (and so validated) first: a bad
+    map raises :class:`~bot.errors.ConfigError` here, before any browser starts."""
     scenarios = [s.with_base_url(options.base_url) if options.base_url else s for s in scenarios]
-    maps = {id(s): load_map_for(s, options) for s in scenarios}  # raises ConfigError early
+    maps = {id(s): load_map_for(s, options) for s in scenarios}
     private_dir(options.out_dir)
-    workers = min(options.parallel, len(scenarios))
-    launcher = pool or LazyBrowser(options.browser)
+    if options.parallel > 1:
+        _pacing_notice(scenarios, maps, options)
+    return Batch(scenarios, options, maps, browser)
+
+
+def launcher_for(options: RunOptions, launcher: LazyBrowser | None = None) -> LazyBrowser:
+    """``launcher`` (or a new one) set up as ``options`` say: headed, remote."""
+    launcher = launcher or LazyBrowser(options.browser)
     launcher.headed = bool(options.headed)
     if options.connect is not None:
         launcher.connect = options.connect
     if options.expose_network is not None:
         launcher.expose_network = options.expose_network
-    get_browser: Callable[[], Browser] = (lambda: browser) if browser is not None else launcher
-    results: list[RunResult] = []
-    stopped: KeyboardInterrupt | None = None
-    try:
-        if workers > 1:
-            _pacing_notice(scenarios, maps, options)
-            # The runs are fibers of one Playwright driver: the lent browser's, else the pool's
-            # (started here, in the caller's greenlet, where a signal must land).
-            fibers = Fibers(browser if browser is not None else launcher.start_driver())
-            from bot.run.batch import run_parallel  # greenlets: only a parallel batch needs them
-
-            results = run_parallel(scenarios, options, maps, get_browser, fibers, workers)
-        else:
-            _run_in_turn(scenarios, options, maps, get_browser, results)
-    except KeyboardInterrupt as exc:
-        stopped = exc  # it carries the runs so far
-    finally:
-        try:
-            launcher.close()
-        except KeyboardInterrupt as exc:  # a Ctrl-C while the browser closed: one is enough
-            stopped = stopped or exc
-    if stopped is not None:
-        if not hasattr(stopped, "results"):
-            stopped.results = results  # type: ignore[attr-defined]
-        raise stopped
-    return results
+    return launcher
 
 
-def _run_in_turn(
+async def run_scenarios_async(
     scenarios: Sequence[Scenario],
     options: RunOptions,
-    maps: dict[int, SelectorMap],
-    get_browser: Callable[[], Browser],
-    results: list[RunResult],
-) -> None:
-    """Each scenario in turn, appending to ``results``."""
-    pacers = Pacers(ignore=options.ignore_site_pacing)
-    for index, sc in enumerate(scenarios):
-        smap = maps[id(sc)]
-        pacer = pacers.for_site(smap.site, sc.base_url, smap.pacing)
-        run = ScenarioRun(sc, options, smap, get_browser, index=index, pacer=pacer)
+    *,
+    browser: Browser | None = None,
+    launcher: LazyBrowser | None = None,
+) -> list[RunResult]:
+    """Run each scenario once, sharing one browser; results in input order. Never raises for
+    site behaviour: every run ends in a :class:`RunResult` with a ``result.json`` on disk.
+
+    Selector maps are loaded (and so validated) for every scenario before any browser starts.
+    ``browser`` lends an already launched browser (of this loop's Playwright), which is left
+    open; otherwise one is started on first need through ``launcher`` (a :class:`LazyBrowser`,
+    whose driver may already run), so a run that the guard refuses starts none; it is closed on
+    return. ``options.headed`` None means headless: whether a person sits at the screen is the
+    caller's judgement (the CLI makes it). With ``options.parallel`` above 1, up to that many
+    runs go at once (:mod:`bot.run.batch`).
+
+    Cancelled (Ctrl-C, SIGTERM through :func:`bot.run.signals.run_blocking`), every started run
+    records its outcome first, then the cancellation propagates; use :func:`prepare_batch` and
+    :meth:`Batch.run` to keep the results of an interrupted batch.
+    """
+    pool = launcher_for(options, launcher)
+    batch = prepare_batch(scenarios, options, _lent(browser) if browser else pool.get)
+    try:
+        return await batch.run()
+    finally:
+        if browser is None:
+            await finish_shielded(pool.close())
+
+
+def _lent(browser: Browser) -> Callable[[], Awaitable[Browser]]:
+    async def get() -> Browser:
+        return browser
+
+    return get
+
+
+class SharedBrowser:
+    """An :class:`~bot.run.signals.Engine` and one browser on its loop, started on first need:
+    for synchronous callers that run many times (a test session, a script), so that the browser
+    starts once. Close it when done."""
+
+    def __init__(self, launcher: LazyBrowser | None = None) -> None:
+        self.engine = Engine()
+        self.launcher = launcher or LazyBrowser()
+
+    def run(self, scenarios: Sequence[Scenario], options: RunOptions) -> list[RunResult]:
+        return run_scenarios(scenarios, options, engine=self.engine, launcher=self.launcher)
+
+    def call(self, make: Callable[[Browser], Coroutine[Any, Any, T]]) -> T:
+        """``await make(browser)`` on the engine's loop, with the shared browser; its result.
+        For the other async entry points (``check_selectors``, ``take_snapshot``)."""
+        launcher = self.launcher
+
+        async def with_browser() -> T:
+            return await make(await launcher.get())
+
+        return self.engine.call(with_browser)
+
+    def close(self) -> None:
         try:
-            results.append(run.execute())
-        except KeyboardInterrupt as exc:
-            # The caller still reports the runs so far, the interrupted one included.
-            exc.results = [*results, run.result]  # type: ignore[attr-defined]
-            raise
+            self.engine.call(self.launcher.close)
+        finally:
+            self.engine.close()
+
+    def __enter__(self) -> SharedBrowser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    options: RunOptions,
+    *,
+    engine: Engine | None = None,
+    launcher: LazyBrowser | None = None,
+) -> list[RunResult]:
+    """The synchronous door to :func:`run_scenarios_async`, for scripts and ordinary tests.
+
+    ``engine`` runs it on that :class:`~bot.run.signals.Engine`'s loop, with ``launcher`` (a
+    :class:`LazyBrowser` of that loop, kept open for the next call) when given. Ctrl-C (or
+    SIGTERM: :class:`~bot.errors.Stopped`) raises KeyboardInterrupt once every started run has
+    written its result.json, carrying the results so far as ``.results``.
+    """
+    pool = launcher_for(options, launcher)
+    batch = prepare_batch(scenarios, options, pool.get)  # raises ConfigError early
+
+    async def go() -> list[RunResult]:
+        try:
+            return await batch.run()
+        finally:
+            if launcher is None:
+                await finish_shielded(pool.close())
+
+    try:
+        return run_blocking(go, engine=engine)
+    except KeyboardInterrupt as exc:
+        exc.results = batch.results  # type: ignore[attr-defined]
+        raise
 
 
 def _pacing_notice(

@@ -7,16 +7,16 @@ guarantees; each point that does is commented where it happens.
 
 from __future__ import annotations
 
-from asyncio import CancelledError
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
-from playwright.sync_api import Browser, Locator
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Browser, Locator
+from playwright.async_api import Error as PlaywrightError
 
 from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, GuardRefused, SelectorError, Stopped, first_line
+from bot.errors import BotError, GuardRefused, SelectorError, first_line
 from bot.evidence.files import private_dir
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -24,17 +24,16 @@ from bot.outcome import verdicts
 from bot.outcome.classify import classify_response, page_read_for
 from bot.outcome.model import Outcome
 from bot.page import readers
-from bot.page.fibers import driver_gone, result_of
 from bot.page.forms import FormTab, form_for
 from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
-from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_while
+from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_for_event
 from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacer
 from bot.run.recording import RunRecording
 from bot.run.session import Session, open_session
-from bot.run.signals import interrupt_delivered
+from bot.run.signals import current_interruption, finish_shielded
 from bot.safety.guard import Claim, claim_run
 from bot.types import CaptchaMode, Category
 
@@ -49,7 +48,7 @@ class ScenarioRun(RunRecording):
         scenario: Scenario,
         options: RunOptions,
         smap: SelectorMap,
-        browser: Callable[[], Browser],
+        browser: Callable[[], Awaitable[Browser]],
         *,
         index: int = 0,
         pacer: Pacer | None = None,
@@ -69,7 +68,6 @@ class ScenarioRun(RunRecording):
             trace=options.trace,
             har=options.har,
             caption=self._caption,
-            result_of=result_of,
         )
         self.result = RunResult(
             run_id=run_id,
@@ -90,33 +88,34 @@ class ScenarioRun(RunRecording):
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
 
-    def screenshot(self, name: str) -> None:
-        self.recorder.screenshot(self.session.page if self.session else None, name)
+    async def screenshot(self, name: str) -> None:
+        await self.recorder.screenshot(self.session.page if self.session else None, name)
 
     # -- the run ----------------------------------------------------------------------------------
-    def execute(self) -> RunResult:
-        """The phases, then the record. Ctrl-C or SIGTERM at any point still records the run
-        (once: whatever was settled stays) and then propagates."""
+    async def execute(self) -> RunResult:
+        """The phases, then the record. Cancelled (Ctrl-C, SIGTERM) at any point, the run is
+        still recorded, shielded from a second cancellation (whatever was settled stays); then
+        the cancellation propagates."""
         self._event("started")
         with run_log(self.result.run_dir / "run.log", self.result.run_id):
+            self.recorder.add("run.log")
             try:
-                self.recorder.add("run.log")
-                self._outcome_of_phases()
-                self.record()
-            except KeyboardInterrupt as exc:
-                interrupt_delivered()  # a batch's worker: nothing more is raised in it
+                await self._outcome_of_phases()
+            except asyncio.CancelledError:
                 if not self.settled:
-                    by = "SIGTERM (a stop request)" if isinstance(exc, Stopped) else None
+                    interruption = current_interruption()
+                    by = interruption.by if interruption is not None else None
                     self.result.outcome = verdicts.interrupted(
                         self.result.progress, self.sent, **({"by": by} if by else {})
                     )
-                self.record(interrupted=True)
+                await finish_shielded(self.record(interrupted=True))
                 self._event("finished", done=True)
                 raise
+            await finish_shielded(self.record())
         self._event("finished", done=True)
         return self.result
 
-    def _outcome_of_phases(self) -> None:
+    async def _outcome_of_phases(self) -> None:
         sc = self.scenario
         logger.info(
             "run {} scenario {} action {} against {}",
@@ -126,12 +125,11 @@ class ScenarioRun(RunRecording):
             sc.base_url,
         )
         try:
-            self.result.outcome = self._phases()
+            self.result.outcome = await self._phases()
         except BotError as exc:
             self.result.outcome = verdicts.error_outcome(exc, self.sent)
-        # A bug or an unforeseen browser failure: keep the evidence. (A call in flight when the
-        # Playwright driver went away ends cancelled.)
-        except (Exception, CancelledError) as exc:
+        # A bug or an unforeseen browser failure: keep the evidence.
+        except Exception as exc:
             if self._browser_gone(exc):
                 logger.error("the browser went away: {}", first_line(exc) or type(exc).__name__)
                 self.result.outcome = verdicts.browser_gone(exc, self.sent)
@@ -141,44 +139,47 @@ class ScenarioRun(RunRecording):
 
     def _browser_gone(self, exc: BaseException) -> bool:
         """``exc`` came from a browser that is no longer there (not from a bug of icpbot)."""
-        if isinstance(exc, CancelledError):
-            return True  # a call in flight when Playwright's driver ended
         if not isinstance(exc, PlaywrightError) or self.chromium is None:
             return False
         # Playwright's TargetClosedError (not exported by its public API): the page, the context
         # or the whole browser closed under the run: a crash, a killed driver, or a person who
         # closed the window of a headed run.
         closed = any(cls.__name__ == "TargetClosedError" for cls in type(exc).__mro__)
-        return closed or driver_gone(self.chromium) or not self.chromium.is_connected()
+        return closed or not self.chromium.is_connected()
 
-    def _phases(self) -> Outcome:
-        problem = self.guard() or self.open()
+    async def _phases(self) -> Outcome:
+        problem = await self.guard() or await self.open()
         if problem is not None:
             return problem
         try:
-            form, button = self.fill()
+            form, button = await self.fill()
         except _SessionExpired:
             return verdicts.session_expired(submitted="no")
-        self.screenshot("before-submit.png")
-        problem = self.submit(form, button)
+        await self.screenshot("before-submit.png")
+        problem = await self.submit(form, button)
         if problem is not None:
             return problem
-        problem = self.watch()
+        problem = await self.watch()
         if problem is not None:
             return problem
-        return self.classify()
+        return await self.classify()
 
     # -- phases -----------------------------------------------------------------------------------
-    def guard(self) -> Outcome | None:
+    async def guard(self) -> Outcome | None:
         """Claim the person before any browser starts: the failure budget, the codes the site
         already judged and the run in flight are checked and the attempt recorded in one atomic
         step, so a refused run starts no browser and two processes never both pass."""
         sc = self.scenario
-        self.claim = claim_run(
-            sc,
-            run_id=self.result.run_id,
-            allow_risky=self.options.allow_risky,
-            state_dir=self.options.state_dir,
+        # In a thread (a slow disk or database stops no other run), and finished even when the
+        # run is cancelled meanwhile: a claim that was made is always finished by the record.
+        self.claim = await finish_shielded(
+            asyncio.to_thread(
+                claim_run,
+                sc,
+                run_id=self.result.run_id,
+                allow_risky=self.options.allow_risky,
+                state_dir=self.options.state_dir,
+            )
         )
         for warning in self.claim.warnings:
             self.result.warnings.append(warning)
@@ -197,12 +198,12 @@ class ScenarioRun(RunRecording):
         self.stage("guard_passed")
         return None
 
-    def open(self) -> Outcome | None:
+    async def open(self) -> Outcome | None:
         """A fresh context (gate installed, tracing on), then the page; judge the document."""
         opts = self.options
-        browser = self.chromium = self.browser()
+        browser = self.chromium = await self.browser()
         self.stage("browser_started")
-        session = self.session = open_session(
+        session = self.session = await open_session(
             browser,
             self.smap,
             self.scenario.base_url,
@@ -214,26 +215,26 @@ class ScenarioRun(RunRecording):
         documents = DocumentWatch(session.page)
         self.resolver = Resolver(session.page, self.smap, opts.timeout_s)
         try:
-            session.goto(opts.timeout_s)
+            await session.goto(opts.timeout_s)
         except PlaywrightError as exc:
             if documents.count == 0:
                 return verdicts.page_not_loading(exc)
             # A document came and moved on (a challenge that navigates at once): not an error.
             logger.info("the first page moved on by itself: {}", first_line(exc))
         # Wait for the SMS block, not for the first response: a challenge passes by itself.
-        problem = reach_sms_block(self.resolver, documents, session.url, opts.timeout_s)
+        problem = await reach_sms_block(self.resolver, documents, session.url, opts.timeout_s)
         if problem is not None:
             return problem
         self.stage("page_loaded")
-        return self.captcha_first()
+        return await self.captcha_first()
 
-    def fill(self) -> tuple[FormTab, Locator]:
+    async def fill(self) -> tuple[FormTab, Locator]:
         """Select the tab, fill the fields in the page's order, find 提交 (not clicked yet)."""
         assert self.session is not None
         assert self.resolver is not None
         form = form_for(self.scenario.action, self.resolver)
         try:
-            form.select()
+            await form.select()
         except SelectorError:
             # A page that went to its login route on load (the session call answered 401)
             # has no form: that is the site's answer, not a changed page.
@@ -241,11 +242,11 @@ class ScenarioRun(RunRecording):
             if login and self.session.page.url.endswith(login):
                 raise _SessionExpired from None
             raise
-        form.fill(self.scenario.inputs)
+        await form.fill(self.scenario.inputs)
         self.stage("form_filled")
-        return form, form.submit_button()
+        return form, await form.submit_button()
 
-    def submit(self, form: FormTab, button: Locator) -> Outcome | None:
+    async def submit(self, form: FormTab, button: Locator) -> Outcome | None:
         """Record the attempt, arm the gate, click 提交 once."""
         assert self.claim is not None
         assert self.session is not None
@@ -253,30 +254,30 @@ class ScenarioRun(RunRecording):
         session = self.session
         # The page's session call must be done: a 401 there means the page is leaving for its
         # login route, and clicking 提交 would send the form without a session.
-        wait_while(session.page, lambda: session.auth.in_flight > 0, self.options.timeout_s)
+        await wait_for_event(session.auth.idle, self.options.timeout_s)
         login = self.smap.login_route
         if session.auth.refused or (login and session.page.url.endswith(login)):
             return verdicts.session_expired(submitted="no")
         # A security check that opened by itself covers 提交: a person passes it first.
-        problem = self.captcha_first()
+        problem = await self.captcha_first()
         if problem is not None:
             return problem
         # The site's pacing: at most so many submissions at once, so many seconds apart.
         if self.pacer is not None:
-            self.pacer.acquire(waiting=lambda: self.stage("pacing"))
+            await self.pacer.acquire(waiting=lambda: self.stage("pacing"))
             self.paced = True
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
-        self.claim.mark_sending()
+        await finish_shielded(asyncio.to_thread(self.claim.mark_sending))
         session.gate.arm()
         self.signals.start_watching_requests()
         self.stage("submit_clicked")
-        form.click_submit(button)
+        await form.click_submit(button)
         return None
 
-    def captcha_first(self) -> Outcome | None:
+    async def captcha_first(self) -> Outcome | None:
         """The security check when it is open before the click (it covers the form)."""
         assert self.resolver is not None
-        return hand_off_open_check(
+        return await hand_off_open_check(
             self.resolver, self.hooks, self.check_wait_s, self.headed, self.scenario.captcha
         )
 
@@ -297,7 +298,7 @@ class ScenarioRun(RunRecording):
     def hooks(self) -> Hooks:
         return Hooks(stage=self.stage, screenshot=self.screenshot, notify=self.notify)
 
-    def watch(self) -> Outcome | None:
+    async def watch(self) -> Outcome | None:
         """Until the request leaves: the security check, the page's own refusals, a timeout."""
         assert self.session is not None
         assert self.resolver is not None
@@ -313,17 +314,17 @@ class ScenarioRun(RunRecording):
             captcha_wait_s=self.check_wait_s,
             headed=self.headed,
         )
-        problem = self.after_click.until_sent()
+        problem = await self.after_click.until_sent()
         if problem is None:
             self.stage("request_sent")
         return problem
 
-    def classify(self) -> Outcome:
+    async def classify(self) -> Outcome:
         """Wait for the gate's reply, read what the page shows for it, classify the pair."""
         assert self.session is not None
         assert self.resolver is not None
         assert self.after_click is not None
-        self.after_click.until_reply()
+        await self.after_click.until_reply()
         gate = self.session.gate
         if gate.error is not None or gate.reply is None:
             self.stage("no_reply")
@@ -333,9 +334,9 @@ class ScenarioRun(RunRecording):
         read = page_read_for(reply.http_status, reply.json)
         banner = toast = None
         if read == "banner":
-            banner = readers.banner_text(self.resolver, min(10.0, self.options.timeout_s))
+            banner = await readers.banner_text(self.resolver, min(10.0, self.options.timeout_s))
         elif read == "toast":
-            toast = readers.wait_toast(self.resolver)
+            toast = await readers.wait_toast(self.resolver)
         outcome = classify_response(
             self.smap,
             self.scenario.action,

@@ -7,12 +7,12 @@ check can never send a form: its gate is never armed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-from playwright.sync_api import Browser, BrowserContext, Page, Response
+from playwright.async_api import Browser, BrowserContext, Page, Response
 
 from bot.config.selector_map import SelectorMap
 from bot.safety.gate import AuthWatch, SubmissionGate
@@ -32,21 +32,23 @@ class Session:
         """A request the gate or the session watch handles (not an unknown endpoint)."""
         return self.gate.matches(url) or urlparse(url).path.endswith(self.auth.suffix)
 
-    def goto(self, timeout_s: float) -> Response | None:
+    async def goto(self, timeout_s: float) -> Response | None:
         """Open the SMS page; the caller judges the document response (firewall, HTTP errors)."""
-        return self.page.goto(self.url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+        return await self.page.goto(
+            self.url, wait_until="domcontentloaded", timeout=timeout_s * 1000
+        )
 
 
-def open_session(
+async def open_session(
     browser: Browser,
     smap: SelectorMap,
     base_url: str,
     timeout_s: float,
     context_options: dict[str, Any] | None = None,
-    on_context: Callable[[BrowserContext], None] | None = None,
+    on_context: Callable[[BrowserContext], Awaitable[None]] | None = None,
 ) -> Session:
     """A new context and page, guarded: the gate refuses every submission until armed."""
-    context = browser.new_context(
+    context = await browser.new_context(
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
         viewport={"width": 1366, "height": 900},
@@ -54,11 +56,12 @@ def open_session(
     )
     context.set_default_timeout(timeout_s * 1000)
     if on_context is not None:
-        on_context(context)  # e.g. start tracing before the page exists
+        await on_context(context)  # e.g. start tracing before the page exists
     gate = SubmissionGate(
         endpoint_suffixes=[smap.endpoints.verify, smap.endpoints.resend], timeout_s=timeout_s
     )
     auth = AuthWatch(smap.endpoints.auth, timeout_s=timeout_s)
-    gate.install(context)
-    auth.install(context)
-    return Session(context, context.new_page(), gate, auth, urljoin(base_url, smap.route))
+    await gate.install(context)
+    await auth.install(context)
+    page = await context.new_page()
+    return Session(context, page, gate, auth, urljoin(base_url, smap.route))

@@ -1,136 +1,211 @@
-"""Holding Ctrl-C and SIGTERM back while a run writes what must not be lost.
+"""Ctrl-C and SIGTERM: one interruption that cancels the running tasks, and the thin sync door.
 
-A signal that arrives inside :func:`signals_held` is delivered when the block ends, to the
-handler that was in place before: the ledger's row and ``result.json`` are then complete, and the
-interruption takes its usual path. (Blocking the signal with a thread mask would not do: the
-kernel hands a process-wide signal to any thread that does not block it, and Python then runs its
-handler in the main thread at once.)
+icpbot runs on one asyncio loop per process. :func:`run_blocking` is how synchronous code (the
+CLI, scripts, ordinary tests) runs a coroutine of the engine to its end: in the main thread it
+owns the loop and installs SIGINT and SIGTERM handlers with ``loop.add_signal_handler``; the first
+signal cancels the main task, and every run then records its outcome in a shielded ``finally``
+(:func:`finish_shielded`) before the cancellation goes on. Further signals change nothing while
+that happens: the results are being written, and nothing is lost. Then KeyboardInterrupt (SIGINT)
+or :class:`~bot.errors.Stopped` (SIGTERM) is raised to the caller, as Python's own handler would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import concurrent.futures
+import contextvars
 import signal
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
-from typing import Any
-
-import greenlet
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bot.errors import Stopped
-from bot.page.fibers import is_fiber, throw_soon
+from bot.privacy import logger
 
 __all__ = [
-    "interrupt_delivered",
-    "on_interrupt_delivered",
-    "signals_held",
+    "Engine",
+    "Interruption",
+    "current_interruption",
+    "finish_shielded",
+    "run_blocking",
     "stop_on_sigterm",
 ]
 
-_HELD = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """Ctrl-C raises KeyboardInterrupt and SIGTERM :class:`~bot.errors.Stopped`, in the code that
-    runs now, as Python's own handler does; but never inside Playwright's driver loop.
+@dataclass
+class Interruption:
+    """The signal that stopped this invocation, once one arrived."""
 
-    The sync API runs the driver's event loop in a greenlet of its own (the dispatcher), and
-    runs route and event handlers in greenlets it starts from there. An exception raised in the
-    middle of that loop can kill the task that reads the driver's pipe (seen: "Task was destroyed
-    but it is pending! ... PipeTransport.run()"): every later call then waits forever. So there
-    the interruption is raised at the loop's next turn in the greenlet the loop serves (where the
-    run waits for its call), the way Playwright passes on an exception that escapes its loop.
+    signum: int | None = None
+
+    @property
+    def by(self) -> str | None:
+        """Who stopped the runs, in the words of a result (None: the default, Ctrl-C)."""
+        return "SIGTERM (a stop request)" if self.signum == signal.SIGTERM else None
+
+    def exception(self) -> KeyboardInterrupt:
+        return Stopped() if self.signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+_CURRENT: ContextVar[Interruption | None] = ContextVar("icpbot_interruption", default=None)
+
+
+def current_interruption() -> Interruption | None:
+    """The interruption of the invocation this task belongs to (None outside one)."""
+    return _CURRENT.get()
+
+
+async def finish_shielded(work: Awaitable[T]) -> T:
+    """Run ``work`` to its end even if this task is cancelled meanwhile (a second Ctrl-C, a
+    task group cancelling its members): what it writes must not be lost. A cancellation that
+    arrived is raised again once the work is done."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                raise
+            cancelled = exc  # the work goes on; the cancellation waits for it
+            continue
+        if cancelled is not None:
+            raise cancelled
+        return result
+
+
+def _on_signal(interruption: Interruption, main: asyncio.Task[Any], signum: int) -> None:
+    if interruption.signum is not None:
+        logger.info("signal {} while the runs record their results: they finish first", signum)
+        return
+    interruption.signum = signum
+    logger.info("signal {}: stopping the runs", signum)
+    main.cancel()
+
+
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]], *, engine: Engine | None = None) -> T:
+    """Run the coroutine ``make()`` to its end from synchronous code; its result.
+
+    Ctrl-C or SIGTERM cancels it (each run records its outcome first), then KeyboardInterrupt
+    or :class:`~bot.errors.Stopped` is raised here. In the main thread, with no event loop
+    running, the loop is made here and the signals come in through ``loop.add_signal_handler``.
+    With ``engine``, or where that is not possible (another thread, or a thread whose loop is
+    busy, such as one that runs Playwright's sync API in a test), the coroutine runs on the loop
+    of an :class:`Engine` thread, and a KeyboardInterrupt in this thread cancels it the same way.
     """
-    exc: type[KeyboardInterrupt] = Stopped if signum == signal.SIGTERM else KeyboardInterrupt
-    loop = asyncio.events._get_running_loop()
-    current = greenlet.getcurrent()
-    if loop is None or current.parent is None or is_fiber(current):
-        raise exc  # the run's own code (the thread's first greenlet, or a batch's fiber)
-    root = current
-    while root.parent is not None:
-        root = root.parent
-    throw_soon(loop, root, exc)
+    if engine is not None:
+        return engine.call(make)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop and threading.current_thread() is threading.main_thread():
+        return _run_here(make)
+    with Engine() as temporary:
+        return temporary.call(make)
+
+
+def _run_here(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    interruption = Interruption()
+    with asyncio.Runner() as runner:
+        loop = runner.get_loop()
+        context = contextvars.copy_context()
+        context.run(_CURRENT.set, interruption)
+        main = loop.create_task(make(), context=context)
+        installed = []
+        for sig in _SIGNALS:
+            try:
+                loop.add_signal_handler(sig, _on_signal, interruption, main, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - not on POSIX
+                pass
+        try:
+            return loop.run_until_complete(main)
+        except asyncio.CancelledError:
+            if interruption.signum is None:
+                raise
+            raise interruption.exception() from None
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+
+class Engine:
+    """An event loop in a thread of its own, for synchronous callers that make many calls (a
+    test session, a script): what a call starts on the loop (a browser, through a
+    :class:`~bot.page.browser.LazyBrowser` it keeps) lives on for the next call.
+
+    :meth:`call` waits in the calling thread; a KeyboardInterrupt there cancels the call's task,
+    which records its runs, and is raised again once it has ended.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="icpbot-engine", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``make()`` on the engine's loop and wait for its result."""
+        interruption = Interruption()
+
+        async def main() -> T:
+            _CURRENT.set(interruption)
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(main(), self.loop)
+        while True:
+            try:
+                return future.result()
+            except concurrent.futures.CancelledError:
+                if interruption.signum is None:
+                    raise
+                raise interruption.exception() from None
+            except KeyboardInterrupt:  # Ctrl-C in this thread: the runs stop and record first
+                if interruption.signum is None:
+                    interruption.signum = signal.SIGINT
+                    self.loop.call_soon_threadsafe(future.cancel)
+
+    def close(self) -> None:
+        """Stop the loop (after what runs on it was closed by its owner) and the thread."""
+        if self.loop.is_closed():
+            return
+
+        async def finish() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.loop.shutdown_asyncgens()
+            await self.loop.shutdown_default_executor()
+
+        asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped()
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM take Ctrl-C's path: :class:`~bot.errors.Stopped` (a KeyboardInterrupt) is
-    raised, so the run writes its result.json first; the CLI then exits 143. Both signals are
-    kept out of Playwright's driver loop (:func:`_interrupt`). Main thread only.
-
-    Either signal can land while Python runs a finalizer (a weakref callback, a ``__del__``),
-    where an exception cannot propagate: Python would print "Exception ignored" and drop the
-    interruption. Such a signal is delivered again instead, to land in the run's own code.
-    """
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    sys.unraisablehook = _redeliver_interruptions
-
-
-def _redeliver_interruptions(unraisable: Any) -> None:
-    exc = unraisable.exc_value
-    if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-        # Sent from another thread, so that nothing is raised inside this hook: the main thread
-        # takes the signal at its next step in ordinary code.
-        sig = signal.SIGTERM if isinstance(exc, Stopped) else signal.SIGINT
-        threading.Thread(target=os.kill, args=(os.getpid(), sig), daemon=True).start()
-        return
-    sys.__unraisablehook__(unraisable)
-
-
-# -- the runs of a parallel batch ---------------------------------------------------------------
-#
-# The runs of a batch are fibers of the main thread (bot.page.fibers). A signal is raised in
-# whichever fiber runs at that moment; the batch passes it on to every other running run by
-# raising it where that run waits. A run that caught its interruption says so with
-# interrupt_delivered(), and is not interrupted twice.
-
-_ON_DELIVERED: ContextVar[Callable[[], None] | None] = ContextVar(
-    "icpbot_on_interrupt_delivered", default=None
-)
-
-
-@contextmanager
-def on_interrupt_delivered(callback: Callable[[], None]) -> Iterator[None]:
-    """Call ``callback`` when the run in this block catches its interruption."""
-    token = _ON_DELIVERED.set(callback)
-    try:
-        yield
-    finally:
-        _ON_DELIVERED.reset(token)
-
-
-def interrupt_delivered() -> None:
-    """Called where a run catches the interruption: nothing more is to be raised in it."""
-    callback = _ON_DELIVERED.get()
-    if callback is not None:
-        callback()
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Defer SIGINT and SIGTERM for the block (main thread; elsewhere a no-op: signals reach the
-    main thread only).
-
-    The block must not wait for the browser: in a parallel batch another run could then enter
-    and leave a held block of its own in between, and the saved handlers would be restored out
-    of order. Writing result.json and the ledger's row never waits for the browser."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def defer(signum: int, frame: object) -> None:
-        pending.append(signum)
-
-    saved = {sig: signal.signal(sig, defer) for sig in _HELD}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        if pending:
-            signal.raise_signal(pending[0])  # now, to the handler that was in place
+    """Outside the engine's loop (start-up, commands that run no browser): SIGTERM raises
+    :class:`~bot.errors.Stopped`, a KeyboardInterrupt, so that it takes Ctrl-C's path and the
+    CLI exits 143. Main thread only. While :func:`run_blocking` runs, its loop's handlers rule."""
+    signal.signal(signal.SIGTERM, _raise_stopped)

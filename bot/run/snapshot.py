@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Response
-from playwright.sync_api import Error as PlaywrightError
+from playwright.async_api import Browser, Response
+from playwright.async_api import Error as PlaywrightError
 
 from bot import defaults
 from bot.config.recording import Recorded, Recording, origin_of
@@ -67,7 +67,7 @@ class _Capture:
     api_origin: str | None = None
     tokens: set[str] = field(default_factory=set)
 
-    def on_response(self, response: Response) -> None:
+    async def on_response(self, response: Response) -> None:
         with suppress(PlaywrightError):
             request = response.request
             url = request.url
@@ -76,16 +76,16 @@ class _Capture:
             self.origins.add(origin_of(url))
             if urlsplit(url).path.endswith(self.auth_suffix):
                 self.api_origin = origin_of(url)
-                self._remember_token(response)
+                await self._remember_token(response)
                 return
             if request.method == "GET" and 200 <= response.status < 300:
                 # The last good answer wins: a challenge page is replaced by the page after it.
                 self.responses.pop(url, None)
                 self.responses[url] = response
 
-    def _remember_token(self, response: Response) -> None:
+    async def _remember_token(self, response: Response) -> None:
         with suppress(PlaywrightError, ValueError):
-            params = (response.json() or {}).get("params") or {}
+            params = (await response.json() or {}).get("params") or {}
             for key in ("bussiness", "refresh", "token"):
                 value = params.get(key)
                 if isinstance(value, str) and len(value) >= _MIN_SECRET:
@@ -108,12 +108,12 @@ def _scrub(body: bytes, content_type: str, secrets: set[str]) -> bytes:
     return text.encode("utf-8", errors="surrogateescape")
 
 
-def _save(capture: _Capture, folder: Path, secrets: set[str]) -> list[Recorded]:
+async def _save(capture: _Capture, folder: Path, secrets: set[str]) -> list[Recorded]:
     files = private_dir(folder / "files")
     entries: list[Recorded] = []
     for i, (url, response) in enumerate(capture.responses.items(), 1):
         try:
-            body = response.body()
+            body = await response.body()
         except PlaywrightError:  # e.g. a document the browser no longer holds
             continue
         content_type = response.headers.get("content-type", "application/octet-stream")
@@ -127,7 +127,7 @@ def _save(capture: _Capture, folder: Path, secrets: set[str]) -> list[Recorded]:
     return entries
 
 
-def _record(
+async def _record(
     browser: Browser,
     smap: SelectorMap,
     base_url: str,
@@ -136,7 +136,7 @@ def _record(
     progress: Progress,
 ) -> SnapshotResult:
     folder = private_dir(out)
-    session = open_session(browser, smap, base_url, timeout_s)
+    session = await open_session(browser, smap, base_url, timeout_s)
     capture = _Capture(smap.endpoints.auth)
     session.context.on("response", capture.on_response)
     result = SnapshotResult(folder, session.url, reached=False, detail="")
@@ -144,25 +144,26 @@ def _record(
         documents = DocumentWatch(session.page)
         progress(f"opening {session.url}")
         try:
-            session.goto(timeout_s)
+            await session.goto(timeout_s)
         except PlaywrightError as exc:
             result.detail, result.exit_code = f"did not load: {first_line(exc)}", 25
             return result
         resolver = Resolver(session.page, smap, timeout_s)
         progress(f"waiting up to {timeout_s:g}s for the SMS block (front door included)")
-        barrier = reach_sms_block(resolver, documents, session.url, timeout_s)
+        barrier = await reach_sms_block(resolver, documents, session.url, timeout_s)
         if barrier is not None:
             result.detail, result.exit_code = barrier.message, barrier.exit_code
             return result
         with suppress(PlaywrightError):  # late assets (fonts, lazy chunks)
-            session.page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
-        rows = probe_block(resolver, min(timeout_s, 5.0), progress)
+            await session.page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+        rows = await probe_block(resolver, min(timeout_s, 5.0), progress)
         result.rows = list(rows.values())
         result.reached = any(r.ok for r in result.rows)
         result.detail = f"HTTP {documents.status}"
-        _write_page_files(session.page, resolver, folder, result)
-        secrets = {c["value"] for c in session.context.cookies() if len(c["value"]) >= _MIN_SECRET}
-        entries = _save(capture, folder, secrets | capture.tokens)
+        await _write_page_files(session.page, resolver, folder, result)
+        cookies = await session.context.cookies()
+        secrets = {c["value"] for c in cookies if len(c["value"]) >= _MIN_SECRET}
+        entries = await _save(capture, folder, secrets | capture.tokens)
         Recording(
             base_url=base_url,
             page_url=session.url,
@@ -175,25 +176,32 @@ def _record(
         return result
     finally:
         result.submissions = session.gate.submissions
-        session.context.close()
+        with suppress(PlaywrightError):
+            await session.context.close()
 
 
-def _write_page_files(page: Any, resolver: Resolver, folder: Path, result: SnapshotResult) -> None:
+async def _write_page_files(
+    page: Any, resolver: Resolver, folder: Path, result: SnapshotResult
+) -> None:
     """The SMS block's HTML, a screenshot and the matches; each one best effort."""
-    handles = [resolver.present(n) for n in ("verify_tab", "verify_card")]
+    handles = [await resolver.present(n) for n in ("verify_tab", "verify_card")]
     with suppress(PlaywrightError):
-        found = [h.element_handle() for h in handles if h is not None]
-        html = page.evaluate(_BLOCK_HTML_JS, [found[0], found[-1]]) if found else page.content()
+        found = [await h.element_handle() for h in handles if h is not None]
+        html = (
+            await page.evaluate(_BLOCK_HTML_JS, [found[0], found[-1]])
+            if found
+            else await page.content()
+        )
         (folder / "dom.html").write_text(html, encoding="utf-8")
     with suppress(PlaywrightError):
-        page.screenshot(path=str(folder / "screenshot.png"), full_page=True)
+        await page.screenshot(path=str(folder / "screenshot.png"), full_page=True)
     (folder / "selectors.json").write_text(
         json.dumps([r.to_json() for r in result.rows], ensure_ascii=False, indent=2),
         encoding="utf-8",
     )
 
 
-def take_snapshot(
+async def take_snapshot(
     base_url: str,
     out: Path,
     *,
@@ -213,5 +221,5 @@ def take_snapshot(
     smap = load_selector_map(selectors or find_selector_map(site))
     say = progress or (lambda _line: None)
     launcher = LazyBrowser(browser, headed=headed, connect=connect, expose_network=expose_network)
-    with browser_for(lent, launcher) as chromium:
-        return _record(chromium, smap, base_url, out, timeout_s, say)
+    async with browser_for(lent, launcher) as chromium:
+        return await _record(chromium, smap, base_url, out, timeout_s, say)

@@ -18,6 +18,7 @@ inside; the gate fetches the real URL. A released request can then reach nobody.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from playwright.sync_api import BrowserContext, Route
+from playwright.async_api import BrowserContext, Route
 
 from bot.errors import first_line
 from bot.outcome.classify import envelope_code
@@ -99,6 +100,9 @@ class SubmissionGate:
     error: str | None = None
     blocked: int = 0
     closed: bool = False  # the run's outcome is decided
+    #: set when the one request has left the browser, and when its reply (or failure) is in
+    sent_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def matches(self, url: str) -> bool:
         path = urlparse(self.original_url(url)).path
@@ -118,44 +122,44 @@ class SubmissionGate:
         ends = "|".join(re.escape(sfx) for sfx in self.endpoint_suffixes)
         return re.compile(rf"^[^?#]*(?:{ends})(?:[?#].*)?$")
 
-    def install(self, context: BrowserContext) -> None:
+    async def install(self, context: BrowserContext) -> None:
         self._context = context
-        context.add_init_script(
+        await context.add_init_script(
             script=_DETOUR_JS
             % {"suffixes": json.dumps(list(self.endpoint_suffixes)), "gate": json.dumps(GATE_HOST)}
         )
         # The real paths stay routed too: a call the script cannot see (a worker, a beacon)
         # still meets the gate.
         handle = in_current_run(self._handle)  # its log lines belong to this run's run.log
-        context.route(self.pattern(), handle)
-        context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), handle)
+        await context.route(self.pattern(), handle)
+        await context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), handle)
 
-    def _preflight(self, route: Route, real_url: str) -> None:
+    async def _preflight(self, route: Route, real_url: str) -> None:
         headers = route.request.headers
         origin = headers.get("origin")
         real = urlparse(real_url)
         if origin is None or origin == f"{real.scheme}://{real.netloc}":
             # Same origin as the page: the real page would have sent no preflight at all.
-            route.fulfill(status=204, headers=_cors(headers, preflight=True))
+            await route.fulfill(status=204, headers=_cors(headers, preflight=True))
             return
         try:
-            answer = route.fetch(
+            answer = await route.fetch(
                 url=real_url, method="OPTIONS", max_retries=0, timeout=self.timeout_s * 1000
             )
         except Exception as exc:
             logger.debug("preflight to the real API failed: {}", exc)
             with suppress(Exception):
-                route.abort("failed")
+                await route.abort("failed")
             return
         with suppress(Exception):
-            route.fulfill(status=answer.status, headers=dict(answer.headers), body=b"")
+            await route.fulfill(status=answer.status, headers=dict(answer.headers), body=b"")
 
-    def _headers_for(self, headers: dict[str, str], real_url: str) -> dict[str, str]:
+    async def _headers_for(self, headers: dict[str, str], real_url: str) -> dict[str, str]:
         """The page's headers for the real URL, with the cookies the browser holds for it."""
         out = {k: v for k, v in headers.items() if k.lower() not in ("host", "cookie")}
         context = getattr(self, "_context", None)
         if context is not None:
-            cookies = context.cookies(real_url)
+            cookies = await context.cookies(real_url)
             if cookies:
                 out["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
         return out
@@ -174,7 +178,7 @@ class SubmissionGate:
     def submissions(self) -> int:
         return 1 if self.sent else 0
 
-    def _handle(self, route: Route) -> None:
+    async def _handle(self, route: Route) -> None:
         request = route.request
         real_url = self.original_url(request.url)
         detoured = real_url != request.url
@@ -183,11 +187,11 @@ class SubmissionGate:
             # here (the gate host does not exist), with the real API's own answer when the API
             # is on another origin, so that a browser's CORS refusal still stops the form.
             if detoured and request.method == "OPTIONS":
-                self._preflight(route, real_url)
+                await self._preflight(route, real_url)
             elif detoured:
-                route.abort("blockedbyclient")
+                await route.abort("blockedbyclient")
             else:
-                route.continue_()
+                await route.continue_()
             return
         if not self.armed or self.sent:
             self.blocked += 1
@@ -196,31 +200,34 @@ class SubmissionGate:
                 "second" if self.sent else "premature or late",
                 urlparse(real_url).path,
             )
-            route.abort("blockedbyclient")
+            await route.abort("blockedbyclient")
             return
         self.sent = True
         self.sent_at = time.monotonic()
+        self.sent_event.set()
         self.endpoint = urlparse(real_url).path
         logger.info("submission sent to {}", self.endpoint)
         try:
-            response = route.fetch(
+            headers = await self._headers_for(request.headers, real_url) if detoured else None
+            response = await route.fetch(
                 url=real_url,
-                headers=self._headers_for(request.headers, real_url) if detoured else None,
+                headers=headers,
                 max_retries=0,
                 timeout=self.timeout_s * 1000,
             )
         except Exception as exc:  # the connection dropped or the reply never came
             self.error = first_line(exc)
             self.done = True
+            self.done_event.set()
             # After the run was decided (interrupted, the browser closing) this is no news.
             log = logger.info if self.closed else logger.warning
             log("no reply to the submission: {}", self.error)
             try:
-                route.abort("connectionreset")
+                await route.abort("connectionreset")
             except Exception as abort_exc:  # the page may be gone already
                 logger.debug("abort after failed fetch: {}", abort_exc)
             return
-        body = response.body()
+        body = await response.body()
         text = body.decode("utf-8", errors="replace")
         parsed: dict[str, Any] | None
         try:
@@ -235,12 +242,13 @@ class SubmissionGate:
             elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
         )
         self.done = True
+        self.done_event.set()
         logger.info("reply: HTTP {} envelope code {}", response.status, envelope_code(parsed))
-        headers = dict(response.headers)
+        reply_headers = dict(response.headers)
         if detoured:  # the page asked the gate host: the reply must allow the page's origin
-            headers.update(_cors(request.headers, preflight=False))
+            reply_headers.update(_cors(request.headers, preflight=False))
         try:
-            route.fulfill(response=response, body=body, headers=headers)
+            await route.fulfill(response=response, body=body, headers=reply_headers)
         except Exception as exc:  # the page may have navigated away meanwhile
             logger.debug("fulfil after reply: {}", exc)
 
@@ -271,9 +279,14 @@ class AuthWatch:
     timeout_s: float
     in_flight: int = 0
     statuses: list[int] = field(default_factory=list)
+    #: set while no session call is in flight
+    idle: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
-    def install(self, context: BrowserContext) -> None:
-        context.route(
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    async def install(self, context: BrowserContext) -> None:
+        await context.route(
             re.compile(rf"^[^?#]*{re.escape(self.suffix)}(?:[?#].*)?$"),
             in_current_run(self._handle),
         )
@@ -282,20 +295,23 @@ class AuthWatch:
     def refused(self) -> bool:
         return 401 in self.statuses
 
-    def _handle(self, route: Route) -> None:
+    async def _handle(self, route: Route) -> None:
         if route.request.method != "POST":
-            route.continue_()
+            await route.continue_()
             return
         self.in_flight += 1
+        self.idle.clear()
         try:
-            response = route.fetch(max_retries=0, timeout=self.timeout_s * 1000)
+            response = await route.fetch(max_retries=0, timeout=self.timeout_s * 1000)
         except Exception as exc:
             logger.debug("session call failed: {}", exc)
             with suppress(Exception):
-                route.abort("failed")
+                await route.abort("failed")
             return
         finally:
             self.in_flight -= 1
+            if self.in_flight == 0:
+                self.idle.set()
         self.statuses.append(response.status)
         with suppress(Exception):
-            route.fulfill(response=response)
+            await route.fulfill(response=response)

@@ -157,8 +157,10 @@ class Ledger(LedgerStore):
         _touch_private(self.path)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so a write takes
         # the lock up front and waits up to the timeout instead of failing half-way.
+        # check_same_thread=False: the async engine calls the ledger through worker threads
+        # (one call at a time per ledger), so that a slow disk never stops the other runs.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=_LOCK_TIMEOUT_S, isolation_level=None
+            self.path, timeout=_LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             # A plain rollback journal rather than WAL: it also works on network home folders

@@ -16,7 +16,11 @@ Fixtures:
     instead of the built-in page.
 ``icpbot_run``
     ``icpbot_run(scenario, **run_options) -> RunResult``: run a scenario (a file, or a dict of its
-    YAML keys) against ``icpbot_mock.url`` with pytest-playwright's ``browser``.
+    YAML keys) against ``icpbot_mock.url`` in the session's browser (``icpbot_browser``).
+``icpbot_browser``
+    The session's browser, found as ``icpbot run`` finds one (``ICPBOT_BROWSER``, Playwright's own
+    Chromium, a system Chromium or Chrome), started on first need and shared by every
+    ``icpbot_run`` of the session: a :class:`~bot.run.runner.SharedBrowser`.
 ``icpbot_mock_site``
     The session's mock (started once); ``icpbot_mock`` is it, reset and set up.
 
@@ -34,16 +38,15 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser
 
 from bot.config.scenario import load_scenario
 from bot.mocksite import MockSite, parse_fault
 from bot.mocksite.state import filing_from_dict
 from bot.run.options import RunOptions, RunResult
-from bot.run.runner import run_scenarios
+from bot.run.runner import SharedBrowser
 from bot.testing.remote import NoControl, RemoteMock
 
-__all__ = ["IcpbotRun", "icpbot_mock", "icpbot_mock_site", "icpbot_run"]
+__all__ = ["IcpbotRun", "icpbot_browser", "icpbot_mock", "icpbot_mock_site", "icpbot_run"]
 
 IcpbotRun = Callable[..., RunResult]
 _MARKER = (
@@ -76,6 +79,13 @@ def icpbot_mock_site(pytestconfig: pytest.Config) -> Iterator[MockSite | RemoteM
         return
     with MockSite(test_mode=True) as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def icpbot_browser() -> Iterator[SharedBrowser]:
+    """One browser for the session's runs, found and started as ``icpbot run`` does."""
+    with SharedBrowser() as shared:
+        yield shared
 
 
 @pytest.fixture
@@ -119,7 +129,9 @@ def _set_up(site: MockSite | RemoteMock, setup: Mapping[str, Any]) -> None:
 
 
 @pytest.fixture
-def icpbot_run(browser: Browser, icpbot_mock: MockSite | RemoteMock, tmp_path: Path) -> IcpbotRun:
+def icpbot_run(
+    icpbot_browser: SharedBrowser, icpbot_mock: MockSite | RemoteMock, tmp_path: Path
+) -> IcpbotRun:
     """Run one scenario (a path, or a dict of its YAML keys) against the site; a RunResult.
 
     Keyword arguments are :class:`bot.run.options.RunOptions` fields (``base_url`` included);
@@ -147,7 +159,7 @@ def icpbot_run(browser: Browser, icpbot_mock: MockSite | RemoteMock, tmp_path: P
             timeout_s=options.pop("timeout_s", 10.0),
             **options,
         )
-        [result] = run_scenarios([load_scenario(path)], opts, browser=browser)
+        [result] = icpbot_browser.run([load_scenario(path)], opts)
         return result
 
     return run

@@ -4,13 +4,14 @@ The server runs on 127.0.0.1 in its own session; it launches the Chromium icpbot
 (through ``executablePath``, so it needs ``--unsafe``). Processes are read from ``/proc``: a test
 proves where the browser runs by its parent, not by trusting the API.
 
-Playwright's sync API refuses to start in a thread whose event loop runs, and pytest-playwright's
-session fixtures leave one running in the main thread once any browser test ran; so everything
-that starts a ``LazyBrowser`` runs :func:`in_thread`, as the CLI's own thread would.
+icpbot's engine is asynchronous, and pytest-playwright's session fixtures leave an event loop
+running in the main thread once any browser test ran; so everything that starts a ``LazyBrowser``
+runs on a loop of its own in a fresh thread (:func:`in_thread`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import select
@@ -19,7 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.async_api import Browser, expect
 
 from bot.errors import BrowserUnavailable
 from bot.mocksite import MockSite
@@ -63,6 +64,15 @@ def in_thread(work: Callable[[], T]) -> T:
     """``work()`` in a fresh thread (no running event loop); its exception is raised here."""
     with ThreadPoolExecutor(max_workers=1) as worker:
         return worker.submit(work).result()
+
+
+def on_loop(work: Callable[[], Awaitable[T]]) -> T:
+    """``await work()`` on a loop of its own, in a fresh thread; its exception is raised here."""
+
+    async def main() -> T:
+        return await work()
+
+    return in_thread(lambda: asyncio.run(main()))
 
 
 # -- processes, from /proc -----------------------------------------------------------------------
@@ -121,9 +131,10 @@ def still_running(fds: dict[int, int], timeout_s: float) -> list[int]:
     return sorted(pending)
 
 
-def browser_pid(browser: Browser) -> int:
+async def browser_pid(browser: Browser) -> int:
     """The Chromium browser process's pid, as Chromium itself reports it."""
-    info = browser.new_browser_cdp_session().send("SystemInfo.getProcessInfo")
+    session = await browser.new_browser_cdp_session()
+    info = await session.send("SystemInfo.getProcessInfo")
     return next(int(p["id"]) for p in info["processInfo"] if p["type"] == "browser")
 
 
@@ -202,27 +213,27 @@ def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_page_loads_in_a_browser_the_server_started(
     server: Server, executable: str | None
 ) -> None:
-    def work() -> None:
+    async def work() -> None:
         pool = LazyBrowser(executable, connect=server.endpoint)
         try:
-            browser = pool()
+            browser = await pool.get()
             with MockSite() as site:
-                page = browser.new_page()
-                page.goto(site.url)
-                expect(page.locator(".tab-card").first).to_be_visible()
-            pid = browser_pid(browser)
+                page = await browser.new_page()
+                await page.goto(site.url)
+                await expect(page.locator(".tab-card").first).to_be_visible()
+            pid = await browser_pid(browser)
             assert parent_of(pid) == server.driver_pid  # not the driver this process started
             assert parent_of(server.driver_pid) == server.process.pid
             switches = command_of(pid)
             assert "--headless" in switches
             assert "--disable-component-update" in switches  # icpbot's args reached the server
             with watching({pid}) as fds:
-                pool.close()
+                await pool.close()
                 assert not still_running(fds, timeout_s=30), "closing left the browser running"
         finally:
-            pool.close()
+            await pool.close()
 
-    in_thread(work)
+    on_loop(work)
 
 
 def test_icpbot_connect_is_read_when_no_endpoint_is_given(
@@ -230,34 +241,34 @@ def test_icpbot_connect_is_read_when_no_endpoint_is_given(
 ) -> None:
     monkeypatch.setenv("ICPBOT_CONNECT", server.endpoint)
 
-    def work() -> None:
+    async def work() -> None:
         pool = LazyBrowser(executable)
         try:
-            assert parent_of(browser_pid(pool())) == server.driver_pid
+            assert parent_of(await browser_pid(await pool.get())) == server.driver_pid
         finally:
-            pool.close()
+            await pool.close()
 
-    in_thread(work)
+    on_loop(work)
 
 
 def test_expose_network_routes_loopback_through_this_side(
     server: Server, executable: str | None
 ) -> None:
-    def work() -> None:
+    async def work() -> None:
         pool = LazyBrowser(executable, connect=server.endpoint, expose_network="<loopback>")
         try:
-            browser = pool()
-            switches = command_of(browser_pid(browser))
+            browser = await pool.get()
+            switches = command_of(await browser_pid(browser))
             assert any(s.startswith("--proxy-server=socks5://127.0.0.1:") for s in switches)
             assert "--proxy-bypass-list=<-loopback>" in switches  # loopback goes by the proxy
             with MockSite() as site:
-                page = browser.new_page()
-                page.goto(site.url)
-                expect(page.locator(".tab-card").first).to_be_visible()
+                page = await browser.new_page()
+                await page.goto(site.url)
+                await expect(page.locator(".tab-card").first).to_be_visible()
         finally:
-            pool.close()
+            await pool.close()
 
-    in_thread(work)
+    on_loop(work)
 
 
 def test_a_server_without_unsafe_ignores_the_executable_path(executable: str | None) -> None:
@@ -266,7 +277,7 @@ def test_a_server_without_unsafe_ignores_the_executable_path(executable: str | N
     with run_server() as safe:
         pool = LazyBrowser(executable, connect=safe.endpoint)
         with pytest.raises(BrowserUnavailable) as caught:
-            in_thread(pool)
+            on_loop(pool.get)
     message = str(caught.value)
     assert "\n" not in message
     assert "--unsafe" in message
@@ -289,7 +300,7 @@ def test_a_refused_connection_is_one_line_naming_the_endpoint_and_the_fix(
 ) -> None:
     monkeypatch.setenv("ICPBOT_CONNECT", f"ws://me:s3cret@127.0.0.1:{closed_port}/pw?token=t0k")
     with pytest.raises(BrowserUnavailable) as caught:
-        in_thread(LazyBrowser())
+        on_loop(LazyBrowser().get)
     message = str(caught.value)
     assert message.startswith(f"browser server ws://127.0.0.1:{closed_port}/pw: ")
     assert "\n" not in message
@@ -330,7 +341,7 @@ def old_server() -> Iterator[str]:
 
 def test_a_version_mismatch_is_one_line_with_both_versions(old_server: str) -> None:
     with pytest.raises(BrowserUnavailable) as caught:
-        in_thread(LazyBrowser(connect=old_server))
+        on_loop(LazyBrowser(connect=old_server).get)
     message = str(caught.value)
     assert "\n" not in message
     assert "version mismatch (server 1.40, icpbot 1." in message

@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.config.selector_map import find_selector_map
 from bot.mocksite import Filing, MockSite
 from bot.run.check_rows import EXIT_FALLBACKS, EXIT_OK
+from bot.run.runner import SharedBrowser
 from bot.testing.plugin import IcpbotRun
 from bot.types import Category
 
@@ -52,7 +52,7 @@ EDITS = [
 ]
 
 
-def _check(browser: Browser, url: str, *extra: str) -> tuple[int, dict[str, object]]:
+def _check(browser: SharedBrowser, url: str, *extra: str) -> tuple[int, dict[str, object]]:
     result = cli.invoke(
         app, ["check-selectors", "--base-url", url, "--timeout", "5", "--json", *extra], obj=browser
     )
@@ -61,21 +61,21 @@ def _check(browser: Browser, url: str, *extra: str) -> tuple[int, dict[str, obje
 
 @pytest.mark.icpbot_mock(variant="el-tabs")
 def test_the_playbook_on_a_redesigned_page(
-    icpbot_mock: MockSite, browser: Browser, tmp_path: Path, icpbot_run: IcpbotRun
+    icpbot_mock: MockSite, icpbot_browser: SharedBrowser, tmp_path: Path, icpbot_run: IcpbotRun
 ) -> None:
     # 1. The scheduled canary fails: the page changed (fallbacks carried it this time).
-    code, report = _check(browser, icpbot_mock.url)
+    code, report = _check(icpbot_browser, icpbot_mock.url)
     assert code == EXIT_FALLBACKS, report
     # 2. Take a snapshot of the changed page (nothing submitted).
     snap = tmp_path / "snapshot"
     taken = cli.invoke(
-        app, ["snapshot", "--base-url", icpbot_mock.url, "--out", str(snap)], obj=browser
+        app, ["snapshot", "--base-url", icpbot_mock.url, "--out", str(snap)], obj=icpbot_browser
     )
     assert taken.exit_code == 0, taken.stderr
     assert icpbot_mock.submissions() == []
     # 3. Replay it offline: the shipped map fails there exactly as on the site.
     with MockSite(test_mode=True, replay=snap) as replay:
-        code, _ = _check(browser, replay.url)
+        code, _ = _check(icpbot_browser, replay.url)
         assert code == EXIT_FALLBACKS
         # 4. Edit the selector map (YAML only): a copy here, selectors/miit.yaml in real life.
         text = find_selector_map("miit").read_text(encoding="utf-8")
@@ -86,7 +86,7 @@ def test_the_playbook_on_a_redesigned_page(
         edited.write_text(text, encoding="utf-8")
         assert cli.invoke(app, ["validate", str(edited)]).exit_code == 0
         # 5. check-selectors on the replay passes with the edited map.
-        code, report = _check(browser, replay.url, "--selectors", str(edited))
+        code, report = _check(icpbot_browser, replay.url, "--selectors", str(edited))
         assert code == EXIT_OK, [e for e in report["elements"] if e["status"] != "first"]
         # 6. The replay tests pass with it: a verify and a resend get the mock's answers.
         replay.load_filings([Filing("13800000001", "100011", "111111")])

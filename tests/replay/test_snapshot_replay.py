@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.config.recording import load_recording
 from bot.mocksite import Filing, MockSite
 from bot.run.check import check_selectors
+from bot.run.runner import SharedBrowser
 from bot.run.snapshot import take_snapshot
 from bot.testing.plugin import IcpbotRun
 from bot.types import Category
@@ -30,12 +30,14 @@ SCENARIO = {
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Path:
+def recorded(tmp_path_factory: pytest.TempPathFactory, icpbot_browser: SharedBrowser) -> Path:
     """A snapshot of a mock behind the front door's challenge, taken once; the mock is gone."""
     folder = tmp_path_factory.mktemp("snap") / "miit"
     with MockSite(test_mode=True) as live:
         live.set_fault("page", "frontdoor", times=1)
-        result = take_snapshot(live.url, folder, lent=browser, timeout_s=10)
+        result = icpbot_browser.call(
+            lambda b: take_snapshot(live.url, folder, lent=b, timeout_s=10)
+        )
         assert live.submissions() == []  # the gate stayed unarmed
     assert result.exit_code == 0, result.detail
     assert result.submissions == 0
@@ -87,9 +89,11 @@ def test_the_replay_answers_wrong_info_and_faults_like_the_mock(
         assert result.outcome.category is Category.site_error
 
 
-def test_check_selectors_on_a_replay_renders_the_answers(recorded: Path, browser: Browser) -> None:
+def test_check_selectors_on_a_replay_renders_the_answers(
+    recorded: Path, icpbot_browser: SharedBrowser
+) -> None:
     with MockSite(test_mode=True, replay=recorded) as replay:
-        report = check_selectors(replay.url, lent=browser, timeout_s=5)
+        report = icpbot_browser.call(lambda b: check_selectors(replay.url, lent=b, timeout_s=5))
         assert replay.submissions() == []
     assert report.target == "replay"
     assert report.exit_code == 0, [r for r in report.rows if r.status != "first"]
@@ -103,13 +107,13 @@ def test_check_selectors_on_a_replay_renders_the_answers(recorded: Path, browser
 
 
 def test_snapshot_and_mock_replay_on_the_command_line(
-    site: MockSite, browser: Browser, tmp_path: Path
+    site: MockSite, icpbot_browser: SharedBrowser, tmp_path: Path
 ) -> None:
     out = tmp_path / "snap"
     result = cli.invoke(
         app,
         ["snapshot", "--base-url", site.url, "--out", str(out), "--timeout", "10"],
-        obj=browser,
+        obj=icpbot_browser,
     )
     assert result.exit_code == 0, result.stderr
     assert "replay it: icpbot mock --replay" in result.stdout
@@ -120,7 +124,7 @@ def test_snapshot_and_mock_replay_on_the_command_line(
 
 
 def test_an_independent_page_with_a_cross_origin_api_is_replayed(
-    tmp_path: Path, browser: Browser, icpbot_run: IcpbotRun
+    tmp_path: Path, icpbot_browser: SharedBrowser, icpbot_run: IcpbotRun
 ) -> None:
     """A tiny page of our own whose API lives on another origin: the replay finds its calls by
     suffix and answers them with the mock's rules, the recorded API host being gone."""
@@ -132,7 +136,9 @@ def test_an_independent_page_with_a_cross_origin_api_is_replayed(
         (page_dir / "index.html").write_text(_tiny_page(api.api_url), encoding="utf-8")
         folder = tmp_path / "snap"
         with serve_folder(page_dir) as page_url:
-            result = take_snapshot(page_url, folder, lent=browser, timeout_s=10)
+            result = icpbot_browser.call(
+                lambda b: take_snapshot(page_url, folder, lent=b, timeout_s=10)
+            )
         assert result.exit_code == 0, result.detail
     finally:
         api.stop()  # the recorded API host is gone too

@@ -1,4 +1,5 @@
-"""Fixtures for end-to-end runs: a scenario writer and a runner bound to the session's browser."""
+"""Fixtures for end-to-end runs: a scenario writer and a runner bound to the session's browser
+(icpbot's own: the plugin's ``icpbot_browser``, started once for the session)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
 
 from bot.config.scenario import load_scenario
 from bot.mocksite import MockSite
 from bot.privacy import REDACTOR
-from bot.run.runner import RunOptions, RunResult, run_scenarios
+from bot.run.runner import RunOptions, RunResult, SharedBrowser
 
 WriteScenario = Callable[..., Path]
 Run = Callable[..., RunResult]
@@ -61,7 +61,7 @@ def write_scenario(tmp_path: Path) -> WriteScenario:
 
 
 @pytest.fixture
-def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Run:
+def run(icpbot_browser: SharedBrowser, site: MockSite, tmp_path: Path, state_dir: Path) -> Run:
     """Run one scenario file against the mock with the session's Chromium."""
 
     def go(path: Path, **options: Any) -> RunResult:
@@ -73,7 +73,7 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
             timeout_s=options.pop("timeout_s", 10.0),
             **options,
         )
-        [result] = run_scenarios([load_scenario(path)], opts, browser=browser)
+        [result] = icpbot_browser.run([load_scenario(path)], opts)
         saved = json.loads((result.run_dir / "result.json").read_text(encoding="utf-8"))
         assert saved["outcome"]["category"] == result.outcome.category.value
         assert "final.png" in saved["evidence"] or result.outcome.category == "refused"
@@ -83,8 +83,7 @@ def run(browser: Browser, site: MockSite, tmp_path: Path, state_dir: Path) -> Ru
 
 
 @pytest.fixture
-def lend_browser(browser: Browser) -> Browser:
-    """The session's Chromium, for in-process CLI calls (passed as the click context's obj):
-    pytest-playwright already runs the sync API in this thread, and a second
-    ``sync_playwright()`` cannot start beside it."""
-    return browser
+def lend_browser(icpbot_browser: SharedBrowser) -> SharedBrowser:
+    """The session's browser, for in-process CLI calls (passed as the click context's obj): the
+    command runs on its engine's loop and the browser starts once for the session."""
+    return icpbot_browser

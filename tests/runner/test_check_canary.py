@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import json
 
-from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.mocksite import MockSite
 from bot.run.check import check_selectors
 from bot.run.check_rows import EXIT_FALLBACKS, EXIT_MISMATCH
+from bot.run.runner import SharedBrowser
 
 cli = CliRunner()
 
 
-def _check(site_url: str, browser: Browser, *extra: str) -> tuple[int, str, str]:
+def _check(site_url: str, browser: SharedBrowser, *extra: str) -> tuple[int, str, str]:
     args = ["check-selectors", "--base-url", site_url, "--timeout", "5", *extra]
     result = cli.invoke(app, args, obj=browser)
     return result.exit_code, result.stdout, result.stderr
 
 
 def test_the_default_page_matches_every_first_choice_answers_included(
-    site: MockSite, lend_browser: Browser
+    site: MockSite, lend_browser: SharedBrowser
 ) -> None:
     code, stdout, stderr = _check(site.url, lend_browser, "--json")
     report = json.loads(stdout)
@@ -39,7 +39,7 @@ def test_the_default_page_matches_every_first_choice_answers_included(
     assert site._site.captcha_form is None  # the check switched the mock's check back off
 
 
-def test_fallbacks_exit_26_and_are_marked(site: MockSite, lend_browser: Browser) -> None:
+def test_fallbacks_exit_26_and_are_marked(site: MockSite, lend_browser: SharedBrowser) -> None:
     site.set_variant("renamed-classes")
     code, stdout, _ = _check(site.url, lend_browser)
     assert code == EXIT_FALLBACKS == 26, stdout
@@ -51,7 +51,7 @@ def test_fallbacks_exit_26_and_are_marked(site: MockSite, lend_browser: Browser)
 
 
 def test_a_missing_container_is_reported_once_with_each_elements_own_candidates(
-    site: MockSite, lend_browser: Browser
+    site: MockSite, lend_browser: SharedBrowser
 ) -> None:
     site.set_variant("hostile")
     code, stdout, stderr = _check(site.url, lend_browser, "--timeout", "1")
@@ -67,12 +67,12 @@ def test_a_missing_container_is_reported_once_with_each_elements_own_candidates(
 
 
 def test_a_site_not_served_by_icpbot_reports_answers_as_not_checked(
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     # A mock that does not answer the capability path looks like any other site.
     with MockSite(test_mode=True) as plain:
         plain._site.capability = lambda kind: {}  # type: ignore[method-assign]
-        report = check_selectors(plain.url, lent=lend_browser, timeout_s=5)
+        report = lend_browser.call(lambda b: check_selectors(plain.url, lent=b, timeout_s=5))
     assert report.target == "site"
     assert report.exit_code == 0
     rows = {r.element: r for r in report.rows}
@@ -80,7 +80,7 @@ def test_a_site_not_served_by_icpbot_reports_answers_as_not_checked(
     assert "only on the mock or a replay" in rows["result_banner"].note
 
 
-def test_a_site_that_does_not_load_is_not_a_changed_page(lend_browser: Browser) -> None:
+def test_a_site_that_does_not_load_is_not_a_changed_page(lend_browser: SharedBrowser) -> None:
     import socket
 
     with socket.socket() as sock:  # a port that nothing listens on

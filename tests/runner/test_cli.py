@@ -10,18 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.mocksite import Filing, MockSite
+from bot.run.runner import SharedBrowser
 
 from .conftest import WriteScenario
 
 cli = CliRunner()
 
 
-def _run(*args: str, browser: Browser | None = None) -> tuple[int, str, str]:
+def _run(*args: str, browser: SharedBrowser | None = None) -> tuple[int, str, str]:
     """One in-process call; ``browser`` is lent to the command as the click context's obj."""
     result = cli.invoke(app, list(args), obj=browser)
     return result.exit_code, result.stdout, result.stderr
@@ -36,7 +36,7 @@ def test_run_prints_one_line_and_exits_with_the_outcome_code(
     write_scenario: WriteScenario,
     tmp_path: Path,
     state_dir: Path,
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     out = tmp_path / "out"
@@ -64,7 +64,7 @@ def test_several_scenarios_exit_with_the_most_severe(
     write_scenario: WriteScenario,
     tmp_path: Path,
     state_dir: Path,
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     site.load_filings(
         [Filing("13800000001", "100011", "111111"), Filing("13800000004", "400044", "444444")]
@@ -149,7 +149,7 @@ def test_validate_and_schema(tmp_path: Path, write_scenario: WriteScenario) -> N
 
 
 def test_check_selectors_reports_each_element_and_submits_nothing(
-    site: MockSite, lend_browser: Browser
+    site: MockSite, lend_browser: SharedBrowser
 ) -> None:
     code, stdout, _ = _run(
         "check-selectors", "--base-url", site.url, "--timeout", "5", browser=lend_browser
@@ -171,7 +171,7 @@ def test_ledger_list_and_reset(
     write_scenario: WriteScenario,
     tmp_path: Path,
     state_dir: Path,
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     scenario = write_scenario(code="000000")
@@ -238,7 +238,7 @@ def test_unmasked_evidence_is_announced(
     write_scenario: WriteScenario,
     tmp_path: Path,
     state_dir: Path,
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     code, _, stderr = _run(
@@ -285,7 +285,7 @@ def test_an_existing_out_folder_keeps_its_mode_and_reports_never_collide(
     write_scenario: WriteScenario,
     tmp_path: Path,
     state_dir: Path,
-    lend_browser: Browser,
+    lend_browser: SharedBrowser,
 ) -> None:
     site.load_filings([Filing("13800000001", "100011", "111111")])
     out = tmp_path / "shared"

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.config.people import load_people, load_template
 from bot.errors import ScenarioError
 from bot.mocksite import MockSite
+from bot.run.runner import SharedBrowser
 from bot.types import Action, CaptchaMode
 
 cli = CliRunner()
@@ -99,7 +99,7 @@ def test_a_template_gives_site_base_url_and_captcha(tmp_path: Path) -> None:
 
 
 def test_run_people_through_the_cli(
-    site: MockSite, tmp_path: Path, state_dir: Path, lend_browser: Browser
+    site: MockSite, tmp_path: Path, state_dir: Path, lend_browser: SharedBrowser
 ) -> None:
     people = tmp_path / "people.csv"
     people.write_text(

@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Browser
+from playwright.async_api import Page
 
 from bot.mocksite import Filing, MockSite
 from bot.safety.gate import SubmissionGate
@@ -21,25 +23,26 @@ VERIFY = "/icpproject_query/api/smsValidate/validateByCondition"
 
 
 def test_gate_lets_one_request_through_when_the_page_posts_twice(
-    browser: Browser, site: MockSite
+    on_page: Callable[..., Any], site: MockSite
 ) -> None:
     """A page that retries (or a double click the page does not guard) reaches the site once."""
-    context = browser.new_context()
     gate = SubmissionGate([VERIFY], timeout_s=10)
-    gate.install(context)
-    gate.arm()
-    page = context.new_page()
-    page.goto(site.url)
-    results = page.evaluate(
-        """async (url) => {
+
+    async def body(page: Page) -> Any:
+        await gate.install(page.context)
+        gate.arm()
+        await page.goto(site.url)
+        return await page.evaluate(
+            """async (url) => {
             const post = () => fetch(url, {method: 'POST', body: '{}',
                 headers: {'Content-Type': 'application/json'}})
                 .then(r => 'reply ' + r.status, e => 'failed');
             return [await post(), await post(), await post()];
         }""",
-        site.api_url.rstrip("/") + VERIFY,
-    )
-    context.close()
+            site.api_url.rstrip("/") + VERIFY,
+        )
+
+    results = on_page(body)
     assert results == ["reply 401", "failed", "failed"]
     assert gate.blocked == 2
     assert len(site.submissions()) == 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 
 from bot.config.scenario import load_scenario
+from bot.page.browser import LazyBrowser
 from bot.privacy import REDACTOR
 from bot.run.runner import RunOptions, RunResult, run_scenarios
 from bot.safety.guard import claim
@@ -25,16 +27,11 @@ def _fresh_redactor() -> None:
     REDACTOR.clear()
 
 
-class _NoBrowser:
-    """A browser pool that fails the test if a run asks it for a browser."""
+class _NoBrowser(LazyBrowser):
+    """A browser launcher that fails the test if a run asks it for a browser."""
 
-    headed = False
-
-    def __call__(self) -> object:
+    async def get(self) -> Browser:
         raise AssertionError("a browser was started")
-
-    def close(self) -> None:
-        pass
 
 
 def _run(tmp_path: Path, code: str) -> RunResult:
@@ -47,7 +44,7 @@ def _run(tmp_path: Path, code: str) -> RunResult:
     options = RunOptions(
         base_url="http://127.0.0.1:9/", out_dir=tmp_path / "out", headed=False
     )  # no state_dir: the back end's environment decides (ICPBOT_STATE_DIR or the URL)
-    [result] = run_scenarios([load_scenario(path)], options, pool=_NoBrowser())  # type: ignore[arg-type]
+    [result] = run_scenarios([load_scenario(path)], options, launcher=_NoBrowser())
     return result
 
 
