@@ -141,7 +141,8 @@ BrowserArg = Annotated[
     str | None,
     typer.Option(
         help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's); "
-        "with --connect, its path on the server's machine (the server must run with --unsafe).",
+        "with --connect, its path on the server's machine, honoured only by a server started "
+        "with --unsafe (README: keep such a server on loopback, behind an SSH tunnel).",
         metavar="PATH",
     ),
 ]
