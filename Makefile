@@ -16,6 +16,7 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
+	$(PY) bench/startup.py
 	$(PY) bench/bench_batch.py
 
 clean:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.config.selector_map import (
     OPTIONAL_ELEMENTS,
@@ -21,43 +22,35 @@ from bot.config.selector_map import (
     selector_map_json_schema,
 )
 from bot.errors import SelectorMapError
+from bot.mocksite.state import STATUS_TEXT, banner_text
 from bot.types import Action, Category
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "selectors" / "miit.yaml"
-# The reference lives in ../shared beside the checkout (CI lays a copy there too).
-DOMAIN = next(
-    (
-        p
-        for p in (
-            Path(__file__).resolve().parents[2] / "shared" / "domain.md",
-            Path("/work/shared/domain.md"),
-        )
-        if p.is_file()
-    ),
-    Path("/work/shared/domain.md"),
+# The real site's texts, copied from the team's reference (see the file's header): part of the
+# repository, so these checks run in every clone and in CI.
+REFERENCE: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parent / "data" / "site_reference.yaml").read_text(encoding="utf-8")
 )
 
-# validStatus -> (actions, category, banner): copied from the reference (domain.md), exactly.
+# validStatus -> category: icpbot's reading of the reference's "meaning for the operator".
+CATEGORIES: dict[int, Category] = {
+    3: Category.success,
+    31: Category.success,
+    20: Category.success,
+    2: Category.wrong_info,
+    4: Category.no_record,
+    21: Category.failed,
+    0: Category.failed,
+    100: Category.no_record,
+    101: Category.success,
+    102: Category.failed,
+}
+_TABS = {"verify": {Action.verify}, "resend": {Action.resend}, "both": set(Action)}
+# validStatus -> (actions, category, banner)
 STATUSES: dict[int, tuple[set[Action], Category, str]] = {
-    3: ({Action.verify}, Category.success, "您的短信核验已全部完成,该请求将提交管局审核。"),
-    31: ({Action.verify}, Category.success, "您的短信核验完成,请等待其他核验人进行短信核验。"),
-    20: ({Action.verify}, Category.success, "您的短信核验已完成，无需重复提交。"),
-    2: ({Action.verify}, Category.wrong_info, "您的短信核验失败,请输入正确的信息。"),
-    4: ({Action.verify, Action.resend}, Category.no_record, "该条验证库里找不到记录或已完成验证。"),
-    21: ({Action.verify}, Category.failed, "您的短信核验失败,请联系接入商查询核验结果。"),
-    0: ({Action.verify}, Category.failed, "您的短信核验失败,请您重新验证。"),
-    100: ({Action.resend}, Category.no_record, "您暂无待短信核验的备案申请，无需重发短信。"),
-    101: (
-        {Action.resend},
-        Category.success,
-        "您的短信验证码已重发成功，请查看手机并尽快完成短信核验。",
-    ),
-    102: (
-        {Action.resend},
-        Category.failed,
-        "重发次数已到上限，若不能及时完成短信核验，您的备案申请将会被退回。",
-    ),
+    row["status"]: (_TABS[row["tab"]], CATEGORIES[row["status"]], row["banner"])
+    for row in REFERENCE["statuses"]
 }
 
 
@@ -88,17 +81,67 @@ def test_shipped_statuses_match_the_reference(smap: SelectorMap) -> None:
         assert entry.next_step.isascii()
 
 
-@pytest.mark.skipif(not DOMAIN.exists(), reason="reference document not available")
+def test_reference_lists_every_status_once() -> None:
+    statuses = [row["status"] for row in REFERENCE["statuses"]]
+    assert len(statuses) == len(set(statuses)) == 10
+    assert set(statuses) == set(CATEGORIES)
+    assert REFERENCE["default_status"] in statuses
+
+
 def test_shipped_banners_are_the_reference_texts_verbatim(smap: SelectorMap) -> None:
-    rows = re.findall(
-        r"^\| (\d+)[^|]*\| (\w+) \| (\S+) \|", DOMAIN.read_text(encoding="utf-8"), re.MULTILINE
+    assert smap.default_status == REFERENCE["default_status"]
+    for row in REFERENCE["statuses"]:
+        action = Action.resend if row["tab"] == "resend" else Action.verify
+        entry = smap.status_entry(action, row["status"])
+        assert entry is not None, row
+        assert (entry.status, entry.banner) == (row["status"], row["banner"])
+
+
+def test_mock_banners_are_the_reference_texts_verbatim() -> None:
+    reference = {row["status"]: row["banner"] for row in REFERENCE["statuses"]}
+    assert dict(STATUS_TEXT) == reference
+    assert banner_text(7) == STATUS_TEXT[REFERENCE["default_status"]]
+
+
+def test_shipped_map_routes_and_endpoints_are_the_references(smap: SelectorMap) -> None:
+    assert (smap.route, smap.login_route) == (REFERENCE["route"], REFERENCE["login_route"])
+    suffixes = REFERENCE["api_suffixes"]
+    assert (smap.endpoints.auth, smap.endpoints.verify, smap.endpoints.resend) == (
+        suffixes["auth"],
+        suffixes["verify"],
+        suffixes["resend"],
     )
-    assert len(rows) == len(STATUSES)
-    for status, tab, banner in rows:
-        entry = smap.status_entry(Action.resend if tab == "resend" else Action.verify, int(status))
-        assert entry is not None
-        assert entry.banner == banner
-        assert entry.status == int(status)
+
+
+def _first(smap: SelectorMap, name: str) -> Candidate:
+    return smap.element(name).candidates[0]
+
+
+def test_shipped_map_tries_the_reference_texts_first(smap: SelectorMap) -> None:
+    """Each element's first candidate is the real page's exact text; fallbacks come after."""
+    placeholders = REFERENCE["placeholders"]
+    for tab, fields in placeholders.items():
+        for field, text in fields.items():
+            first = _first(smap, f"{tab}_{field}")
+            assert (first.strategy, first.value) == (Strategy.placeholder, text), (tab, field)
+    for tab, text in REFERENCE["tabs"].items():
+        assert _first(smap, f"{tab}_tab").has_text == text
+        submit = _first(smap, f"{tab}_submit")
+        assert (submit.strategy, submit.value, submit.name) == (
+            Strategy.role,
+            "button",
+            REFERENCE["submit"],
+        )
+    banner_regexes = [c.regex for c in smap.element("result_banner").candidates if c.regex]
+    assert any(re.match(rx, REFERENCE["banner_prefix"]) for rx in banner_regexes)
+    captcha_texts = [c.value for c in smap.element("captcha_box").candidates]
+    assert REFERENCE["captcha_header"] in captcha_texts
+
+
+def test_shipped_front_door_texts_are_the_references(smap: SelectorMap) -> None:
+    door = REFERENCE["front_door"]
+    assert list(smap.front_door.blocked) == door["blocked"]
+    assert list(smap.front_door.rate_limited) == door["rate_limited"]
 
 
 def test_shipped_map_paces_submissions(smap: SelectorMap) -> None:

@@ -14,13 +14,9 @@ from typing import Annotated
 
 import typer
 
-from bot import __version__
 from bot.cli.common import app, echo
-from bot.cli.logs import configure_console
-from bot.privacy import logger
-from bot.run.signals import stop_on_sigterm
 
-__all__ = ["app", "main", "verbose_first"]
+__all__ = ["app", "main", "only_prints_help", "verbose_first"]
 
 # Imported for their commands, in the order `icpbot --help` lists them.
 # isort: off
@@ -32,6 +28,8 @@ del files, ledger, run, site
 
 def _print_version(value: bool) -> None:
     if value:
+        from bot import __version__
+
         echo(f"icpbot {__version__}")
         raise typer.Exit(0)
 
@@ -47,6 +45,8 @@ def _root(
     ] = False,
 ) -> None:
     del version  # handled by its eager callback, before any command is required
+    from bot.cli.logs import configure_console
+
     configure_console("DEBUG" if verbose else "WARNING")
 
 
@@ -64,15 +64,27 @@ def verbose_first(argv: list[str]) -> list[str]:
     return ["--verbose", *rest, *tail]
 
 
+def only_prints_help(argv: list[str]) -> bool:
+    """``icpbot`` alone or any ``--help`` before ``--``: typer prints and exits, nothing runs."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return not argv or "--help" in argv[:cut]
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    stop_on_sigterm()
+    args = verbose_first(sys.argv[1:])
+    if not only_prints_help(args):  # help needs no signal handling, nor its imports
+        from bot.run.signals import stop_on_sigterm
+
+        stop_on_sigterm()
     try:
-        app(args=verbose_first(sys.argv[1:]))
+        app(args=args)
     except KeyboardInterrupt as exc:
         sys.exit(128 + getattr(exc, "signal_number", 2))
     except Exception as exc:  # a bug: say so in one line; the traceback only with -v
+        from bot.privacy import logger
+
         logger.opt(exception=exc).debug("internal error")
         echo(f"icpbot: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

@@ -9,11 +9,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from typer.core import TyperArgument, TyperGroup, TyperOption
-
-from bot.errors import BotError
-from bot.privacy import REDACTOR
-from bot.types import CaptchaMode
 
 T = TypeVar("T")
 
@@ -21,6 +16,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser
 
     from bot.config.scenario import Scenario
+    from bot.errors import BotError
     from bot.run.runner import SharedBrowser
 
 __all__ = [
@@ -38,76 +34,24 @@ __all__ = [
 ]
 
 
-def _metavar(param: Any) -> str:
-    """What a value looks like in --help, for people: never a Python type such as <list[str]>."""
-    desc = getattr(param, "type_descriptor", None)
-    if getattr(param, "is_flag", False):
-        return ""
-    if desc is None:
-        return "VALUE"
-    if getattr(desc, "is_choice", False) and desc.choices:
-        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
-    annotation = getattr(desc, "annotation", None)
-    if getattr(desc, "is_path", False):
-        name = "PATH"
-    elif annotation is int:
-        name = "N"
-    elif annotation is float:
-        name = "SECONDS"
-    else:
-        name = "TEXT"
-    return name + ("..." if getattr(desc, "is_list", False) else "")
-
-
-class _PlainArgument(TyperArgument):
-    """An argument whose help shows its metavar, not its Python type."""
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-
-def _tidy(command: Any) -> None:
-    """Plain metavars for every parameter of every command (typer shows ``<list[Path]>`` and
-    ``<bool>``)."""
-    for sub in getattr(command, "commands", {}).values():
-        _tidy(sub)
-    for param in getattr(command, "params", []):
-        if isinstance(param, TyperArgument):
-            param.__class__ = _PlainArgument
-            if param.metavar is None:
-                param.metavar = (param.name or "value").upper()
-        elif isinstance(param, TyperOption) and param.metavar is None:
-            param.metavar = _metavar(param)
-    original = getattr(command, "get_help_option", None)
-    if original is not None:
-
-        def help_option(ctx: Any) -> Any:
-            option = original(ctx)
-            if option is not None:
-                option.metavar = ""
-            return option
-
-        command.get_help_option = help_option
-
-
-class _TidyGroup(TyperGroup):
-    """The root group: see :func:`_tidy`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _tidy(self)
-
+# Plain help, click's layout (typer's rich panels would import rich for every --help); each
+# option states its own metavar (bot.cli.options), so no Python type name reaches the page.
+_HELP_SETTINGS: dict[str, Any] = {"max_content_width": 100}
 
 app = typer.Typer(
     name="icpbot",
-    cls=_TidyGroup,
     help="Fill the MIIT ICP-filing SMS verification form from YAML scenarios, with evidence.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=_HELP_SETTINGS,
 )
 ledger_app = typer.Typer(
-    help="The local attempt ledger that guards the failure budget.", no_args_is_help=True
+    help="The local attempt ledger that guards the failure budget.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings=_HELP_SETTINGS,
 )
 app.add_typer(ledger_app, name="ledger")
 
@@ -138,6 +82,8 @@ class CaptchaOpt(StrEnum):
 
 def echo(text: str = "", *, err: bool = False) -> None:
     """Every line icpbot prints goes through the redactor."""
+    from bot.privacy import REDACTOR
+
     typer.echo(REDACTOR(text), err=err)
 
 
@@ -161,6 +107,8 @@ def decide_headed(flag: bool | None, scenarios: Sequence[Scenario]) -> bool:
     security check and a person can be at the screen."""
     if flag is not None:
         return flag
+    from bot.types import CaptchaMode
+
     return any(s.captcha is CaptchaMode.manual for s in scenarios) and person_at_screen()
 
 

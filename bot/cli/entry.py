@@ -1,34 +1,39 @@
-"""The ``icpbot`` console script: a light front door that makes ``icpbot run`` start sooner.
+"""The ``icpbot`` console script: a light front door that answers ``icpbot --version`` at once.
 
-For ``run``, Playwright's driver (a Node.js process, not a browser) starts first, while a worker
-thread imports the rest of icpbot (typer, pydantic, the runner): the driver spends its start-up
-waiting for Node.js, time the imports can use. Everything else goes straight to ``bot.cli.app``.
-Nothing here reads or validates input; no browser starts before the scenarios are known good.
+``--version`` is answered here, before typer or any of icpbot's libraries is imported; everything
+else goes to ``bot.cli.app``, whose commands import what they need when they run. Nothing here
+reads or validates input.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from contextlib import suppress
 
-from bot.run.signals import stop_on_sigterm
-
 __all__ = ["main"]
 
-
-def _import_the_rest() -> None:
-    for name in ("bot.cli.app", "bot.run.runner", "bot.config.scenario"):
-        importlib.import_module(name)
+#: the root options (``icpbot [OPTIONS] COMMAND``): all of them flags, so the first argument that
+#: is not one of them is the command
+_ROOT_FLAGS = frozenset({"-v", "--verbose", "--version", "--help"})
 
 
 def _first_command(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def _asks_version(argv: list[str]) -> bool:
+    """``icpbot [-v] --version``: the root's eager option, before any command. Anything else
+    (an unknown option, ``--help`` first) is left to the app, which answers it as before."""
+    for arg in argv:
+        if arg == "--version":
+            return True
+        if arg not in _ROOT_FLAGS or arg == "--help":
+            return False
+    return False
+
+
 def main() -> None:
-    stop_on_sigterm()
     try:
         _main()
     except KeyboardInterrupt as exc:  # while starting up: nothing was read or run yet
@@ -37,7 +42,13 @@ def main() -> None:
 
 
 def _main() -> None:
-    command = _first_command(sys.argv[1:])
+    argv = sys.argv[1:]
+    if _asks_version(argv):
+        from bot import __version__
+
+        sys.stdout.write(f"icpbot {__version__}\n")
+        return
+    command = _first_command(argv)
     from bot.cli.app import main as cli_main
 
     try:

@@ -10,8 +10,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import app, echo, fail, with_lent_browser
-from bot.cli.options import ConnectArg, ExposeNetworkArg
-from bot.errors import BotError
+from bot.cli.options import BrowserArg, ConnectArg, ExposeNetworkArg
 from bot.types import Category
 
 if TYPE_CHECKING:
@@ -22,9 +21,17 @@ __all__ = ["check_selectors", "schema", "validate"]
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Scenario or selector-map files.")],
+    files: Annotated[
+        list[Path],
+        # Hidden from the Arguments list, where typer would print its Python type: the usage
+        # line and the docstring name it.
+        typer.Argument(help="Scenario or selector-map files.", metavar="FILE", hidden=True),
+    ],
 ) -> None:
-    """Check scenario and selector-map files without running anything."""
+    """Check scenario and selector-map files without running anything.
+
+    FILE: scenario or selector-map YAML files.
+    """
     from bot.config.scenario import validate_paths
 
     problems = validate_paths(files)
@@ -55,17 +62,23 @@ def schema(
 @app.command("check-selectors")
 def check_selectors(
     ctx: typer.Context,
-    base_url: Annotated[str, typer.Option(help="Site to check.")] = defaults.BASE_URL,
-    site: Annotated[str, typer.Option(help="Selector map name under selectors/.")] = defaults.SITE,
-    selectors: Annotated[Path | None, typer.Option(help="Selector map file.")] = None,
+    base_url: Annotated[
+        str, typer.Option(help="Site to check.", metavar="URL")
+    ] = defaults.BASE_URL,
+    site: Annotated[
+        str, typer.Option(help="Selector map name under selectors/.", metavar="NAME")
+    ] = defaults.SITE,
+    selectors: Annotated[
+        Path | None, typer.Option(help="Selector map file.", metavar="FILE")
+    ] = None,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for each element.")
+        float, typer.Option(help="Seconds to wait for each element.", metavar="SECONDS")
     ] = defaults.CHECK_TIMEOUT_S,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON on stdout.")
     ] = False,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
-    browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
+    browser: BrowserArg = None,
     connect: ConnectArg = None,
     expose_network: ExposeNetworkArg = None,
 ) -> None:
@@ -75,6 +88,7 @@ def check_selectors(
     (the page changed); 25: the page does not match the map; 22: the page did not load or the
     firewall answered instead.
     """
+    from bot.errors import BotError
     from bot.run.check import check_selectors as do_check
 
     try:

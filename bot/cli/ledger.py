@@ -26,11 +26,20 @@ __all__ = ["ledger_import", "ledger_list", "ledger_reset"]
 
 _Scenarios = Annotated[
     list[Path] | None,
-    typer.Argument(help="Scenario files naming the people (only mobile and ID digits are read)."),
+    # Hidden from the Arguments list, where typer would print its Python type: the usage line
+    # and each command's docstring name it.
+    typer.Argument(
+        help="Scenario files naming the people (only mobile and ID digits are read).",
+        metavar="SCENARIO",
+        hidden=True,
+    ),
 ]
-_Mobile = Annotated[str | None, typer.Option("--mobile", help="A person's mobile number.")]
+_Mobile = Annotated[
+    str | None, typer.Option("--mobile", help="A person's mobile number.", metavar="MOBILE")
+]
 _Id6 = Annotated[
-    str | None, typer.Option("--id-last6", help="With --mobile: the last 6 ID characters.")
+    str | None,
+    typer.Option("--id-last6", help="With --mobile: the last 6 ID characters.", metavar="ID6"),
 ]
 
 
@@ -78,7 +87,10 @@ def _people(
 def ledger_list(
     scenarios: _Scenarios = None, mobile: _Mobile = None, id_last6: _Id6 = None
 ) -> None:
-    """Show each person's recorded submissions, failure count and state (masked)."""
+    """Show each person's recorded submissions, failure count and state (masked).
+
+    SCENARIO: scenario files naming the people (only mobile and ID digits are read).
+    """
     with _ledger() as store:
         echo(f"ledger: {store.location}")
         named = _people(store, scenarios, mobile, id_last6)
@@ -174,9 +186,14 @@ def ledger_reset(
     mobile: _Mobile = None,
     id_last6: _Id6 = None,
     all_people: Annotated[bool, typer.Option("--all", help="Reset everybody.")] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Kept with the reset.")] = "reset",
+    reason: Annotated[
+        str, typer.Option("--reason", help="Kept with the reset.", metavar="TEXT")
+    ] = "reset",
 ) -> None:
-    """Start counting failures afresh after a new SMS (history is kept)."""
+    """Start counting failures afresh after a new SMS (history is kept).
+
+    SCENARIO: scenario files naming the people (only mobile and ID digits are read).
+    """
     if not scenarios and mobile is None and id_last6 is None and not all_people:
         echo("error: name scenario files, or --mobile and --id-last6, or pass --all", err=True)
         raise typer.Exit(Category.invalid_input.exit_code)
@@ -209,10 +226,18 @@ def ledger_reset(
 @ledger_app.command("import")
 def ledger_import(
     source: Annotated[
-        Path, typer.Argument(help="A local ledger: its state folder or its ledger.sqlite3.")
+        Path,
+        typer.Argument(
+            help="A local ledger: its state folder or its ledger.sqlite3.",
+            metavar="SOURCE",
+            hidden=True,
+        ),
     ],
 ) -> None:
-    """Bring a local SQLite ledger into the PostgreSQL ledger of ICPBOT_LEDGER_URL."""
+    """Bring a local SQLite ledger into the PostgreSQL ledger of ICPBOT_LEDGER_URL.
+
+    SOURCE: a local ledger, its state folder or its ledger.sqlite3.
+    """
     from bot.safety.ledger import Ledger
     from bot.safety.pgledger import PgLedger
     from bot.safety.store import utcnow

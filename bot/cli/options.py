@@ -52,7 +52,14 @@ class CaptchaModeOpt(StrEnum):
 
 ScenariosArg = Annotated[
     list[Path] | None,
-    typer.Argument(help="Scenario YAML files.", metavar="SCENARIO", show_default=False),
+    typer.Argument(
+        # typer writes an argument's Python type beside it in the help (<list[Path]>); hidden
+        # from the list, it still stands in the usage line: icpbot run [OPTIONS] [SCENARIO]...
+        help="Scenario YAML files.",
+        metavar="SCENARIO",
+        show_default=False,
+        hidden=True,
+    ),
 ]
 PeopleArg = Annotated[
     Path | None,
@@ -62,7 +69,10 @@ PeopleArg = Annotated[
         metavar="FILE",
     ),
 ]
-ActionArg = Annotated[ActionOpt | None, typer.Option(help="With --people: verify or resend.")]
+ActionArg = Annotated[
+    ActionOpt | None,
+    typer.Option(help="With --people: verify or resend.", metavar="verify|resend"),
+]
 TemplateArg = Annotated[
     Path | None,
     typer.Option(
@@ -72,7 +82,10 @@ TemplateArg = Annotated[
 ]
 CaptchaArg = Annotated[
     CaptchaModeOpt | None,
-    typer.Option(help="With --people: manual or none (else the template's, else manual)."),
+    typer.Option(
+        help="With --people: manual or none (else the template's, else manual).",
+        metavar="manual|none",
+    ),
 ]
 ParallelArg = Annotated[
     int,
@@ -98,8 +111,10 @@ JsonOutArg = Annotated[
     Path | None,
     typer.Option("--json", help="Write a JSON summary of the invocation.", metavar="FILE"),
 ]
-BaseUrlArg = Annotated[str | None, typer.Option(help="Replace each scenario's base_url.")]
-OutArg = Annotated[Path, typer.Option(help="Folder for run folders and the report.")]
+BaseUrlArg = Annotated[
+    str | None, typer.Option(help="Replace each scenario's base_url.", metavar="URL")
+]
+OutArg = Annotated[Path, typer.Option(help="Folder for run folders and the report.", metavar="DIR")]
 HeadedArg = Annotated[
     bool | None,
     typer.Option(
@@ -108,46 +123,60 @@ HeadedArg = Annotated[
         "check and a display exists.",
     ),
 ]
-SelectorsArg = Annotated[Path | None, typer.Option(help="Use this selector map file.")]
-TimeoutArg = Annotated[float, typer.Option(help="Seconds for each page step and the reply.")]
+SelectorsArg = Annotated[
+    Path | None, typer.Option(help="Use this selector map file.", metavar="FILE")
+]
+TimeoutArg = Annotated[
+    float, typer.Option(help="Seconds for each page step and the reply.", metavar="SECONDS")
+]
 CaptchaTimeoutArg = Annotated[
     float | None,
     typer.Option(
         help="Seconds to wait for a person to pass the security check (default 300 headed; "
-        "headless ends at once unless given)."
+        "headless ends at once unless given).",
+        metavar="SECONDS",
     ),
 ]
 BrowserArg = Annotated[
     str | None,
     typer.Option(
-        help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's)."
+        help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's); "
+        "with --connect, its path on the server's machine, honoured only by a server started "
+        "with --unsafe (README: keep such a server on loopback, behind an SSH tunnel).",
+        metavar="PATH",
     ),
 ]
 ConnectArg = Annotated[
     str | None,
     typer.Option(
         help="Use the browser of a Playwright browser server at this ws:// or http:// "
-        "endpoint (else $ICPBOT_CONNECT); the server launches it."
+        "endpoint (else $ICPBOT_CONNECT); the server launches it.",
+        metavar="WS",
     ),
 ]
 ExposeNetworkArg = Annotated[
     str | None,
     typer.Option(
         help="Hosts the remote browser reaches through this machine, e.g. <loopback> for a "
-        "mock on 127.0.0.1 here."
+        "mock on 127.0.0.1 here.",
+        metavar="RULES",
     ),
 ]
 TraceArg = Annotated[
     TraceOpt,
     typer.Option(
         help="Keep a Playwright trace: on (every run, with DOM snapshots), on-failure (a light "
-        "trace of a failed run: actions, network, console) or off."
+        "trace of a failed run: actions, network, console) or off.",
+        metavar="on|off|on-failure",
     ),
 ]
 HarArg = Annotated[bool, typer.Option("--har", help="Keep a HAR of the network.")]
 EvidenceArg = Annotated[
     EvidenceOpt,
-    typer.Option(help="masked (default) hides personal values in screenshots and traces."),
+    typer.Option(
+        help="masked (default) hides personal values in screenshots and traces.",
+        metavar="masked|unmasked",
+    ),
 ]
 AllowRiskyAttemptArg = Annotated[
     bool,

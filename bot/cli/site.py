@@ -9,7 +9,7 @@ import typer
 
 from bot import defaults
 from bot.cli.common import CaptchaOpt, app, echo, lent_browser
-from bot.cli.options import ConnectArg, ExposeNetworkArg
+from bot.cli.options import BrowserArg, ConnectArg, ExposeNetworkArg
 from bot.types import Category
 
 __all__ = ["demo", "mock"]
@@ -17,14 +17,19 @@ __all__ = ["demo", "mock"]
 
 @app.command()
 def mock(
-    port: Annotated[int, typer.Option(help="Page port on 127.0.0.1 (0: any free port).")] = 8000,
-    api_port: Annotated[int, typer.Option(help="API port (0: any free port).")] = 0,
+    port: Annotated[
+        int, typer.Option(help="Page port on 127.0.0.1 (0: any free port).", metavar="PORT")
+    ] = 8000,
+    api_port: Annotated[int, typer.Option(help="API port (0: any free port).", metavar="PORT")] = 0,
     filings: Annotated[
-        Path | None, typer.Option(help="Filings YAML (default: demo filings).")
+        Path | None, typer.Option(help="Filings YAML (default: demo filings).", metavar="FILE")
     ] = None,
     captcha: Annotated[
         CaptchaOpt,
-        typer.Option(help="The security check: off, on (click the characters), click, slider."),
+        typer.Option(
+            help="The security check: off, on (click the characters), click, slider.",
+            metavar="off|on|click|slider",
+        ),
     ] = CaptchaOpt.off,
     captcha_first: Annotated[
         bool,
@@ -35,19 +40,24 @@ def mock(
         typer.Option(
             help="ENDPOINT=KIND[:ARG][@TIMES], e.g. verify=drop, assets=slow:3, "
             "page=frontdoor (the JavaScript challenge, [:STATUS][,landing|index]), "
-            "page=waf403[:STATUS] (block page), verify=ratelimit[:STATUS], verify=empty."
+            "page=waf403[:STATUS] (block page), verify=ratelimit[:STATUS], verify=empty.",
+            metavar="SPEC",
         ),
     ] = None,
     empty_route: Annotated[
         str,
-        typer.Option(help="What the page shows with no #/ route: index (redirect) or landing."),
+        typer.Option(
+            help="What the page shows with no #/ route: index (redirect) or landing.",
+            metavar="index|landing",
+        ),
     ] = "index",
-    variant: Annotated[str, typer.Option(help="Page layout variant.")] = "default",
+    variant: Annotated[str, typer.Option(help="Page layout variant.", metavar="NAME")] = "default",
     replay: Annotated[
         Path | None,
         typer.Option(
             help="Serve a folder written by `icpbot snapshot` instead of the built-in page, "
-            "with the mock's API (filings, faults) answering wherever the page sends its calls."
+            "with the mock's API (filings, faults) answering wherever the page sends its calls.",
+            metavar="DIR",
         ),
     ] = None,
     test_mode: Annotated[bool, typer.Option("--test-mode", hidden=True)] = False,
@@ -78,15 +88,21 @@ def mock(
 @app.command()
 def snapshot(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Folder to write (created; private).")],
-    base_url: Annotated[str, typer.Option(help="Site to record.")] = defaults.BASE_URL,
-    site: Annotated[str, typer.Option(help="Selector map name under selectors/.")] = defaults.SITE,
-    selectors: Annotated[Path | None, typer.Option(help="Selector map file.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write (created; private).", metavar="DIR")],
+    base_url: Annotated[
+        str, typer.Option(help="Site to record.", metavar="URL")
+    ] = defaults.BASE_URL,
+    site: Annotated[
+        str, typer.Option(help="Selector map name under selectors/.", metavar="NAME")
+    ] = defaults.SITE,
+    selectors: Annotated[
+        Path | None, typer.Option(help="Selector map file.", metavar="FILE")
+    ] = None,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the page.")
+        float, typer.Option(help="Seconds to wait for the page.", metavar="SECONDS")
     ] = defaults.CHECK_TIMEOUT_S,
     headed: Annotated[bool, typer.Option("--headed/--headless")] = False,
-    browser: Annotated[str | None, typer.Option(help="Browser executable.")] = None,
+    browser: BrowserArg = None,
     connect: ConnectArg = None,
     expose_network: ExposeNetworkArg = None,
 ) -> None:
@@ -133,7 +149,9 @@ def snapshot(
 @app.command()
 def demo(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Where the demo's run folders go.")] = defaults.OUT_DIR,
+    out: Annotated[
+        Path, typer.Option(help="Where the demo's run folders go.", metavar="DIR")
+    ] = defaults.OUT_DIR,
     connect: ConnectArg = None,
 ) -> None:
     """Start the built-in mock with demo filings and run scenarios/demo/*.yaml headless."""

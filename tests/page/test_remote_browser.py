@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import pytest
 from playwright.async_api import Browser, expect
+from playwright.sync_api import sync_playwright
 
 from bot.errors import BrowserUnavailable
 from bot.mocksite import MockSite
@@ -154,11 +155,12 @@ class Server:
 
 
 @contextmanager
-def run_server(*flags: str) -> Iterator[Server]:
+def run_server(*flags: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``python -m playwright run-server`` on a free 127.0.0.1 port, ready when it says so; on exit
     it is stopped and every process it started is checked to be gone."""
     process = subprocess.Popen(
         [*RUN_SERVER, *flags],
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -271,11 +273,20 @@ def test_expose_network_routes_loopback_through_this_side(
     on_loop(work)
 
 
-def test_a_server_without_unsafe_ignores_the_executable_path(executable: str | None) -> None:
-    if in_thread(find_browser).source == "playwright":
-        pytest.skip("Playwright's Chromium is installed: the server would launch it")
-    with run_server() as safe:
-        pool = LazyBrowser(executable, connect=safe.endpoint)
+def test_a_server_without_unsafe_ignores_the_executable_path(
+    executable: str | None, tmp_path: Path
+) -> None:
+    # The server is given no Playwright Chromium of its own (an empty browsers folder), so that
+    # it cannot quietly launch one instead: the same test on every machine, never a skip.
+    def chromium_here() -> str:
+        with sync_playwright() as p:
+            return p.chromium.executable_path
+
+    path = executable or in_thread(chromium_here)
+    assert Path(path).is_file(), "no Chromium on this machine: run scripts/setup.sh"
+    env = {**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "no-browsers")}
+    with run_server(env=env) as safe:
+        pool = LazyBrowser(path, connect=safe.endpoint)
         with pytest.raises(BrowserUnavailable) as caught:
             on_loop(pool.get)
     message = str(caught.value)

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["PgServer", "find_bin_dir", "skip_reason"]
+__all__ = ["PgServer", "find_bin_dir", "in_ci", "skip_reason"]
 
 
 def find_bin_dir() -> Path | None:
@@ -26,14 +26,20 @@ def find_bin_dir() -> Path | None:
 
 
 def skip_reason() -> str | None:
-    """Why the PostgreSQL tests cannot run here, or None. As root (CI) they always run: a
-    missing server there is a set-up failure to fix, not a reason to skip."""
-    if os.geteuid() == 0 or find_bin_dir() is not None:
+    """Why the PostgreSQL tests cannot run here, or None. In CI (``CI`` set, as every CI service
+    does) or as root they always run: a missing server there is a set-up failure to fix, and
+    :class:`PgServer` fails saying so, rather than a skip that hides it."""
+    if in_ci() or os.geteuid() == 0 or find_bin_dir() is not None:
         return None
     return (
         "no PostgreSQL server binaries (initdb) and not root to install them: "
         "run scripts/setup.sh as root, or apt-get install postgresql"
     )
+
+
+def in_ci() -> bool:
+    """``CI=true`` (GitHub Actions, GitLab CI and others set it); ``CI=false`` or empty is not."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 class PgServer:
