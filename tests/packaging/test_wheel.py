@@ -171,6 +171,20 @@ def test_the_installed_package_reads_its_data_from_inside_itself(installed: Inst
     )
 
 
+def test_a_map_of_the_users_own_still_wins(installed: Installed) -> None:
+    folder = installed.empty_folder("own-maps")
+    (folder / "selectors").mkdir()
+    (folder / "selectors" / "miit.yaml").write_text("# ./selectors/\n", encoding="utf-8")
+    (folder / "env").mkdir()
+    (folder / "env" / "miit.yaml").write_text("# $ICPBOT_SELECTORS_DIR\n", encoding="utf-8")
+    code = "from bot.config.selector_map import find_selector_map; print(find_selector_map('miit'))"
+    found = _ok(_run([installed.python, "-c", code], cwd=folder, env=installed.env))
+    assert Path(found.strip()) == folder / "selectors" / "miit.yaml"
+    env = {**installed.env, "ICPBOT_SELECTORS_DIR": str(folder / "env")}
+    found = _ok(_run([installed.python, "-c", code], cwd=folder, env=env))
+    assert Path(found.strip()) == folder / "env" / "miit.yaml"
+
+
 def test_icpbot_demo_runs_from_an_empty_folder(installed: Installed) -> None:
     folder = installed.empty_folder("demo")
     done = _run([installed.bin / "icpbot", "demo", "--out", "out"], cwd=folder, env=installed.env)
