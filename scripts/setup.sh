@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-shot, idempotent set-up: .venv with icpbot (editable) and test extras, a Chromium that
+# One-shot, idempotent set-up: .venv with icpbot (editable) and the locked versions of its
+# dependencies and test tools (uv.lock), a Chromium that
 # Playwright can drive, and CJK fonts so that screenshots of the Chinese page are readable.
 # A second call with nothing to do finishes in about a second.
 set -euo pipefail
@@ -7,7 +8,6 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 PY="$VENV/bin/python"
-STAMP="$VENV/.icpbot-installed"
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Python environment ---------------------------------------------------------------------------
@@ -25,13 +25,33 @@ if [ ! -x "$PY" ]; then
     say "creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-    say "installing icpbot and its test tools into $VENV"
+# The versions the tests ran with are in uv.lock: uv (bootstrapped with pip, then kept by the lock
+# itself) installs exactly those, icpbot editable, every extra and the dev group; a second call
+# with nothing to change takes milliseconds. After editing the dependencies in pyproject.toml,
+# refresh the lock (`.venv/bin/uv lock`; `uv lock --upgrade` for newer releases) and commit it.
+UV="$VENV/bin/uv"
+if [ ! -x "$UV" ]; then
+    say "installing uv into $VENV"
     # (This machine's pip.conf names local mirrors that may be absent: pip warns per package.)
-    "$PY" -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 |
+    "$PY" -m pip install -q --disable-pip-version-check "$(grep -oE '"uv==[0-9.]+"' pyproject.toml | tr -d '"')" 2>&1 |
         { grep -v 'is ignored: it is neither a file nor a directory' || true; }
-    touch "$STAMP"
 fi
+# The lock is checked against pyproject.toml (offline; the indexes below play no part in that),
+# exported with its hashes, and synced: exactly those versions, nothing else, icpbot editable.
+# uv reads no pip.conf: a PyPI mirror named there (index-url) is handed to uv; the pinned
+# versions and hashes are the same on any mirror of PyPI. (pip.conf's extra-index-url here
+# names local folders that are not PyPI mirrors: not used.)
+REQS="$VENV/.icpbot-locked.txt"
+if ! env -u UV_DEFAULT_INDEX -u UV_INDEX_URL -u UV_INDEX \
+        "$UV" export -q --locked --all-extras --all-groups -o "$REQS"; then
+    say "uv.lock does not match pyproject.toml's dependencies: run $UV lock, then commit uv.lock"
+    exit 1
+fi
+if [ -z "${UV_DEFAULT_INDEX:-}${UV_INDEX_URL:-}" ]; then
+    mirror=${PIP_INDEX_URL:-$("$PY" -m pip config get global.index-url 2>/dev/null || true)}
+    if [ -n "$mirror" ]; then export UV_DEFAULT_INDEX=$mirror; fi
+fi
+"$UV" pip sync -q --python "$PY" "$REQS"
 
 # 2. A browser ------------------------------------------------------------------------------------
 is_root() { [ "$(id -u)" = 0 ]; }

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.errors import BotError
+from bot.packaged import demo_scenarios_dir
 from bot.page.browser import CONNECT_ENV_VAR
 from bot.privacy import REDACTOR
 from bot.types import Category
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEMO_DIR", "run_demo"]
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "demo"
+#: scenarios/demo/ of a checkout, or the copy inside an installed package
+DEMO_DIR = demo_scenarios_dir()
 
 # Categories that mean "the site was reached and answered": the demo shows each kind of answer.
 _ANSWERED = {Category.success, Category.wrong_info, Category.no_record, Category.failed}
@@ -41,8 +43,7 @@ def run_demo(
 ) -> int:
     """Run the demo; returns 0 when every demo scenario got a classified answer from the mock."""
     from bot.config.scenario import load_scenarios
-    from bot.mocksite import MockSite, load_filings
-    from bot.mocksite import __file__ as mock_init
+    from bot.mocksite import DEMO_FILINGS, MockSite, load_filings
     from bot.run.options import RunOptions
     from bot.run.runner import run_scenarios, write_report
 
@@ -55,7 +56,7 @@ def run_demo(
     except BotError as exc:
         echo(f"error: {exc}", err=True)
         return exc.exit_code
-    filings = load_filings(Path(mock_init).parent / "demo_filings.yaml")
+    filings = load_filings(DEMO_FILINGS)
     with (
         tempfile.TemporaryDirectory(prefix="icpbot-demo-state-") as state,
         MockSite(filings=filings) as site,

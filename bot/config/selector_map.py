@@ -74,6 +74,7 @@ from bot.config.selector_models import (
 from bot.config.values import SITE_PATTERN
 from bot.config.yamldoc import KeyPath, YamlDoc, load_yaml
 from bot.errors import Problem, SelectorMapError
+from bot.packaged import shipped_selectors_dir
 from bot.types import Category
 
 __all__ = [
@@ -107,7 +108,8 @@ _SITE_RE = re.compile(SITE_PATTERN)
 
 def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Path:
     """Path of ``<site>.yaml``, searched in: ``selectors_dir``, ``$ICPBOT_SELECTORS_DIR``,
-    ``./selectors/``, then the ``selectors/`` next to the ``bot`` package. Raises
+    ``./selectors/``, then the maps icpbot ships (a checkout's ``selectors/``, or the installed
+    package's copy: :func:`bot.packaged.shipped_selectors_dir`). Raises
     :class:`SelectorMapError` naming every path tried."""
     if not _SITE_RE.fullmatch(site):
         raise SelectorMapError(
@@ -126,7 +128,7 @@ def find_selector_map(site: str, selectors_dir: Path | str | None = None) -> Pat
     if env_dir := os.environ.get(SELECTORS_DIR_ENV):
         dirs.append(Path(env_dir))
     dirs.append(Path.cwd() / "selectors")
-    dirs.append(Path(__file__).resolve().parents[2] / "selectors")
+    dirs.append(shipped_selectors_dir())
     tried: list[str] = []
     for d in dirs:
         candidate = d / f"{site}.yaml"

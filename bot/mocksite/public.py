@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,10 +17,11 @@ from bot.mocksite.control import control_reply
 from bot.mocksite.server import INVALID, Handler, parse_json
 from bot.mocksite.site import API_PREFIX, CONTROL_PREFIX
 from bot.mocksite.state import VALID_FLAG_STATUSES, banner_text
+from bot.packaged import package_dir
 
 __all__ = ["API_ROUTES", "STATIC_DIR", "ApiHandler", "PageHandler"]
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = package_dir("mocksite") / "static"
 _PLACEHOLDER = "/*__MOCK_CONFIG__*/"
 
 #: API path (after the prefix) -> endpoint name; a replay matches these as path suffixes

@@ -11,13 +11,13 @@ import copy
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from bot.mocksite.blockpages import CLEARANCE_COOKIE, UID_COOKIE, Clearances
 from bot.mocksite.captcha import FORMS, CaptchaForm, CaptchaStore
 from bot.mocksite.faults import Fault, FaultTable, frontdoor_options
 from bot.mocksite.state import Clock, Filing, SiteState
+from bot.packaged import package_dir
 
 __all__ = [
     "API_PREFIX",
@@ -35,7 +35,8 @@ __all__ = [
 HOST = "127.0.0.1"
 API_PREFIX = "/icpproject_query/api/"
 CONTROL_PREFIX = "/__mock__/"
-DEMO_FILINGS = Path(__file__).parent / "demo_filings.yaml"
+#: read from the installed package (importlib.resources), wherever the process runs
+DEMO_FILINGS = package_dir("mocksite") / "demo_filings.yaml"
 #: page layouts the page script implements; see bot/mocksite/static/app.js
 VARIANTS = ("default", "placeholder-fixed", "renamed-classes", "el-tabs", "hostile")
 #: what the app shows at an empty route: the home page (``#/Integrated/index``, by a redirect) or
