@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bot import __version__
-from bot.cli.common import app, echo
+from bot.cli.common import app, echo, fail
 from bot.cli.logs import configure_console
 from bot.privacy import logger
 from bot.run.signals import stop_on_sigterm
@@ -36,8 +36,13 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+#: The commands that use the attempt ledger (``demo`` keeps a throw-away local one).
+_LEDGER_COMMANDS = ("run", "ledger")
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[
         bool,
@@ -48,6 +53,14 @@ def _root(
 ) -> None:
     del version  # handled by its eager callback, before any command is required
     configure_console("DEBUG" if verbose else "WARNING")
+    if ctx.invoked_subcommand in _LEDGER_COMMANDS:
+        from bot.errors import BotError
+        from bot.safety.ledger import check_driver
+
+        try:
+            check_driver()
+        except BotError as exc:
+            raise fail(exc) from None
 
 
 _VERBOSE = ("-v", "--verbose")
