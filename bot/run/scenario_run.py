@@ -70,6 +70,7 @@ class ScenarioRun(RunRecording):
             har=options.har,
             caption=self._caption,
             result_of=result_of,
+            state_dir=options.state_dir,
         )
         self.result = RunResult(
             run_id=run_id,
