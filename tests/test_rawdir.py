@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from bot.evidence.rawdir import make_raw_dir, remove_raw_dir, sweep_raw_dirs
 from bot.mocksite import MockSite
@@ -98,7 +99,7 @@ def test_a_folder_that_never_got_its_lock_goes_after_a_while(tmp_path: Path) -> 
 
 @pytest.mark.browser
 def test_a_runs_raw_trace_lives_in_the_state_folder_and_is_removed(
-    site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser: Browser, site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.config.scenario import load_scenario
     from bot.evidence import recorder
@@ -127,7 +128,7 @@ def test_a_runs_raw_trace_lives_in_the_state_folder_and_is_removed(
         trace="on",
         timeout_s=10.0,
     )
-    [result] = run_scenarios([load_scenario(scenario)], options)
+    [result] = run_scenarios([load_scenario(scenario)], options, browser=browser)
     assert result.outcome.category == "success", result.outcome.message
     [(path, mode, had_trace)] = seen
     assert path.parent == state / "raw"
