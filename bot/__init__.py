@@ -10,6 +10,11 @@ so ``import bot`` stays cheap for the set-up script and the CLI's fast paths::
 
 The engine is asynchronous (Playwright's async API, one asyncio loop): from a coroutine, await
 ``run_scenarios_async`` instead; ``SharedBrowser`` keeps one browser for many synchronous calls.
+
+As loguru advises for libraries, icpbot's log lines are disabled until the caller asks for them
+(``from loguru import logger; logger.enable("bot")``): a program that keeps loguru's default
+stderr sink (DEBUG, tracebacks with local variables) sees nothing of icpbot's. The CLI enables
+them behind its own sinks, which mask personal values and never print local variables.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger as _logger
+
 __version__ = "0.1.0"
+
+# https://loguru.readthedocs.io/en/stable/resources/recipes.html#configuring-loguru-to-be-used-by-a-library-or-an-application
+_logger.disable("bot")
 
 _EXPORTS: dict[str, str] = {
     "Action": "bot.types",

@@ -3,6 +3,7 @@ from here."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "TIMEOUT_S",
     "WAIT_NOTICE_AFTER_S",
     "WAIT_NOTICE_EVERY_S",
+    "state_dir",
 ]
 
 #: The real site's root; a scenario's ``base_url`` and ``check-selectors --base-url`` default to it.
@@ -43,3 +45,16 @@ MOCK_CAPABILITY_PATH = "/__icpbot__"
 WAIT_NOTICE_AFTER_S = 5.0
 #: ... and announced again this often while it lasts.
 WAIT_NOTICE_EVERY_S = 30.0
+
+
+def state_dir() -> Path:
+    """icpbot's private state folder (the local ledger, raw traces of running runs):
+    ``ICPBOT_STATE_DIR``, else ``$XDG_STATE_HOME/icpbot``, else ``~/.local/state/icpbot``."""
+    explicit = os.environ.get("ICPBOT_STATE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    # The XDG spec says relative values are invalid and must be ignored.
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "icpbot"
+    return Path.home() / ".local" / "state" / "icpbot"

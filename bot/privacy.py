@@ -9,7 +9,14 @@ passing the right object along. It only grows (a value once seen stays masked) a
 
 icpbot's modules log through :data:`logger`, loguru's logger with a patch that masks every
 message, so no sink (the CLI's, ``run.log``, or one a library user adds) sees a personal value; no
-global logging configuration is needed for that.
+global logging configuration is needed for that. A logged exception's traceback is formatted and
+masked by that patch too, and handed to the sinks as text: a sink with loguru's ``diagnose=True``
+(its default) would otherwise print the local variables of every frame, unmasked.
+
+The values themselves are :class:`Secret` strings (:class:`Mobile`, :class:`Code`,
+:class:`IdLast6`): their ``repr``, ``str`` and f-string forms are the mask, so printing a scenario,
+its inputs or a run's result shows no personal value; :meth:`Secret.reveal` gives the characters
+to the few places that need them (the form's fields, the ledger's salted hashes).
 
 Each value is replaced in every form the page might have used: as is, JSON-escaped, URL-encoded;
 mobile numbers also with the +86/0086 prefixes and spaced or dashed.
@@ -21,9 +28,10 @@ import functools
 import inspect
 import re
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote, quote_plus
 
 from loguru import logger as _loguru_logger
@@ -31,13 +39,18 @@ from loguru import logger as _loguru_logger
 __all__ = [
     "CURRENT_RUN",
     "REDACTOR",
+    "Code",
+    "IdLast6",
+    "Mobile",
     "Redactor",
+    "Secret",
     "in_current_run",
     "logger",
     "mask_code",
     "mask_id",
     "mask_mobile",
     "mask_value",
+    "reveal",
 ]
 
 Kind = Literal["mobile", "code", "id_last6"]
@@ -67,6 +80,76 @@ def mask_value(kind: Kind, value: str) -> str:
     return mask_id(value)
 
 
+class Secret(str):
+    """A personal value: a ``str`` whose ``repr``, ``str`` and f-string forms are its mask.
+
+    It is still the characters wherever Python or a library uses them as a string (comparison,
+    hashing, slicing, ``.encode()``, ``json.dumps``, Playwright's ``fill``); code that needs them
+    says so with :meth:`reveal` (or :func:`reveal`). Methods that make a new string (``strip``,
+    ``upper``, slicing) return a plain ``str``: the raw characters, no longer masked when printed.
+    In a pydantic model it validates from a string and serializes to JSON as its mask, like
+    pydantic's ``SecretStr``.
+    """
+
+    __slots__ = ()
+    kind: ClassVar[Kind]
+
+    def reveal(self) -> str:
+        """The value itself, as a plain ``str``."""
+        return str.__str__(self)
+
+    def masked(self) -> str:
+        return mask_value(self.kind, self.reveal())
+
+    def __repr__(self) -> str:
+        return repr(self.masked())
+
+    def __str__(self) -> str:
+        return self.masked()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked(), spec)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda value: value.masked() if isinstance(value, Secret) else value,
+                when_used="json",
+            ),
+        )
+
+
+class Mobile(Secret):
+    """A mainland mobile number, shown as ``139****5678``."""
+
+    __slots__ = ()
+    kind = "mobile"
+
+
+class Code(Secret):
+    """A 6-digit SMS code, shown as ``******``."""
+
+    __slots__ = ()
+    kind = "code"
+
+
+class IdLast6(Secret):
+    """The last 6 characters of an ID, shown as ``****1X``."""
+
+    __slots__ = ()
+    kind = "id_last6"
+
+
+def reveal(value: str) -> str:
+    """The characters of ``value``: a :class:`Secret`'s own, a plain string as it is."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
 def _variants(kind: Kind, value: str) -> set[str]:
     forms = {value, quote(value), quote_plus(value)}
     if kind == "mobile" and len(value) == 11:
@@ -92,6 +175,7 @@ class Redactor:
     def add(self, kind: Kind, value: str | None) -> None:
         if not value:
             return
+        value = reveal(value)
         mask = mask_value(kind, value)
         with self._lock:
             for form in _variants(kind, value):
@@ -180,6 +264,13 @@ def in_current_run(handler: Callable[..., Any]) -> Callable[..., Any]:
 def _redact_record(record: Any) -> None:
     record["message"] = REDACTOR(record["message"])
     record["extra"].setdefault("run", CURRENT_RUN.get())
+    exc = record["exception"]
+    if exc is not None and exc.type is not None:
+        # The traceback as plain text (no local variables, whatever a sink's ``diagnose``),
+        # masked like the message; the sink then has no exception of its own to format.
+        text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+        record["message"] += "\n" + REDACTOR(text).rstrip("\n")
+        record["exception"] = None
 
 
 #: loguru's logger, masking every message before any sink sees it.

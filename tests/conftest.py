@@ -6,11 +6,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from loguru import logger
 from playwright.async_api import Page
 
 from bot.mocksite import MockSite
 from bot.page.browser import find_browser, launch_args
 from bot.run.runner import SharedBrowser
+
+# The library leaves its log lines disabled (loguru's advice for libraries); this suite checks
+# what they say (run.log, the privacy scan), so it turns them on, as a library user may. That
+# they stay off otherwise is tested in a fresh process (tests/test_privacy_callers.py).
+logger.enable("bot")
 
 
 @pytest.fixture(scope="session")

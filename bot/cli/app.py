@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import app, echo
+from bot.cli.common import app, echo, fail
 
 __all__ = ["app", "main", "only_prints_help", "verbose_first"]
 
@@ -34,8 +34,13 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+#: The commands that use the attempt ledger (``demo`` keeps a throw-away local one).
+_LEDGER_COMMANDS = ("run", "ledger")
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[
         bool,
@@ -48,6 +53,14 @@ def _root(
     from bot.cli.logs import configure_console
 
     configure_console("DEBUG" if verbose else "WARNING")
+    if ctx.invoked_subcommand in _LEDGER_COMMANDS:
+        from bot.errors import BotError
+        from bot.safety.ledger import check_driver
+
+        try:
+            check_driver()
+        except BotError as exc:
+            raise fail(exc) from None
 
 
 _VERBOSE = ("-v", "--verbose")

@@ -239,15 +239,17 @@ def ledger_import(
     SOURCE: a local ledger, its state folder or its ledger.sqlite3.
     """
     from bot.safety.ledger import Ledger
-    from bot.safety.pgledger import PgLedger
     from bot.safety.store import utcnow
 
     folder = source if source.is_dir() else source.parent
     if not (folder / "ledger.sqlite3").is_file() or not (folder / "salt").is_file():
         raise fail(ConfigError("not an icpbot ledger (ledger.sqlite3 and salt)", path=source))
     with _ledger() as target:
-        if not isinstance(target, PgLedger):
+        if isinstance(target, Ledger):
             raise fail(ConfigError("set ICPBOT_LEDGER_URL to the PostgreSQL ledger to import into"))
+        from bot.safety.pgledger import PgLedger  # the driver is there: target is one
+
+        assert isinstance(target, PgLedger)
         with Ledger(folder) as local:
             salt = (folder / "salt").read_bytes()
             mark = f"imported:{local.salt_fingerprint()}"

@@ -27,7 +27,9 @@ _CONSOLE_FORMAT = "<level>{level: <7}</level> {message}"
 
 
 def configure_console(level: str = "INFO") -> None:
-    """Replace loguru's default stderr sink with a redacting one (idempotent)."""
+    """Replace loguru's default stderr sink with a redacting one and enable icpbot's lines,
+    which the library leaves disabled (idempotent). No sink icpbot adds prints a traceback's
+    local variables (``diagnose=False``) or the frames above the catch (``backtrace=False``)."""
     logger.remove()
     logger.add(
         redacting_sink(sys.stderr),
@@ -41,3 +43,4 @@ def configure_console(level: str = "INFO") -> None:
         stdlib_log = logging.getLogger(name)
         stdlib_log.handlers[:] = [_ToLoguru()]
         stdlib_log.propagate = False
+    logger.enable("bot")

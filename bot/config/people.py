@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ def load_people(
 class _Row:
     number: int  # 1-based, the header not counted
     line: int | None
-    values: dict[str, str]
+    values: dict[str, str] = field(repr=False)  # personal values, as read
 
 
 def _read_rows(path: Path) -> tuple[list[_Row], list[Problem]]:

@@ -42,9 +42,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from bot import defaults
 from bot.config.problems import json_schema, problem, to_problems
@@ -61,6 +70,7 @@ from bot.config.values import (
 )
 from bot.config.yamldoc import KeyPath, YamlDoc, load_yaml
 from bot.errors import ConfigError, Problem, ScenarioError, SelectorMapError
+from bot.privacy import Code, IdLast6, Mobile, Secret
 from bot.types import Action, CaptchaMode
 
 __all__ = [
@@ -78,14 +88,26 @@ __all__ = [
 ]
 
 
+def _masked(value: Secret) -> str:
+    return value.masked()
+
+
+# JSON (model_dump_json) shows the mask, as pydantic's SecretStr does.
+_AS_MASK = PlainSerializer(_masked, when_used="json")
+
+
 class Inputs(BaseModel):
-    """The normalised values typed into the form (personal data: print only masked)."""
+    """The normalised values typed into the form: :class:`~bot.privacy.Secret` strings, so that
+    printing them (or the scenario, or a run's result) shows only masks; ``.reveal()`` gives the
+    characters to the form and the ledger."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mobile: str = Field(pattern=MOBILE_PATTERN)
-    code: str | None = Field(default=None, pattern=CODE_PATTERN)
-    id_last6: str = Field(pattern=ID_LAST6_PATTERN)
+    mobile: Annotated[Mobile, Field(pattern=MOBILE_PATTERN), AfterValidator(Mobile), _AS_MASK]
+    code: Annotated[Code, Field(pattern=CODE_PATTERN), AfterValidator(Code), _AS_MASK] | None = None
+    id_last6: Annotated[
+        IdLast6, Field(pattern=ID_LAST6_PATTERN), AfterValidator(IdLast6), _AS_MASK
+    ]
 
 
 class Scenario(BaseModel):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +23,7 @@ from playwright.async_api import BrowserContext, Locator, Page
 
 from bot.evidence.caption import with_caption
 from bot.evidence.files import safe_capture, safe_capture_async, write_json, write_private
+from bot.evidence.rawdir import make_raw_dir, remove_raw_dir
 from bot.evidence.scrub import scrub_har, scrub_trace
 from bot.privacy import REDACTOR
 from bot.types import EvidenceMode, TraceMode
@@ -61,6 +60,7 @@ class Recorder:
         trace: TraceMode,
         har: bool,
         caption: Callable[[str, str], list[str]] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.run_dir = run_dir
         #: (screenshot name, page URL) -> the lines of its caption; None: no caption
@@ -72,7 +72,7 @@ class Recorder:
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
         #: the run was interrupted: a browser step that fails now is expected (logged at info)
         self.interrupted = False
-        self.raw_dir = Path(tempfile.mkdtemp(prefix="icpbot-raw-"))  # unscrubbed trace/HAR, 0700
+        self.raw_dir = make_raw_dir(state_dir, run_dir.name)  # unscrubbed trace/HAR: STATE/raw
 
     def add(self, name: str) -> None:
         if name not in self.evidence:
@@ -160,7 +160,7 @@ class Recorder:
                 self.add("network.har")
 
     def discard_raw(self) -> None:
-        shutil.rmtree(self.raw_dir, ignore_errors=True)
+        remove_raw_dir(self.raw_dir)
 
     async def _save_trace(self, context: BrowserContext, *, keep: bool) -> None:
         """Stop tracing; when kept, scrub it into the run folder (the raw zip never lands there)."""

@@ -54,7 +54,7 @@ class FormTab:
             value = getattr(inputs, field_name)
             if value is None:
                 raise ConfigError(f"the {self.action} form needs {field_name}")
-            values.append((field_name, element, value))
+            values.append((field_name, element, value.reveal()))  # a Secret: its characters
         return values
 
     async def fill(self, inputs: Inputs) -> list[Locator]:

@@ -68,6 +68,7 @@ class ScenarioRun(RunRecording):
             trace=options.trace,
             har=options.har,
             caption=self._caption,
+            state_dir=options.state_dir,
         )
         self.result = RunResult(
             run_id=run_id,

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bot import defaults
 from bot.errors import ConfigError
 from bot.privacy import logger
 from bot.safety.store import (
@@ -41,6 +42,7 @@ __all__ = [
     "CLAIMED",
     "COUNTED_OUTCOMES",
     "LEDGER_URL_ENV",
+    "MISSING_DRIVER",
     "PENDING",
     "SCHEMA_VERSION",
     "Action",
@@ -48,6 +50,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerStore",
     "ResetMarker",
+    "check_driver",
     "default_state_dir",
     "open_ledger",
 ]
@@ -56,6 +59,7 @@ Action = Literal["verify", "resend"]
 
 #: ``postgresql://user@host/db``: keep the ledger in PostgreSQL, shared by a team.
 LEDGER_URL_ENV = "ICPBOT_LEDGER_URL"
+MISSING_DRIVER = "set, but the PostgreSQL driver is missing: pip install 'icpbot[postgres]'"
 
 SCHEMA_VERSION = 2
 _LOCK_TIMEOUT_S = 10.0
@@ -101,14 +105,7 @@ CREATE INDEX IF NOT EXISTS attempts_code ON attempts (person, code_hash);
 
 def default_state_dir() -> Path:
     """``ICPBOT_STATE_DIR``, else ``$XDG_STATE_HOME/icpbot``, else ``~/.local/state/icpbot``."""
-    explicit = os.environ.get("ICPBOT_STATE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    # The XDG spec says relative values are invalid and must be ignored.
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "icpbot"
-    return Path.home() / ".local" / "state" / "icpbot"
+    return defaults.state_dir()
 
 
 def open_ledger(state_dir: Path | None = None) -> LedgerStore:
@@ -117,10 +114,25 @@ def open_ledger(state_dir: Path | None = None) -> LedgerStore:
     in :func:`default_state_dir`."""
     url = os.environ.get(LEDGER_URL_ENV, "").strip()
     if url and state_dir is None:
-        from bot.safety.pgledger import PgLedger
-
+        try:
+            from bot.safety.pgledger import PgLedger
+        except ModuleNotFoundError as exc:  # psycopg is the extra icpbot[postgres]
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise ConfigError(MISSING_DRIVER, path=LEDGER_URL_ENV) from None
         return PgLedger(url)
     return Ledger(state_dir)
+
+
+def check_driver() -> None:
+    """Raise :class:`ConfigError` when ``ICPBOT_LEDGER_URL`` asks for PostgreSQL but psycopg (the
+    extra ``icpbot[postgres]``) is not installed: one line up front, before any run starts."""
+    if not os.environ.get(LEDGER_URL_ENV, "").strip():
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(MISSING_DRIVER, path=LEDGER_URL_ENV) from None
 
 
 class _FileLock(PersonLock):

@@ -9,8 +9,10 @@ Same guarantees as the SQLite ledger, across machines:
 - the salt lives in the database (table ``ledger_meta``), so every machine computes the same
   person key; the schema is versioned there too and migrated under a transaction lock.
 
-Credentials come from the URL or libpq's environment (``PGPASSWORD``, ``~/.pgpass``...); the
-URL's password is masked (:func:`mask_url`) everywhere icpbot prints or logs it.
+Credentials come from ``ICPBOT_LEDGER_URL`` (any form libpq takes: a URL with ``user:pass@`` or
+``?password=``, or ``key=value`` conninfo) or libpq's environment (``PGPASSWORD``,
+``~/.pgpass``...). icpbot never prints or logs that string: only :func:`describe_url` (host, port,
+database) and error texts with the password taken out.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from bot import defaults
 from bot.errors import ConfigError
 from bot.safety.store import LedgerStore, PersonLock
 
-__all__ = ["PG_SCHEMA_VERSION", "PgLedger", "mask_url"]
+__all__ = ["PG_SCHEMA_VERSION", "PgLedger", "describe_url"]
 
 PG_SCHEMA_VERSION = 1
 _SALT_BYTES = 32
@@ -67,20 +70,36 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password (if any) replaced by ``***``, for messages and logs."""
+def _params(url: str) -> dict[str, Any] | None:
     try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-    except ValueError:
-        return "postgresql://(unparsable URL)"
+        return conninfo_to_dict(url)
+    except psycopg.Error:
+        return None
+
+
+def describe_url(url: str) -> str:
+    """Where the ledger is, for messages and logs: a URL of host, port and database only (no user,
+    password or other parameter), whichever form ``url`` has; unset parts are left out (libpq
+    then takes them from its environment, e.g. ``PGHOST``)."""
+    params = _params(url)
+    if params is None:
+        return "postgresql://(ICPBOT_LEDGER_URL cannot be parsed)"
+    host, port = str(params.get("host") or ""), str(params.get("port") or "")
+    query: dict[str, str] = {}
+    if host.startswith("/"):  # a unix socket's folder: a query parameter in a URL
+        query["host"] = host
+        if port:
+            query["port"] = port
+        netloc = ""
+    else:
+        hosts, ports = host.split(","), port.split(",") if port else []
+        netloc = ",".join(
+            (f"[{h}]" if ":" in h else h) + (f":{ports[i]}" if i < len(ports) and ports[i] else "")
+            for i, h in enumerate(hosts)
+        )
+    database = quote(str(params.get("dbname") or ""))
+    tail = f"?{urlencode(query, safe='/')}" if query else ""
+    return f"postgresql://{netloc}/{database}{tail}"
 
 
 def _lock_key(person: str) -> int:
@@ -103,7 +122,7 @@ class PgLedger(LedgerStore):
     """The ledger in PostgreSQL. One connection per instance: it carries the run locks."""
 
     def __init__(self, url: str) -> None:
-        self.location = mask_url(url)
+        self.location = describe_url(url)
         self._held: set[str] = set()
         try:
             # autocommit: every statement outside :meth:`transaction` is its own transaction,
@@ -112,9 +131,13 @@ class PgLedger(LedgerStore):
                 url, autocommit=True, connect_timeout=defaults.LEDGER_SERVER_TIMEOUT_S
             )
         except psycopg.Error as exc:
+            # An unparsable string's error quotes a piece of it: say only that it is unparsable.
+            reason = _scrub(str(exc), url).strip().splitlines()[0] if str(exc) else ""
+            if _params(url) is None:
+                reason = "not a PostgreSQL URL or key=value connection string"
             raise ConfigError(
                 f"cannot reach the PostgreSQL ledger {self.location}: "
-                f"{_scrub(str(exc), url).strip().splitlines()[0] if str(exc) else type(exc)}",
+                f"{reason or type(exc).__name__}",
                 path="ICPBOT_LEDGER_URL",
             ) from None
         try:
@@ -240,5 +263,6 @@ class PgLedger(LedgerStore):
 
 
 def _scrub(text: str, url: str) -> str:
-    password = urlsplit(url).password if "://" in url else None
+    """``text`` without the password of ``url`` (in any form libpq takes)."""
+    password = str((_params(url) or {}).get("password") or "")
     return text.replace(password, "***") if password else text

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from hashlib import sha256
 from typing import Any
 
+from bot.privacy import reveal
 from bot.safety.queries import LedgerReads
 from bot.safety.rows import (
     CLAIMED,
@@ -60,7 +61,7 @@ class LedgerStore(LedgerReads):
         Values are stripped and the ID's check letter upper-cased first, so ``x`` and ``X``
         share one failure budget.
         """
-        data = f"{mobile.strip()}:{id_last6.strip().upper()}".encode()
+        data = f"{reveal(mobile).strip()}:{reveal(id_last6).strip().upper()}".encode()
         return sha256(self._salt + data).hexdigest()
 
     def salt_fingerprint(self) -> str:
@@ -69,7 +70,7 @@ class LedgerStore(LedgerReads):
 
     def code_hash(self, person: str, code: str) -> str:
         """The salted hash of one SMS code for one person (a code means nothing for another)."""
-        return sha256(self._salt + f"code:{person}:{code.strip()}".encode()).hexdigest()
+        return sha256(self._salt + f"code:{person}:{reveal(code).strip()}".encode()).hexdigest()
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -3,6 +3,10 @@
 Debian's ``postgresql`` package (installed by ``scripts/setup.sh``) puts the binaries under
 ``/usr/lib/postgresql/<version>/bin``. ``initdb`` refuses to run as root, so as root the server
 runs as the ``postgres`` user (``runuser``) in a temporary folder that user owns.
+
+The server's own user connects without a password (``trust``); :meth:`PgServer.add_password_role`
+adds a role that must log in with a password checked by SCRAM-SHA-256, as a real team server
+would require.
 """
 
 from __future__ import annotations
@@ -75,7 +79,9 @@ class PgServer:
             "--no-sync",
         )
         # No TCP at all (listen_addresses empty): only the socket in our own folder.
-        options = f"-k {self.socket_dir} -c listen_addresses='' -F"
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -c password_encryption=scram-sha-256 -F"
+        )
         self._run(
             "pg_ctl",
             "-D",
@@ -101,6 +107,34 @@ class PgServer:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
+
+    def add_password_role(self, role: str, password: str) -> None:
+        """A login role ``role`` owning a database of the same name, that must authenticate with
+        ``password`` over SCRAM-SHA-256 (its ``pg_hba.conf`` line comes before the trust ones)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+            admin.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(role), sql.Identifier(role)
+                )
+            )
+            stored = admin.execute(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)
+            ).fetchone()
+        if stored is None or not str(stored[0]).startswith("SCRAM-SHA-256$"):
+            raise RuntimeError(f"the password of {role} is not stored as SCRAM-SHA-256")
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(
+            f"local all {role} scram-sha-256\n" + hba.read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-w", "reload")
 
     def stop(self) -> None:
         try:

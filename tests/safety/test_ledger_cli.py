@@ -178,10 +178,126 @@ def test_the_url_password_is_never_shown(
     monkeypatch.setenv(LEDGER_URL_ENV, url)
     code, out, err = icpbot("ledger", "list")
     assert code == 0, err
-    assert "postgres:***@" in out
+    assert f"ledger: postgresql:///postgres?host={pg_server.socket_dir}" in out  # no user either
     assert "s3cr3t-pw" not in out + err
     monkeypatch.setenv(LEDGER_URL_ENV, url.replace("/postgres?", "/no_such_db?"))
     code, out, err = icpbot("ledger", "list")
     assert code == 20
     assert "cannot reach the PostgreSQL ledger" in err
     assert "s3cr3t-pw" not in out + err
+
+
+# -- a server that wants a password: every form of ICPBOT_LEDGER_URL keeps it out of the output --
+
+PG_ROLE, PG_PASSWORD, WRONG_PASSWORD = "icpbot_team", "Scr4m-s3cret_pw", "Wr0ng-guess_pw"
+
+
+@pytest.fixture(scope="module")
+def password_server(pg_server: PgServer) -> PgServer:
+    pg_server.add_password_role(PG_ROLE, PG_PASSWORD)
+    return pg_server
+
+
+def _forms(server: PgServer, password: str) -> dict[str, str]:
+    sock = server.socket_dir
+    return {
+        "url user:pass@": f"postgresql://{PG_ROLE}:{password}@/{PG_ROLE}?host={sock}",
+        "url ?password=": f"postgresql://{PG_ROLE}@/{PG_ROLE}?host={sock}&password={password}",
+        "key=value": f"host={sock} user={PG_ROLE} password={password} dbname={PG_ROLE}",
+    }
+
+
+@pytest.mark.parametrize("form", ["url user:pass@", "url ?password=", "key=value"])
+def test_a_password_in_any_form_of_the_url_is_never_shown(
+    password_server: PgServer, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    from bot.safety.pgledger import PgLedger
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", "/nonexistent")
+    where = f"postgresql:///{PG_ROLE}?host={password_server.socket_dir}"
+    url = _forms(password_server, PG_PASSWORD)[form]
+    with PgLedger(url) as ledger:  # SCRAM with the right password
+        assert ledger.location == where
+    monkeypatch.setenv(LEDGER_URL_ENV, url)
+    code, out, err = icpbot("ledger", "list")
+    assert code == 0, err
+    assert f"ledger: {where}" in out
+    assert PG_PASSWORD not in out + err
+    assert PG_ROLE not in out.replace(where, "")  # nor the user
+
+    monkeypatch.setenv(LEDGER_URL_ENV, _forms(password_server, WRONG_PASSWORD)[form])
+    code, out, err = icpbot("ledger", "list")
+    assert code == 20
+    assert "cannot reach the PostgreSQL ledger" in err
+    assert "password authentication failed" in err  # the server did ask for it
+    assert WRONG_PASSWORD not in out + err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_password_role_needs_its_password(
+    password_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.errors import ConfigError
+    from bot.safety.pgledger import PgLedger
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", "/nonexistent")
+    with pytest.raises(ConfigError, match="password"):
+        PgLedger(f"postgresql://{PG_ROLE}@/{PG_ROLE}?host={password_server.socket_dir}")
+
+
+# -- psycopg is an extra: without it, ICPBOT_LEDGER_URL gets one line, not a traceback ----------
+
+_WITHOUT_PSYCOPG = """
+import sys
+sys.modules["psycopg"] = None  # as if icpbot[postgres] were not installed
+sys.argv = ["icpbot", *sys.argv[1:]]
+from bot.cli.app import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ledger", "list"), ("ledger", "import", "."), ("run", "--headless", "s.yaml")],
+)
+def test_a_missing_driver_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    scenario(tmp_path, code="864209").rename(tmp_path / "s.yaml")
+    env = {
+        **os.environ,
+        LEDGER_URL_ENV: "postgresql://team:pw-never-shown@db.example/ledger",
+        "ICPBOT_STATE_DIR": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PSYCOPG, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 20
+    assert done.stderr == (
+        "error: ICPBOT_LEDGER_URL: set, but the PostgreSQL driver is missing: "
+        "pip install 'icpbot[postgres]'\n"
+    )
+    assert done.stdout == ""
+    assert not (tmp_path / "recordings").exists()  # no run started
+
+
+def test_the_library_says_so_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from bot.errors import ConfigError
+    from bot.safety.ledger import open_ledger
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "bot.safety.pgledger", raising=False)
+    monkeypatch.setenv(LEDGER_URL_ENV, "postgresql://team:pw@db.example/ledger")
+    with pytest.raises(ConfigError, match=r"pip install 'icpbot\[postgres\]'"):
+        open_ledger()
