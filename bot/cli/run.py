@@ -40,13 +40,11 @@ from bot.cli.options import (
     TimeoutArg,
     TraceArg,
 )
-from bot.errors import BotError, ConfigError, Problem
-from bot.outcome.model import most_severe
-from bot.privacy import logger
 from bot.types import Action, CaptchaMode, Category
 
 if TYPE_CHECKING:
     from bot.config.scenario import Scenario
+    from bot.errors import BotError, ConfigError
     from bot.page.browser import LazyBrowser
     from bot.run.options import RunOptions, RunResult
     from bot.run.runner import SharedBrowser
@@ -81,7 +79,8 @@ def run(
     allow_risky_attempt: AllowRiskyAttemptArg = False,
     report: ReportArg = True,
 ) -> None:
-    """Run scenarios: fill the form once each, classify the reply, keep the evidence."""
+    """Run scenarios (SCENARIO: YAML files): fill the form once each, classify the reply, keep
+    the evidence."""
     from bot.page.browser import CONNECT_ENV_VAR
     from bot.run.options import RunOptions
     from bot.run.signals import run_blocking
@@ -123,7 +122,7 @@ def run(
     raise typer.Exit(invocation.code)
 
 
-Refusals = list[tuple[Path, ConfigError]]
+Refusals = list[tuple[Path, "ConfigError"]]
 
 _UNMASKED_WARNING = (
     "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in screenshots and "
@@ -172,6 +171,7 @@ class _Summaries:
 def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refusals]:
     """Every check that needs no browser: the output folder, each file, each selector map."""
     from bot.config.scenario import load_scenario, once_each
+    from bot.errors import ConfigError
     from bot.evidence.files import check_out_dir
     from bot.run.runner import load_map_for
 
@@ -202,6 +202,8 @@ def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refu
 
 
 def _usage(message: str) -> ConfigError:
+    from bot.errors import ConfigError, Problem
+
     return ConfigError([Problem("icpbot run", None, "", message)])
 
 
@@ -313,6 +315,8 @@ class _Invocation:
 
     @staticmethod
     async def _start_driver(pool: LazyBrowser) -> None:
+        from bot.privacy import logger
+
         try:
             await pool.start_driver()
         except Exception as exc:  # the run itself will report a missing or broken Playwright
@@ -332,6 +336,7 @@ class _Invocation:
         import asyncio
 
         from bot.cli.live import LiveOutput
+        from bot.errors import BotError
         from bot.run.runner import launcher_for, prepare_batch
         from bot.run.signals import current_interruption, finish_shielded
 
@@ -360,6 +365,7 @@ def _report_and_summaries(
     invocation: _Invocation,
     stopped: int | None,
 ) -> None:
+    from bot.outcome.model import most_severe
     from bot.run.runner import run_records, write_report
 
     records = run_records(results, options.state_dir)

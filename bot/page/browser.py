@@ -222,8 +222,9 @@ def _unavailable(
     elif "ECONNREFUSED" in text:
         problem = "connection refused, nothing is listening there"
         fix = (
-            "start the server (python -m playwright run-server --host HOST --port PORT --unsafe) "
-            f"or correct {setting}"
+            "start the server where the browser runs (python -m playwright run-server --host "
+            "127.0.0.1 --port PORT) and reach it through an SSH tunnel (ssh -N -L "
+            f"PORT:127.0.0.1:PORT HOST), or correct {setting}"
         )
     elif "ENOTFOUND" in text or "EAI_AGAIN" in text:
         problem = "unknown host"
@@ -245,14 +246,17 @@ def _unavailable(
                 "with --unsafe) and has no Playwright Chromium"
             )
             fix = (
-                "start the server with --unsafe, or run python -m playwright install chromium "
-                "where it runs"
+                f"unset --browser/{ENV_VAR} so the server launches its own Chromium (python -m "
+                "playwright install chromium where it runs); --unsafe would let any client that "
+                "reaches the server start any program there: use it only on a loopback-bound "
+                "server behind an SSH tunnel"
             )
         else:
             problem = "the server has no Playwright Chromium"
             fix = (
-                "run python -m playwright install chromium where the server runs, or start it "
-                f"with --unsafe and set --browser/{ENV_VAR} to its Chromium's path"
+                "run python -m playwright install chromium where the server runs (or, only on a "
+                "loopback-bound server behind an SSH tunnel, start it with --unsafe and set "
+                f"--browser/{ENV_VAR} to its Chromium's path)"
             )
     elif isinstance(exc, PlaywrightTimeoutError) or text.split(":", 1)[-1].strip().startswith(
         "Timeout"
