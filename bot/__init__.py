@@ -22,12 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger as _logger
-
 __version__ = "0.1.0"
-
-# https://loguru.readthedocs.io/en/stable/resources/recipes.html#configuring-loguru-to-be-used-by-a-library-or-an-application
-_logger.disable("bot")
 
 _EXPORTS: dict[str, str] = {
     "Action": "bot.types",

@@ -36,6 +36,12 @@ from urllib.parse import quote, quote_plus
 
 from loguru import logger as _loguru_logger
 
+# Disabled here, where every module of icpbot takes its logger, rather than in bot/__init__.py:
+# `icpbot --version` then imports no loguru. Enable after importing icpbot's API (which imports
+# this module): https://loguru.readthedocs.io/en/stable/resources/recipes.html
+# #configuring-loguru-to-be-used-by-a-library-or-an-application
+_loguru_logger.disable("bot")
+
 __all__ = [
     "CURRENT_RUN",
     "REDACTOR",

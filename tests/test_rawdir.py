@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 
 from bot.evidence.rawdir import make_raw_dir, remove_raw_dir, sweep_raw_dirs
 from bot.mocksite import MockSite
+from bot.run.runner import SharedBrowser
 
 # A run that dies hard while its raw folder exists (or, with "hold", that stays alive).
 _KILLED_RUN = """
@@ -99,11 +99,11 @@ def test_a_folder_that_never_got_its_lock_goes_after_a_while(tmp_path: Path) -> 
 
 @pytest.mark.browser
 def test_a_runs_raw_trace_lives_in_the_state_folder_and_is_removed(
-    browser: Browser, site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    icpbot_browser: SharedBrowser, site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.config.scenario import load_scenario
     from bot.evidence import recorder
-    from bot.run.runner import RunOptions, run_scenarios
+    from bot.run.runner import RunOptions
 
     seen: list[tuple[Path, int, bool]] = []
     real_remove = recorder.remove_raw_dir
@@ -128,7 +128,7 @@ def test_a_runs_raw_trace_lives_in_the_state_folder_and_is_removed(
         trace="on",
         timeout_s=10.0,
     )
-    [result] = run_scenarios([load_scenario(scenario)], options, browser=browser)
+    [result] = icpbot_browser.run([load_scenario(scenario)], options)
     assert result.outcome.category == "success", result.outcome.message
     [(path, mode, had_trace)] = seen
     assert path.parent == state / "raw"
