@@ -12,6 +12,7 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +36,12 @@ OUTCOME = ["Success: all verifications are done (status 3).", "Nothing more to d
 
 
 def run_async(body: Callable[[Browser], Awaitable[None]]) -> None:
-    """Run ``body`` with a fresh Chromium on a fresh loop (the sync door of these tests)."""
-    choice = find_browser()  # outside the loop: it may ask Playwright's sync API
+    """Run ``body`` with a fresh Chromium on a fresh loop (the sync door of these tests).
+
+    The loop runs on a thread of its own: pytest-playwright's sync fixtures, used by other tests
+    of the session, keep an event loop running on the main thread.
+    """
+    choice = find_browser()
 
     async def main() -> None:
         async with async_playwright() as pw:
@@ -48,7 +53,8 @@ def run_async(body: Callable[[Browser], Awaitable[None]]) -> None:
             finally:
                 await browser.close()
 
-    asyncio.run(main())
+    with ThreadPoolExecutor(1, thread_name_prefix="handoff-test") as pool:
+        pool.submit(asyncio.run, main()).result()
 
 
 @dataclass
