@@ -287,4 +287,15 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                 assert site.submissions() == []
                 assert (await http.get(own + "/h/" + "A" * 32)).status_code == 404
 
+                # Out of time: the check takes no more actions.
+                late = CheckHandoff(
+                    check.page, check.box, run_name="late", person="-", deadline=time.monotonic()
+                )
+                late_url = check.server.register(late)
+                reply = await http.post(
+                    late_url + "/click", content=b'{"x": 5, "y": 5}', headers=good
+                )
+                assert reply.status_code == 409
+                assert (await http.get(late_url + "/state")).json()["time_left"] == 0
+
     run_async(body)
