@@ -45,6 +45,7 @@ _ASKED = re.compile(r"【([^】]{1,8})】")
 _SLIDER = re.compile(r"拖动|滑块|拼图")
 _FAILED = re.compile(r"验证错误|验证失败|请重新验证")
 _PASSED = "验证成功"
+_SHOWN_TEXT = "el => el.getClientRects().length ? el.innerText : null"
 
 
 class HandoffClosed(BotError):
@@ -190,10 +191,12 @@ class CheckHandoff:
         if self._state != "waiting":
             return self._instruction
         try:
-            text = await self._box.inner_text(timeout=_READ_TIMEOUT_MS)
+            # Only a rendered box: a hidden one's innerText is all its text, hidden parts too.
+            text = await self._box.evaluate(_SHOWN_TEXT, timeout=_READ_TIMEOUT_MS)
         except PlaywrightError:
             return self._instruction
-        self._instruction = read_instruction(REDACTOR(text))
+        if isinstance(text, str):
+            self._instruction = read_instruction(REDACTOR(text))
         return self._instruction
 
     # -- what the person does ---------------------------------------------------------------

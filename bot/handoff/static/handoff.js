@@ -83,7 +83,10 @@
       $('ended').hidden = false;
       $('passed').querySelector('p').hidden = true;
     }
-    if (state !== 'waiting') { $('stage').hidden = true; clearInterval(imageTimer); }
+    if (state !== 'waiting') {
+      $('stage').hidden = $('ask').hidden = $('help').hidden = true;
+      clearInterval(imageTimer);
+    }
   }
 
   function refreshState() {
