@@ -1,30 +1,44 @@
 """The security check (安全校验) in both forms the real site has used.
 
-``click`` (since late 2023): click the shown characters in a picture, in the given order. The
-mock draws ~5 characters at random, non-overlapping places on a 320x160 SVG and asks for 3 of them
-in order (``image/getCheckImagePoint``). ``slider`` (older builds, reported again in 2026): drag a
-piece to the right into its gap (``image/getCheckImage``; the answer is the piece's left edge in
-picture pixels). A person solves either; the bot never does. Test mode exposes the solution
-(``/__mock__/captcha/...``) so that the page's test script can act "as a person would" - the bot
-itself never reads it.
+``click`` (since late 2023): click the shown characters in a picture, in the given order
+(instruction 请依次点击：【备】【案】【核】). The mock draws 5 characters at random, non-overlapping
+places and angles on a WIDTH x HEIGHT picture and asks for 3 of them in order
+(``image/getCheckImagePoint``). ``slider`` (older builds, reported again in 2026): drag a piece to
+the right into its gap (``image/getCheckImage``; the answer is the piece's left edge in picture
+pixels). Both pictures are PNGs drawn here (Pillow) and painted by the page on a ``<canvas>``: like
+the real site's pictures, nothing in the page's DOM or the API's JSON says where the characters
+or the gap are. A person solves either; the bot never does.
 
-A challenge (uuid) is single use, pass or fail. A pass yields a ``sign`` bound to that uuid, which
-one verify/resend request redeems.
+Each click is answered at once (``image/checkImage`` with the clicks so far): a wrong one uses the
+challenge up, and the page fetches a new picture with a new arrangement. A challenge (uuid) is
+passed once; a pass yields a ``sign`` bound to that uuid, which one verify/resend request redeems.
+
+Test mode exposes the answer (``/__mock__/captcha/...``): in picture pixels for the page's test
+script (``pending``), and relative to the check box's top-left corner (``answer``, CSS pixels of
+the layout in ``static/app.css``) for a test acting as a person through a relay. The bot itself
+never reads either.
 """
 
 from __future__ import annotations
 
 import base64
+import glob
+import io
 import math
 import random
 import secrets
+import shutil
+import subprocess
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from html import escape
+from functools import cache
 from typing import Any, Literal, get_args
 
+from PIL import Image, ImageDraw, ImageFont
+
 __all__ = [
+    "BOX_LAYOUT",
     "FORMS",
     "HEIGHT",
     "PIECE",
@@ -34,10 +48,13 @@ __all__ = [
     "CaptchaForm",
     "CaptchaStore",
     "Challenge",
+    "Checked",
+    "NoCjkFont",
 ]
 
-WIDTH = 320
-HEIGHT = 160
+#: the picture, like the real site's (about 500x190)
+WIDTH = 500
+HEIGHT = 190
 #: how far (picture pixels) a click may land from a character's centre
 TOLERANCE = 18.0
 #: the slider's piece is a PIECE x PIECE square; its left edge may miss the gap by this much
@@ -45,12 +62,33 @@ PIECE = 44
 SLIDE_TOLERANCE = 5.0
 CaptchaForm = Literal["click", "slider"]
 FORMS: tuple[CaptchaForm, ...] = get_args(CaptchaForm)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things sit inside ``#slidingPictures`` (CSS pixels from its top-left corner).
+
+    These numbers are the ones ``static/app.css`` fixes (a browser test checks that they agree).
+    """
+
+    picture_left: int = 20  # .sp-picture margin
+    picture_top: int = 47 + 41  # .sp-header 47 (its border included); .sp-tip 41
+    slider_top: int = 47 + 41 + HEIGHT + 10  # below the picture, margin 10
+    slider_height: int = 40
+
+
+BOX_LAYOUT = _Layout()
+
 _CHARS = "备案核验短信管局网站工业和信息化部互联服务安全校请完成点击顺序证件号码手机"
 _SHOWN = 5
 _ASKED = 3
-_MIN_GAP = 48.0  # between centres: characters are ~30 px, so boxes never overlap
-_MARGIN = 24
+_MIN_GAP = 52.0  # between centres: characters are ~34 px, so boxes never overlap
+_MARGIN = 26
 _KEEP = 200  # challenges remembered; older ones are forgotten (a person never has that many open)
+
+
+class NoCjkFont(RuntimeError):
+    """No font with Chinese characters was found to draw the click form's picture."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +115,6 @@ class Challenge:
         return {
             "uuid": self.uuid,
             "bigImage": self.big_image,
-            "smallImage": self.small_image,
             "words": list(self.words),
             "width": WIDTH,
             "height": HEIGHT,
@@ -86,110 +123,171 @@ class Challenge:
     def solution(self) -> list[dict[str, int]]:
         return [{"x": x, "y": y} for x, y in self.points]
 
+    def answer(self) -> list[dict[str, float]]:
+        """The person's moves relative to the check box's top-left (CSS pixels).
 
-def _data_url(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        click: the points to click, in order; slider: the drag's start (the handle's centre) and
+        end (moved right by the gap's ``x``).
+        """
+        lay = BOX_LAYOUT
+        if self.form == "slider":
+            start = (lay.picture_left + PIECE / 2, lay.slider_top + lay.slider_height / 2)
+            end = (start[0] + self.points[0][0], start[1])
+            return [{"x": x, "y": y} for x, y in (start, end)]
+        return [{"x": lay.picture_left + x, "y": lay.picture_top + y} for x, y in self.points]
 
 
-def _light(rng: random.Random) -> str:
+@dataclass(frozen=True)
+class Checked:
+    """The answer to one ``checkImage`` call: ``ok`` False is a wrong answer (the challenge is
+    used up); ``ok`` with no ``sign`` means "right so far, go on"; a ``sign`` is the pass."""
+
+    ok: bool
+    sign: str | None = None
+
+
+def _png_url(image: Image.Image) -> str:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+@cache
+def _font_file() -> tuple[str, int]:
+    """A font file with Chinese characters (and the face index of its Simplified face)."""
+    found: list[str] = []
+    if shutil.which("fc-match"):
+        try:
+            res = subprocess.run(
+                ["fc-match", "-f", "%{file}", ":lang=zh-cn"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            if res.returncode == 0 and res.stdout.strip():
+                found.append(res.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for pattern in ("*CJK*", "wqy*", "*DroidSansFallback*", "*msyh*", "*simhei*", "*simsun*"):
+        for root in ("/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts"):
+            found.extend(sorted(glob.glob(f"{root}/**/{pattern}.tt[cf]", recursive=True)))
+            found.extend(sorted(glob.glob(f"{root}/**/{pattern}.otf", recursive=True)))
+    for path in found:
+        for index in range(10 if path.endswith(".ttc") else 1):
+            try:
+                font = ImageFont.truetype(path, 24, index=index)
+            except OSError:
+                break
+            if font.getmask("备案").getbbox() is None:
+                break  # no glyphs for Chinese
+            if not path.endswith(".ttc") or "SC" in (font.getname()[0] or ""):
+                return path, index
+        else:
+            if path.endswith(".ttc"):
+                return path, 0
+    raise NoCjkFont(
+        "no font with Chinese characters found for the security check's picture "
+        "(install fonts-noto-cjk)"
+    )
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    path, index = _font_file()
+    return ImageFont.truetype(path, size, index=index)
+
+
+def _light(rng: random.Random) -> tuple[int, int, int]:
     """A pale colour, so that the dark characters stay readable for a person."""
-    return "#" + "".join(f"{rng.randint(0xB8, 0xF4):02x}" for _ in range(3))
+    return (rng.randint(0xB8, 0xF4), rng.randint(0xB8, 0xF4), rng.randint(0xB8, 0xF4))
 
 
-def _background(rng: random.Random) -> list[str]:
-    """A pale gradient with clutter lines: the shared ground of both forms' pictures."""
-    parts = [
-        '<defs><linearGradient id="bg" x1="0" y1="0" x2="1" y2="1">'
-        f'<stop offset="0" stop-color="{_light(rng)}"/>'
-        f'<stop offset="1" stop-color="{_light(rng)}"/>'
-        "</linearGradient></defs>",
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="url(#bg)"/>',
-    ]
-    for _ in range(8):  # clutter, so the picture is not a clean surface
-        parts.append(
-            f'<line x1="{rng.randint(0, WIDTH)}" y1="{rng.randint(0, HEIGHT)}" '
-            f'x2="{rng.randint(0, WIDTH)}" y2="{rng.randint(0, HEIGHT)}" '
-            f'stroke="#{rng.randint(0, 0xFFFFFF):06x}" stroke-opacity="0.5" stroke-width="2"/>'
+def _background(rng: random.Random) -> Image.Image:
+    """A pale gradient with clutter lines and blobs: the shared ground of both forms."""
+    a, b = _light(rng), _light(rng)
+    ramp = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
+    image = Image.composite(
+        Image.new("RGB", (WIDTH, HEIGHT), b), Image.new("RGB", (WIDTH, HEIGHT), a), ramp
+    )
+    draw = ImageDraw.Draw(image, "RGBA")
+    for _ in range(7):  # blobs, so that the slider's piece has something to match
+        r = rng.randint(14, 46)
+        x, y = rng.randint(0, WIDTH), rng.randint(0, HEIGHT)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(*_light(rng), 150))
+    for _ in range(10):  # clutter, so the picture is not a clean surface
+        draw.line(
+            (
+                rng.randint(0, WIDTH),
+                rng.randint(0, HEIGHT),
+                rng.randint(0, WIDTH),
+                rng.randint(0, HEIGHT),
+            ),
+            fill=(rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255), 120),
+            width=2,
         )
-    return parts
+    return image
 
 
 def _new_slider(rng: random.Random) -> Challenge:
-    """A picture with a square gap, and the piece cut from it (drawn from the same shapes)."""
+    """A picture with a square gap, and the piece cut from it."""
     ground = _background(rng)
-    for _ in range(6):  # blobs, so that the piece has something to match
-        ground.append(
-            f'<circle cx="{rng.randint(0, WIDTH)}" cy="{rng.randint(0, HEIGHT)}" '
-            f'r="{rng.randint(12, 40)}" fill="#{rng.randint(0, 0xFFFFFF):06x}" '
-            'fill-opacity="0.55"/>'
-        )
-    gx = rng.randint(PIECE + 30, WIDTH - PIECE - 10)
+    gx = rng.randint(PIECE + 40, WIDTH - PIECE - 10)
     gy = rng.randint(10, HEIGHT - PIECE - 10)
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-    big = (
-        svg
-        + f'viewBox="0 0 {WIDTH} {HEIGHT}">'
-        + "".join(ground)
-        + f'<rect x="{gx}" y="{gy}" width="{PIECE}" height="{PIECE}" rx="6" fill="#000" '
-        'fill-opacity="0.45" stroke="#fff" stroke-width="2"/></svg>'
+    piece = ground.crop((gx, gy, gx + PIECE, gy + PIECE))
+    ImageDraw.Draw(piece).rounded_rectangle(
+        (0, 0, PIECE - 1, PIECE - 1), 6, outline="#fff", width=2
     )
-    piece = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PIECE}" height="{PIECE}" '
-        f'viewBox="{gx} {gy} {PIECE} {PIECE}">'
-        + "".join(ground)
-        + f'<rect x="{gx + 1}" y="{gy + 1}" width="{PIECE - 2}" height="{PIECE - 2}" rx="6" '
-        'fill="none" stroke="#fff" stroke-width="2"/></svg>'
+    big = ground.copy()
+    draw = ImageDraw.Draw(big, "RGBA")
+    draw.rounded_rectangle(
+        (gx, gy, gx + PIECE - 1, gy + PIECE - 1), 6, fill=(0, 0, 0, 115), outline="#fff", width=2
     )
     return Challenge(
         uuid=secrets.token_hex(16),
         words=(),
         points=((gx, gy),),
-        big_image=_data_url(big),
-        small_image=_data_url(piece),
+        big_image=_png_url(big),
+        small_image=_png_url(piece),
         form="slider",
     )
+
+
+def _glyph(ch: str, size: int, colour: tuple[int, int, int], angle: int) -> Image.Image:
+    font = _font(size)
+    tile = Image.new("RGBA", (size * 2, size * 2), (0, 0, 0, 0))
+    ImageDraw.Draw(tile).text(
+        (size, size),
+        ch,
+        font=font,
+        fill=(*colour, 255),
+        anchor="mm",
+        stroke_width=1,
+        stroke_fill=(*colour, 255),
+    )
+    return tile.rotate(angle, resample=Image.Resampling.BICUBIC)
 
 
 def _new_challenge(rng: random.Random) -> Challenge:
     chars = rng.sample(_CHARS, _SHOWN)
     centres: list[tuple[int, int]] = []
     while len(centres) < _SHOWN:
-        # Rejection sampling always ends quickly: 5 discs of 48 px fit easily in 320x160.
+        # Rejection sampling always ends quickly: 5 discs of 52 px fit easily in 500x190.
         c = (rng.randint(_MARGIN, WIDTH - _MARGIN), rng.randint(_MARGIN, HEIGHT - _MARGIN))
         if all(math.dist(c, o) >= _MIN_GAP for o in centres):
             centres.append(c)
     asked = rng.sample(range(_SHOWN), _ASKED)
-    font = "font-family=\"'Microsoft YaHei','Noto Sans CJK SC','WenQuanYi Zen Hei',sans-serif\""
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}">',
-        *_background(rng),
-    ]
+    image = _background(rng)
     for ch, (x, y) in zip(chars, centres, strict=True):
-        parts.append(
-            f'<text x="{x}" y="{y}" font-size="{rng.randint(26, 32)}" font-weight="bold" {font} '
-            f'fill="#{rng.randint(0, 0x606060):06x}" text-anchor="middle" '
-            f'dominant-baseline="central" transform="rotate({rng.randint(-35, 35)} {x} {y})">'
-            f"{escape(ch)}</text>"
-        )
-    parts.append("</svg>")
-    words = tuple(chars[i] for i in asked)
-    small = (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40">'
-        '<rect width="120" height="40" fill="#ffffff"/>'
-        + "".join(
-            f'<text x="{20 + 40 * i}" y="20" font-size="24" {font} fill="#333" '
-            f'text-anchor="middle" dominant-baseline="central">{escape(w)}</text>'
-            for i, w in enumerate(words)
-        )
-        + "</svg>"
-    )
+        colour = (rng.randint(0, 0x60), rng.randint(0, 0x60), rng.randint(0, 0x60))
+        tile = _glyph(ch, rng.randint(30, 36), colour, rng.randint(-35, 35))
+        image.paste(tile, (x - tile.width // 2, y - tile.height // 2), tile)
     return Challenge(
         uuid=secrets.token_hex(16),
-        words=words,
+        words=tuple(chars[i] for i in asked),
         points=tuple(centres[i] for i in asked),
-        big_image=_data_url("".join(parts)),
-        small_image=_data_url(small),
+        big_image=_png_url(image),
+        small_image="",
     )
 
 
@@ -220,23 +318,30 @@ class CaptchaStore:
             self._latest = challenge
             return challenge
 
-    def check(self, uuid: Any, clicks: Any) -> str | None:
-        """The sign if ``clicks`` solve the challenge. The challenge is used up anyway.
+    def check(self, uuid: Any, clicks: Any) -> Checked:
+        """Judge ``clicks`` on the challenge ``uuid``, as the site answers each click at once.
 
-        click: a list of ``{"x", "y"}`` on the asked words, in order; slider: the piece's left
-        edge, a number.
+        click: a list of ``{"x", "y"}`` on the asked words, in order: the clicks so far, so a
+        correct beginning keeps the challenge open ("go on"); slider: the piece's left edge, a
+        number. A wrong answer uses the challenge up; a full right one passes it (a sign).
         """
         with self._lock:
-            challenge = self._open.pop(uuid, None) if isinstance(uuid, str) else None
-            if challenge is None or not _hits(challenge, clicks):
-                return None
+            challenge = self._open.get(uuid) if isinstance(uuid, str) else None
+            if challenge is None:
+                return Checked(False)
+            verdict = _hits(challenge, clicks)
+            if verdict == "more":
+                return Checked(True)
+            del self._open[uuid]
+            if verdict == "miss":
+                return Checked(False)
             sign = secrets.token_hex(16)
             self._signs[uuid] = sign
             while len(self._signs) > _KEEP:
                 self._signs.popitem(last=False)
             if self._latest is challenge:
                 self._pass = False  # the requested pass has been used
-            return sign
+            return Checked(True, sign)
 
     def redeem(self, uuid: str | None, sign: str | None) -> bool:
         """True once for a uuid/sign pair from :meth:`check`; the pair is then spent."""
@@ -268,19 +373,31 @@ class CaptchaStore:
         """
         return list(self.pending()["points"])
 
+    def answer(self) -> dict[str, Any]:
+        """The latest still-open challenge's moves relative to the check box (CSS pixels).
 
-def _hits(challenge: Challenge, clicks: Any) -> bool:
+        ``{"uuid", "form", "points"}``: click: the points to click, in order; slider: the drag's
+        start (the handle) and end. ``uuid`` None (and no points) when no challenge is open.
+        """
+        with self._lock:
+            latest = self._latest if self._latest and self._latest.uuid in self._open else None
+            if latest is None:
+                return {"uuid": None, "form": None, "points": []}
+            return {"uuid": latest.uuid, "form": latest.form, "points": latest.answer()}
+
+
+def _hits(challenge: Challenge, clicks: Any) -> Literal["pass", "more", "miss"]:
     if challenge.form == "slider":
         if isinstance(clicks, bool) or not isinstance(clicks, int | float):
-            return False
-        return abs(clicks - challenge.points[0][0]) <= SLIDE_TOLERANCE
-    if not isinstance(clicks, list) or len(clicks) != len(challenge.points):
-        return False
-    for click, (x, y) in zip(clicks, challenge.points, strict=True):
+            return "miss"
+        return "pass" if abs(clicks - challenge.points[0][0]) <= SLIDE_TOLERANCE else "miss"
+    if not isinstance(clicks, list) or not 0 < len(clicks) <= len(challenge.points):
+        return "miss"
+    for click, (x, y) in zip(clicks, challenge.points, strict=False):
         try:
             cx, cy = float(click["x"]), float(click["y"])
         except (TypeError, KeyError, ValueError):
-            return False
+            return "miss"
         if math.dist((cx, cy), (x, y)) > TOLERANCE:
-            return False
-    return True
+            return "miss"
+    return "pass" if len(clicks) == len(challenge.points) else "more"

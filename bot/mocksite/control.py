@@ -1,7 +1,9 @@
 """The test-only control API under ``/__mock__/`` on the API listener (test mode only).
 
 Tests and the page's test-mode script use it to read the submission log and state, load filings,
-set faults, move the clock, switch variant or security check, and let a person "pass" the check.
+set faults, move the clock, switch variant or security check, and let a person "pass" the check
+(``captcha/pass``, ``captcha/pending``: the page's script clicks), or read where a person would
+click or drag (``captcha/answer``: relative to the check box, for a test acting as the person).
 The real site has nothing like it; outside test mode every route answers 404.
 """
 
@@ -50,6 +52,8 @@ def _get(site: Site, route: str) -> dict[str, Any] | None:
     if route == "captcha/solution":
         pending = site.captcha.pending()
         return {"uuid": pending["uuid"], "points": pending["points"]}
+    if route == "captcha/answer":
+        return site.captcha.answer()
     return None
 
 

@@ -180,6 +180,15 @@ class MockSite:
         """Click points (picture pixels) for the latest open challenge; [] when there is none."""
         return self._site.captcha.solution()
 
+    def captcha_answer(self) -> dict[str, Any]:
+        """Where a person would act on the latest open challenge, relative to the check box's
+        top-left corner in CSS pixels: ``{"uuid", "form", "points": [{"x", "y"}, ...]}``.
+
+        click: the points to click, in order; slider: the drag's start (the handle's centre)
+        and end. The control API's ``GET captcha/answer`` answers the same.
+        """
+        return self._site.captcha.answer()
+
     def pass_captcha(self) -> None:
         """Let the page's test-mode script solve the current or next challenge like a person."""
         self._site.captcha.request_pass()

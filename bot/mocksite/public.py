@@ -12,7 +12,10 @@ import secrets
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from loguru import logger
+
 from bot.defaults import MOCK_CAPABILITY_PATH
+from bot.mocksite.captcha import CaptchaForm, Checked, NoCjkFont
 from bot.mocksite.control import control_reply
 from bot.mocksite.server import INVALID, Handler, parse_json
 from bot.mocksite.site import API_PREFIX, CONTROL_PREFIX
@@ -158,9 +161,9 @@ class ApiHandler(Handler):
         if endpoint == "auth":
             self.auth(raw)
         elif route == "image/getCheckImagePoint":
-            self.send_json(200, _envelope(self.site.captcha.new("click").params()))
+            self.new_challenge("click")
         elif route == "image/getCheckImage":
-            self.send_json(200, _envelope(self.site.captcha.new("slider").params()))
+            self.new_challenge("slider")
         else:
             self.check_image(raw)
 
@@ -187,13 +190,24 @@ class ApiHandler(Handler):
 
     def check_image(self, raw: bytes) -> None:
         body = parse_json(raw)
-        sign = None
+        checked = Checked(False)
         if isinstance(body, dict):
-            sign = self.site.captcha.check(body.get("key"), body.get("value"))
-        if sign is None:
+            checked = self.site.captcha.check(body.get("key"), body.get("value"))
+        if not checked.ok:
             self.send_json(200, {"code": 200, "msg": "验证失败", "success": False, "params": {}})
+        elif checked.sign is None:
+            self.send_json(200, _envelope({}))  # right so far: the page waits for the next click
         else:
-            self.send_json(200, _envelope({"sign": sign}))
+            self.send_json(200, _envelope({"sign": checked.sign}))
+
+    def new_challenge(self, form: CaptchaForm) -> None:
+        try:
+            challenge = self.site.captcha.new(form)
+        except NoCjkFont as exc:
+            logger.error("mock: {}", exc)
+            self.send_json(200, {"code": 500, "msg": "系统繁忙，请稍后再试", "success": False})
+            return
+        self.send_json(200, _envelope(challenge.params()))
 
     def submission(self, endpoint: str, raw: bytes) -> None:
         body = parse_json(raw)

@@ -245,15 +245,18 @@ def check(site: MockSite, uuid: str, points: list[dict[str, Any]]) -> dict[str, 
 
 def test_challenge_shape(guarded: MockSite) -> None:
     import base64
+    import io
+
+    from PIL import Image
 
     params = challenge(guarded)
-    assert (params["width"], params["height"]) == (320, 160)
+    assert (params["width"], params["height"]) == (500, 190)
     assert len(params["words"]) == 3
-    svg = base64.b64decode(params["bigImage"].split(",", 1)[1]).decode()
-    assert params["bigImage"].startswith("data:image/svg+xml;base64,")
-    assert all(w in svg for w in params["words"])
-    assert svg.count("<text") == 5
-    assert params["smallImage"].startswith("data:image/svg+xml;base64,")
+    # A picture, like the real site's: nothing in the reply says where the characters are.
+    assert params["bigImage"].startswith("data:image/png;base64,")
+    picture = Image.open(io.BytesIO(base64.b64decode(params["bigImage"].split(",", 1)[1])))
+    assert picture.size == (500, 190)
+    assert set(params) == {"uuid", "bigImage", "words", "width", "height"}
 
 
 def test_captcha_missing_sign_is_refused_and_counts_nothing(guarded: MockSite) -> None:
@@ -273,6 +276,33 @@ def test_wrong_clicks_fail_and_use_up_the_challenge(guarded: MockSite) -> None:
         "params": {},
     }
     assert check(guarded, params["uuid"], solution)["success"] is False
+
+
+def test_each_click_is_answered_and_one_wrong_click_uses_the_challenge_up(
+    guarded: MockSite,
+) -> None:
+    params = challenge(guarded)
+    solution = guarded.captcha_solution()
+    go_on = check(guarded, params["uuid"], solution[:1])
+    assert go_on["success"] is True
+    assert "sign" not in go_on["params"]  # right so far: no pass yet
+    assert check(guarded, params["uuid"], solution[:2])["params"] == {}
+    wrong = [*solution[:2], {"x": solution[2]["x"] + 30, "y": solution[2]["y"]}]
+    assert check(guarded, params["uuid"], wrong)["success"] is False
+    assert check(guarded, params["uuid"], solution)["success"] is False  # used up
+
+
+def test_answer_is_relative_to_the_check_box(guarded: MockSite) -> None:
+    from bot.mocksite.captcha import BOX_LAYOUT
+
+    params = challenge(guarded)
+    answer = control(guarded, "GET", "captcha/answer")
+    assert (answer["uuid"], answer["form"]) == (params["uuid"], "click")
+    assert answer["points"] == [
+        {"x": p["x"] + BOX_LAYOUT.picture_left, "y": p["y"] + BOX_LAYOUT.picture_top}
+        for p in guarded.captcha_solution()
+    ]
+    assert guarded.captcha_answer() == answer
 
 
 def test_clicks_in_wrong_order_fail(guarded: MockSite) -> None:
@@ -561,6 +591,7 @@ def plain() -> Iterator[MockSite]:
         ("GET", "state"),
         ("GET", "submissions"),
         ("GET", "captcha/pending"),
+        ("GET", "captcha/answer"),
         ("POST", "reset"),
         ("POST", "captcha/pass"),
         ("OPTIONS", "reset"),

@@ -57,7 +57,7 @@ def open_slider(page: Page, site: MockSite) -> Locator:
     form.locator("button.Submission").click()
     box = the_box(page)
     expect(box).to_contain_text("向右拖动滑块填充拼图")
-    expect(box.locator(".sp-piece")).to_be_visible()
+    expect(box.locator(".sp-piece")).to_be_visible()  # painted: the check takes input now
     return box
 
 
@@ -87,13 +87,31 @@ def test_slider_is_solved_by_a_person_dragging(page: Page, site: MockSite) -> No
 
 def test_slider_wrong_drag_fails_and_offers_a_new_picture(page: Page, site: MockSite) -> None:
     box = open_slider(page, site)
-    first = box.locator("img").first.get_attribute("src")
+    picture = box.locator("canvas.sp-canvas")
+    first = picture.evaluate("c => c.toDataURL()")
     with page.expect_response(posted(CHECK_PATH)) as info:
         drag(page, box, 3)
     assert info.value.json()["success"] is False
     expect(box).to_contain_text("验证错误，请重新验证")
-    expect(box.locator("img").first).not_to_have_attribute("src", first or "")
+    expect(box.locator(".sp-piece")).to_be_visible()
+    assert picture.evaluate("c => c.toDataURL()") != first
     assert site.submissions() == []
+
+
+def test_slider_answer_is_a_drag_relative_to_the_box(page: Page, site: MockSite) -> None:
+    box = open_slider(page, site)
+    answer = site.captcha_answer()
+    assert answer["form"] == "slider"
+    (x0, y0), (x1, y1) = ((p["x"], p["y"]) for p in answer["points"])
+    assert y0 == y1
+    bounds = box.bounding_box()
+    assert bounds is not None
+    page.mouse.move(bounds["x"] + x0, bounds["y"] + y0)
+    page.mouse.down()
+    with page.expect_response(posted(VERIFY_PATH)):
+        page.mouse.move(bounds["x"] + x1, bounds["y"] + y1, steps=8)
+        page.mouse.up()
+    expect(page.locator(".tips span")).to_have_text(DONE_TEXT)
 
 
 def test_slider_is_passed_by_the_control_api(page: Page, site: MockSite) -> None:
@@ -111,7 +129,7 @@ def test_click_form_is_what_on_means(page: Page, site: MockSite, mode: bool | st
     fill(form)
     form.locator("button.Submission").click()
     box = the_box(page)
-    expect(box).to_contain_text(re.compile(r"请依次点击【.】【.】【.】"))
+    expect(box).to_contain_text(re.compile(r"请依次点击：【.】【.】【.】"))
     expect(box.locator(".sp-handle")).to_have_count(0)
     with page.expect_response(posted(VERIFY_PATH)):
         site.pass_captcha()

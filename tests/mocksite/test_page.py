@@ -394,8 +394,9 @@ def open_check(page: Page, site: MockSite) -> Locator:
     expect(box).to_be_visible()
     expect(page.locator("#shield")).to_be_visible()
     expect(box).to_contain_text("请完成安全校验")
-    expect(box).to_contain_text(re.compile(r"请依次点击【.】【.】【.】"))
-    expect(box.locator("img")).to_be_visible()
+    expect(box).to_contain_text(re.compile(r"请依次点击：【.】【.】【.】"))
+    expect(box.locator("canvas")).to_be_visible()
+    expect(box.locator(".sp-loading")).to_be_hidden()  # the picture is painted
     return box
 
 
@@ -426,16 +427,22 @@ def test_closing_the_check_cancels(page: Page, site: MockSite) -> None:
     assert site.submissions() == []
 
 
-def test_wrong_clicks_fail_then_a_person_solves_a_new_picture(page: Page, site: MockSite) -> None:
+def painted(picture: Locator) -> str:
+    return str(picture.evaluate("c => c.toDataURL()"))
+
+
+def test_wrong_click_fails_then_a_person_solves_a_new_picture(page: Page, site: MockSite) -> None:
     box = open_check(page, site)
-    picture = box.locator("img")
-    first = picture.get_attribute("src")
+    picture = box.locator("canvas")
+    first = painted(picture)
+    first_uuid = site.captcha_answer()["uuid"]
     with page.expect_response(posted(CHECK_PATH)) as info:
-        for _ in range(3):
-            picture.click(position={"x": 1, "y": 1})
+        picture.click(position={"x": 1, "y": 1})  # one wrong click is answered at once
     assert info.value.json()["success"] is False
-    expect(box).to_contain_text("验证失败，请重新验证")
-    expect(picture).not_to_have_attribute("src", first or "")
+    expect(box).to_contain_text("验证错误，请重新验证")
+    expect(box.locator(".sp-loading")).to_be_hidden()
+    assert painted(picture) != first  # a new arrangement
+    assert site.captcha_answer()["uuid"] != first_uuid
     expect(box).to_be_visible()
     assert site.submissions() == []
     solution = site.captcha_solution()
@@ -443,6 +450,19 @@ def test_wrong_clicks_fail_then_a_person_solves_a_new_picture(page: Page, site: 
     with page.expect_response(posted(VERIFY_PATH)):
         for point in solution:
             picture.click(position={"x": point["x"], "y": point["y"]})
+        expect(box).to_contain_text("验证成功")
+    expect(box).to_be_hidden()
+    expect_banner(page, 3, ok=True)
+
+
+def test_answer_points_are_where_the_box_shows_them(page: Page, site: MockSite) -> None:
+    box = open_check(page, site)
+    answer = site.captcha_answer()
+    bounds = box.bounding_box()
+    assert bounds is not None
+    with page.expect_response(posted(VERIFY_PATH)):
+        for point in answer["points"]:
+            page.mouse.click(bounds["x"] + point["x"], bounds["y"] + point["y"])
     expect_banner(page, 3, ok=True)
 
 

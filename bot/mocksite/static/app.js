@@ -26,6 +26,7 @@
   var NETWORK_ERROR = '网络异常，请稍后再试';
   var CLICK_GUARD_MS = 3000;
   var POLL_MS = 200;
+  var PASSED_MS = 400;  // how long the box shows 验证成功 before it closes and the page sends
 
   var CLASSES = {
     tit: 'tit', selection: 'Selection', tabCard: 'tab-card', submit: 'Submission', tips: 'tips'
@@ -116,9 +117,9 @@
   var CERT_RULES = [{ required: true, message: '证件号不能为空', trigger: 'blur' }];
 
   function emptyCheck() {
-    return { open: false, tab: 0, body: null, uuid: null, image: '', words: [], width: 320, height: 160,
-      points: [], marks: [], failed: false, busy: false, fired: false, early: false,
-      form: MOCK.captchaForm || 'click', piece: '', y: 0, pieceSize: 44, slide: 0 };
+    return { open: false, tab: 0, body: null, uuid: null, words: [], width: 500, height: 190,
+      points: [], marks: [], sent: 0, failed: false, passed: false, ready: false, busy: false,
+      fired: false, early: false, form: MOCK.captchaForm || 'click', y: 0, pieceSize: 44, slide: 0 };
   }
 
   new Vue({
@@ -293,10 +294,11 @@
         var gen = ++this._checkGen;
         var c = this.check;
         c.uuid = null;
-        c.image = '';
+        c.ready = false;
+        c.passed = false;
         c.points = [];
         c.marks = [];
-        c.piece = '';
+        c.sent = 0;
         c.slide = 0;
         c.busy = false;
         c.fired = false;
@@ -313,22 +315,52 @@
           }
           var p = data.params;
           c.uuid = p.uuid;
-          c.image = p.bigImage;
           c.words = p.words || [];
-          c.width = p.width || 320;
-          c.height = p.height || 160;
-          c.piece = p.smallImage || '';
+          c.width = p.width || 500;
+          c.height = p.height || 190;
           c.y = p.yHeight || 0;
           c.pieceSize = p.pieceSize || 44;
+          return self.paint(gen, p.bigImage, slider ? p.smallImage : null);
         }).catch(function (err) {
           if (gen !== self._checkGen) return;
           self.closeCheck();
           self.failed(err);
         });
       },
+      // The picture (and the slider's piece) go on canvases; the check takes input once shown.
+      paint: function (gen, big, piece) {
+        var self = this;
+        var c = this.check;
+        var sources = piece ? [big, piece] : [big];
+        return Promise.all(sources.map(function (src) {
+          return new Promise(function (resolve, reject) {
+            var im = new Image();
+            im.onload = function () { resolve(im); };
+            im.onerror = function () { reject(new HttpError('network')); };
+            im.src = src;
+          });
+        })).then(function (images) {
+          if (gen !== self._checkGen) return;
+          return self.$nextTick().then(function () {
+            if (gen !== self._checkGen) return;
+            var canvas = self.$refs.spCanvas;
+            var ctx = canvas.getContext('2d');
+            ctx.clearRect(0, 0, canvas.width, canvas.height);
+            ctx.drawImage(images[0], 0, 0, c.width, c.height);
+            if (images[1] && self.$refs.spPiece) {
+              var pctx = self.$refs.spPiece.getContext('2d');
+              pctx.clearRect(0, 0, c.pieceSize, c.pieceSize);
+              pctx.drawImage(images[1], 0, 0, c.pieceSize, c.pieceSize);
+            }
+            c.ready = true;
+          });
+        });
+      },
+      // Each click is answered at once: the clicks so far go to the site, which says "go on",
+      // "wrong" (a new picture follows) or passes the check.
       pictureClick: function (ev) {
         var c = this.check;
-        if (!c.uuid || c.busy || c.points.length >= c.words.length) return;
+        if (c.form === 'slider' || !c.ready || c.passed || c.points.length >= c.words.length) return;
         var rect = ev.currentTarget.getBoundingClientRect();
         var left = ev.clientX - rect.left;
         var top = ev.clientY - rect.top;
@@ -338,12 +370,18 @@
           x: Math.round(left * c.width / rect.width),
           y: Math.round(top * c.height / rect.height)
         });
-        if (c.points.length === c.words.length) this.verifyCheck(c.points.slice());
+        this.sendClicks();
+      },
+      sendClicks: function () {
+        var c = this.check;
+        if (c.busy || c.passed || c.sent >= c.points.length) return;
+        c.sent = c.points.length;
+        this.verifyCheck(c.points.slice());
       },
       slideStart: function (ev) {
         var self = this;
         var c = this.check;
-        if (!c.uuid || c.busy || ev.button !== 0) return;
+        if (!c.ready || c.busy || c.passed || ev.button !== 0) return;
         ev.preventDefault();
         var startX = ev.clientX;
         var max = c.width - c.pieceSize;
@@ -366,11 +404,12 @@
         postJson('/image/checkImage', { key: c.uuid, value: value }, this.authHeaders())
           .then(function (data) {
             if (gen !== self._checkGen) return;
-            if (Number(data.code) === 200 && data.success && data.params && data.params.sign) {
-              var pass = { uuid: c.uuid, sign: data.params.sign };
-              self.closeCheck();
-              if (c.early) self._earlyPass = pass;
-              else self.send(c.tab, c.body, pass);
+            var ok = Number(data.code) === 200 && data.success && data.params;
+            if (ok && data.params.sign) {
+              self.passed(gen, { uuid: c.uuid, sign: data.params.sign });
+            } else if (ok && c.form !== 'slider') {
+              c.busy = false;  // right so far
+              self.sendClicks();
             } else {
               c.failed = true;
               self.loadChallenge();
@@ -381,6 +420,18 @@
             self.closeCheck();
             self.failed(err);
           });
+      },
+      // 验证成功 for a moment; then the box closes, and only then does the page send.
+      passed: function (gen, pass) {
+        var self = this;
+        var c = this.check;
+        c.passed = true;
+        setTimeout(function () {
+          if (gen !== self._checkGen) return;  // closed meanwhile: nothing is sent
+          self.closeCheck();
+          if (c.early) self._earlyPass = pass;
+          else self.send(c.tab, c.body, pass);
+        }, PASSED_MS);
       },
 
       // ---- test mode only: the test harness "solves" the check like a person would ----
@@ -397,7 +448,7 @@
       pollPending: function () {
         var self = this;
         var c = this.check;
-        if (this._polling || !c.open || !c.uuid || c.busy || c.fired) return;
+        if (this._polling || !c.open || !c.ready || c.busy || c.passed || c.fired) return;
         this._polling = true;
         fetch(MOCK.controlBase + '/captcha/pending').then(function (res) {
           return res.ok ? res.json() : null;
@@ -430,7 +481,7 @@
         fire(document, 'mouseup', x);
       },
       clickPoints: function (points) {
-        var img = this.$el.querySelector('#slidingPictures .sp-picture img');
+        var img = this.$refs.spCanvas;
         if (!img) return;
         var c = this.check;
         points.forEach(function (p) {

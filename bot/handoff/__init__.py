@@ -1,0 +1,16 @@
+"""The security check handed to a person: the box as a picture, their clicks and drags relayed
+to the real page, the instruction in English and Chinese (:class:`CheckHandoff`), served on a
+small web page with an unguessable link (:class:`HandoffServer`). icpbot never solves the check.
+"""
+
+from bot.handoff.check import CheckForm, CheckHandoff, HandoffClosed, HandoffState, Instruction
+from bot.handoff.server import HandoffServer
+
+__all__ = [
+    "CheckForm",
+    "CheckHandoff",
+    "HandoffClosed",
+    "HandoffServer",
+    "HandoffState",
+    "Instruction",
+]

@@ -1,0 +1,255 @@
+"""One run's security check, relayed to a person: the box as a picture, their clicks and drags
+performed on the real page at the same points of the box.
+
+icpbot never solves the check: a :class:`CheckHandoff` only carries a person's own clicks and
+drags. It is bound to one page and one box locator (the selector map's ``captcha_box``), not to a
+CLI or a server; :class:`bot.handoff.server.HandoffServer` shows it to a person over HTTP. It runs
+on the engine's asyncio loop (Playwright's async API), like everything that touches the page.
+
+Coordinates are CSS pixels from the box's top-left corner; the picture :meth:`CheckHandoff.image`
+returns is taken at scale 1 (image pixel (x, y) is CSS pixel (x, y) of the box), so a point on the
+picture is the same point of the box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page
+
+from bot.errors import BotError
+from bot.privacy import REDACTOR, logger
+
+__all__ = [
+    "MAX_DRAG_POINTS",
+    "CheckForm",
+    "CheckHandoff",
+    "HandoffClosed",
+    "HandoffState",
+    "Instruction",
+]
+
+HandoffState = Literal["waiting", "passed", "ended"]
+CheckForm = Literal["click", "slider", "unknown"]
+#: the most points one drag may pass through (a person's drag of a few seconds)
+MAX_DRAG_POINTS = 400
+_SHOT_TIMEOUT_MS = 3000
+_READ_TIMEOUT_MS = 2000
+_ASKED = re.compile(r"【([^】]{1,8})】")
+_SLIDER = re.compile(r"拖动|滑块|拼图")
+_FAILED = re.compile(r"验证错误|验证失败|请重新验证")
+_PASSED = "验证成功"
+_SHOWN_TEXT = "el => el.getClientRects().length ? el.innerText : null"
+
+
+class HandoffClosed(BotError):
+    """The check takes no more actions: passed, ended, out of time, or no longer on the page."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """What the box asks, in English and in the site's Chinese.
+
+    ``characters``: for the click form, the characters between 【】 in the order to click them.
+    ``notice``: the box's last verdict in English (a wrong answer, a pass), when it shows one.
+    """
+
+    form: CheckForm
+    characters: tuple[str, ...]
+    english: str
+    chinese: str
+    notice: str | None = None
+
+
+def read_instruction(text: str) -> Instruction:
+    """The instruction in the box's visible ``text`` (pure; :meth:`CheckHandoff.instruction`)."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    notice = None
+    if _PASSED in text:
+        notice = "The site accepted it (验证成功)."
+    elif _FAILED.search(text):
+        notice = "Not right (验证错误): the site shows a new picture. Try again on the new one."
+    asked = [line for line in lines if _ASKED.search(line)]
+    if asked:
+        chars = tuple(_ASKED.findall(asked[0]))
+        return Instruction(
+            form="click",
+            characters=chars,
+            english=f"Click {', '.join(chars)} in this order",
+            chinese=asked[0],
+            notice=notice,
+        )
+    slider = [line for line in lines if _SLIDER.search(line)]
+    if slider:
+        return Instruction(
+            form="slider",
+            characters=(),
+            english="Drag the piece into the gap",
+            chinese=slider[0],
+            notice=notice,
+        )
+    return Instruction(
+        form="unknown",
+        characters=(),
+        english="Do what the picture asks",
+        chinese=" ".join(lines),
+        notice=notice,
+    )
+
+
+class CheckHandoff:
+    """The security check of one run, relayed to a person.
+
+    ``page``: the run's page (Playwright async API); ``box``: a locator for the check's box (the
+    selector map's ``captcha_box``). ``run_name`` and ``person`` are shown to the person as given:
+    the caller masks them (they also pass through the process-wide redactor). ``deadline``: when
+    the run stops waiting, a :func:`time.monotonic` value.
+
+    The engine calls :meth:`passed` when the box is gone (the check passed) and :meth:`ended` with
+    the outcome's lines in English when the run has ended; from then on actions raise
+    :class:`HandoffClosed`.
+    """
+
+    def __init__(
+        self, page: Page, box: Locator, *, run_name: str, person: str, deadline: float
+    ) -> None:
+        self._page = page
+        self._box = box
+        self.run_name = REDACTOR(run_name)
+        self.person = REDACTOR(person)
+        self.deadline = deadline
+        self._state: HandoffState = "waiting"
+        self._passed = False
+        self._outcome: tuple[str, ...] = ()
+        self._acting = asyncio.Lock()  # one click or drag at a time, in the order they came
+        self._shooting = asyncio.Lock()
+        self._shot: tuple[float, bytes] | None = None  # (taken at, PNG): shared by close requests
+        self._instruction = Instruction("unknown", (), "Do what the picture asks", "")
+
+    # -- what the engine calls --------------------------------------------------------------
+
+    def passed(self) -> None:
+        """The box is gone: the check passed (the page now sends its request)."""
+        self._passed = True
+        if self._state == "waiting":
+            self._state = "passed"
+
+    def ended(self, outcome_lines: Sequence[str]) -> None:
+        """The run has ended; ``outcome_lines`` (English, masked) tell the person how."""
+        self._state = "ended"
+        self._outcome = tuple(REDACTOR(line) for line in outcome_lines)
+
+    # -- what the person sees ---------------------------------------------------------------
+
+    @property
+    def state(self) -> HandoffState:
+        return self._state
+
+    @property
+    def has_passed(self) -> bool:
+        """The check was passed (stays true once :meth:`ended` is called)."""
+        return self._passed
+
+    @property
+    def outcome(self) -> tuple[str, ...]:
+        """The lines given to :meth:`ended` (empty before)."""
+        return self._outcome
+
+    def time_left(self) -> float:
+        """Seconds until the deadline (0 when it has passed)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    async def image(self) -> bytes:
+        """A PNG of the box at its natural size (image pixel (x, y) = the box's CSS pixel).
+
+        Requests that arrive while a picture is being taken share it.
+        """
+        asked = time.monotonic()
+        async with self._shooting:
+            if self._shot is not None and self._shot[0] >= asked:
+                return self._shot[1]
+            if self._state != "waiting":
+                raise HandoffClosed("the security check is over")
+            taken = time.monotonic()
+            try:
+                png = await self._box.screenshot(type="png", scale="css", timeout=_SHOT_TIMEOUT_MS)
+            except PlaywrightError as exc:
+                raise HandoffClosed("the security check is no longer on the page") from exc
+            self._shot = (taken, png)
+            return png
+
+    async def instruction(self) -> Instruction:
+        """What the box asks now (it changes with each new picture); the last one read when the
+        box cannot be read, or once the check is over."""
+        if self._state != "waiting":
+            return self._instruction
+        try:
+            # Only a rendered box: a hidden one's innerText is all its text, hidden parts too.
+            text = await self._box.evaluate(_SHOWN_TEXT, timeout=_READ_TIMEOUT_MS)
+        except PlaywrightError:
+            return self._instruction
+        if isinstance(text, str):
+            self._instruction = read_instruction(REDACTOR(text))
+        return self._instruction
+
+    # -- what the person does ---------------------------------------------------------------
+
+    async def click(self, x: float, y: float) -> None:
+        """Click the real page at the box's point (x, y). ValueError: outside the box."""
+        async with self._acting:
+            left, top, width, height = await self._bounds()
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise ValueError("the point is outside the security check")
+            await self._act(self._page.mouse.click(left + x, top + y))
+        logger.debug("hand-off {}: click relayed", self.run_name)
+
+    async def drag(self, points: Sequence[tuple[float, float]]) -> None:
+        """Press at the first point, move through the others, release at the last (a slider).
+
+        The first point must be inside the box; the others are kept to it (a hand that overshoots
+        the picture's edge still drags). ValueError: fewer than 2 or too many points.
+        """
+        if not 2 <= len(points) <= MAX_DRAG_POINTS:
+            raise ValueError(f"a drag has 2 to {MAX_DRAG_POINTS} points")
+        async with self._acting:
+            left, top, width, height = await self._bounds()
+            x0, y0 = points[0]
+            if not (0 <= x0 <= width and 0 <= y0 <= height):
+                raise ValueError("the drag starts outside the security check")
+            mouse = self._page.mouse
+            await self._act(mouse.move(left + x0, top + y0))
+            await self._act(mouse.down())
+            try:
+                for x, y in points[1:]:
+                    cx, cy = min(max(x, 0.0), width), min(max(y, 0.0), height)
+                    await self._act(mouse.move(left + cx, top + cy))
+            finally:
+                await self._act(mouse.up())
+        logger.debug("hand-off {}: drag of {} points relayed", self.run_name, len(points))
+
+    async def _bounds(self) -> tuple[float, float, float, float]:
+        if self._state != "waiting":
+            raise HandoffClosed("the security check is over")
+        if self.time_left() <= 0:
+            raise HandoffClosed("the time for the security check is up")
+        try:
+            box = await self._box.bounding_box(timeout=_READ_TIMEOUT_MS)
+        except PlaywrightError as exc:
+            raise HandoffClosed("the security check is no longer on the page") from exc
+        if box is None or box["width"] <= 0:
+            raise HandoffClosed("the security check is no longer on the page")
+        return box["x"], box["y"], box["width"], box["height"]
+
+    @staticmethod
+    async def _act(action: Awaitable[None]) -> None:
+        try:
+            await action
+        except PlaywrightError as exc:
+            raise HandoffClosed("the page is gone") from exc

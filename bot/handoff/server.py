@@ -1,0 +1,356 @@
+"""The hand-off page: a run's security check shown to a person anywhere, their clicks and drags
+sent back to the real page.
+
+A small Starlette app served by uvicorn on the engine's own asyncio loop (no thread, no second
+loop: every Playwright call stays on the loop that owns the page). icpbot owns SIGINT and SIGTERM,
+so uvicorn installs no signal handler. Each check gets an unguessable link, ``/h/<token>``: the
+token is the capability. POSTs must also come from the page itself (``Origin`` matching the host,
+and ``Sec-Fetch-Site: same-origin`` when the browser sends it), as JSON of a few KB at most.
+
+Routes under ``/h/<token>``: the page (``GET``), ``state`` (``GET``, JSON: state, time left, the
+instruction in English and Chinese, the outcome), ``image`` (``GET``, the box as a PNG), ``click``
+(``POST {"x", "y"}``) and ``drag`` (``POST {"points": [[x, y], ...]}``), in the picture's pixels.
+An unknown token is 404; a check that was unregistered is 410.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import math
+import secrets
+import socket
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.handoff.check import MAX_DRAG_POINTS, CheckHandoff, HandoffClosed
+from bot.privacy import logger
+
+__all__ = ["MAX_BODY", "SECURITY_HEADERS", "HandoffServer"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: the largest POST body accepted (a drag of MAX_DRAG_POINTS points fits)
+MAX_BODY = 16 * 1024
+_RETIRED_KEPT = 1024  # unregistered tokens still answered 410 rather than 404
+_STATIC = {
+    "handoff.js": "text/javascript; charset=utf-8",
+    "handoff.css": "text/css; charset=utf-8",
+}
+#: on every response: nothing from other origins, no inline script, no framing, no caching, and
+#: no referrer (the link is the capability: it must not leak to another site)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware: :data:`SECURITY_HEADERS` on every response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: icpbot owns SIGINT and SIGTERM.
+
+    ``capture_signals`` is the public hook uvicorn's ``serve()`` enters to install them
+    (uvicorn >= 0.29, which dropped ``install_signal_handlers``).
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _Refused(400, "coordinates must be numbers")
+    return float(value)
+
+
+class HandoffServer:
+    """Serves the hand-off pages of any number of checks, on the caller's asyncio loop."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, CheckHandoff] = {}
+        self._retired: OrderedDict[str, None] = OrderedDict()
+        self._base_url: str | None = None
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        routes = [
+            Route("/h/{token}", self._page, methods=["GET"]),
+            Route("/h/{token}/state", self._state, methods=["GET"]),
+            Route("/h/{token}/image", self._image, methods=["GET"]),
+            Route("/h/{token}/click", self._click, methods=["POST"]),
+            Route("/h/{token}/drag", self._drag, methods=["POST"]),
+            Route("/static/{name}", self._static, methods=["GET"]),
+        ]
+        self.app = Starlette(
+            routes=routes, middleware=[Middleware(_SecurityHeaders)], lifespan=self._lifespan
+        )
+
+    # -- life ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the hand-off server is not started")
+        return self._base_url
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on ``host:port`` (0: a free port) and serve; the base URL.
+
+        Anything but loopback makes the pages reachable from elsewhere (the links still need
+        their token): the caller's choice, logged as a warning.
+        """
+        if self._task is not None:
+            return self.base_url
+        if not _is_loopback(host):
+            logger.warning(
+                "the security-check hand-off listens on {}, not only on this machine", host
+            )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(64)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        bound = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            http="h11",
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = _Server(config)
+        self._ready.clear()
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="handoff-server")
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            self._task.result()  # raises what stopped the server
+            raise RuntimeError("the hand-off server stopped while starting")
+        shown = f"[{host}]" if ":" in host else host
+        self._base_url = f"http://{shown}:{bound}"
+        logger.debug("security-check hand-off at {}", self._base_url)
+        return self._base_url
+
+    async def stop(self) -> None:
+        """Stop serving (open connections are closed); every link is dead afterwards."""
+        server, task = self._server, self._task
+        self._server = self._task = None
+        self._base_url = None
+        for token in list(self._checks):
+            self.unregister(token)
+        if server is None or task is None:
+            return
+        server.should_exit = True
+        await task
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._ready.set()
+        yield
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def register(self, handoff: CheckHandoff) -> str:
+        """Serve ``handoff`` at a new unguessable link; the link (its last part is the token)."""
+        token = secrets.token_urlsafe(24)  # 192 bits
+        self._checks[token] = handoff
+        return f"{self.base_url}/h/{token}"
+
+    def unregister(self, token: str) -> None:
+        """The link no longer serves its check (410). ``token``: the token or the whole link."""
+        token = token.rstrip("/").rsplit("/", 1)[-1]
+        if self._checks.pop(token, None) is not None:
+            self._retired[token] = None
+            while len(self._retired) > _RETIRED_KEPT:
+                self._retired.popitem(last=False)
+
+    def _check(self, request: Request) -> CheckHandoff:
+        token = str(request.path_params["token"])
+        found = self._checks.get(token)
+        if found is not None:
+            return found
+        if token in self._retired:
+            raise _Refused(410, "this security check has ended")
+        raise _Refused(404, "not found")
+
+    # -- routes -------------------------------------------------------------------------------
+
+    async def _page(self, request: Request) -> Response:
+        try:
+            self._check(request)
+        except _Refused as exc:
+            return Response(
+                f"{exc.status}: {exc}\n", status_code=exc.status, media_type="text/plain"
+            )
+        html = (STATIC_DIR / "handoff.html").read_bytes()
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    async def _static(self, request: Request) -> Response:
+        name = str(request.path_params["name"])
+        if name not in _STATIC:
+            return Response("404: not found\n", status_code=404, media_type="text/plain")
+        return Response((STATIC_DIR / name).read_bytes(), media_type=_STATIC[name])
+
+    async def _state(self, request: Request) -> Response:
+        try:
+            check = self._check(request)
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        instruction = await check.instruction()
+        return JSONResponse(
+            {
+                "state": check.state,
+                "passed": check.has_passed,
+                "run": check.run_name,
+                "person": check.person,
+                "time_left": round(check.time_left(), 1),
+                "instruction": asdict(instruction),
+                "outcome": list(check.outcome),
+            }
+        )
+
+    async def _image(self, request: Request) -> Response:
+        try:
+            png = await self._check(request).image()
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        except HandoffClosed as exc:
+            return _error(409, str(exc))
+        return Response(png, media_type="image/png")
+
+    async def _click(self, request: Request) -> Response:
+        try:
+            check = self._check(request)
+            body = await _json_body(request)
+            if not isinstance(body, dict) or set(body) != {"x", "y"}:
+                raise _Refused(400, 'expected {"x": number, "y": number}')
+            await check.click(_number(body["x"]), _number(body["y"]))
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        except HandoffClosed as exc:
+            return _error(409, str(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"ok": True})
+
+    async def _drag(self, request: Request) -> Response:
+        try:
+            check = self._check(request)
+            body = await _json_body(request)
+            raw = body.get("points") if isinstance(body, dict) and set(body) == {"points"} else None
+            if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_DRAG_POINTS:
+                raise _Refused(400, f'expected {{"points": [[x, y], ...]}}, 2 to {MAX_DRAG_POINTS}')
+            points: list[tuple[float, float]] = []
+            for point in raw:
+                if not isinstance(point, list) or len(point) != 2:
+                    raise _Refused(400, "each point is [x, y]")
+                points.append((_number(point[0]), _number(point[1])))
+            await check.drag(points)
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        except HandoffClosed as exc:
+            return _error(409, str(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"ok": True})
+
+
+async def _json_body(request: Request) -> Any:
+    """The POST's JSON, once it is known to come from the page itself and to be small."""
+    if not _same_origin(request):
+        raise _Refused(403, "only the hand-off page itself may post here")
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise _Refused(415, "expected application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise _Refused(400, "the body is not JSON") from exc
+
+
+def _same_origin(request: Request) -> bool:
+    """The request comes from a page of this server: ``Origin`` names it (browsers send it on
+    every POST), and ``Sec-Fetch-Site``, when sent, says same-origin."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site != "same-origin":
+        return False
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    return origin is not None and host is not None and origin == f"{request.url.scheme}://{host}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,301 @@
+"""The security check relayed to a person, end to end: the mock's page in one browser context,
+the hand-off page in another (the person), a real hand-off server, no fakes.
+
+The person acts only on the hand-off page's picture; the answer comes from the mock's test-only
+``captcha/answer`` (relative to the check box), as a person would see it on the picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
+
+from bot.handoff import CheckHandoff, HandoffServer
+from bot.mocksite import MockSite
+from bot.page.browser import find_browser, launch_args
+from bot.privacy import mask_mobile
+
+pytestmark = pytest.mark.browser
+
+DONE = ("13800000001", "100011", "111111")  # demo filing: verify -> 3
+DONE_TEXT = "您的短信核验已全部完成,该请求将提交管局审核。"
+VERIFY_PATH = "/smsValidate/validateByCondition"
+NEW_PICTURE = "/image/getCheckImagePoint"
+OUTCOME = ["Success: all verifications are done (status 3).", "Nothing more to do."]
+
+
+def run_async(body: Callable[[Browser], Awaitable[None]]) -> None:
+    """Run ``body`` with a fresh Chromium on a fresh loop (the sync door of these tests).
+
+    The loop runs on a thread of its own: pytest-playwright's sync fixtures, used by other tests
+    of the session, keep an event loop running on the main thread.
+    """
+    choice = find_browser()
+
+    async def main() -> None:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=choice.executable, args=launch_args()
+            )
+            try:
+                await body(browser)
+            finally:
+                await browser.close()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="handoff-test") as pool:
+        pool.submit(asyncio.run, main()).result()
+
+
+@dataclass
+class Check:
+    page: Page
+    box: Locator
+    handoff: CheckHandoff
+    server: HandoffServer
+    url: str
+
+
+async def open_check(browser: Browser, site: MockSite, form: str) -> tuple[Page, Locator]:
+    """The mock's page with its security check open after 提交, picture painted."""
+    site.set_captcha(form)
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(site.url + "#/Integrated/index")
+    card = page.locator(".tab-card").first
+    mobile, cert, code = DONE
+    await card.get_by_placeholder("请输短信验证码", exact=True).fill(code)
+    await card.get_by_placeholder("请输入手机号", exact=True).fill(mobile)
+    await card.get_by_placeholder("请输入证件号码后6位", exact=True).fill(cert)
+    await card.locator("button.Submission").click()
+    box = page.locator("#slidingPictures")
+    await expect(box).to_be_visible()
+    await expect(box.locator(".sp-loading")).to_be_hidden()
+    return page, box
+
+
+@asynccontextmanager
+async def handed_off(browser: Browser, site: MockSite, form: str) -> AsyncIterator[Check]:
+    page, box = await open_check(browser, site, form)
+    handoff = CheckHandoff(
+        page,
+        box,
+        run_name="acme-legal-rep",
+        person=mask_mobile(DONE[0]),
+        deadline=time.monotonic() + 120,
+    )
+    server = HandoffServer()
+    await server.start()
+    try:
+        yield Check(page, box, handoff, server, server.register(handoff))
+    finally:
+        await server.stop()
+
+
+async def person_page(browser: Browser, url: str) -> tuple[BrowserContext, Page, Locator]:
+    context = await browser.new_context(viewport={"width": 900, "height": 900})
+    person = await context.new_page()
+    await person.goto(url)
+    shot = person.get_by_role("img", name=re.compile(r"^Security check"))
+    await expect(shot).to_be_visible()
+    await person.wait_for_function("() => document.getElementById('shot').naturalWidth > 0")
+    return context, person, shot
+
+
+def posted(path: str) -> Callable[[Any], bool]:
+    return lambda r: r.url.split("?")[0].endswith(path) and r.request.method == "POST"
+
+
+async def engine_sees_the_pass(check: Check) -> None:
+    """What the engine does (bot/page/watch.py): the box gone is the pass."""
+    await check.box.filter(visible=True).wait_for(state="detached")
+    check.handoff.passed()
+
+
+def test_a_person_passes_the_click_check_through_the_handoff_page(site: MockSite) -> None:
+    async def body(browser: Browser) -> None:
+        async with handed_off(browser, site, "click") as check:
+            _, person, shot = await person_page(browser, check.url)
+            words = re.findall(r"【(.)】", await check.box.inner_text())
+            assert len(words) == 3
+            # The English names the characters, large and in order, with the Chinese original.
+            await expect(person.locator("#english")).to_have_text(
+                f"Click {', '.join(words)} in this order:"
+            )
+            await expect(person.locator("#chars .char")).to_have_text(words)
+            await expect(person.locator("#chinese")).to_have_text(
+                "请依次点击：" + "".join(f"【{w}】" for w in words)
+            )
+            await expect(person.locator("#run")).to_have_text("acme-legal-rep")
+            await expect(person.locator("#person")).to_have_text(mask_mobile(DONE[0]))
+            await expect(person.locator("#left")).to_have_text(re.compile(r"^[12]:\d\d$"))
+            assert DONE[0] not in await person.content()
+            # At its natural size: a picture pixel is a CSS pixel of the site's box.
+            size = await shot.evaluate("i => [i.naturalWidth, i.naturalHeight, i.width, i.height]")
+            bounds = await check.box.bounding_box()
+            assert bounds is not None
+            assert size == [round(bounds["width"]), round(bounds["height"])] * 2
+
+            # A tampered link serves nothing.
+            token = check.url.rsplit("/", 1)[1]
+            tampered = check.url[: -len(token)] + token[:-1] + ("A" if token[-1] != "A" else "B")
+            assert (await person.request.get(tampered)).status == 404
+            assert (await person.request.get(tampered + "/state")).status == 404
+
+            # One wrong click: the site answers at once with a new arrangement.
+            answer = site.captcha_answer()
+            first = answer["points"][0]
+            wrong = next(
+                (x, y)
+                for x in range(40, 500, 30)
+                for y in range(100, 260, 30)
+                if math.dist((x, y), (first["x"], first["y"])) > 60
+            )
+            before = await check.handoff.image()
+            async with check.page.expect_response(posted(NEW_PICTURE)):
+                await shot.click(position={"x": wrong[0], "y": wrong[1]})
+            await expect(check.box).to_contain_text("验证错误，请重新验证")
+            await expect(check.box.locator(".sp-loading")).to_be_hidden()
+            after = await check.handoff.image()
+            assert after != before
+            fresh = site.captcha_answer()
+            assert fresh["uuid"] != answer["uuid"]
+            await expect(person.locator("#notice")).to_contain_text("Not right")
+            assert site.submissions() == []
+            await expect(check.box).to_be_visible()  # the box stays open for another try
+
+            # The right characters, in order, on the hand-off page's picture.
+            async with check.page.expect_response(posted(VERIFY_PATH)):
+                for point in fresh["points"]:
+                    async with person.expect_response(posted("/click")) as reply:
+                        await shot.click(position={"x": point["x"], "y": point["y"]})
+                    assert (await reply.value).status == 200
+                await engine_sees_the_pass(check)
+            assert check.handoff.state == "passed"
+            await expect(person.locator("#passed")).to_contain_text("The check is passed")
+            await expect(check.page.locator(".tips span")).to_have_text(DONE_TEXT)
+            assert len(site.submissions()) == 1
+
+            check.handoff.ended(OUTCOME)
+            await expect(person.locator("#outcome li")).to_have_text(OUTCOME)
+            # Actions after the pass are refused, not relayed.
+            reply = await person.request.post(
+                check.url + "/click", data={"x": 5, "y": 5}, headers={"Origin": origin(check.url)}
+            )
+            assert reply.status == 409
+
+            check.server.unregister(token)
+            assert (await person.request.get(check.url)).status == 410
+            assert (await person.request.get(check.url + "/image")).status == 410
+            await expect(person.locator("#gone")).to_be_visible()
+            assert len(site.submissions()) == 1
+
+    run_async(body)
+
+
+def test_a_person_drags_the_slider_through_the_handoff_page(site: MockSite) -> None:
+    async def body(browser: Browser) -> None:
+        async with handed_off(browser, site, "slider") as check:
+            _, person, shot = await person_page(browser, check.url)
+            await expect(person.locator("#english")).to_have_text("Drag the piece into the gap.")
+            await expect(person.locator("#chinese")).to_have_text("向右拖动滑块填充拼图")
+            await expect(person.locator("#chars")).to_be_hidden()
+            answer = site.captcha_answer()
+            assert answer["form"] == "slider"
+            (x0, y0), (x1, y1) = ((p["x"], p["y"]) for p in answer["points"])
+            img = await shot.bounding_box()
+            assert img is not None
+            async with check.page.expect_response(posted(VERIFY_PATH)):
+                async with person.expect_response(posted("/drag")) as reply:
+                    await person.mouse.move(img["x"] + x0, img["y"] + y0)
+                    await person.mouse.down()
+                    await person.mouse.move(img["x"] + x1, img["y"] + y1, steps=12)
+                    await person.mouse.up()
+                assert (await reply.value).status == 200
+                await engine_sees_the_pass(check)
+            await expect(check.page.locator(".tips span")).to_have_text(DONE_TEXT)
+            assert len(site.submissions()) == 1
+            await expect(person.locator("#passed")).to_be_visible()
+
+    run_async(body)
+
+
+def origin(url: str) -> str:
+    return "/".join(url.split("/", 3)[:3])
+
+
+def test_handoff_http_is_guarded(site: MockSite) -> None:
+    """The link is the capability; POSTs also need the page's own origin, JSON, a small body."""
+
+    async def body(browser: Browser) -> None:
+        async with handed_off(browser, site, "click") as check:
+            own = origin(check.url)
+            async with httpx.AsyncClient(timeout=10) as http:
+                page = await http.get(check.url)
+                assert page.status_code == 200
+                csp = page.headers["content-security-policy"]
+                assert "default-src 'none'" in csp
+                assert "script-src 'self'" in csp
+                assert "unsafe-inline" not in csp
+                assert page.headers["x-content-type-options"] == "nosniff"
+                assert page.headers["referrer-policy"] == "no-referrer"
+                assert page.headers["cache-control"] == "no-store"
+                assert "<script>" not in page.text  # the script is a file
+                js = await http.get(own + "/static/handoff.js")
+                assert js.headers["content-type"].startswith("text/javascript")
+                assert (await http.get(own + "/static/x.js")).status_code == 404
+                image = await http.get(check.url + "/image")
+                assert image.headers["content-type"] == "image/png"
+                assert image.content.startswith(b"\x89PNG")
+                state = (await http.get(check.url + "/state")).json()
+                assert state["state"] == "waiting"
+                assert state["instruction"]["form"] == "click"
+
+                click = check.url + "/click"
+                good = {"Origin": own, "Content-Type": "application/json"}
+                cases: list[tuple[dict[str, str], bytes, int]] = [
+                    ({"Content-Type": "application/json"}, b'{"x": 1, "y": 1}', 403),
+                    ({**good, "Origin": "http://evil.example"}, b'{"x": 1, "y": 1}', 403),
+                    ({**good, "Sec-Fetch-Site": "cross-site"}, b'{"x": 1, "y": 1}', 403),
+                    ({**good, "Content-Type": "text/plain"}, b'{"x": 1, "y": 1}', 415),
+                    (good, b"x" * 20000, 413),
+                    (good, b"{not json", 400),
+                    (good, b'{"x": "1", "y": 1}', 400),
+                    (good, b'{"x": 1}', 400),
+                    (good, b'{"x": 1e400, "y": 1}', 400),
+                    (good, b'{"x": 9999, "y": 1}', 400),  # outside the box
+                ]
+                for headers, data, status in cases:
+                    reply = await http.post(click, content=data, headers=headers)
+                    assert reply.status_code == status, (headers, data[:40])
+                    assert "Traceback" not in reply.text
+                    assert reply.headers["referrer-policy"] == "no-referrer"
+                drag = check.url + "/drag"
+                for data in (b'{"points": [[1, 1]]}', b'{"points": [[1, 1], [2]]}', b"[]"):
+                    assert (await http.post(drag, content=data, headers=good)).status_code == 400
+                assert (await http.get(click)).status_code == 405
+                assert site.submissions() == []
+                assert (await http.get(own + "/h/" + "A" * 32)).status_code == 404
+
+                # Out of time: the check takes no more actions.
+                late = CheckHandoff(
+                    check.page, check.box, run_name="late", person="-", deadline=time.monotonic()
+                )
+                late_url = check.server.register(late)
+                reply = await http.post(
+                    late_url + "/click", content=b'{"x": 5, "y": 5}', headers=good
+                )
+                assert reply.status_code == 409
+                assert (await http.get(late_url + "/state")).json()["time_left"] == 0
+
+    run_async(body)
