@@ -23,6 +23,8 @@ __all__ = [
     "ConnectArg",
     "EvidenceArg",
     "ExposeNetworkArg",
+    "HandoffArg",
+    "HandoffListenArg",
     "HarArg",
     "HeadedArg",
     "IgnoreSitePacingArg",
@@ -144,6 +146,26 @@ BrowserArg = Annotated[
         "with --connect, its path on the server's machine, honoured only by a server started "
         "with --unsafe (README: keep such a server on loopback, behind an SSH tunnel).",
         metavar="PATH",
+    ),
+]
+HandoffArg = Annotated[
+    str | None,
+    typer.Option(
+        "--handoff",
+        envvar="ICPBOT_HANDOFF",
+        help="web: hand the site's security check to a person in any browser, through a link "
+        "printed when the check appears (English instructions; headless and --connect runs "
+        "too); none: only the headed window (default). Also $ICPBOT_HANDOFF.",
+        metavar="web|none",
+    ),
+]
+HandoffListenArg = Annotated[
+    str,
+    typer.Option(
+        "--handoff-listen",
+        help="Where the hand-off page listens (default 127.0.0.1:0, a free loopback port). "
+        "Another address is reachable from other machines: put it behind TLS (README).",
+        metavar="HOST:PORT",
     ),
 ]
 ConnectArg = Annotated[

@@ -25,6 +25,8 @@ from bot.cli.options import (
     ConnectArg,
     EvidenceArg,
     ExposeNetworkArg,
+    HandoffArg,
+    HandoffListenArg,
     HarArg,
     HeadedArg,
     IgnoreSitePacingArg,
@@ -70,6 +72,8 @@ def run(
     selectors: SelectorsArg = None,
     timeout: TimeoutArg = defaults.TIMEOUT_S,
     captcha_timeout: CaptchaTimeoutArg = None,
+    handoff: HandoffArg = None,
+    handoff_listen: HandoffListenArg = "127.0.0.1:0",
     browser: BrowserArg = None,
     connect: ConnectArg = None,
     expose_network: ExposeNetworkArg = None,
@@ -107,11 +111,12 @@ def run(
     )
     source = _source(scenarios, people, action, template, captcha)
     summaries = _Summaries(junit, json_out)
+    listen = _handoff_listen(handoff, handoff_listen)
     shared = lent_browser(ctx)
     # A remote browser's window would open on the server's screen, not this one's.
     remote = bool(connect or os.environ.get(CONNECT_ENV_VAR))
     wanted = False if remote and headed is None else headed
-    invocation = _Invocation(options, source, report, summaries, wanted, shared)
+    invocation = _Invocation(options, source, report, summaries, wanted, shared, listen)
     try:
         run_blocking(invocation.main, engine=shared.engine if shared else None)
     except KeyboardInterrupt as exc:
@@ -123,6 +128,23 @@ def run(
 
 
 Refusals = list[tuple[Path, "ConfigError"]]
+
+
+def _handoff_listen(handoff: str | None, listen: str) -> tuple[str, int] | None:
+    """Where the hand-off page listens, when ``--handoff web`` asks for one; refused (exit 20)
+    before anything starts when either value is wrong."""
+    choice = (handoff or "none").strip().lower()
+    if choice not in ("web", "none"):
+        raise fail(_usage(f"--handoff/ICPBOT_HANDOFF must be web or none, not {handoff!r}"))
+    if choice == "none":
+        return None
+    from bot.handoff.relay import parse_listen
+
+    try:
+        return parse_listen(listen)
+    except ValueError as exc:
+        raise fail(_usage(f"--handoff-listen {listen}: {exc}")) from None
+
 
 _UNMASKED_WARNING = (
     "WARNING: --evidence unmasked keeps mobile numbers, codes and ID digits in screenshots and "
@@ -286,9 +308,10 @@ class _Invocation:
         summaries: _Summaries,
         headed: bool | None,
         shared: SharedBrowser | None,
+        listen: tuple[str, int] | None = None,
     ) -> None:
         self.options, self.source, self.report, self.summaries = options, source, report, summaries
-        self.headed, self.shared = headed, shared
+        self.headed, self.shared, self.listen = headed, shared, listen
         self.code = 0
         self.error: BotError | None = None
 
@@ -300,6 +323,12 @@ class _Invocation:
 
         pool = self.shared.launcher if self.shared else LazyBrowser(self.options.browser)
         driver = None if self.shared else asyncio.ensure_future(self._start_driver(pool))
+        relay = None
+        if self.listen is not None:
+            from bot.handoff.relay import WebRelay
+
+            relay = WebRelay(*self.listen)
+            self.options = replace(self.options, relay=relay)
         try:
             loaded, refused = await asyncio.to_thread(_prepare, self.options, self.source)
             if refused:
@@ -310,6 +339,8 @@ class _Invocation:
             options = replace(self.options, headed=decide_headed(self.headed, loaded))
             await self._run(options, loaded, pool)
         finally:
+            if relay is not None:
+                await finish_shielded(relay.close())  # every link dies with the invocation
             if driver is not None:
                 await finish_shielded(self._close(driver, pool))
 

@@ -4,6 +4,7 @@ small web page with an unguessable link (:class:`HandoffServer`). icpbot never s
 """
 
 from bot.handoff.check import CheckForm, CheckHandoff, HandoffClosed, HandoffState, Instruction
+from bot.handoff.relay import RelayedCheck, WebRelay
 from bot.handoff.server import HandoffServer
 
 __all__ = [
@@ -13,4 +14,6 @@ __all__ = [
     "HandoffServer",
     "HandoffState",
     "Instruction",
+    "RelayedCheck",
+    "WebRelay",
 ]

@@ -132,6 +132,10 @@ class CheckHandoff:
         self._shooting = asyncio.Lock()
         self._shot: tuple[float, bytes] | None = None  # (taken at, PNG): shared by close requests
         self._instruction = Instruction("unknown", (), "Do what the picture asks", "")
+        #: when a person's page last asked for the state (monotonic; None: never)
+        self.last_seen: float | None = None
+        #: set once a person's page has been told the outcome
+        self.outcome_seen = asyncio.Event()
 
     # -- what the engine calls --------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import json
 import math
 import secrets
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
@@ -258,6 +259,9 @@ class HandoffServer:
         except _Refused as exc:
             return _error(exc.status, str(exc))
         instruction = await check.instruction()
+        check.last_seen = time.monotonic()
+        if check.state == "ended":
+            check.outcome_seen.set()
         return JSONResponse(
             {
                 "state": check.state,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.outcome import verdicts
@@ -57,6 +58,10 @@ class Hooks:
     stage: Callable[[str], None]
     screenshot: Callable[[str], Awaitable[None]]
     notify: Callable[[str], None]
+    #: the check is open and a person gets ``wait_s`` for it (the box): hand it off
+    check_opened: Callable[[Locator, float], Awaitable[None]]
+    #: the box is gone: the check passed
+    check_passed: Callable[[], None]
 
 
 @dataclass
@@ -109,13 +114,14 @@ async def hand_off_open_check(
     """A security check that is open before the click (it covers the form and 提交): a person
     passes it within ``wait_s``, or the run ends as ``captcha_required`` with nothing sent. The
     box is recognised by the map, whatever its form (characters to click, a slider)."""
-    if await resolver.present("captcha_box") is None:
+    box = await resolver.present("captcha_box")
+    if box is None:
         return None
     hooks.stage("captcha_shown")
     await hooks.screenshot("captcha.png")
     if wait_s <= 0:
         return verdicts.captcha_required(headed, mode)
-    hooks.notify(await readers.captcha_prompt(resolver, wait_s))
+    await hooks.check_opened(box, wait_s)
     try:
         await (
             resolver.any_of("captcha_box")
@@ -124,6 +130,7 @@ async def hand_off_open_check(
         )
     except PlaywrightTimeoutError:
         return verdicts.captcha_required(headed, mode, waited=wait_s)
+    hooks.check_passed()
     hooks.stage("captcha_passed")
     return None
 
@@ -142,6 +149,7 @@ class AfterClick:
     captcha_mode: CaptchaMode
     captcha_wait_s: float
     headed: bool
+    check_gone: bool = False  # the check was shown and has gone (passed)
 
     async def until_sent(self) -> Outcome | None:
         resolver = self.resolver
@@ -152,15 +160,19 @@ class AfterClick:
         deadline = time.monotonic() + self.timeout_s
         captcha_seen = False
         while not self.sending.sent:
-            if not captcha_seen and await resolver.present("captcha_box") is not None:
+            box = None if captcha_seen else await resolver.present("captcha_box")
+            if box is not None:
                 captcha_seen = True
                 self.hooks.stage("captcha_shown")
                 await self.hooks.screenshot("captcha.png")
                 if self.captcha_wait_s <= 0:
                     return verdicts.captcha_required(self.headed, self.captcha_mode)
-                self.hooks.notify(await readers.captcha_prompt(resolver, self.captcha_wait_s))
+                await self.hooks.check_opened(box, self.captcha_wait_s)
                 deadline = time.monotonic() + self.captcha_wait_s
             if not captcha_seen or await resolver.present("captcha_box") is None:
+                if captcha_seen and not self.check_gone:
+                    self.check_gone = True
+                    self.hooks.check_passed()
                 problem = await self._pre_send_problem()
                 # The reply may have arrived while we looked: then the page shows the answer to
                 # the submission, which is judged from the reply itself.
@@ -186,6 +198,9 @@ class AfterClick:
                             state="attached", timeout=SLICE_MS
                         )
                     )
+        if captcha_seen and not self.check_gone:
+            self.check_gone = True
+            self.hooks.check_passed()  # the request left: the check was passed
         return None
 
     async def _until_sent_or(self, waiting: Awaitable[None]) -> None:

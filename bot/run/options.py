@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import __version__, defaults
 from bot.config.scenario import Scenario
@@ -16,7 +16,18 @@ from bot.outcome.model import Outcome
 from bot.privacy import mask_code, mask_id, mask_mobile
 from bot.types import EvidenceMode, TraceMode
 
-__all__ = ["RunEvent", "RunOptions", "RunResult", "new_run_id", "now"]
+__all__ = [
+    "CheckRelay",
+    "RelayedCheck",
+    "RunEvent",
+    "RunOptions",
+    "RunResult",
+    "new_run_id",
+    "now",
+]
+
+if TYPE_CHECKING:
+    from playwright.async_api import Locator, Page
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,29 @@ class RunOptions:
     parallel: int = 1
     #: lift the selector map's pacing (a staging copy of the site)
     ignore_site_pacing: bool = False
+    #: hands the security check to a person elsewhere (``bot.handoff.relay.WebRelay``); None:
+    #: only a person at a headed browser's window can pass it
+    relay: CheckRelay | None = None
+
+
+class RelayedCheck(Protocol):
+    """One run's security check, handed to a person: where, and what the run tells them."""
+
+    @property
+    def url(self) -> str: ...
+
+    def passed(self) -> None: ...  # the box is gone: the check passed
+
+    def ended(self, lines: Sequence[str]) -> None: ...  # the run's outcome, in English
+
+
+class CheckRelay(Protocol):
+    """Gives a run's security check to a person (a link of its own); the engine knows only
+    this shape, so the CLI and the web service can each bring theirs."""
+
+    async def open(
+        self, page: Page, box: Locator, *, run_name: str, person: str, deadline: float
+    ) -> RelayedCheck: ...
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, logger
-from bot.run.options import RunEvent, RunOptions, RunResult, now
+from bot.run.options import RelayedCheck, RunEvent, RunOptions, RunResult, now
 from bot.run.pacing import Pacer
 from bot.run.session import Session
 from bot.safety.guard import Claim
@@ -38,6 +38,7 @@ class RunRecording:
     resolver: Resolver | None
     claim: Claim | None
     paced: bool
+    relayed: RelayedCheck | None
     settled: bool
     gathered: bool
 
@@ -122,6 +123,11 @@ class RunRecording:
         if self.sent and outcome.submitted == "no":
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
+        if self.relayed is not None:  # the person who passed the check reads how it ended
+            self.relayed.ended(
+                [f"{outcome.category.value} ({outcome.status}): {outcome.message}",
+                 f"Next: {outcome.next_step}"]
+            )  # fmt: skip
         if self.claim is not None:
             claim, self.claim = self.claim, None
             # also frees the person; in a thread: a slow disk or database stops no other run

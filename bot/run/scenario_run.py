@@ -8,6 +8,7 @@ guarantees; each point that does is commented where it happens.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Browser, Locator
@@ -29,7 +30,7 @@ from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_for_event
 from bot.privacy import logger
-from bot.run.options import RunOptions, RunResult, new_run_id, now
+from bot.run.options import RelayedCheck, RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacer
 from bot.run.recording import RunRecording
 from bot.run.session import Session, open_session
@@ -84,6 +85,7 @@ class ScenarioRun(RunRecording):
         self.resolver: Resolver | None = None
         self.signals: PageSignals | None = None
         self.after_click: AfterClick | None = None
+        self.relayed: RelayedCheck | None = None  # the check handed to a person elsewhere
         self.claim: Claim | None = None
         self.paced = False  # holds a submission slot of the site's pacer
         self.settled = False  # the outcome is final and result.json written
@@ -288,16 +290,53 @@ class ScenarioRun(RunRecording):
 
     @property
     def check_wait_s(self) -> float:
-        """How long a person gets for the security check (none headless, unless asked)."""
+        """How long a person gets for the security check (none headless, unless asked or
+        handed off)."""
         if self.scenario.captcha is CaptchaMode.none:
             return 0.0
         if self.options.captcha_timeout_s is not None:
             return self.options.captcha_timeout_s
-        return defaults.CAPTCHA_WAIT_HEADED_S if self.headed else 0.0
+        person_there = self.headed or self.options.relay is not None
+        return defaults.CAPTCHA_WAIT_HEADED_S if person_there else 0.0
 
     @property
     def hooks(self) -> Hooks:
-        return Hooks(stage=self.stage, screenshot=self.screenshot, notify=self.notify)
+        return Hooks(
+            stage=self.stage,
+            screenshot=self.screenshot,
+            notify=self.notify,
+            check_opened=self.check_opened,
+            check_passed=self.check_passed,
+        )
+
+    async def check_opened(self, box: Locator, wait_s: float) -> None:
+        """The security check is open: tell the person at the window, and hand it off."""
+        assert self.resolver is not None
+        relay = self.options.relay
+        if self.headed or relay is None:
+            self.notify(await readers.captcha_prompt(self.resolver, wait_s))
+        if relay is None or self.relayed is not None or self.session is None:
+            return
+        name = self.scenario.name
+        try:
+            self.relayed = await relay.open(
+                self.session.page,
+                box,
+                run_name=name,
+                person=str(self.scenario.inputs.mobile),  # masked: a Secret's str
+                deadline=time.monotonic() + wait_s,
+            )
+        except Exception as exc:  # the hand-off is a help: the window (if any) still works
+            logger.warning("the security check could not be handed off: {}", first_line(exc))
+            return
+        self.notify(
+            f"Pass the security check for {name} at {self.relayed.url} "
+            f"(English instructions there; waiting up to {wait_s:g} s)"
+        )
+
+    def check_passed(self) -> None:
+        if self.relayed is not None:
+            self.relayed.passed()
 
     async def watch(self) -> Outcome | None:
         """Until the request leaves: the security check, the page's own refusals, a timeout."""

@@ -1,0 +1,190 @@
+"""``icpbot run --handoff web`` end to end: a headless run whose security check a stand-in person
+passes from another browser through the printed link, with the English page, a tampered link, one
+wrong click, then the right characters in order; exactly one submission, success, the link dead
+once the run has ended, and no personal value anywhere the run printed."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bot.mocksite import Filing, MockSite
+
+pytestmark = pytest.mark.browser
+
+MOBILE, ID6, CODE = "13912345678", "30721X", "864209"
+DONE_TEXT = "您的短信核验已全部完成,该请求将提交管局审核。"
+LINK = re.compile(r"Pass the security check for acme-legal-rep at (http://127\.0\.0\.1:\d+/\S+)")
+
+
+def _scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "acme-legal-rep.yaml"
+    path.write_text(
+        f"name: acme-legal-rep\naction: verify\ninputs:\n  mobile: '{MOBILE}'\n"
+        f"  code: '{CODE}'\n  id_last6: '{ID6}'\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _next_challenge(site: MockSite, old: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The mock's new arrangement after a wrong click (its control API, polled: the site's own
+    event happens in the run's browser, in another process)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        fresh = site.captcha_answer()
+        if fresh.get("uuid") and fresh["uuid"] != old:
+            return fresh
+        time.sleep(0.05)
+    raise AssertionError("no new arrangement after the wrong click")
+
+
+def _wait_for_file(folder: Path, pattern: str, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no {folder}/{pattern} within {timeout_s} s")
+
+
+def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
+    site: MockSite, page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICPBOT_STATE_DIR", str(tmp_path / "state"))
+    site.load_filings([Filing(MOBILE, ID6, CODE)])
+    site.set_captcha("click")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", str(_scenario(tmp_path)), "--base-url", site.url,
+         "--out", str(out), "--headless", "--handoff", "web", "--captcha-timeout", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    printed: list[str] = []
+    try:
+        for line in proc.stderr:
+            printed.append(line)
+            found = LINK.search(line)
+            if found:
+                url = found.group(1)
+                break
+        else:
+            pytest.fail("no hand-off link: " + "".join(printed)[-2000:])
+
+        # The stand-in person opens the link: English, the characters named, the Chinese too.
+        page.goto(url)
+        shot = page.get_by_role("img", name=re.compile("^Security check"))
+        expect(shot).to_be_visible()
+        expect(page.locator("#english")).to_contain_text("in this order")
+        words = page.locator("#chars .char").all_inner_texts()
+        assert len(words) == 3
+        expect(page.locator("#chinese")).to_have_text(
+            "请依次点击：" + "".join(f"【{w}】" for w in words)
+        )
+        expect(page.locator("#run")).to_have_text("acme-legal-rep")
+        assert MOBILE not in page.content()
+
+        # A tampered link serves nothing.
+        token = url.rsplit("/", 1)[1]
+        tampered = url[: -len(token)] + token[::-1]
+        assert page.request.get(tampered).status == 404
+
+        # One wrong click: the site shows a new arrangement, nothing is sent.
+        answer = site.captcha_answer()
+        first = answer["points"][0]
+        wrong = next(
+            (x, y)
+            for x in range(40, 500, 30)
+            for y in range(100, 260, 30)
+            if math.dist((x, y), (first["x"], first["y"])) > 60
+        )
+        with page.expect_response(lambda r: r.url.endswith("/click")):
+            shot.click(position={"x": wrong[0], "y": wrong[1]})
+        expect(page.locator("#notice")).to_contain_text("Not right")
+        fresh = _next_challenge(site, answer["uuid"])
+        assert site.submissions() == []
+        # As a person would: look at the new picture (the page's next refresh) before clicking.
+        with page.expect_response(lambda r: "/image" in r.url and r.status == 200):
+            pass
+
+        # The right characters, in order, on the hand-off page's picture.
+        for point in fresh["points"]:
+            with page.expect_response(lambda r: r.url.endswith("/click")) as reply:
+                shot.click(position={"x": point["x"], "y": point["y"]})
+            assert reply.value.status == 200
+        expect(page.locator("#passed")).to_be_visible()
+        expect(page.locator("#outcome")).to_contain_text("success")
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    printed.append(stderr)
+    assert proc.returncode == 0, "".join(printed)[-3000:]
+    assert len(site.submissions()) == 1
+    [result] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert result["outcome"]["category"] == "success"
+    # The run has ended: its link is dead (the invocation's hand-off server is gone).
+    with pytest.raises(Exception, match=r"ECONNREFUSED|refused"):
+        page.request.get(url, timeout=5000)
+    for text in [stdout, *printed, (out / result["run_id"] / "run.log").read_text()]:
+        for value in (MOBILE, CODE, ID6):
+            assert value not in text
+
+
+def test_in_a_batch_each_waiting_run_has_its_own_link_and_holds_up_no_other(
+    site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICPBOT_STATE_DIR", str(tmp_path / "state"))
+    people = [("13800000011", "100111", "111111"), ("13800000012", "100112", "111112"),
+              ("13800000013", "100113", "111113")]  # fmt: skip
+    site.load_filings([Filing(*p) for p in people])
+    site.set_captcha("click")
+    files = []
+    for n, (mobile, id6, code) in enumerate(people):
+        path = tmp_path / f"p{n}.yaml"
+        captcha = "none" if n == 2 else "manual"  # the third one never waits for a person
+        path.write_text(
+            f"name: p{n}\naction: verify\ncaptcha: {captcha}\ninputs:\n  mobile: '{mobile}'\n"
+            f"  code: '{code}'\n  id_last6: '{id6}'\n",
+            encoding="utf-8",
+        )
+        files.append(str(path))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", *files, "--parallel", "3", "--base-url", site.url,
+         "--out", str(out), "--headless", "--handoff", "web", "--captcha-timeout", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    links: dict[str, str] = {}
+    try:
+        for line in proc.stderr:
+            found = re.search(r"Pass the security check for (p\d) at (\S+)", line)
+            if found:
+                links[found.group(1)] = found.group(2)
+            if len(links) == 2:
+                break
+        # Both waiting runs have a link of their own; the run that waits for nobody is done.
+        assert sorted(links) == ["p0", "p1"]
+        assert links["p0"] != links["p1"]
+        # Well before the others' 20 s are up: nobody's wait holds it up.
+        third = json.loads(_wait_for_file(out, "*-p2-*/result.json", 15).read_text())
+        assert third["outcome"]["category"] == "captcha_required"
+        assert proc.poll() is None  # p0 and p1 still wait for their person
+        proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 21  # nobody passed the two checks: captcha_required
+    assert site.submissions() == []
