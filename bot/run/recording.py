@@ -16,8 +16,9 @@ from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, logger
-from bot.run.options import RelayedCheck, RunEvent, RunOptions, RunResult, now
+from bot.run.options import RunEvent, RunOptions, RunResult, now
 from bot.run.pacing import Pacer
+from bot.run.person import PersonAtCheck
 from bot.run.session import Session
 from bot.safety.guard import Claim
 from bot.types import Category
@@ -38,7 +39,7 @@ class RunRecording:
     resolver: Resolver | None
     claim: Claim | None
     paced: bool
-    relayed: RelayedCheck | None
+    person: PersonAtCheck
     settled: bool
     gathered: bool
 
@@ -123,11 +124,7 @@ class RunRecording:
         if self.sent and outcome.submitted == "no":
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
-        if self.relayed is not None:  # the person who passed the check reads how it ended
-            self.relayed.ended(
-                [f"{outcome.category.value} ({outcome.status}): {outcome.message}",
-                 f"Next: {outcome.next_step}"]
-            )  # fmt: skip
+        self.person.ended(outcome)  # the person who passed the check reads how it ended
         if self.claim is not None:
             claim, self.claim = self.claim, None
             # also frees the person; in a thread: a slow disk or database stops no other run

@@ -8,13 +8,11 @@ guarantees; each point that does is commented where it happens.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Browser, Locator
 from playwright.async_api import Error as PlaywrightError
 
-from bot import defaults
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, GuardRefused, SelectorError, first_line
@@ -30,13 +28,15 @@ from bot.page.frontdoor import DocumentWatch, reach_sms_block
 from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_for_event
 from bot.privacy import logger
-from bot.run.options import RelayedCheck, RunOptions, RunResult, new_run_id, now
+from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import Pacer
+from bot.run.person import PersonAtCheck
 from bot.run.recording import RunRecording
 from bot.run.session import Session, open_session
 from bot.run.signals import current_interruption, finish_shielded
+from bot.safety.gate import Reply
 from bot.safety.guard import Claim, claim_run
-from bot.types import CaptchaMode, Category
+from bot.types import Action, Category
 
 __all__ = ["ScenarioRun"]
 
@@ -85,7 +85,7 @@ class ScenarioRun(RunRecording):
         self.resolver: Resolver | None = None
         self.signals: PageSignals | None = None
         self.after_click: AfterClick | None = None
-        self.relayed: RelayedCheck | None = None  # the check handed to a person elsewhere
+        self.person = PersonAtCheck(scenario, options, self.notify)
         self.claim: Claim | None = None
         self.paced = False  # holds a submission slot of the site's pacer
         self.settled = False  # the outcome is final and result.json written
@@ -133,22 +133,12 @@ class ScenarioRun(RunRecording):
             self.result.outcome = verdicts.error_outcome(exc, self.sent)
         # A bug or an unforeseen browser failure: keep the evidence.
         except Exception as exc:
-            if self._browser_gone(exc):
+            if _browser_gone(exc, self.chromium):
                 logger.error("the browser went away: {}", first_line(exc) or type(exc).__name__)
                 self.result.outcome = verdicts.browser_gone(exc, self.sent)
             else:
                 logger.exception("unexpected error: {}", exc)
                 self.result.outcome = verdicts.internal_error(exc, self.sent)
-
-    def _browser_gone(self, exc: BaseException) -> bool:
-        """``exc`` came from a browser that is no longer there (not from a bug of icpbot)."""
-        if not isinstance(exc, PlaywrightError) or self.chromium is None:
-            return False
-        # Playwright's TargetClosedError (not exported by its public API): the page, the context
-        # or the whole browser closed under the run: a crash, a killed driver, or a person who
-        # closed the window of a headed run.
-        closed = any(cls.__name__ == "TargetClosedError" for cls in type(exc).__mro__)
-        return closed or not self.chromium.is_connected()
 
     async def _phases(self) -> Outcome:
         problem = await self.guard() or await self.open()
@@ -290,14 +280,7 @@ class ScenarioRun(RunRecording):
 
     @property
     def check_wait_s(self) -> float:
-        """How long a person gets for the security check (none headless, unless asked or
-        handed off)."""
-        if self.scenario.captcha is CaptchaMode.none:
-            return 0.0
-        if self.options.captcha_timeout_s is not None:
-            return self.options.captcha_timeout_s
-        person_there = self.headed or self.options.relay is not None
-        return defaults.CAPTCHA_WAIT_HEADED_S if person_there else 0.0
+        return self.person.wait_s
 
     @property
     def hooks(self) -> Hooks:
@@ -305,38 +288,14 @@ class ScenarioRun(RunRecording):
             stage=self.stage,
             screenshot=self.screenshot,
             notify=self.notify,
-            check_opened=self.check_opened,
-            check_passed=self.check_passed,
+            check_opened=self._check_opened,
+            check_passed=self.person.passed,
         )
 
-    async def check_opened(self, box: Locator, wait_s: float) -> None:
-        """The security check is open: tell the person at the window, and hand it off."""
+    async def _check_opened(self, box: Locator, wait_s: float) -> None:
         assert self.resolver is not None
-        relay = self.options.relay
-        if self.headed or relay is None:
-            self.notify(await readers.captcha_prompt(self.resolver, wait_s))
-        if relay is None or self.relayed is not None or self.session is None:
-            return
-        name = self.scenario.name
-        try:
-            self.relayed = await relay.open(
-                self.session.page,
-                box,
-                run_name=name,
-                person=str(self.scenario.inputs.mobile),  # masked: a Secret's str
-                deadline=time.monotonic() + wait_s,
-            )
-        except Exception as exc:  # the hand-off is a help: the window (if any) still works
-            logger.warning("the security check could not be handed off: {}", first_line(exc))
-            return
-        self.notify(
-            f"Pass the security check for {name} at {self.relayed.url} "
-            f"(English instructions there; waiting up to {wait_s:g} s)"
-        )
-
-    def check_passed(self) -> None:
-        if self.relayed is not None:
-            self.relayed.passed()
+        assert self.session is not None
+        await self.person.opened(self.resolver, self.session.page, box, wait_s)
 
     async def watch(self) -> Outcome | None:
         """Until the request leaves: the security check, the page's own refusals, a timeout."""
@@ -370,24 +329,40 @@ class ScenarioRun(RunRecording):
             self.stage("no_reply")
             return verdicts.no_reply(gate.error)
         self.stage("reply_received")
-        reply = gate.reply
-        read = page_read_for(reply.http_status, reply.json)
-        banner = toast = None
-        if read == "banner":
-            banner = await readers.banner_text(self.resolver, min(10.0, self.options.timeout_s))
-        elif read == "toast":
-            toast = await readers.wait_toast(self.resolver)
-        outcome = classify_response(
-            self.smap,
-            self.scenario.action,
-            http_status=reply.http_status,
-            body=reply.json,
-            text=reply.text,
-            elapsed_s=reply.elapsed_s,
-            banner=banner,
-            toast=toast,
-        )
-        return outcome
+        return await _outcome_of(gate.reply, self.resolver, self.scenario.action, self.options)
+
+
+async def _outcome_of(
+    reply: Reply, resolver: Resolver, action: Action, options: RunOptions
+) -> Outcome:
+    """The reply and what the page shows for it (the banner, or a toast), classified."""
+    read = page_read_for(reply.http_status, reply.json)
+    banner = toast = None
+    if read == "banner":
+        banner = await readers.banner_text(resolver, min(10.0, options.timeout_s))
+    elif read == "toast":
+        toast = await readers.wait_toast(resolver)
+    return classify_response(
+        resolver.smap,
+        action,
+        http_status=reply.http_status,
+        body=reply.json,
+        text=reply.text,
+        elapsed_s=reply.elapsed_s,
+        banner=banner,
+        toast=toast,
+    )
+
+
+def _browser_gone(exc: BaseException, chromium: Browser | None) -> bool:
+    """``exc`` came from a browser that is no longer there (not from a bug of icpbot)."""
+    if not isinstance(exc, PlaywrightError) or chromium is None:
+        return False
+    # Playwright's TargetClosedError (not exported by its public API): the page, the context
+    # or the whole browser closed under the run: a crash, a killed driver, or a person who
+    # closed the window of a headed run.
+    closed = any(cls.__name__ == "TargetClosedError" for cls in type(exc).__mro__)
+    return closed or not chromium.is_connected()
 
 
 class _SessionExpired(BotError):
