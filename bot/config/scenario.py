@@ -105,9 +105,7 @@ class Inputs(BaseModel):
 
     mobile: Annotated[Mobile, Field(pattern=MOBILE_PATTERN), AfterValidator(Mobile), _AS_MASK]
     code: Annotated[Code, Field(pattern=CODE_PATTERN), AfterValidator(Code), _AS_MASK] | None = None
-    id_last6: Annotated[
-        IdLast6, Field(pattern=ID_LAST6_PATTERN), AfterValidator(IdLast6), _AS_MASK
-    ]
+    id_last6: Annotated[IdLast6, Field(pattern=ID_LAST6_PATTERN), AfterValidator(IdLast6), _AS_MASK]
 
 
 class Scenario(BaseModel):

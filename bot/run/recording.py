@@ -15,7 +15,7 @@ from bot.evidence.caption import caption_lines
 from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
-from bot.privacy import REDACTOR, logger
+from bot.privacy import REDACTOR, logger, mask_mobile
 from bot.run.options import RunEvent, RunOptions, RunResult, now
 from bot.run.pacing import Pacer
 from bot.run.session import Session
@@ -49,6 +49,15 @@ class RunRecording:
         logger.info(line)
         if self.options.notify:
             self.options.notify(REDACTOR(line))
+
+    def warn(self, warning: str) -> None:
+        """A warning about this run: kept in result.json, and said once, naming the scenario and
+        the (masked) person, since in a batch the lines of several runs interleave."""
+        if warning in self.result.warnings:
+            return
+        self.result.warnings.append(warning)
+        who = f"{self.scenario.name} ({mask_mobile(self.scenario.inputs.mobile)})"
+        self.notify(f"WARNING: {who}: {warning}")
 
     def stage(self, name: str) -> None:
         self.result.progress = name
@@ -124,8 +133,10 @@ class RunRecording:
         self.result.outcome = outcome
         if self.claim is not None:
             claim, self.claim = self.claim, None
-            # also frees the person; in a thread: a slow disk or database stops no other run
+            # also frees the person; in a thread: a slow disk or database stops no other run.
+            # The budget is read there too: this run's figures, not the report's later ones.
             await asyncio.to_thread(claim.finish, outcome.category, outcome.site_status)
+            self.result.failure_budget = claim.budget
         if self.paced and self.pacer is not None:
             self.paced = False
             await self.pacer.release()

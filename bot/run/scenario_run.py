@@ -183,8 +183,7 @@ class ScenarioRun(RunRecording):
             )
         )
         for warning in self.claim.warnings:
-            self.result.warnings.append(warning)
-            self.notify(f"WARNING: {warning}")
+            self.warn(warning)
         refusal = self.claim.refusal
         if refusal is not None:  # refused, or already verified: nothing to send
             self.stage("refused")
