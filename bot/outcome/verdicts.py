@@ -184,15 +184,30 @@ def not_finished() -> Outcome:
 
 
 def invalid_input(problems: list[Problem]) -> Outcome:
+    variables = [p.variable for p in problems if p.variable]
+    if variables and len(variables) == len(problems):
+        names = list(dict.fromkeys(variables))
+        plural = "s" if len(names) > 1 else ""
+        fix = f"Set the environment variable{plural} {', '.join(names)} to a valid value{plural}"
+    elif variables:
+        fix = "Set the environment variables named and fix the file at the lines and keys named"
+    else:
+        fix = "Fix the file at the line and key named"
     return outcome(
         Category.invalid_input,
         "invalid_input",
         "The scenario was refused before any browser started: "
         + "; ".join(str(p) for p in problems),
-        "Fix the file at the line and key named, then run again. Nothing was sent.",
+        f"{fix}, then run again. Nothing was sent.",
         details={
             "problems": [
-                {"file": p.file, "line": p.line, "key": p.key, "message": p.message}
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "key": p.key,
+                    "message": p.message,
+                    **({"variable": p.variable} if p.variable else {}),
+                }
                 for p in problems
             ]
         },
