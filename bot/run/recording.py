@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.config.scenario import Scenario
-from bot.evidence.caption import caption_lines
+from bot.evidence.caption import OUTCOME_PREFIX, caption_lines
 from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
@@ -72,6 +72,13 @@ class RunRecording:
     def _caption(self, shot: str, url: str) -> list[str]:
         """The caption under a screenshot: who, when, where, what (values masked)."""
         inputs = self.result.to_json()["inputs"]
+        o = self.result.outcome
+        decided = o.status != "not_finished"  # final.png: the outcome, in the result's words
+        outcome = [
+            f"{OUTCOME_PREFIX}{o.category.value} (status {o.status}, exit {o.exit_code}) · "
+            f"submitted: {o.submitted}",
+            o.message,
+        ]
         return caption_lines(
             run_id=self.result.run_id,
             moment=now(),
@@ -79,6 +86,7 @@ class RunRecording:
             action=str(self.scenario.action),
             shot=shot,
             values=[(k, str(v)) for k, v in inputs.items() if v],
+            outcome=outcome if decided else (),
         )
 
     async def record(self, *, interrupted: bool = False) -> None:

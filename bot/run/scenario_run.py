@@ -242,7 +242,8 @@ class ScenarioRun(RunRecording):
             if login and self.session.page.url.endswith(login):
                 raise _SessionExpired from None
             raise
-        await form.fill(self.scenario.inputs)
+        # each field masked in screenshots before it is typed into
+        await form.fill(self.scenario.inputs, on_field=self.recorder.mask_field)
         self.stage("form_filled")
         return form, await form.submit_button()
 
