@@ -39,10 +39,17 @@ class Problem:
     line: int | None
     key: str
     message: str
+    #: the environment variable(s) the value came from (``${VAR}`` at that line), when the
+    #: problem is with the variable's value rather than with the file's text
+    variable: str | None = None
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         key = f" [{self.key}]" if self.key else ""
+        if self.variable:
+            # The value is not in the file: name the variable (never its value) and where the
+            # file reads it, so that the reader fixes the environment, not the line.
+            return f"environment variable {self.variable} (read at {where}{key}) {self.message}"
         return f"{where}{key}: {self.message}"
 
 

@@ -7,10 +7,20 @@ exit codes (``BotError`` subclasses and the CLI read it from here).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
 
-__all__ = ["Action", "CaptchaMode", "Category", "EvidenceMode", "Submitted", "TraceMode"]
+__all__ = [
+    "BATCH_PRECEDENCE",
+    "Action",
+    "CaptchaMode",
+    "Category",
+    "EvidenceMode",
+    "Submitted",
+    "TraceMode",
+    "batch_category",
+]
 
 
 class Action(StrEnum):
@@ -30,7 +40,8 @@ class CaptchaMode(StrEnum):
 class Category(StrEnum):
     """Closed set of run results, each with its exit code (:attr:`exit_code`).
 
-    Several scenarios in one invocation exit with the highest code among them.
+    Several scenarios in one invocation exit with the code of the first category in
+    :data:`BATCH_PRECEDENCE` that any of them ended in (:func:`batch_category`).
     """
 
     success = "success"
@@ -43,6 +54,8 @@ class Category(StrEnum):
     unknown = "unknown"
     refused = "refused"
     selector_error = "selector_error"
+    #: interrupted (Ctrl-C, SIGTERM) before anything was sent: nothing to check, run it again
+    stopped = "stopped"
 
     @property
     def exit_code(self) -> int:
@@ -60,7 +73,33 @@ _EXIT_CODES: dict[Category, int] = {
     Category.unknown: 23,
     Category.refused: 24,
     Category.selector_error: 25,
+    Category.stopped: 27,  # 26 is check-selectors' "fallbacks used"
 }
+
+#: The order in which a batch's exit code is chosen: the first category any run ended in wins.
+#: What may have spent the person's failure budget or needs a look at the filing comes first
+#: (``unknown``: may have been sent; ``wrong_info``: spent one), so a milder outcome in the same
+#: batch never hides it; then the site's other answers, then what icpbot stopped before sending.
+BATCH_PRECEDENCE: tuple[Category, ...] = (
+    Category.unknown,
+    Category.wrong_info,
+    Category.failed,
+    Category.no_record,
+    Category.selector_error,
+    Category.site_error,
+    Category.captcha_required,
+    Category.refused,
+    Category.invalid_input,
+    Category.stopped,
+    Category.success,
+)
+
+
+def batch_category(categories: Iterable[Category]) -> Category:
+    """The category whose exit code an invocation of several runs returns (success if none)."""
+    present = set(categories)
+    return next((c for c in BATCH_PRECEDENCE if c in present), Category.success)
+
 
 #: Whether a submission request may have reached the site in a run.
 Submitted = Literal["no", "yes", "maybe"]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.config.selector_map import SelectorMap, load_selector_map
+from bot.outcome import verdicts
 from bot.outcome.classify import classify_reply
 from bot.outcome.model import Outcome, most_severe
-from bot.types import Action, Category
+from bot.types import BATCH_PRECEDENCE, Action, Category
 
 SHIPPED = Path(__file__).resolve().parent.parent / "selectors" / "miit.yaml"
 
@@ -152,9 +153,35 @@ def test_outcome_round_trips_as_json(smap: SelectorMap) -> None:
 
 def test_most_severe() -> None:
     assert most_severe([]) is Category.success
-    # The highest exit code wins.
+    # A failure that spent (or may have spent) the budget is never hidden by a milder one.
     assert most_severe([Category.success, Category.wrong_info, Category.no_record]) is (
-        Category.no_record
+        Category.wrong_info
     )
-    assert most_severe([Category.unknown, Category.selector_error]) is Category.selector_error
+    assert most_severe([Category.unknown, Category.selector_error]) is Category.unknown
     assert most_severe([Category.failed, Category.unknown]) is Category.unknown
+    assert most_severe([Category.wrong_info, Category.refused]) is Category.wrong_info
+    assert most_severe([Category.no_record, Category.invalid_input]) is Category.no_record
+    assert most_severe([Category.stopped, Category.success]) is Category.stopped
+    assert most_severe([Category.stopped, Category.site_error]) is Category.site_error
+
+
+def test_every_category_has_a_place_in_the_batch_order() -> None:
+    assert sorted(BATCH_PRECEDENCE) == sorted(Category)
+    assert len(set(BATCH_PRECEDENCE)) == len(BATCH_PRECEDENCE)
+    assert len({c.exit_code for c in Category}) == len(Category)  # no two share a code
+
+
+@pytest.mark.parametrize(
+    ("sent", "category", "submitted", "said"),
+    [
+        (False, Category.stopped, "no", "Nothing was sent."),
+        (True, Category.unknown, "maybe", "The submission may have been sent."),
+    ],
+)
+def test_an_interruption_says_what_it_files(
+    sent: bool, category: Category, submitted: str, said: str
+) -> None:
+    out = verdicts.interrupted("page_loaded", sent)
+    assert (out.category, out.submitted) == (category, submitted)
+    assert out.message == f"Interrupted by the operator (Ctrl-C) while filling the form. {said}"
+    assert "page_loaded" not in out.message + out.next_step

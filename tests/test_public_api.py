@@ -40,6 +40,7 @@ def test_exit_code_table() -> None:
         "unknown": 23,
         "refused": 24,
         "selector_error": 25,
+        "stopped": 27,
     }
     assert most_severe([Category.success, Category.wrong_info]) is Category.wrong_info
     assert most_severe([Category.site_error, Category.unknown]) is Category.unknown

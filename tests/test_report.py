@@ -128,9 +128,10 @@ def test_report_renders_runs_in_a_browser(page: Page, tmp_path: Path, redactor: 
     expect(rows).to_have_count(3)
     expect(rows.locator(".badge")).to_have_text(["success", "wrong_info", "site_error"])
     expect(rows.nth(0)).to_have_attribute("data-category", "success")
-    expect(page.locator("#summary")).to_contain_text("3 runs, exit code 22 (site_error)")
+    # The batch rule: the failure that spent budget wins over a milder one (README)
+    expect(page.locator("#summary")).to_contain_text("3 runs, exit code 10 (wrong_info)")
     expect(page.locator("#summary .badge")).to_have_text(
-        ["site_error× 1", "wrong_info× 1", "success× 1"]
+        ["wrong_info× 1", "site_error× 1", "success× 1"]
     )
 
     expect(rows.nth(0).locator(".banner")).to_have_text(SUCCESS)

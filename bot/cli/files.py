@@ -10,8 +10,8 @@ import typer
 
 from bot import defaults
 from bot.cli.common import app, echo, fail, with_lent_browser
-from bot.cli.options import BrowserArg, ConnectArg, ExposeNetworkArg
-from bot.types import Category
+from bot.cli.options import ActionOpt, BrowserArg, ConnectArg, ExposeNetworkArg
+from bot.types import Action, Category
 
 if TYPE_CHECKING:
     from bot.run.check_rows import CheckReport
@@ -25,21 +25,51 @@ def validate(
         list[Path],
         # Hidden from the Arguments list, where typer would print its Python type: the usage
         # line and the docstring name it.
-        typer.Argument(help="Scenario or selector-map files.", metavar="FILE", hidden=True),
+        typer.Argument(
+            help="Scenario, people-list or selector-map files.", metavar="FILE", hidden=True
+        ),
     ],
+    structure_only: Annotated[
+        bool,
+        typer.Option(
+            "--structure-only",
+            help="Leave ${VAR} values unchecked (the variables need not be set): keys, types, "
+            "YAML and the values written in the file are checked. For CI on templates.",
+        ),
+    ] = False,
+    action: Annotated[
+        ActionOpt | None,
+        typer.Option(
+            help="For people lists: check the rows for this action (default: verify when a "
+            "row has a code, else resend).",
+            metavar="verify|resend",
+        ),
+    ] = None,
 ) -> None:
-    """Check scenario and selector-map files without running anything.
+    """Check scenario, people-list and selector-map files without running anything.
 
-    FILE: scenario or selector-map YAML files.
+    FILE: scenario or selector-map YAML files, or people lists (a .csv file, or a YAML file
+    whose top level is a list), checked row by row.
+
+    Exit 0: every file is valid; 20: at least one is not (each problem on its own line, with
+    file, line and key, never the value).
     """
+    from bot.config.people import is_people_list, validate_people
     from bot.config.scenario import validate_paths
 
-    problems = validate_paths(files)
+    people = [f for f in files if is_people_list(f)]
+    others = [f for f in files if f not in people]
+    problems = validate_paths(others, structure_only=structure_only)
+    wanted = Action(action.value) if action else None
+    for path in people:
+        problems += validate_people(path, action=wanted)
     for p in problems:
         echo(f"error: {p}", err=True)
     if problems:
         raise typer.Exit(Category.invalid_input.exit_code)
-    echo(f"ok: {len(files)} file(s) valid")
+    kinds = f" ({len(people)} people list(s))" if people else ""
+    unchecked = "; ${VAR} values not checked" if structure_only else ""
+    echo(f"ok: {len(files)} file(s) valid{kinds}{unchecked}")
 
 
 @app.command()

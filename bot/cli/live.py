@@ -29,6 +29,7 @@ from rich.progress import (
 )
 
 from bot import defaults
+from bot.outcome.verdicts import stage_words
 from bot.privacy import REDACTOR
 from bot.run.options import RunEvent, RunResult
 
@@ -49,34 +50,22 @@ class _CountedOnly(ProgressColumn):
         return self.running.render(task) if self.running is not None else ""
 
 
-# What a run does (or waits for) in each stage, as the operator reads it.
-_STAGES: dict[str, str] = {
-    "started": "starting",
-    "guard_passed": "starting the browser",
-    "browser_started": "loading the page (a firewall challenge passes by itself)",
-    "page_loaded": "filling the form",
-    "form_filled": "about to submit",
-    "pacing": "waiting for the site's pacing (submissions are spaced out)",
-    "submit_clicked": "waiting for the submission to leave the browser",
-    "captcha_shown": "waiting for a person to pass the security check",
-    "captcha_passed": "security check passed",
-    "request_sent": "waiting for the site's reply",
-    "reply_received": "reading the site's answer",
-    "no_reply": "recording",
-    "refused": "recording",
-}
 # Stages in which the run waits on something outside icpbot: worth a line when they last.
 _WAITS = {"browser_started", "pacing", "submit_clicked", "captcha_shown", "request_sent"}
 
 
 def stage_text(stage: str) -> str:
-    return _STAGES.get(stage, stage.replace("_", " "))
+    return stage_words(stage)
 
 
 def result_line(res: RunResult) -> str:
+    """The run's line: category, name, message, the same ``submitted`` word as result.json."""
     o = res.outcome
     name = res.scenario.name if res.scenario else "?"
-    return f"{o.category.value:<17} {name}: {o.message} Next: {o.next_step} -> {res.run_dir}"
+    return (
+        f"{o.category.value:<17} {name}: {o.message} (submitted: {o.submitted}, exit "
+        f"{o.exit_code}) Next: {o.next_step} -> {res.run_dir}"
+    )
 
 
 @dataclass

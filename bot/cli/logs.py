@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from loguru import logger
 
 from bot.evidence.runlog import redacting_sink
+from bot.privacy import CURRENT_RUN
 
 __all__ = ["configure_console"]
 
@@ -24,6 +26,20 @@ class _ToLoguru(logging.Handler):
 
 
 _CONSOLE_FORMAT = "<level>{level: <7}</level> {message}"
+_IN_RUN_FORMAT = "<level>{level: <7}</level> run {extra[icpbot_run]}: {message}"
+
+
+def _console_format(record: Any) -> str:
+    """A warning or error logged by a run names that run (its id holds the scenario's name): in a
+    parallel batch the lines of several runs interleave."""
+    run = CURRENT_RUN.get()
+    if run is None or record["level"].no < _WARNING_NO:
+        return _CONSOLE_FORMAT + "\n{exception}"
+    record["extra"]["icpbot_run"] = run
+    return _IN_RUN_FORMAT + "\n{exception}"
+
+
+_WARNING_NO = logger.level("WARNING").no
 
 
 def configure_console(level: str = "INFO") -> None:
@@ -34,7 +50,7 @@ def configure_console(level: str = "INFO") -> None:
     logger.add(
         redacting_sink(sys.stderr),
         level=level,
-        format=_CONSOLE_FORMAT,
+        format=_console_format,
         colorize=sys.stderr.isatty(),
         backtrace=False,
         diagnose=False,

@@ -191,16 +191,14 @@ class _Summaries:
 
 
 def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refusals]:
-    """Every check that needs no browser: the output folder, each file, each selector map."""
+    """Every check that needs no browser: each file, each selector map, the output folder.
+
+    A file that cannot be read at all (a wrong name) leaves nothing behind: no output folder is
+    created for it; the folder is checked (and so created) only when there is a result to keep.
+    """
     from bot.config.scenario import load_scenario, once_each
     from bot.errors import ConfigError
-    from bot.evidence.files import check_out_dir
-    from bot.run.runner import load_map_for
 
-    try:
-        check_out_dir(options.out_dir)
-    except ConfigError as exc:
-        return [], [(options.out_dir, exc)]
     loaded: list[Scenario] = []
     unique, repeats = once_each(source.paths)
     refused: Refusals = [(Path(p.file), ConfigError([p])) for p in repeats]
@@ -215,12 +213,39 @@ def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refu
         except ConfigError as exc:
             refused.append((source.people, exc))
     if not refused:
-        for sc in loaded:  # the selector maps too, so that a bad map is refused here
-            try:
-                load_map_for(sc, options)
-            except ConfigError as exc:
-                refused.append((Path(str(sc.source or sc.name)), exc))
+        refused.extend(_map_refusals(loaded, options))
+    if refused and all(not path.is_file() for path, _ in refused):
+        return loaded, refused  # nothing that could be read: no result folder to write
+    try:
+        _check_out_dir(options.out_dir)
+    except ConfigError as exc:
+        return [], [(options.out_dir, exc)]
     return loaded, refused
+
+
+def _check_out_dir(path: Path) -> None:
+    from bot.evidence.files import check_out_dir
+
+    check_out_dir(path)
+
+
+def _map_refusals(loaded: list[Scenario], options: RunOptions) -> Refusals:
+    """The selector map of each scenario, loaded so that a bad or missing map is refused here;
+    a problem that names no file (the map was not found) names the scenario file."""
+    from bot.errors import ConfigError, Problem
+    from bot.run.runner import load_map_for
+
+    refused: Refusals = []
+    for sc in loaded:
+        where = str(sc.source or sc.name)
+        try:
+            load_map_for(sc, options)
+        except ConfigError as exc:
+            problems = [
+                p if p.file else Problem(where, p.line, p.key, p.message) for p in exc.problems
+            ]
+            refused.append((Path(where), ConfigError(problems, path=where)))
+    return refused
 
 
 def _usage(message: str) -> ConfigError:
@@ -248,15 +273,19 @@ def _refuse(
     from bot.run.runner import invalid_input_result
 
     results = []
+    writable = all(path != options.out_dir for path, _ in refused)
     for path, problem in refused:
-        echo(f"error: {problem}", err=True)
-        if path == options.out_dir:
-            continue  # no folder to keep a result in
+        for line in problem.problems:
+            echo(f"error: {line}", err=True)
+        if not writable or not path.is_file():
+            continue  # no folder to keep a result in, or nothing read: no folder at all
         res = invalid_input_result(options, str(path), problem)
         results.append(res)
         echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
-    if loaded:
-        echo(f"{len(loaded)} valid scenario(s) were not run either; fix the files above.", err=True)
+    named = {str(path) for path, _ in refused}
+    others = [sc for sc in loaded if str(sc.source or sc.name) not in named]
+    if others:
+        echo(f"{len(others)} valid scenario(s) were not run either; fix the files above.", err=True)
     code = Category.invalid_input.exit_code
     _write_summaries(summaries, results, options, code, report=None)
     return code

@@ -60,7 +60,15 @@ def mock(
             metavar="DIR",
         ),
     ] = None,
-    test_mode: Annotated[bool, typer.Option("--test-mode", hidden=True)] = False,
+    test_mode: Annotated[
+        bool,
+        typer.Option(
+            "--test-mode",
+            help="For tests and the replay playbook: enable the control API under /__mock__/ "
+            "(filings, faults, the submissions received) and let a script pass the security "
+            "check; without it /__mock__/ answers 404.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the built-in mock of the MIIT page and API on 127.0.0.1 until Ctrl-C."""
     from bot.mocksite import serve

@@ -32,7 +32,14 @@ from bot.errors import Problem, ScenarioError
 from bot.privacy import Kind
 from bot.types import Action, CaptchaMode
 
-__all__ = ["COLUMNS", "Template", "load_people", "load_template"]
+__all__ = [
+    "COLUMNS",
+    "Template",
+    "is_people_list",
+    "load_people",
+    "load_template",
+    "validate_people",
+]
 
 #: The columns of a people list (CSV header or YAML keys), in the order the README shows them.
 COLUMNS = ("name", "mobile", "code", "id_last6")
@@ -153,6 +160,39 @@ def load_people(
     if problems:
         raise ScenarioError(sorted(problems, key=lambda p: p.line or 0), path=file)
     return scenarios
+
+
+def is_people_list(path: Path | str) -> bool:
+    """Whether ``path`` is a people list rather than a scenario or a map: a ``.csv`` file, or a
+    YAML file whose top level is a list (a scenario and a map are mappings)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return True
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    try:
+        return isinstance(load_yaml(path, error=ScenarioError).data, list)
+    except ScenarioError:
+        return False  # reported as a scenario file that cannot be read
+
+
+def validate_people(
+    path: Path | str, *, action: Action | None = None, template: Template | None = None
+) -> list[Problem]:
+    """Every problem of a people list, row by row (empty when it is valid), for ``icpbot
+    validate``. Without ``action`` (nor one in ``template``), a list with a ``code`` for some
+    person is checked as a verify, one without any as a resend."""
+    template = template or Template()
+    if action is None and template.action is None:
+        rows, problems = _read_rows(Path(path))
+        if problems:
+            return sorted(problems, key=lambda p: p.line or 0)
+        action = Action.verify if any(r.values.get("code") for r in rows) else Action.resend
+    try:
+        load_people(path, action=action, template=template)
+    except ScenarioError as exc:
+        return list(exc.problems)
+    return []
 
 
 @dataclass(frozen=True)

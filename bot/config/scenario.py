@@ -40,7 +40,7 @@ as they are read, valid or not, so nothing downstream prints them unmasked.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,7 +57,14 @@ from pydantic import (
 
 from bot import defaults
 from bot.config.problems import json_schema, problem, to_problems
-from bot.config.scenario_input import ScenarioIn, action_rules, prepare
+from bot.config.scenario_input import (
+    STRING_PATHS,
+    ScenarioIn,
+    action_rules,
+    blame_environment,
+    prepare,
+    variables_in,
+)
 from bot.config.values import (
     CODE_PATTERN,
     ID_LAST6_PATTERN,
@@ -153,6 +160,41 @@ _SAY: dict[tuple[KeyPath, str], str] = {
 }
 
 
+class _AnyVariable(Mapping[str, str]):
+    """An environment in which every variable is set (to a stand-in value): for checking a
+    template's structure without the values (``icpbot validate --structure-only``)."""
+
+    def __getitem__(self, name: str) -> str:
+        return "unset"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _structure_problems(doc: YamlDoc) -> tuple[str | None, list[Problem]]:
+    """The problems of a scenario file with every ``${VAR}`` value left unchecked: keys, types,
+    YAML, the action's rules, and the literal values. Also the site, when it is literal."""
+    if doc.data is None or doc.kind(()) != "mapping":
+        _, problems = _from_doc(doc, Path(doc.file), {})
+        return None, problems
+    data, problems, skip = prepare(doc, _AnyVariable())
+    templated = {p for p in STRING_PATHS if variables_in(doc, p)}
+    found, covered = action_rules(doc, data)
+    problems += found
+    try:
+        ScenarioIn.model_validate(data)
+    except ValidationError as exc:  # the stand-ins' errors are left out (skip)
+        say = lambda p, err, _owner: _SAY.get((p, err["type"]))  # noqa: E731
+        problems += to_problems(exc, doc, ScenarioIn, say=say, skip=skip | covered | templated)
+    site = data.get("site", defaults.SITE)
+    if ("site",) in templated or not isinstance(site, str):
+        site = None
+    return site, sorted(problems, key=lambda p: p.line or 0)
+
+
 def _from_doc(
     doc: YamlDoc, path: Path, env: Mapping[str, str]
 ) -> tuple[Scenario | None, list[Problem]]:
@@ -173,11 +215,11 @@ def _from_doc(
         say = lambda p, err, _owner: _SAY.get((p, err["type"]))  # noqa: E731
         problems += to_problems(exc, doc, ScenarioIn, say=say, skip=skip | covered)
     if problems or raw is None:
-        return None, sorted(problems, key=lambda p: p.line or 0)
+        return None, blame_environment(doc, sorted(problems, key=lambda p: p.line or 0))
     try:
         return _scenario(raw, path), []
     except ValidationError as exc:  # a rule the input models missed; never echo the input value
-        return None, to_problems(exc, doc, Scenario)
+        return None, blame_environment(doc, to_problems(exc, doc, Scenario))
 
 
 def _scenario(raw: ScenarioIn, path: Path) -> Scenario:
@@ -262,7 +304,7 @@ def load_person(path: Path | str, env: Mapping[str, str] | None = None) -> tuple
         except ValueError as exc:
             problems.append(problem(doc, ("inputs", key), str(exc)))
     if problems or len(values) != 2:
-        raise ScenarioError(problems, path=path)
+        raise ScenarioError(blame_environment(doc, problems), path=path)
     return values[0], values[1]
 
 
@@ -290,11 +332,14 @@ def validate_paths(
     paths: Iterable[Path | str],
     env: Mapping[str, str] | None = None,
     selectors_dir: Path | None = None,
+    *,
+    structure_only: bool = False,
 ) -> list[Problem]:
     """Problems of every file (empty when all are valid), for ``icpbot validate FILE...``.
 
     A file whose top level has ``elements:`` is a selector map; any other is a scenario, whose
-    selector map (``selectors/<site>.yaml``) must also exist and load.
+    selector map (``selectors/<site>.yaml``) must also exist and load. ``structure_only`` leaves
+    ``${VAR}`` values unchecked (the variables need not be set): the file's own text is checked.
     """
     from bot.config.selector_map import find_selector_map, load_selector_map  # imports this module
 
@@ -312,12 +357,17 @@ def validate_paths(
             except SelectorMapError as exc:
                 problems.extend(exc.problems)
             continue
-        scenario, found = _from_doc(doc, Path(path), os.environ if env is None else env)
+        site: str | None
+        if structure_only:
+            site, found = _structure_problems(doc)
+        else:
+            scenario, found = _from_doc(doc, Path(path), os.environ if env is None else env)
+            site = scenario.site if scenario is not None else None
         problems.extend(found)
-        if scenario is None:
+        if site is None or found:
             continue
         try:
-            map_path = find_selector_map(scenario.site, selectors_dir)
+            map_path = find_selector_map(site, selectors_dir)
         except SelectorMapError as exc:
             problems.append(
                 Problem(

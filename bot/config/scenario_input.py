@@ -31,7 +31,15 @@ from bot.errors import Problem
 from bot.privacy import REDACTOR, Kind
 from bot.types import Action, CaptchaMode
 
-__all__ = ["InputsIn", "ScenarioIn", "action_rules", "prepare"]
+__all__ = [
+    "STRING_PATHS",
+    "InputsIn",
+    "ScenarioIn",
+    "action_rules",
+    "blame_environment",
+    "prepare",
+    "variables_in",
+]
 
 _VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|(\{))")
 _VAR_OR = r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"
@@ -206,6 +214,10 @@ _STRINGS: dict[str | None, tuple[str, ...]] = {
     "inputs": ("mobile", "code", "id_last6"),
 }
 _SECRETS: dict[str, Kind] = {"mobile": "mobile", "code": "code", "id_last6": "id_last6"}
+#: The key paths of every string value (where ``${VAR}`` may stand).
+STRING_PATHS: frozenset[KeyPath] = frozenset(
+    (key,) if parent is None else (parent, key) for parent, keys in _STRINGS.items() for key in keys
+)
 
 
 def prepare(
@@ -270,6 +282,33 @@ def _expand(
 
     result = _VAR.sub(substitute, doc.raw(path) or "")
     return None if failed else result
+
+
+def blame_environment(doc: YamlDoc, problems: list[Problem]) -> list[Problem]:
+    """``problems`` with each one about a value that came (wholly or partly) from ``${VAR}``
+    naming that variable: the file's line holds only the reference, the bad value is in the
+    environment. Problems about the reference itself (a variable not set) stay as they are."""
+    out: list[Problem] = []
+    for p in problems:
+        names = _variables(doc, p.key) if p.key and p.variable is None else []
+        if names and "environment variable" not in p.message:
+            p = Problem(p.file, p.line, p.key, p.message, variable=", ".join(names))
+        out.append(p)
+    return out
+
+
+def _variables(doc: YamlDoc, key: str) -> list[str]:
+    """The ``${VAR}`` names the string value at dotted ``key`` reads (none for other keys)."""
+    path: KeyPath = tuple(key.split("."))
+    return variables_in(doc, path) if path in STRING_PATHS else []
+
+
+def variables_in(doc: YamlDoc, path: KeyPath) -> list[str]:
+    """The ``${VAR}`` names the scalar at ``path`` reads, in order, once each."""
+    if doc.kind(path) != "scalar":
+        return []
+    raw = doc.raw(path) or ""
+    return list(dict.fromkeys(m.group(2) for m in _VAR.finditer(raw) if m.group(2)))
 
 
 def action_rules(doc: YamlDoc, data: dict[str, Any]) -> tuple[list[Problem], set[KeyPath]]:

@@ -1,18 +1,19 @@
 """A caption band above each screenshot, so that the image stands alone as evidence: the run id,
-the time (UTC and Beijing), the URL, the action and the masked values.
+the outcome in English (on the final picture), the time (UTC and Beijing), the URL, the action
+and the masked values; and on the page, a small label on each masked field saying what it hides.
 
 It is added to the image after capture, outside the page's own pixels: the page is never changed
-before the click. The page's pixels are not even re-encoded: the band's rows go in front of
-Chromium's own compressed rows in one PNG (see :func:`with_caption`), which costs about a
-millisecond where decoding and encoding the image again cost about 40 per screenshot.
+before the click. The screenshot is decoded and encoded again with Pillow, losslessly (PNG), in
+the recorder's finisher thread, off the run's path (``bot.evidence.recorder``). The labels are
+drawn only inside the masked boxes (pixels that the mask already replaced), so every pixel of
+the page that Chromium showed is kept as it was.
 """
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -20,15 +21,38 @@ from typing import TYPE_CHECKING
 from bot.privacy import REDACTOR
 
 if TYPE_CHECKING:
-    from PIL import ImageFont
+    from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["caption_lines", "with_caption"]
+__all__ = ["OUTCOME_PREFIX", "MaskLabel", "caption_lines", "with_caption"]
 
 _BEIJING = timezone(timedelta(hours=8), "Beijing")
 _FONT_SIZE = 14
+_LABEL_SIZE = 12
+#: zlib level of the captioned PNG (lossless at any level). Measured on the mock's page at
+#: 1280x900, band included: level 1 about 40 ms and 240 KB, level 6 about 65 ms and 210 KB.
+_COMPRESS_LEVEL = 1
 _PAD = 8
 _BAND = (33, 37, 41)
 _TEXT = (240, 240, 240)
+_GOOD = (120, 220, 130)
+_BAD = (255, 140, 120)
+_LABEL_TEXT = (255, 255, 255)
+#: the caption line that states the outcome starts so (drawn in colour, success green)
+OUTCOME_PREFIX = "OUTCOME: "
+#: the masked fields' colour in screenshots (Playwright's ``mask_color``): dark, so that the
+#: white label on it reads, and unlike anything on the MIIT page
+MASK_COLOR = "#3b3f46"
+
+
+@dataclass(frozen=True)
+class MaskLabel:
+    """A masked field in a screenshot: what it hides, and its box in CSS pixels of the viewport."""
+
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 def caption_lines(
@@ -39,8 +63,10 @@ def caption_lines(
     action: str,
     shot: str,
     values: Sequence[tuple[str, str]],
+    outcome: Sequence[str] = (),
 ) -> list[str]:
-    """The caption's lines; every one passes through the redactor."""
+    """The caption's lines; every one passes through the redactor. ``outcome``: the outcome's
+    line(s) (category, status, exit code, submitted; the one-line message), shown second."""
     utc = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     local = moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S Beijing (UTC+8)")
     masked = "  ".join(f"{k}: {v}" for k, v in values)
@@ -48,6 +74,7 @@ def caption_lines(
         REDACTOR(line)
         for line in (
             f"icpbot {shot} · run {run_id} · action {action}",
+            *outcome,
             f"{utc} · {local}",
             f"URL: {url}",
             f"values (masked): {masked}" if masked else "values: none",
@@ -55,118 +82,103 @@ def caption_lines(
     ]
 
 
-@lru_cache(maxsize=1)
-def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+@lru_cache(maxsize=4)
+def _font(size: int = _FONT_SIZE) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=_FONT_SIZE)
+    return ImageFont.load_default(size=size)
 
 
-def with_caption(png: bytes, lines: Sequence[str]) -> bytes:
-    """``png`` with a band of ``lines`` added above it; the page's pixels are untouched.
+def with_caption(
+    png: bytes,
+    lines: Sequence[str],
+    labels: Sequence[MaskLabel] = (),
+    *,
+    viewport_width: float | None = None,
+) -> bytes:
+    """``png`` with a band of ``lines`` above it and ``labels`` on its masked fields; a lossless
+    PNG. Every page pixel outside the labels' boxes is kept as it was. ``viewport_width`` (CSS
+    pixels) scales the labels' boxes to the image's pixels (a device scale factor above 1)."""
+    from PIL import Image  # on first use: Pillow costs icpbot's start-up 50 ms
 
-    For an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes), the page's compressed
-    rows are kept as they are; any other PNG is decoded and encoded again.
-    """
-    parsed = _parse_png(png)
-    if parsed is None:
-        return _with_caption_reencoded(png, lines)
-    width, height, color_type, idat, extra = parsed
-    channels = 3 if color_type == 2 else 4
-    band = _band(width, lines, "RGB" if channels == 3 else "RGBA")
-    # The band's last row is all zero bytes (a black line): the page's first row may be filtered
-    # against the row above it, and a PNG's first row is filtered against zeros.
-    row_bytes = width * channels
-    raw = b"".join(
-        b"\0" + band[y * row_bytes : (y + 1) * row_bytes] for y in range(len(band) // row_bytes)
-    )
-    raw += b"\0" * (1 + row_bytes)
-    band_rows = len(raw) // (1 + row_bytes)
-    compressor = zlib.compressobj(6)
-    head = compressor.compress(raw) + compressor.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, open
-    # The page's deflate blocks follow (its zlib header and checksum dropped); its last block
-    # ends the stream. Deflate references only data of its own, so nothing else changes.
-    page_raw_len = height * (1 + row_bytes)
-    checksum = _adler32_combine(zlib.adler32(raw), int.from_bytes(idat[-4:], "big"), page_raw_len)
-    stream = head + idat[2:-4] + checksum.to_bytes(4, "big")
-    ihdr = struct.pack(">IIBBBBB", width, height + band_rows, 8, color_type, 0, 0, 0)
-    return b"".join(
-        [_PNG_SIGNATURE, _chunk(b"IHDR", ihdr), *extra, _chunk(b"IDAT", stream), _chunk(b"IEND")]
-    )
+    with Image.open(io.BytesIO(png)) as decoded:
+        page = decoded.convert("RGBA") if decoded.mode not in ("RGB", "RGBA") else decoded.copy()
+    if page.mode == "RGBA" and page.getchannel("A").getextrema() == (255, 255):
+        page = page.convert("RGB")  # Chromium's opaque RGBA: a quarter less to compress
+    if labels:
+        scale = page.width / viewport_width if viewport_width else 1.0
+        _draw_labels(page, labels, scale)
+    band = _band(page.width, lines, page.mode)
+    out = Image.new(page.mode, (page.width, band.height + page.height))
+    out.paste(band, (0, 0))
+    out.paste(page, (0, band.height))
+    buf = io.BytesIO()
+    out.save(buf, format="PNG", compress_level=_COMPRESS_LEVEL)
+    return buf.getvalue()
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_ADLER_BASE = 65521
-
-
-def _chunk(kind: bytes, data: bytes = b"") -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _parse_png(png: bytes) -> tuple[int, int, int, bytes, list[bytes]] | None:
-    """Width, height, colour type, the IDAT stream and the other chunks before it (as bytes), of
-    an 8-bit non-interlaced RGB/RGBA PNG with a plain zlib stream; None for anything else."""
-    if not png.startswith(_PNG_SIGNATURE):
-        return None
-    pos, idat, extra, header = len(_PNG_SIGNATURE), [], [], None
-    while pos + 12 <= len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
-        end = pos + 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", data)
-        elif kind == b"IDAT":
-            idat.append(data)
-        elif kind == b"IEND":
-            break
-        elif kind[:1].islower():  # ancillary: kept when before the image data (sRGB, pHYs…)
-            if not idat:
-                extra.append(png[pos:end])
+def _wrapped(
+    line: str, width: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+) -> list[str]:
+    """``line`` cut at spaces into pieces that fit ``width`` pixels."""
+    words, out, current = line.split(" "), [], ""
+    for word in words:
+        trial = f"{current} {word}" if current else word
+        if current and font.getlength(trial) > width:
+            out.append(current)
+            current = "    " + word
         else:
-            return None  # a critical chunk this does not know (PLTE): decode instead
-        pos = end
-    if header is None or not idat:
-        return None
-    width, height, depth, color_type, method, filtering, interlace = header
-    stream = b"".join(idat)
-    plain = len(stream) > 6 and stream[0] & 0x0F == 8 and not stream[1] & 0x20  # deflate, no dict
-    if (depth, method, filtering, interlace) != (8, 0, 0, 0) or color_type not in (2, 6):
-        return None
-    return (width, height, color_type, stream, extra) if plain else None
+            current = trial
+    out.append(current)
+    return out
 
 
-def _adler32_combine(first: int, second: int, second_len: int) -> int:
-    """The Adler-32 of two pieces of data joined, from each one's (zlib's adler32_combine)."""
-    a1, b1 = first & 0xFFFF, first >> 16
-    a2, b2 = second & 0xFFFF, second >> 16
-    a = (a1 + a2 - 1) % _ADLER_BASE
-    b = (b1 + b2 + second_len * (a1 - 1)) % _ADLER_BASE
-    return (b << 16) | a
-
-
-def _band(width: int, lines: Sequence[str], mode: str) -> bytes:
-    """The caption band's pixels (``mode``: RGB or RGBA), rows top to bottom."""
-    from PIL import Image, ImageDraw  # on first use: Pillow costs icpbot's start-up 50 ms
+def _band(width: int, lines: Sequence[str], mode: str) -> Image.Image:
+    """The caption band: ``lines`` wrapped to ``width``, the outcome's line in colour."""
+    from PIL import Image, ImageDraw
 
     font = _font()
     line_h = _FONT_SIZE + 6
-    band = Image.new(mode, (width, _PAD * 2 + line_h * len(lines)), _BAND)
+    rows: list[tuple[str, tuple[int, int, int]]] = []
+    for line in lines:
+        colour = _TEXT
+        if line.startswith(OUTCOME_PREFIX):
+            colour = _GOOD if line.startswith(f"{OUTCOME_PREFIX}success") else _BAD
+        rows += [(piece, colour) for piece in _wrapped(line, width - 2 * _PAD, font)]
+    band = Image.new(mode, (width, _PAD * 2 + line_h * len(rows)), _BAND)
     draw = ImageDraw.Draw(band)
-    for i, line in enumerate(lines):
-        draw.text((_PAD, _PAD + i * line_h), line, fill=_TEXT, font=font)
-    return band.tobytes()
+    for i, (text, colour) in enumerate(rows):
+        draw.text((_PAD, _PAD + i * line_h), text, fill=colour, font=font)
+    return band
 
 
-def _with_caption_reencoded(png: bytes, lines: Sequence[str]) -> bytes:
-    """The same picture for any PNG Pillow reads: decoded, then encoded again."""
-    from PIL import Image
+def _draw_labels(page: Image.Image, labels: Sequence[MaskLabel], scale: float) -> None:
+    """Each label in its masked box (clipped to it), so that no page pixel outside is touched."""
+    from PIL import ImageDraw
 
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    band = _band(image.width, lines, "RGB")
-    band_h = len(band) // (image.width * 3)
-    out = Image.new("RGB", (image.width, image.height + band_h + 1), (0, 0, 0))
-    out.paste(Image.frombytes("RGB", (image.width, band_h), band), (0, 0))
-    out.paste(image, (0, band_h + 1))
-    buf = io.BytesIO()
-    out.save(buf, format="PNG", optimize=False, compress_level=1)
-    return buf.getvalue()
+    font = _font(_LABEL_SIZE)
+    draw = ImageDraw.Draw(page)
+    for label in labels:
+        left, top = round(label.x * scale), round(label.y * scale)
+        right = min(page.width, round((label.x + label.width) * scale))
+        bottom = min(page.height, round((label.y + label.height) * scale))
+        # 2 px inside the box: Playwright's mask and the box may differ by a rounding
+        left, top, right, bottom = left + 2, top + 2, right - 2, bottom - 2
+        if right - left < 12 or bottom - top < _LABEL_SIZE + 4 or left < 0 or top < 0:
+            continue  # off screen or too small to hold a word
+        _text_in_box(draw, (left, top, right, bottom), label.label, font)
+
+
+def _text_in_box(
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+) -> None:
+    left, top, right, bottom = box
+    while text and font.getlength(text) > right - left - 6:
+        text = text[:-1]
+    if not text:
+        return
+    y = top + (bottom - top - _LABEL_SIZE) // 2 - 1
+    draw.text((left + 4, max(top, y)), text, fill=_LABEL_TEXT, font=font)

@@ -21,7 +21,7 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Locator, Page
 
-from bot.evidence.caption import with_caption
+from bot.evidence.caption import MASK_COLOR, MaskLabel, with_caption
 from bot.evidence.files import safe_capture, safe_capture_async, write_json, write_private
 from bot.evidence.rawdir import make_raw_dir, remove_raw_dir
 from bot.evidence.scrub import scrub_har, scrub_trace
@@ -49,6 +49,24 @@ async def _in_thread(fn: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(contextvars.copy_context().run, fn)
 
 
+#: what each masked field hides, as its label in the screenshot says
+_FIELD_LABELS = {
+    "mobile": "mobile (masked)",
+    "code": "code (masked)",
+    "id_last6": "ID digits (masked)",
+}
+
+
+async def _boxes(field: str, box: Locator) -> list[MaskLabel]:
+    """Where ``box`` is on the viewport now (no wait: a field that is gone has no label)."""
+    rects = await box.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.x, r.y, r.width, r.height]; })"
+    )
+    label = _FIELD_LABELS.get(field, f"{field} (masked)")
+    return [MaskLabel(label, *rect) for rect in rects]
+
+
 class Recorder:
     """Collects the evidence of one run into ``run_dir`` and keeps the list of what it wrote."""
 
@@ -69,6 +87,8 @@ class Recorder:
         self.trace = trace
         self.har = har
         self.evidence: list[str] = []
+        #: the form's filled fields (input name, locator): masked in screenshots
+        self.fields: list[tuple[str, Locator]] = []
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
         #: the run was interrupted: a browser step that fails now is expected (logged at info)
         self.interrupted = False
@@ -96,27 +116,49 @@ class Recorder:
                 screenshots=not self.masked, snapshots=self.trace == "on", sources=False
             )
 
+    def mask_field(self, field: str, box: Locator) -> None:
+        """A field of the form that the run is about to fill (``mobile``, ``code``, ``id_last6``):
+        masked in every later screenshot, with a label saying what it hides. Only these hold
+        personal values: the page's other inputs (its 备案查询 search box) are shown as they are.
+        Called before the field is typed into, so no screenshot ever shows a value unmasked."""
+        self.fields.append((field, box))
+
     async def screenshot(self, page: Page | None, name: str) -> None:
         if page is None or page.is_closed():
             return
 
         async def take() -> None:
             assert page is not None
-            mask: list[Locator] = [page.locator("input, textarea")] if self.masked else []
+            fields = self.fields if self.masked else []
+            labels = [label for field, box in fields for label in await _boxes(field, box)]
             # The viewport holds the whole SMS block; full_page would cost a relayout.
-            data = await page.screenshot(mask=mask, timeout=10_000)
+            data = await page.screenshot(
+                mask=[box for _, box in fields], mask_color=MASK_COLOR, timeout=10_000
+            )
             lines = self.caption(name, page.url) if self.caption is not None else None
+            viewport = page.viewport_size
+            width = viewport["width"] if viewport else None
             # Its log lines stay this run's (the run id is a context variable).
             finish = contextvars.copy_context().run
-            future = _finisher().submit(finish, self._finish, name, data, lines)
+            future = _finisher().submit(finish, self._finish, name, data, lines, labels, width)
             self._finishing.append((name, future))
 
         await safe_capture_async(f"screenshot {name}", take, expected=self.interrupted)
 
-    def _finish(self, name: str, data: bytes, lines: list[str] | None) -> bool:
+    def _finish(
+        self,
+        name: str,
+        data: bytes,
+        lines: list[str] | None,
+        labels: list[MaskLabel] | None = None,
+        width: float | None = None,
+    ) -> bool:
         """Caption the screenshot and write it (in the finisher thread); False if not written."""
         if lines is not None:
-            captioned = safe_capture(f"caption {name}", lambda: with_caption(data, lines))
+            captioned = safe_capture(
+                f"caption {name}",
+                lambda: with_caption(data, lines, labels or (), viewport_width=width),
+            )
             data = captioned or data
         path = self.run_dir / name
         return safe_capture(f"screenshot {name}", lambda: write_private(path, data)) is not None

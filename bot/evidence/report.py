@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from bot.evidence.files import private_dir, write_private
 from bot.outcome.model import most_severe
 from bot.privacy import REDACTOR
-from bot.types import Category
+from bot.types import BATCH_PRECEDENCE, Category
 
 __all__ = ["render_report"]
 
@@ -93,7 +93,7 @@ def render_report(
     categories = [row.category for row in rows]
     counts = Counter(categories)
     worst = most_severe(categories)
-    summary = [(cat.value, counts[cat]) for cat in sorted(counts, key=lambda c: -c.exit_code)]
+    summary = [(cat.value, counts[cat]) for cat in BATCH_PRECEDENCE if counts[cat]]
     env = Environment(
         loader=PackageLoader("bot.evidence", "templates"),
         autoescape=True,
@@ -184,7 +184,8 @@ def _when(moment: datetime) -> str:
 
 
 def _budget(value: Any) -> str:
-    """ "2 of about 5 failures recorded" for the person (the ledger's count at report time)."""
+    """ "2 of about 5 failures recorded" for the person, as the ledger counted them when the run
+    settled (recorded in its result.json)."""
     if not isinstance(value, Mapping):
         return ""
     recorded, limit = value.get("recorded"), value.get("limit")

@@ -36,8 +36,11 @@ def _name(run: Run) -> str:
 def junit_xml(runs: Sequence[Run], *, suite: str = "icpbot run") -> str:
     """One ``<testcase>`` per run, named by its scenario; a non-success outcome is a
     ``<failure>`` whose type is the category and whose message has the status and the English
-    message."""
-    failures = sum(1 for r in runs if (r.get("outcome") or {}).get("category") != "success")
+    message, except a run ``stopped`` before anything was sent: ``<skipped>`` (not done, nothing
+    to check)."""
+    categories = [(r.get("outcome") or {}).get("category") for r in runs]
+    skipped = sum(1 for c in categories if c == "stopped")
+    failures = sum(1 for c in categories if c not in ("success", "stopped"))
     total_time = sum(float(r.get("duration_s") or 0) for r in runs)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     root = ET.Element(
@@ -55,7 +58,7 @@ def junit_xml(runs: Sequence[Run], *, suite: str = "icpbot run") -> str:
         tests=str(len(runs)),
         failures=str(failures),
         errors="0",
-        skipped="0",
+        skipped=str(skipped),
         time=f"{total_time:.3f}",
         timestamp=stamp,
     )
@@ -74,10 +77,11 @@ def junit_xml(runs: Sequence[Run], *, suite: str = "icpbot run") -> str:
             status = _s(outcome.get("status"))
             failure = ET.SubElement(
                 case,
-                "failure",
-                type=category,
+                "skipped" if category == "stopped" else "failure",
                 message=f"{category} ({status}): {_s(outcome.get('message'))}",
             )
+            if category != "stopped":
+                failure.set("type", category)
             failure.text = "\n".join(
                 line
                 for line in (
@@ -135,6 +139,7 @@ def _run_summary(index: int, run: Run) -> dict[str, Any]:
         "site_status": outcome.get("site_status"),
         "exit_code": run.get("exit_code"),
         "submitted": outcome.get("submitted"),
+        "failure_budget": run.get("failure_budget"),
         "message": outcome.get("message"),
         "next_step": outcome.get("next_step"),
         "progress": run.get("progress"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.types import Category, Submitted
+from bot.types import Category, Submitted, batch_category
 
 __all__ = ["Outcome", "most_severe"]
 
@@ -45,7 +45,6 @@ class Outcome(BaseModel):
 
 
 def most_severe(categories: list[Category]) -> Category:
-    """The category whose exit code a multi-scenario invocation returns."""
-    if not categories:
-        return Category.success
-    return max(categories, key=lambda c: c.exit_code)
+    """The category whose exit code a multi-scenario invocation returns: the first of
+    :data:`~bot.types.BATCH_PRECEDENCE` among ``categories`` (budget-spending failures first)."""
+    return batch_category(categories)

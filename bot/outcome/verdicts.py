@@ -16,6 +16,8 @@ from bot.privacy import REDACTOR
 from bot.types import CaptchaMode, Category, Submitted
 
 __all__ = [
+    "STAGE_WORDS",
+    "SUBMITTED_WORDS",
     "bad_reply",
     "barrier",
     "browser_gone",
@@ -35,6 +37,7 @@ __all__ = [
     "page_validation",
     "session_expired",
     "site_message_before_send",
+    "stage_words",
     "unknown_unexpected",
 ]
 
@@ -181,15 +184,30 @@ def not_finished() -> Outcome:
 
 
 def invalid_input(problems: list[Problem]) -> Outcome:
+    variables = [p.variable for p in problems if p.variable]
+    if variables and len(variables) == len(problems):
+        names = list(dict.fromkeys(variables))
+        plural = "s" if len(names) > 1 else ""
+        fix = f"Set the environment variable{plural} {', '.join(names)} to a valid value{plural}"
+    elif variables:
+        fix = "Set the environment variables named and fix the file at the lines and keys named"
+    else:
+        fix = "Fix the file at the line and key named"
     return outcome(
         Category.invalid_input,
         "invalid_input",
         "The scenario was refused before any browser started: "
         + "; ".join(str(p) for p in problems),
-        "Fix the file at the line and key named, then run again. Nothing was sent.",
+        f"{fix}, then run again. Nothing was sent.",
         details={
             "problems": [
-                {"file": p.file, "line": p.line, "key": p.key, "message": p.message}
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "key": p.key,
+                    "message": p.message,
+                    **({"variable": p.variable} if p.variable else {}),
+                }
                 for p in problems
             ]
         },
@@ -289,14 +307,51 @@ def envelope_error(
     )
 
 
+#: What a run was doing in each of its stages (``RunResult.progress``), as the operator reads it;
+#: "while …" in messages, the progress display's words. Internal stage names never reach the
+#: console.
+STAGE_WORDS: dict[str, str] = {
+    "started": "starting",
+    "guard_passed": "starting the browser",
+    "browser_started": "loading the page",
+    "page_loaded": "filling the form",
+    "form_filled": "about to submit",
+    "pacing": "waiting for the site's pacing",
+    "submit_clicked": "waiting for the submission to leave the browser",
+    "captcha_shown": "waiting for a person to pass the security check",
+    "captcha_passed": "sending after the security check",
+    "request_sent": "waiting for the site's reply",
+    "reply_received": "reading the site's answer",
+    "no_reply": "recording the outcome",
+    "refused": "recording the outcome",
+    "refused_input": "checking the input",
+}
+
+
+def stage_words(stage: str) -> str:
+    """``stage`` in English ("loading the page"), for any stage name."""
+    return STAGE_WORDS.get(stage, stage.replace("_", " "))
+
+
+#: The one wording of ``submitted``, everywhere it is said in a sentence.
+SUBMITTED_WORDS: dict[str, str] = {
+    "no": "Nothing was sent.",
+    "maybe": "The submission may have been sent.",
+    "yes": "The submission was sent.",
+}
+
+
 def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
+    """Ctrl-C or SIGTERM. Before anything left the browser it is ``stopped`` (nothing to check,
+    run it again); after the click it is ``unknown`` (the submission may have been sent)."""
+    submitted: Submitted = "maybe" if sent else "no"
     return outcome(
-        Category.unknown,
+        Category.unknown if sent else Category.stopped,
         "interrupted",
-        f"Interrupted by {by} at stage {stage!r}."
-        + (" The submission had been sent." if sent else " Nothing had been sent."),
+        f"Interrupted by {by} while {stage_words(stage)}. {SUBMITTED_WORDS[submitted]}",
         "Check the filing's status before running again." if sent else "Run it again.",
-        submitted="maybe" if sent else "no",
+        submitted=submitted,
+        details={"stage": stage},
     )
 
 

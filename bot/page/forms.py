@@ -8,6 +8,7 @@ change. Page objects never submit twice: :meth:`FormTab.click_submit` clicks onc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -57,11 +58,16 @@ class FormTab:
             values.append((field_name, element, value.reveal()))  # a Secret: its characters
         return values
 
-    async def fill(self, inputs: Inputs) -> list[Locator]:
-        """Fill every field; returns their locators (to mask them in screenshots)."""
+    async def fill(
+        self, inputs: Inputs, on_field: Callable[[str, Locator], None] | None = None
+    ) -> list[Locator]:
+        """Fill every field; returns their locators. ``on_field(name, locator)`` is called for
+        each field before it is typed into (to mask it in screenshots)."""
         filled: list[Locator] = []
         for field_name, element, value in self.field_values(inputs):
             box = await self.resolver.resolve(element)
+            if on_field is not None:
+                on_field(field_name, box)
             await box.fill(value)
             # maxlength or an input filter on the page may have changed what was typed.
             if await box.input_value() != value:

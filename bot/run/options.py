@@ -108,6 +108,9 @@ class RunResult:
     evidence: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     selectors_matched: dict[str, str] = field(default_factory=dict)
+    #: the person's failure budget when this run settled (``recorded``, ``pending``, ``limit``):
+    #: what the report, the summaries and result.json show for this run, never a later count
+    failure_budget: dict[str, int] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -144,6 +147,7 @@ class RunResult:
             "progress": self.progress,
             "warnings": self.warnings,
             "selectors_matched": self.selectors_matched,
+            "failure_budget": self.failure_budget,
             "evidence": sorted(self.evidence),
         }
 

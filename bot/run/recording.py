@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 
 from bot.config.scenario import Scenario
-from bot.evidence.caption import caption_lines
+from bot.evidence.caption import OUTCOME_PREFIX, caption_lines
 from bot.evidence.files import safe_capture, safe_capture_async
 from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
-from bot.privacy import REDACTOR, logger
+from bot.privacy import REDACTOR, logger, mask_mobile
 from bot.run.options import RunEvent, RunOptions, RunResult, now
 from bot.run.pacing import Pacer
 from bot.run.person import PersonAtCheck
@@ -52,6 +52,15 @@ class RunRecording:
         if self.options.notify:
             self.options.notify(REDACTOR(line))
 
+    def warn(self, warning: str) -> None:
+        """A warning about this run: kept in result.json, and said once, naming the scenario and
+        the (masked) person, since in a batch the lines of several runs interleave."""
+        if warning in self.result.warnings:
+            return
+        self.result.warnings.append(warning)
+        who = f"{self.scenario.name} ({mask_mobile(self.scenario.inputs.mobile)})"
+        self.notify(f"WARNING: {who}: {warning}")
+
     def stage(self, name: str) -> None:
         self.result.progress = name
         logger.debug("progress: {}", name)
@@ -65,6 +74,13 @@ class RunRecording:
     def _caption(self, shot: str, url: str) -> list[str]:
         """The caption under a screenshot: who, when, where, what (values masked)."""
         inputs = self.result.to_json()["inputs"]
+        o = self.result.outcome
+        decided = o.status != "not_finished"  # final.png: the outcome, in the result's words
+        outcome = [
+            f"{OUTCOME_PREFIX}{o.category.value} (status {o.status}, exit {o.exit_code}) · "
+            f"submitted: {o.submitted}",
+            o.message,
+        ]
         return caption_lines(
             run_id=self.result.run_id,
             moment=now(),
@@ -72,6 +88,7 @@ class RunRecording:
             action=str(self.scenario.action),
             shot=shot,
             values=[(k, str(v)) for k, v in inputs.items() if v],
+            outcome=outcome if decided else (),
         )
 
     async def record(self, *, interrupted: bool = False) -> None:
@@ -127,8 +144,10 @@ class RunRecording:
         self.person.ended(outcome)  # the person who passed the check reads how it ended
         if self.claim is not None:
             claim, self.claim = self.claim, None
-            # also frees the person; in a thread: a slow disk or database stops no other run
+            # also frees the person; in a thread: a slow disk or database stops no other run.
+            # The budget is read there too: this run's figures, not the report's later ones.
             await asyncio.to_thread(claim.finish, outcome.category, outcome.site_status)
+            self.result.failure_budget = claim.budget
         if self.paced and self.pacer is not None:
             self.paced = False
             await self.pacer.release()

@@ -26,8 +26,6 @@ from bot.run.batch import Batch
 from bot.run.options import RunOptions, RunResult, new_run_id, now
 from bot.run.pacing import is_local, site_key
 from bot.run.signals import Engine, finish_shielded, run_blocking
-from bot.safety.budget import SITE_FAILURE_LIMIT
-from bot.safety.ledger import open_ledger
 
 T = TypeVar("T")
 
@@ -224,29 +222,11 @@ def invalid_input_result(options: RunOptions, source: str, error: ConfigError) -
 def run_records(
     results: Sequence[RunResult], state_dir: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Each result as its ``result.json`` content plus its folder (``dir``) and the person's
-    failure budget as the ledger tells it now (``failure_budget``; best effort)."""
-    budgets = safe_capture("failure budget", lambda: _budgets(results, state_dir)) or {}
-    return [
-        {**r.to_json(), "dir": r.run_dir, "failure_budget": budgets.get(r.run_id)} for r in results
-    ]
-
-
-def _budgets(results: Sequence[RunResult], state_dir: Path | None) -> dict[str, dict[str, int]]:
-    with_person = [r for r in results if r.scenario is not None]
-    if not with_person:
-        return {}
-    out: dict[str, dict[str, int]] = {}
-    with open_ledger(state_dir) as ledger:
-        for r in with_person:
-            assert r.scenario is not None
-            person = ledger.person_key(r.scenario.inputs.mobile, r.scenario.inputs.id_last6)
-            out[r.run_id] = {
-                "recorded": ledger.failures_since_success(person),
-                "pending": ledger.pending_since_success(person),
-                "limit": SITE_FAILURE_LIMIT,
-            }
-    return out
+    """Each result as its ``result.json`` content plus its folder (``dir``). The person's failure
+    budget is the one the run recorded when it settled (``failure_budget``), so a later run of the
+    same person in the batch never changes an earlier row. (``state_dir`` is no longer read.)"""
+    del state_dir
+    return [{**r.to_json(), "dir": r.run_dir} for r in results]
 
 
 def write_report(

@@ -175,8 +175,7 @@ class ScenarioRun(RunRecording):
             )
         )
         for warning in self.claim.warnings:
-            self.result.warnings.append(warning)
-            self.notify(f"WARNING: {warning}")
+            self.warn(warning)
         refusal = self.claim.refusal
         if refusal is not None:  # refused, or already verified: nothing to send
             self.stage("refused")
@@ -235,7 +234,8 @@ class ScenarioRun(RunRecording):
             if login and self.session.page.url.endswith(login):
                 raise _SessionExpired from None
             raise
-        await form.fill(self.scenario.inputs)
+        # each field masked in screenshots before it is typed into
+        await form.fill(self.scenario.inputs, on_field=self.recorder.mask_field)
         self.stage("form_filled")
         return form, await form.submit_button()
 

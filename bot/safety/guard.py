@@ -24,7 +24,7 @@ from typing import Any
 from bot.config.scenario import Scenario
 from bot.outcome import verdicts
 from bot.outcome.model import Outcome
-from bot.privacy import mask_mobile
+from bot.privacy import logger, mask_mobile
 from bot.safety.budget import SITE_FAILURE_LIMIT, GuardDecision, check_submission
 from bot.safety.ledger import open_ledger
 from bot.safety.store import LedgerEntry, LedgerStore, PersonLock, local_time
@@ -60,6 +60,9 @@ class Claim:
         #: English lines for the operator (no personal values)
         self.warnings = warnings
         self.decision = decision
+        #: the person's failure budget once the run settled (:meth:`finish`) or was refused:
+        #: ``{"recorded", "pending", "limit"}``, the figures at this run's end; None if unread
+        self.budget: dict[str, int] | None = None
         self.sending = False
         self._lock = lock
         self._owns_ledger = owns_ledger
@@ -84,8 +87,22 @@ class Claim:
             if self.attempt_id is not None:
                 attempt_id, self.attempt_id = self.attempt_id, None
                 self.ledger.finish(attempt_id, str(category), site_status)
+                self.read_budget()
         finally:
             self.release()
+
+    def read_budget(self) -> dict[str, int] | None:
+        """The person's failure budget as the ledger counts it now, kept in :attr:`budget`
+        (best effort: a ledger that fails here leaves it None, the outcome stands)."""
+        try:
+            self.budget = {
+                "recorded": self.ledger.failures_since_success(self.person),
+                "pending": self.ledger.pending_since_success(self.person),
+                "limit": SITE_FAILURE_LIMIT,
+            }
+        except Exception as exc:  # evidence, not the outcome
+            logger.warning("failure budget not read: {}", type(exc).__name__)
+        return self.budget
 
     def release(self) -> None:
         """Free the lock without recording anything: the attempt stays as it is (a ``pending``
@@ -208,6 +225,7 @@ def claim_run(
     if got.granted:
         got._owns_ledger = True
     else:
+        got.read_budget()  # the figures at the refusal, for its result
         ledger.close()
     return got
 

@@ -283,10 +283,16 @@ def _ensure_private_dir(path: Path) -> None:
             return
     if not path.is_dir():
         raise ConfigError("the icpbot state folder is not a folder", path=path)
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+    if stat.S_IMODE(path.stat().st_mode) & 0o077 and path not in _WARNED_OPEN:
         # Not tightened here: ICPBOT_STATE_DIR may point at a folder the user shares on purpose.
-        # The files inside are 0600 either way.
+        # The files inside are 0600 either way. Said once per process: every run opens the
+        # ledger (a batch many times), and the folder is the same for all of them.
+        _WARNED_OPEN.add(path)
         logger.warning("state folder {} is readable by other users; 0700 is advised", path)
+
+
+#: state folders already warned about (their mode), in this process
+_WARNED_OPEN: set[Path] = set()
 
 
 def _touch_private(path: Path) -> None:

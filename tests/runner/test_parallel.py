@@ -60,9 +60,26 @@ def test_a_parallel_batch_keeps_order_and_never_runs_a_person_twice_at_once(
     assert [r["category"] for r in doc["runs"]] == [
         "success", "wrong_info", "wrong_info", "success", "success"
     ]  # fmt: skip
+    assert [r["exit_code"] for r in doc["runs"]] == [0, 10, 10, 0, 0]
+    # Each row's budget is the one at that run's end, not the count when the report was written
+    # (by then p3-right's success had reset it): in --json, result.json and the report alike.
+    recorded = [r["failure_budget"]["recorded"] for r in doc["runs"]]
+    assert recorded == [0, 1, 2, 0, 0]
+    results = _results(out)
+    assert [results[n]["failure_budget"]["recorded"] for n in names] == recorded  # type: ignore[index]
+    [report] = out.glob("report-*.html")
+    html = report.read_text(encoding="utf-8")
+    assert html.count("1 of about 5 failures recorded") == 1
+    assert html.count("2 of about 5 failures recorded") == 1
+    # A warning names its scenario and the masked person, once each.
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert any(
+        line.startswith("WARNING: p3-wrong-b (138****0003): 1 failed verification")
+        for line in warnings
+    ), proc.stderr
+    assert len(warnings) == len(set(warnings)), proc.stderr
 
     # The three rows of one person ran one after the other, in input order; none was refused.
-    results = _results(out)
     spans = [
         (datetime.fromisoformat(str(results[n]["started_at"])),
          datetime.fromisoformat(str(results[n]["finished_at"])))

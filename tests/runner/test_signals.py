@@ -39,7 +39,17 @@ MOMENTS = [
     ("recording the outcome", signal.SIGINT),
     ("recording the outcome", signal.SIGTERM),
 ]
-_OWN = ("DEBUG ", "INFO ", "WARNING ", "ERROR ", "interrupted", "unknown ", "success ", "report: ")
+_OWN = (
+    "DEBUG ",
+    "INFO ",
+    "WARNING ",
+    "ERROR ",
+    "interrupted",
+    "unknown ",
+    "stopped ",
+    "success ",
+    "report: ",
+)
 _NOISE = ("Traceback", "Future exception", "Exception ignored", "TargetClosedError", "asyncio")
 
 
@@ -94,7 +104,7 @@ def test_a_signal_at_any_moment_leaves_one_result_and_no_noise(
         os.killpg(proc.pid, sig)
     else:
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=90)
+    stdout, err = proc.communicate(timeout=90)
     printed = "".join(seen) + err
     assert proc.returncode == 128 + sig, printed[-3000:]
     # icpbot's own lines (a level, then the message) may name an error; nothing else may appear
@@ -106,9 +116,18 @@ def test_a_signal_at_any_moment_leaves_one_result_and_no_noise(
     assert saved["progress"]
     sent = len(site.submissions())
     assert sent <= 1
-    if saved["outcome"]["status"] == "interrupted":
-        assert saved["outcome"]["submitted"] in (("maybe",) if sent else ("no", "maybe"))
-    assert list(out.glob("report-*.html")), "no report"
+    outcome = saved["outcome"]
+    if outcome["status"] == "interrupted":
+        assert outcome["submitted"] in (("maybe",) if sent else ("no", "maybe"))
+        # One truth: nothing sent is "stopped", may have been sent is "unknown", in every place
+        expected = {"no": ("stopped", 27), "maybe": ("unknown", 23)}[outcome["submitted"]]
+        assert (outcome["category"], saved["exit_code"]) == expected
+        [line] = [ln for ln in stdout.splitlines() if ln.startswith(expected[0] + " ")]
+        assert f"(submitted: {outcome['submitted']}, exit {expected[1]})" in line
+        assert outcome["message"] in line
+        assert "'" + saved["progress"] + "'" not in printed + stdout  # no internal stage names
+    [report] = out.glob("report-*.html")
+    assert outcome["category"] in report.read_text()
     ledger = state_dir / "ledger.sqlite3"
     if ledger.exists():  # a run stopped before its guard has no ledger yet
         with sqlite3.connect(ledger) as db:
