@@ -212,10 +212,11 @@ class ApiHandler(Handler):
     def submission(self, endpoint: str, raw: bytes) -> None:
         body = parse_json(raw)
         headers = {k.lower(): v for k, v in self.headers.items()}
+        wake = self.site.slow_wake  # before it is logged: a reset from then on ends a slow reply
         entry = self.site.record(
             endpoint, body if body is not INVALID else raw.decode("utf-8", "replace"), headers
         )
-        answered, fault = self.apply_fault(endpoint, api=True, entry=entry)
+        answered, fault = self.apply_fault(endpoint, api=True, entry=entry, wake=wake)
         if answered:
             return
         http, payload = self.decide(endpoint, body)

@@ -130,7 +130,11 @@ class Handler(BaseHTTPRequestHandler):
     # -- faults ------------------------------------------------------------------------------
 
     def apply_fault(
-        self, endpoint: str, api: bool, entry: dict[str, Any] | None = None
+        self,
+        endpoint: str,
+        api: bool,
+        entry: dict[str, Any] | None = None,
+        wake: threading.Event | None = None,
     ) -> tuple[bool, Fault | None]:
         """Apply the endpoint's fault. True when it has answered (or dropped) the request.
 
@@ -145,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.site.lock:
                 entry["reply"]["http"] = fault_status(fault)
         if fault.kind == "slow":
-            if not self.site.hold_back(float(fault.arg or 0)):  # the fault IS a slow server
+            if not self.site.hold_back(float(fault.arg or 0), wake):  # the fault IS a slow server
                 self.drop()  # the mock was reset meanwhile: this request is gone
                 return True, fault
             return False, fault

@@ -138,12 +138,18 @@ class Site:
         self.state.load(self.initial_filings)
         wake.set()  # a reply still held back belongs to before the reset: it is never sent
 
-    def hold_back(self, seconds: float) -> bool:
-        """Wait like a slow server; False when a reset came meanwhile (then the request must
-        not be answered, nor change the filings that the reset loaded)."""
+    @property
+    def slow_wake(self) -> threading.Event:
+        """Set by the next reset: a request takes it when it arrives, so that a reset between
+        its arrival and its wait still ends it."""
         with self.lock:
-            wake = self._slow_wake
-        return not wake.wait(seconds)
+            return self._slow_wake
+
+    def hold_back(self, seconds: float, wake: threading.Event | None = None) -> bool:
+        """Wait like a slow server; False when a reset came meanwhile (then the request must
+        not be answered, nor change the filings that the reset loaded). ``wake``: the request's
+        :attr:`slow_wake`, taken when it arrived."""
+        return not (wake or self.slow_wake).wait(seconds)
 
     def record(self, endpoint: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
         with self.lock:
