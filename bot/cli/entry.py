@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import suppress
+from typing import Any
 
 __all__ = ["main"]
 
@@ -49,6 +50,7 @@ def _main() -> None:
         sys.stdout.write(f"icpbot {__version__}\n")
         return
     command = _first_command(argv)
+    early = _start_driver_early() if command == "run" else None
     from bot.cli.app import main as cli_main
 
     try:
@@ -56,7 +58,39 @@ def _main() -> None:
     except SystemExit as done:
         if command != "run":
             raise
+        if early is not None:
+            from bot.run.signals import end_early
+
+            end_early(early.close)  # only when the command ended before it ran anything
         _exit_now(done)
+
+
+def _start_driver_early() -> Any:
+    """For ``icpbot run``: Playwright's driver (a Node.js process, not a browser) starts on the
+    loop the run will use while a thread imports the rest of icpbot; the command takes both
+    (``bot.cli.run.EARLY_POOL``). Nothing is read or validated here, no browser starts."""
+    from bot.page.browser import LazyBrowser
+    from bot.run.signals import begin_early
+
+    pool = LazyBrowser()
+
+    async def start() -> None:
+        try:
+            await pool.start_driver()
+        except Exception:  # the run itself reports a missing or broken Playwright
+            return
+
+    begin_early(start, _import_the_rest)
+    import bot.cli.run
+
+    bot.cli.run.EARLY_POOL = pool
+    return pool
+
+
+def _import_the_rest() -> None:
+    import bot.cli.app
+    import bot.config.scenario
+    import bot.run.runner  # noqa: F401
 
 
 def _exit_now(done: SystemExit) -> None:

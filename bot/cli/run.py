@@ -51,7 +51,10 @@ if TYPE_CHECKING:
     from bot.run.options import RunOptions, RunResult
     from bot.run.runner import SharedBrowser
 
-__all__ = ["run"]
+__all__ = ["EARLY_POOL", "run"]
+
+#: a launcher whose driver ``bot.cli.entry`` started on the loop the run goes on with
+EARLY_POOL: LazyBrowser | None = None
 
 
 @app.command()
@@ -350,7 +353,11 @@ class _Invocation:
         from bot.page.browser import LazyBrowser
         from bot.run.signals import finish_shielded
 
-        pool = self.shared.launcher if self.shared else LazyBrowser(self.options.browser)
+        if self.shared:
+            pool = self.shared.launcher
+        else:
+            pool = EARLY_POOL or LazyBrowser()
+            pool.explicit = self.options.browser
         driver = None if self.shared else asyncio.ensure_future(self._start_driver(pool))
         relay = None
         if self.listen is not None:

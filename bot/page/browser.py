@@ -315,6 +315,7 @@ class LazyBrowser:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._starting: asyncio.Task[Browser] | None = None
+        self._driver_starting: asyncio.Future[None] | None = None
 
     async def start_driver(self) -> Playwright:
         """Start Playwright's driver process (not a browser) ahead of need; return it.
@@ -322,14 +323,23 @@ class LazyBrowser:
         The CLI starts it while the scenarios are checked: the driver's start-up is mostly
         waiting for a Node.js process, time the checks can use.
         """
-        if self._playwright is None:
-            cm = async_playwright()
-            playwright = await cm.__aenter__()
-            if self._playwright is None:
-                self._pw_cm, self._playwright = cm, playwright
-            else:  # another caller won the race: keep one driver
-                await cm.__aexit__(None, None, None)
+        while self._playwright is None:
+            if self._driver_starting is None:
+                self._driver_starting = asyncio.ensure_future(self._start_driver())
+            starting = self._driver_starting
+            try:
+                await asyncio.shield(starting)
+            finally:
+                if starting.done() and self._driver_starting is starting:
+                    self._driver_starting = None
+                    if not starting.cancelled():
+                        starting.exception()  # retrieved: the caller that awaited it raises it
         return self._playwright
+
+    async def _start_driver(self) -> None:
+        cm = async_playwright()
+        self._playwright = await cm.__aenter__()
+        self._pw_cm = cm
 
     @property
     def endpoint(self) -> str | None:
@@ -395,6 +405,10 @@ class LazyBrowser:
 
     async def close(self) -> None:
         """Close the browser and stop the driver (each step best effort)."""
+        if self._driver_starting is not None:  # a start under way: let it finish, then stop it
+            with suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(self._driver_starting)
+            self._driver_starting = None
         browser, cm = self._browser, self._pw_cm
         self._browser = None
         self._pw_cm = None

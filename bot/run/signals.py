@@ -27,7 +27,9 @@ from bot.privacy import logger
 __all__ = [
     "Engine",
     "Interruption",
+    "begin_early",
     "current_interruption",
+    "end_early",
     "finish_shielded",
     "run_blocking",
     "stop_on_sigterm",
@@ -113,9 +115,41 @@ def run_blocking(make: Callable[[], Coroutine[Any, Any, T]], *, engine: Engine |
         return temporary.call(make)
 
 
+_EARLY: list[asyncio.Runner] = []  # the loop begin_early() made, until run_blocking takes it
+
+
+def begin_early(
+    start: Callable[[], Coroutine[Any, Any, Any]], meanwhile: Callable[[], None]
+) -> None:
+    """Make the main thread's loop now and run ``start()`` on it (e.g. start Playwright's
+    driver, a Node.js process) while a thread runs ``meanwhile()`` (e.g. imports); the next
+    :func:`run_blocking` in this thread goes on with that loop, its tasks and signal handlers.
+    ``start`` must raise nothing (it is not awaited here). Main thread, no loop running."""
+    runner = asyncio.Runner()
+    loop = runner.get_loop()
+    started = loop.create_task(start())
+    try:
+        loop.run_until_complete(asyncio.to_thread(meanwhile))
+    except BaseException:
+        started.cancel()
+        runner.close()
+        raise
+    _EARLY.append(runner)
+
+
+def end_early(stop: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
+    """Close the loop of :func:`begin_early` if no :func:`run_blocking` took it (a command that
+    ended before running), after ``stop()`` on it."""
+    while _EARLY:
+        runner = _EARLY.pop()
+        with runner:
+            if stop is not None:
+                runner.run(stop())
+
+
 def _run_here(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     interruption = Interruption()
-    with asyncio.Runner() as runner:
+    with _EARLY.pop() if _EARLY else asyncio.Runner() as runner:
         loop = runner.get_loop()
         context = contextvars.copy_context()
         context.run(_CURRENT.set, interruption)
