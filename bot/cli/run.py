@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,13 +41,14 @@ from bot.cli.options import (
     TimeoutArg,
     TraceArg,
 )
-from bot.types import Action, CaptchaMode, Category
+from bot.cli.runout import Refusals, Summaries, refuse, report_and_summaries
+from bot.types import Action, CaptchaMode
 
 if TYPE_CHECKING:
     from bot.config.scenario import Scenario
     from bot.errors import BotError, ConfigError
     from bot.page.browser import LazyBrowser
-    from bot.run.options import RunOptions, RunResult
+    from bot.run.options import RunOptions
     from bot.run.runner import SharedBrowser
 
 __all__ = ["EARLY_POOL", "run"]
@@ -113,7 +113,7 @@ def run(
         ignore_site_pacing=ignore_site_pacing,
     )
     source = _source(scenarios, people, action, template, captcha)
-    summaries = _Summaries(junit, json_out)
+    summaries = Summaries(junit, json_out)
     listen = _handoff_listen(handoff, handoff_listen)
     shared = lent_browser(ctx)
     # A remote browser's window would open on the server's screen, not this one's.
@@ -128,9 +128,6 @@ def run(
     if invocation.error is not None:
         raise fail(invocation.error)
     raise typer.Exit(invocation.code)
-
-
-Refusals = list[tuple[Path, "ConfigError"]]
 
 
 def _handoff_listen(handoff: str | None, listen: str) -> tuple[str, int] | None:
@@ -185,12 +182,6 @@ class _Source:
     action: Action | None
     template: Path | None
     captcha: CaptchaMode | None
-
-
-@dataclass(frozen=True)
-class _Summaries:
-    junit: Path | None
-    json: Path | None
 
 
 def _prepare(options: RunOptions, source: _Source) -> tuple[list[Scenario], Refusals]:
@@ -269,64 +260,6 @@ def _load_people(source: _Source) -> list[Scenario]:
     return load_people(source.people, action=source.action, template=template)
 
 
-def _refuse(
-    options: RunOptions, loaded: list[Scenario], refused: Refusals, summaries: _Summaries
-) -> int:
-    """One bad input stops the whole invocation before any browser starts: nothing half-done."""
-    from bot.run.runner import invalid_input_result
-
-    results = []
-    writable = all(path != options.out_dir for path, _ in refused)
-    for path, problem in refused:
-        for line in problem.problems:
-            echo(f"error: {line}", err=True)
-        if not writable or not path.is_file():
-            continue  # no folder to keep a result in, or nothing read: no folder at all
-        res = invalid_input_result(options, str(path), problem)
-        results.append(res)
-        echo(f"invalid_input     {path}: refused before any browser started -> {res.run_dir}")
-    named = {str(path) for path, _ in refused}
-    others = [sc for sc in loaded if str(sc.source or sc.name) not in named]
-    if others:
-        echo(f"{len(others)} valid scenario(s) were not run either; fix the files above.", err=True)
-    code = Category.invalid_input.exit_code
-    _write_summaries(summaries, results, options, code, report=None)
-    return code
-
-
-def _write_summaries(
-    summaries: _Summaries,
-    results: Sequence[RunResult],
-    options: RunOptions,
-    exit_code: int,
-    *,
-    report: Path | None,
-    records: list[dict[str, Any]] | None = None,
-    interrupted: bool = False,
-) -> None:
-    """The --junit and --json files; a failure to write them is said, never a new exit code."""
-    if summaries.junit is None and summaries.json is None:
-        return
-    from bot.evidence.summary import junit_xml, summary_json, write_summary
-    from bot.run.runner import run_records
-
-    runs = records if records is not None else run_records(results, options.state_dir)
-    wanted: list[tuple[Path | None, Callable[[], str]]] = [
-        (summaries.junit, lambda: junit_xml(runs)),
-        (
-            summaries.json,
-            lambda: summary_json(runs, exit_code=exit_code, interrupted=interrupted, report=report),
-        ),
-    ]
-    for path, build in wanted:
-        if path is None:
-            continue
-        try:
-            write_summary(path, build())
-        except OSError as exc:
-            echo(f"warning: could not write {path}: {exc.strerror}", err=True)
-
-
 class _Invocation:
     """One ``icpbot run``, as a coroutine on the engine's loop: check every input (while
     Playwright's driver starts: a Node.js process, not a browser), run, report. Its exit code
@@ -337,7 +270,7 @@ class _Invocation:
         options: RunOptions,
         source: _Source,
         report: bool,
-        summaries: _Summaries,
+        summaries: Summaries,
         headed: bool | None,
         shared: SharedBrowser | None,
         listen: tuple[str, int] | None = None,
@@ -369,7 +302,7 @@ class _Invocation:
             loaded, refused = await asyncio.to_thread(_prepare, self.options, self.source)
             if refused:
                 self.code = await asyncio.to_thread(
-                    _refuse, self.options, loaded, refused, self.summaries
+                    refuse, self.options, loaded, refused, self.summaries
                 )
                 return
             options = replace(self.options, headed=decide_headed(self.headed, loaded))
@@ -421,39 +354,13 @@ class _Invocation:
                 live.finish(batch.results)
                 interruption = current_interruption()
                 stopped = interruption.signum if interruption else None
-                await finish_shielded(
-                    asyncio.to_thread(_report_and_summaries, options, batch.results, self, stopped)
+                self.code = await finish_shielded(
+                    asyncio.to_thread(
+                        report_and_summaries,
+                        options,
+                        batch.results,
+                        self.report,
+                        self.summaries,
+                        stopped,
+                    )
                 )
-
-
-def _report_and_summaries(
-    options: RunOptions,
-    results: list[RunResult],
-    invocation: _Invocation,
-    stopped: int | None,
-) -> None:
-    from bot.outcome.model import most_severe
-    from bot.run.runner import run_records, write_report
-
-    records = run_records(results, options.state_dir)
-    written = None
-    if invocation.report:
-        written = write_report(results, options.out_dir, records=records)
-        if written is not None:
-            echo(f"report: {written}")
-    if stopped is not None:
-        code = 128 + stopped
-        _write_summaries(
-            invocation.summaries,
-            results,
-            options,
-            code,
-            report=written,
-            records=records,
-            interrupted=True,
-        )
-        invocation.code = code
-        return
-    code = most_severe([r.outcome.category for r in results]).exit_code
-    _write_summaries(invocation.summaries, results, options, code, report=written, records=records)
-    invocation.code = code
