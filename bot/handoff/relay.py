@@ -11,7 +11,6 @@ second), then answers 410; it never serves the check again once the run has ende
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -20,14 +19,12 @@ from playwright.async_api import Locator, Page
 
 from bot.handoff.check import CheckHandoff
 from bot.handoff.server import HandoffServer
-from bot.privacy import logger
 
 __all__ = [
     "ENDED_GRACE_S",
     "OUTCOME_WAIT_S",
     "RelayedCheck",
     "WebRelay",
-    "is_loopback",
     "parse_listen",
 ]
 
@@ -49,15 +46,6 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError("the port must be a number from 0 to 65535")
     return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RelayedCheck:
@@ -94,13 +82,7 @@ class WebRelay:
     async def start(self) -> str:
         """Start the server now (else on the first check); its base URL."""
         async with self._starting:
-            if not self._started:
-                if not is_loopback(self.host):
-                    logger.warning(
-                        "the security-check hand-off listens on {} (not loopback): anyone who "
-                        "can reach it and has a link can act on the check; put it behind TLS",
-                        self.host,
-                    )
+            if not self._started:  # (the server warns when it listens beyond loopback)
                 await self.server.start(self.host, self.port)
                 self._started = True
         return self.server.base_url

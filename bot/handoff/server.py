@@ -156,7 +156,9 @@ class HandoffServer:
             return self.base_url
         if not _is_loopback(host):
             logger.warning(
-                "the security-check hand-off listens on {}, not only on this machine", host
+                "the security-check hand-off listens on {}, not only on this machine: anyone "
+                "who reaches it with a link can act on the check; put TLS in front (README)",
+                host,
             )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
