@@ -188,3 +188,25 @@ def test_in_a_batch_each_waiting_run_has_its_own_link_and_holds_up_no_other(
             proc.kill()
     assert proc.returncode == 21  # nobody passed the two checks: captcha_required
     assert site.submissions() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--handoff", "email"], "--handoff/ICPBOT_HANDOFF must be web or none"),
+        (["--handoff", "web", "--handoff-listen", "8765"], "expected HOST:PORT"),
+        (["--handoff", "web", "--handoff-listen", "127.0.0.1:http"], "port must be a number"),
+    ],
+)
+def test_a_wrong_handoff_setting_is_refused_before_anything_starts(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli.app import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(_scenario(tmp_path)), "--out", str(out), *args])
+    assert result.exit_code == 20, result.output
+    assert says in result.stderr
+    assert not out.exists()
