@@ -212,6 +212,11 @@ class HandoffServer:
         self._ready.set()
         yield
 
+    def serve_at(self, base_url: str) -> None:
+        """Links are made on ``base_url``: for :attr:`app` mounted in another server (``icpbot
+        serve``) instead of :meth:`start`."""
+        self._base_url = base_url.rstrip("/")
+
     # -- checks -------------------------------------------------------------------------------
 
     def register(self, handoff: CheckHandoff) -> str:

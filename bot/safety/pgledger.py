@@ -121,6 +121,8 @@ class _AdvisoryLock(PersonLock):
 class PgLedger(LedgerStore):
     """The ledger in PostgreSQL. One connection per instance: it carries the run locks."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str) -> None:
         self.location = describe_url(url)
         self._held: set[str] = set()

@@ -53,6 +53,15 @@ _ACTIONS: frozenset[str] = frozenset({"verify", "resend"})
 class LedgerStore(LedgerReads):
     """The attempt ledger, whatever keeps it. Every write is one short transaction."""
 
+    #: "sqlite" or "postgresql": the SQL dialect of :meth:`execute` for callers with tables of
+    #: their own in the ledger's database (``icpbot serve``'s queue)
+    dialect: str = "sqlite"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement on the ledger's database (``?`` placeholders, in either back end); its
+        cursor. Inside :meth:`transaction` when it must be atomic with others."""
+        return self._execute(sql, params)
+
     # -- keys -----------------------------------------------------------------------------------
 
     def person_key(self, mobile: str, id_last6: str) -> str:

@@ -1,0 +1,159 @@
+"""``icpbot serve``'s process: the app on uvicorn and the workers, on one asyncio loop (the
+engine's), with one browser started on first need.
+
+Cancelled (SIGTERM or Ctrl-C through :func:`bot.run.signals.run_blocking`), it stops taking
+runs, lets every running run record its outcome (a run stopped before its click is queued again
+for the next start), then stops serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from bot import defaults
+from bot.handoff import HandoffServer
+from bot.page.browser import LazyBrowser
+from bot.privacy import logger
+from bot.run.options import RunOptions
+from bot.run.signals import finish_shielded
+from bot.safety.ledger import open_ledger
+from bot.serve.app import create_app
+from bot.serve.context import Context
+from bot.serve.relay import ServiceRelay
+from bot.serve.service import Service
+from bot.serve.store import RunState, ServeStore
+from bot.serve.worker import Worker
+
+__all__ = ["ServeConfig", "open_service", "serve"]
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = defaults.BASE_URL
+    out_dir: Path = defaults.OUT_DIR
+    parallel: int = 4
+    captcha_timeout_s: float = 600.0
+    public_url: str | None = None
+    browser: str | None = None
+    connect: str | None = None
+
+
+def open_service(base_url: str = defaults.BASE_URL) -> Service:
+    """The service on this process's ledger (``ICPBOT_LEDGER_URL`` or the state folder)."""
+    return Service(ServeStore(open_ledger()), base_url)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: icpbot owns SIGINT and SIGTERM (its public hook,
+    as in :mod:`bot.handoff.server`)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(256)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
+    """Serve until cancelled; ``ready(url)`` once the port answers."""
+    service = await asyncio.to_thread(open_service, config.base_url)
+    store = service.store
+    handoffs = HandoffServer()
+    ctx: Context
+
+    def on_check(run_id: str, what: str) -> None:
+        state: RunState = "needs_person" if what == "opened" else "running"
+        phase = "check" if what == "opened" else "passed"
+
+        async def write() -> None:
+            await asyncio.to_thread(store.set_state, run_id, state, phase)
+            ctx.bump()
+
+        asyncio.get_running_loop().create_task(write())
+
+    relay = ServiceRelay(handoffs, on_check)
+    launcher = LazyBrowser(config.browser, connect=config.connect)
+    options = RunOptions(
+        out_dir=config.out_dir,
+        captcha_timeout_s=config.captcha_timeout_s,
+        parallel=config.parallel,
+        relay=relay,
+    )
+    worker = Worker(store, service.sealer, options, launcher, changed=lambda: ctx.bump())
+    ctx = Context(service, relay, kick=worker.wake.set, public_base=config.public_url)
+    sock = _bind(config.host, config.port)
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{shown}:{sock.getsockname()[1]}"
+    handoffs.serve_at(config.public_url or base)
+    app = create_app(ctx, handoffs)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            server_header=False,
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+            timeout_graceful_shutdown=5,
+            limit_concurrency=1000,
+        )
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="serve-http")
+    working = asyncio.create_task(worker.run(), name="serve-workers")
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the server stopped while starting")
+            await asyncio.sleep(0.02)  # uvicorn's own start-up flag: no event to wait on
+        ready(f"{base}/")
+        await asyncio.wait({serving, working}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (serving, working):
+            if task.done():
+                task.result()
+    finally:
+        await finish_shielded(_stop(server, serving, working, launcher, store))
+
+
+async def _stop(
+    server: uvicorn.Server,
+    serving: asyncio.Task[None],
+    working: asyncio.Task[None],
+    launcher: LazyBrowser,
+    store: ServeStore,
+) -> None:
+    """No new run; running runs record their outcome; then the server and the browser stop."""
+    working.cancel()
+    with contextlib.suppress(BaseException):
+        await working
+    server.should_exit = True
+    with contextlib.suppress(BaseException):
+        await serving
+    with contextlib.suppress(Exception):
+        await launcher.close()
+    await asyncio.to_thread(store.close)
+    logger.info("icpbot serve stopped")

@@ -1,0 +1,325 @@
+"""What the API, the operator's pages and the customer's page do, whatever door they come in by:
+check and queue a run, create and check tokens, operators and links.
+
+Every value is checked as a scenario file's would be (:mod:`bot.config.values`); a problem is a
+:class:`Invalid` naming the field, never the value. Values are registered with the process-wide
+redactor as soon as they are read, so no log line can show them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from bot import defaults
+from bot.config.scenario_input import register
+from bot.config.selector_map import find_selector_map, load_selector_map
+from bot.config.values import (
+    check_base_url,
+    extract_code,
+    normalize_id_last6,
+    normalize_mobile,
+)
+from bot.errors import ConfigError
+from bot.privacy import mask_mobile
+from bot.serve.seal import Sealer
+from bot.serve.store import ServeStore, new_id
+
+__all__ = [
+    "API_TOKEN_ENV",
+    "Invalid",
+    "LinkRow",
+    "Person",
+    "Service",
+    "checked_person",
+]
+
+API_TOKEN_ENV = "ICPBOT_API_TOKEN"
+_HASHER = PasswordHasher()
+_TOKEN_CACHE_S = 5.0
+
+
+class Invalid(ValueError):
+    """A value refused: ``field`` names it; the message never holds the value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Person:
+    mobile: str
+    id_last6: str
+
+
+def checked_person(mobile: str, id_last6: str) -> Person:
+    try:
+        m = normalize_mobile(mobile)
+    except ValueError as exc:
+        raise Invalid("mobile", str(exc)) from None
+    try:
+        i = normalize_id_last6(id_last6)
+    except ValueError as exc:
+        raise Invalid("id_last6", str(exc)) from None
+    register("mobile", m)
+    register("id_last6", i)
+    return Person(m, i)
+
+
+def checked_code(code: str | None) -> str:
+    if code is None or not code.strip():
+        raise Invalid("code", "missing; a verify needs the SMS code (or the whole SMS)")
+    try:
+        value = extract_code(code)
+    except ValueError as exc:
+        raise Invalid("code", str(exc)) from None
+    register("code", value)
+    return value
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    id: str
+    mobile_masked: str
+    base_url: str | None
+    created_at: float
+    expires_at: float
+    revoked: bool
+    attempts: int
+    last_attempt: float
+    run_id: str | None
+    created_by: str
+    sealed: str
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "person": self.mobile_masked,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked": self.revoked,
+            "expired": self.expired,
+            "attempts": self.attempts,
+            "run_id": self.run_id,
+            "created_by": self.created_by,
+        }
+
+
+_LINK_COLUMNS = (
+    "id, mobile_masked, base_url, created_at, expires_at, revoked, attempts, last_attempt,"
+    " run_id, created_by, sealed"
+)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Service:
+    """The service's rules on top of its store."""
+
+    def __init__(self, store: ServeStore, base_url: str = defaults.BASE_URL) -> None:
+        self.store = store
+        self.sealer = Sealer(store)
+        self.base_url = base_url
+        self._tokens: dict[str, tuple[str | None, float]] = {}
+        self._maps_ok: set[str] = set()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def site_and_url(self, site: str | None, base_url: str | None) -> tuple[str, str]:
+        site = site or defaults.SITE
+        if site not in self._maps_ok:
+            try:
+                load_selector_map(find_selector_map(site))
+            except ConfigError:
+                raise Invalid("site", "no selector map of that name") from None
+            self._maps_ok.add(site)
+        url = base_url or self.base_url
+        if (wrong := check_base_url(url)) is not None:
+            raise Invalid("base_url", wrong)
+        return site, url
+
+    def queue_run(
+        self,
+        *,
+        action: str,
+        mobile: str,
+        id_last6: str,
+        code: str | None,
+        created_by: str,
+        site: str | None = None,
+        base_url: str | None = None,
+        link_id: str | None = None,
+        batch_id: str | None = None,
+    ) -> str:
+        """Check the values and queue the run; its id. Raises :class:`Invalid`."""
+        if action not in ("verify", "resend"):
+            raise Invalid("action", "must be verify or resend")
+        person = checked_person(mobile, id_last6)
+        if action == "verify":
+            the_code: str | None = checked_code(code)
+        elif code is not None:
+            raise Invalid("code", "a resend takes no code")
+        else:
+            the_code = None
+        site, url = self.site_and_url(site, base_url)
+        sealed = self.sealer.seal(
+            {"mobile": person.mobile, "id": person.id_last6, "code": the_code}
+        )
+        return self.store.add_run(
+            action=action,
+            site=site,
+            base_url=url,
+            person=self.store.ledger.person_key(person.mobile, person.id_last6),
+            mobile_masked=mask_mobile(person.mobile),
+            sealed=sealed,
+            created_by=created_by,
+            link_id=link_id,
+            batch_id=batch_id,
+        )
+
+    # -- API tokens and operators ---------------------------------------------------------------
+
+    def add_token(self, name: str) -> str:
+        """A new API token for ``name`` (shown once; only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+        self._put_secret("token", name, _sha(token))
+        return token
+
+    def token_owner(self, token: str) -> str | None:
+        """The name of the token's owner, or None for no token of this service."""
+        env = os.environ.get(API_TOKEN_ENV, "")
+        if env and hmac.compare_digest(env.encode(), token.encode()):
+            return "env"
+        digest = _sha(token)
+        cached = self._tokens.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        row = self.store.execute(
+            "SELECT name FROM serve_secrets WHERE kind = 'token' AND hash = ?", (digest,)
+        ).fetchone()
+        owner = None if row is None else str(row[0])
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[digest] = (owner, time.monotonic() + _TOKEN_CACHE_S)
+        return owner
+
+    def add_operator(self, name: str, password: str) -> None:
+        self._put_secret("operator", name, _HASHER.hash(password))
+
+    def check_operator(self, name: str, password: str) -> bool:
+        row = self.store.execute(
+            "SELECT hash FROM serve_secrets WHERE kind = 'operator' AND name = ?", (name,)
+        ).fetchone()
+        try:
+            # A missing operator costs a hash too: the answer's time says nothing.
+            return bool(_HASHER.verify(str(row[0]) if row else _DUMMY_HASH, password)) and bool(row)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _put_secret(self, kind: str, name: str, digest: str) -> None:
+        with self.store.transaction():
+            self.store.execute(
+                "DELETE FROM serve_secrets WHERE kind = ? AND name = ?", (kind, name)
+            )
+            self.store.execute(
+                "INSERT INTO serve_secrets (kind, name, hash, created_at) VALUES (?, ?, ?, ?)",
+                (kind, name, digest, time.time()),
+            )
+
+    # -- self-service links ---------------------------------------------------------------------
+
+    def add_link(
+        self, *, mobile: str, id_last6: str, base_url: str | None, expires_in_s: float, by: str
+    ) -> str:
+        """A new link's token (192 bits; only its hash is kept). Raises :class:`Invalid`."""
+        person = checked_person(mobile, id_last6)
+        if base_url is not None:
+            self.site_and_url(None, base_url)
+        link_id, token = new_id(), secrets.token_urlsafe(24)
+        now = time.time()
+        self.store.execute(
+            "INSERT INTO serve_links (id, token_hash, person, mobile_masked, sealed, base_url,"
+            " created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (link_id, _sha(token), self.store.ledger.person_key(person.mobile, person.id_last6),
+             mask_mobile(person.mobile),
+             self.sealer.seal({"mobile": person.mobile, "id": person.id_last6}),
+             base_url, now, now + expires_in_s, by),
+        )  # fmt: skip
+        return token
+
+    def link_by_token(self, token: str) -> LinkRow | None:
+        row = self.store.execute(
+            f"SELECT {_LINK_COLUMNS} FROM serve_links WHERE token_hash = ?", (_sha(token),)
+        ).fetchone()
+        return None if row is None else _link(row)
+
+    def link(self, link_id: str) -> LinkRow | None:
+        row = self.store.execute(
+            f"SELECT {_LINK_COLUMNS} FROM serve_links WHERE id = ?", (link_id,)
+        ).fetchone()
+        return None if row is None else _link(row)
+
+    def links(self) -> list[LinkRow]:
+        rows = self.store.execute(
+            f"SELECT {_LINK_COLUMNS} FROM serve_links ORDER BY created_at DESC LIMIT 200"
+        ).fetchall()
+        return [_link(r) for r in rows]
+
+    def revoke_link(self, link_id: str) -> bool:
+        cur = self.store.execute("UPDATE serve_links SET revoked = 1 WHERE id = ?", (link_id,))
+        return bool(cur.rowcount)
+
+    def link_attempt(self, link: LinkRow, code: str, *, min_gap_s: float, most: int) -> str:
+        """Queue the link's verify with ``code`` (a code or a whole SMS); the run's id.
+
+        Raises :class:`Invalid` (field ``code``), or :class:`LinkRefused` when the link has
+        had too many attempts, or one too recently."""
+        if link.attempts >= most:
+            raise LinkRefused("this link has had too many attempts; ask your provider")
+        if time.time() - link.last_attempt < min_gap_s:
+            raise LinkRefused("please wait a few seconds before trying again")
+        values = self.sealer.open(link.sealed)
+        with self.store.transaction():
+            self.store.execute(
+                "UPDATE serve_links SET attempts = attempts + 1, last_attempt = ? WHERE id = ?",
+                (time.time(), link.id),
+            )
+        run_id = self.queue_run(
+            action="verify",
+            mobile=str(values["mobile"]),
+            id_last6=str(values["id"]),
+            code=code,
+            created_by=f"link:{link.id}",
+            base_url=link.base_url,
+            link_id=link.id,
+        )
+        self.store.execute("UPDATE serve_links SET run_id = ? WHERE id = ?", (run_id, link.id))
+        return run_id
+
+
+class LinkRefused(Exception):
+    """A link's attempt refused for now (rate limit)."""
+
+
+def _link(row: Any) -> LinkRow:
+    values = list(row)
+    values[5] = bool(values[5])
+    return LinkRow(*values)
+
+
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
