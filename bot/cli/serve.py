@@ -73,7 +73,7 @@ def serve_main(
         return
     from bot import defaults
     from bot.cli.logs import configure_console
-    from bot.handoff.relay import is_loopback
+    from bot.handoff.server import is_loopback
     from bot.run.signals import run_blocking
     from bot.serve import ServeConfig, serve
 

@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.handoff.check import MAX_DRAG_POINTS, CheckHandoff, HandoffClosed
 from bot.privacy import logger
 
-__all__ = ["MAX_BODY", "SECURITY_HEADERS", "HandoffServer"]
+__all__ = ["MAX_BODY", "SECURITY_HEADERS", "HandoffServer", "is_loopback"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: the largest POST body accepted (a drag of MAX_DRAG_POINTS points fits)
@@ -154,7 +154,7 @@ class HandoffServer:
         """
         if self._task is not None:
             return self.base_url
-        if not _is_loopback(host):
+        if not is_loopback(host):
             logger.warning(
                 "the security-check hand-off listens on {}, not only on this machine: anyone "
                 "who reaches it with a link can act on the check; put TLS in front (README)",
@@ -358,7 +358,8 @@ def _same_origin(request: Request) -> bool:
     return origin is not None and host is not None and origin == f"{request.url.scheme}://{host}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (a loopback address, or localhost)."""
     if host == "localhost":
         return True
     try:
