@@ -354,13 +354,16 @@ class _Invocation:
                 live.finish(batch.results)
                 interruption = current_interruption()
                 stopped = interruption.signum if interruption else None
-                self.code = await finish_shielded(
-                    asyncio.to_thread(
-                        report_and_summaries,
-                        options,
-                        batch.results,
-                        self.report,
-                        self.summaries,
-                        stopped,
-                    )
+                writing = asyncio.to_thread(
+                    report_and_summaries,
+                    options,
+                    batch.results,
+                    self.report,
+                    self.summaries,
+                    stopped,
                 )
+                # Our own browser closes while the report is written (a lent one stays open).
+                closing = None if self.shared else asyncio.ensure_future(pool.close())
+                self.code = await finish_shielded(writing)
+                if closing is not None:
+                    await finish_shielded(closing)
