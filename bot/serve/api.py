@@ -35,7 +35,7 @@ _OUTCOME_KEYS = (
 MAX_CSV = 512 * 1024
 REPORT = "report.html"
 _REPORT_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'; sandbox allow-popups allow-same-origin"
 )
 

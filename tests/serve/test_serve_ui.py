@@ -228,6 +228,9 @@ def test_an_operator_queues_a_verify_watches_it_live_and_passes_its_check(
         page.get_by_role("link", name="report.html").click()
     report = opened.value
     expect(report.locator("body")).to_contain_text("success")
+    # Its screenshots (data: URLs) are shown, not blocked by the policy.
+    expect(report.locator("img").first).to_have_js_property("complete", True)
+    assert report.locator("img").first.evaluate("i => i.naturalWidth") > 0
     _shown_values_masked(report)
     report.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     report.close()
@@ -236,6 +239,9 @@ def test_an_operator_queues_a_verify_watches_it_live_and_passes_its_check(
     ledger_row = page.locator("#ledger tbody tr").first
     expect(ledger_row).to_contain_text("139****5678")
     expect(ledger_row).to_contain_text("success")
+    expect(ledger_row.locator("td").nth(3)).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+    )
     expect(ledger_row.locator("td").last).to_have_text("yes")
     _shown_values_masked(page)
     page.screenshot(path=str(tmp_path / "ledger.png"), full_page=True)
@@ -276,4 +282,5 @@ def test_an_operator_creates_a_link_and_revokes_it(
     expect(page.locator("#link-error")).to_contain_text("mobile")
     expect(page.locator("#link-error")).not_to_contain_text("12345678901")
     page.get_by_label("Mobile number").fill("")
+    page.get_by_label("Last 6 of the ID").fill("")
     page.screenshot(path=str(tmp_path / "links-revoked.png"), full_page=True)

@@ -37,6 +37,8 @@
     return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' +
       p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
   }
+  // An ISO time (the ledger's) as the other times: local, to the second.
+  function iso(text) { var t = Date.parse(text || ''); return isNaN(t) ? (text || '') : when(t / 1000); }
   function both(pair) { return pair ? pair[0] + ' · ' + pair[1] : ''; }
 
   function call(method, path, body, isForm) {
@@ -315,7 +317,7 @@
       show('empty', rows.length === 0);
       rows.forEach(function (row) {
         var tr = el('tr');
-        [row.id, ACTIONS[row.action] || row.action, row.person, row.started_at, row.finished_at,
+        [row.id, ACTIONS[row.action] || row.action, row.person, iso(row.started_at), iso(row.finished_at),
           row.outcome ? both(CATEGORIES[row.outcome]) || row.outcome : '', row.site_status == null ? '' : row.site_status,
           row.sent ? 'yes' : 'no'].forEach(function (v) { tr.appendChild(el('td', v)); });
         body.appendChild(tr);
