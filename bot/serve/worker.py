@@ -97,7 +97,9 @@ class DbPacer(Pacer):
         self._locks = [f"serve-pace-{digest}-{n}" for n in range(slots)]
         self._held: PersonLock | None = None
 
-    def _try(self) -> bool:
+    def try_acquire(self) -> bool:
+        """Take the site's lock now if it is free and the interval has passed (then the
+        submission is recorded as now); False otherwise. Blocking (the database)."""
         for name in self._locks:
             lock = self.store.try_lock(name)
             if lock is None:
@@ -112,7 +114,7 @@ class DbPacer(Pacer):
 
     async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
         told = False
-        while not await asyncio.to_thread(self._try):
+        while not await asyncio.to_thread(self.try_acquire):
             if not told and waiting is not None:
                 told = True
                 waiting()
