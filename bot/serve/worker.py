@@ -120,10 +120,14 @@ class DbPacer(Pacer):
                 waiting()
             await asyncio.sleep(POLL_S)  # another process's submission: asked again, on purpose
 
-    async def release(self) -> None:
+    def release_now(self) -> None:
+        """Let go of the site's lock, if held (blocking: the database)."""
         held, self._held = self._held, None
         if held is not None:
-            await asyncio.to_thread(self.store.locked, held.release)
+            self.store.locked(held.release)
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.release_now)
 
 
 class DbPacers(Pacers):
