@@ -8,6 +8,7 @@ run on the loop, where the run's page lives.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,18 +17,27 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from bot.errors import ConfigError
+from bot.evidence.report import render_report
 from bot.handoff import HandoffClosed
+from bot.privacy import logger
 from bot.serve.context import Context, context, require_api
 from bot.serve.service import Invalid
 from bot.serve.store import RunRow
 
-__all__ = ["invalid", "router", "run_out"]
+__all__ = ["invalid", "router", "run_out", "run_view"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 Caller = Annotated[str, Depends(require_api)]
 Number = StrictInt | StrictFloat
-_OUTCOME_KEYS = ("category", "status", "site_status", "message", "next_step", "submitted")
+_OUTCOME_KEYS = (
+    "category", "status", "site_status", "message", "next_step", "submitted", "banner_zh"
+)  # fmt: skip
 MAX_CSV = 512 * 1024
+REPORT = "report.html"
+_REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; sandbox allow-popups allow-same-origin"
+)
 
 
 class _In(BaseModel):
@@ -98,6 +108,30 @@ def run_out(ctx: Context, row: RunRow) -> dict[str, Any]:
     }
 
 
+def write_run_report(folder: Path) -> None:
+    """The HTML report of one run (as ``icpbot run`` writes for a batch), from its
+    ``result.json``; best effort, like all evidence."""
+    result = folder / "result.json"
+    try:
+        record = json.loads(result.read_text(encoding="utf-8"))
+        render_report([{**record, "dir": folder}], folder / REPORT, title="icpbot run")
+    except Exception as exc:
+        logger.warning("the run's report could not be written: {}", type(exc).__name__)
+
+
+def run_view(ctx: Context, row: RunRow) -> dict[str, Any]:
+    """A run as the lists and the operator's live feed show it (the person masked)."""
+    return run_out(ctx, row) | {
+        "person": row.mobile_masked,
+        "action": row.action,
+        "phase": row.phase,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "batch_id": row.batch_id,
+        "created_by": row.created_by,
+    }
+
+
 async def _row(ctx: Context, run_id: str) -> RunRow:
     row = await asyncio.to_thread(ctx.store.run, run_id) if len(run_id) <= 40 else None
     if row is None:
@@ -122,7 +156,7 @@ async def create_run(body: RunIn, caller: Caller, request: Request) -> Any:
 async def list_runs(caller: Caller, request: Request) -> list[dict[str, Any]]:
     ctx = context(request)
     rows = await asyncio.to_thread(ctx.store.runs)
-    return [run_out(ctx, r) | {"person": r.mobile_masked, "action": r.action} for r in rows]
+    return [run_view(ctx, r) for r in rows]
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="A run's state and outcome")
@@ -136,6 +170,23 @@ def _waiting(ctx: Context, run_id: str) -> Any:
     if check is None:
         raise HTTPException(409, "this run does not wait for a person")
     return check.handoff
+
+
+@router.get("/runs/{run_id}/check", summary="What the security check asks (English, Chinese)")
+async def check_state(run_id: str, caller: Caller, request: Request) -> Any:
+    handoff = _waiting(context(request), run_id)
+    try:
+        ins = await handoff.instruction()
+    except HandoffClosed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {
+        "english": ins.english,
+        "chinese": ins.chinese,
+        "characters": list(ins.characters),
+        "form": ins.form,
+        "notice": ins.notice,
+        "time_left": round(handoff.time_left()),
+    }
 
 
 @router.get("/runs/{run_id}/check.png", summary="The security check (image pixel = CSS pixel)")
@@ -184,8 +235,13 @@ async def evidence(run_id: str, path: str, caller: Caller, request: Request) -> 
     if path in ("", "/"):
         return sorted(p.name for p in folder.iterdir() if p.is_file())
     target = (folder / path).resolve()
+    if path == REPORT and target.parent == folder and not target.is_file():
+        await asyncio.to_thread(write_run_report, folder)
     if target.parent != folder or not target.is_file():
         raise HTTPException(404, "no such file")
+    if target.suffix in (".html", ".htm"):
+        # The report: its own style, no script at all, links to its folder's files.
+        return FileResponse(target, headers={"Content-Security-Policy": _REPORT_CSP})
     return FileResponse(target)
 
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bot.serve.api as api
+import bot.serve.auth as auth
 import bot.serve.customer as customer
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
@@ -62,7 +63,6 @@ _WORDS = frozenset(
         "logout",
         "docs",
         "static",
-        "assets",
         "events",
         "healthz",
         "openapi.json",
@@ -78,6 +78,13 @@ _WORDS = frozenset(
         "trace.zip",
         "report",
         "operators",
+        "report.html",
+        "assets",
+        "serve.css",
+        "ui.js",
+        "customer.js",
+        "handoff.js",
+        "handoff.css",
     ]
 )
 
@@ -189,6 +196,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(api.router)
     app.include_router(customer.router)
     app.include_router(ui.router)
+    app.include_router(auth.router)
     # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url.
     app.mount("/", handoffs.app)
     app.add_middleware(_Guard)

@@ -29,8 +29,19 @@ from bot.privacy import reveal
 from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
 from bot.serve.store import ServeStore, new_id
+from bot.serve.throttle import LoginThrottle
 
-__all__ = ["SESSION_COOKIE", "Context", "Session", "context", "require_api", "session_of"]
+__all__ = [
+    "SESSION_COOKIE",
+    "SESSION_MAX_AGE_S",
+    "Context",
+    "Session",
+    "context",
+    "csrf_ok",
+    "require_api",
+    "same_origin",
+    "session_of",
+]
 
 SESSION_COOKIE = "icpbot_session"
 SESSION_MAX_AGE_S = 12 * 3600
@@ -55,16 +66,20 @@ class Context:
         self.sessions = URLSafeTimedSerializer(
             self.service.sealer.signing_key, salt="icpbot-session"
         )
-        self.changed = asyncio.Event()
+        self.changed = asyncio.Event()  # set (then replaced) on every change
+        self.stopping = asyncio.Event()  # the service stops: live streams end
+        self.logins = LoginThrottle()
 
     @property
     def store(self) -> ServeStore:
         return self.service.store
 
     def bump(self) -> None:
-        """A run changed: live views look again."""
+        """A run changed: live views look again (each waits on the event it took before it
+        last looked, so no change falls between a look and the wait)."""
         self.version[0] = time.time()
         self.changed.set()
+        self.changed = asyncio.Event()
 
     def public_url(self, request: Request) -> str:
         if self.public_base:
@@ -150,10 +165,15 @@ def context(request: Request) -> Context:
 
 
 def same_origin(request: Request) -> bool:
+    """Whether the request comes from this origin (or from no page at all). A form's POST
+    under ``Referrer-Policy: no-referrer`` carries ``Origin: null``: then the browser's own
+    ``Sec-Fetch-Site: same-origin`` must say it."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
+    if origin == "null":
+        return fetch_site == "same-origin"
     return origin is None or origin == str(request.base_url).rstrip("/")
 
 

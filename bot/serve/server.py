@@ -136,6 +136,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
             if task.done():
                 task.result()
     finally:
+        ctx.stopping.set()  # the live feeds end, so that their connections close
         await finish_shielded(_stop(server, serving, working, launcher, store))
 
 

@@ -17,6 +17,7 @@ the run ends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import string
@@ -168,8 +169,14 @@ class ServeStore:
     # -- this process's life ----------------------------------------------------------------------
 
     @staticmethod
-    def _owner_key(owner: str) -> str:
-        return f"serve-process-{owner}"
+    def lock_key(name: str) -> str:
+        """The ledger's lock key for one of the service's own locks: hex, as the ledger's
+        person keys are (PostgreSQL's advisory lock is made from the key's first 64 bits)."""
+        return hashlib.sha256(f"icpbot-serve:{name}".encode()).hexdigest()
+
+    @classmethod
+    def _owner_key(cls, owner: str) -> str:
+        return cls.lock_key(f"process-{owner}")
 
     def hold_life(self) -> None:
         """Take this process's lock: while it is held, its runs are not orphans."""
@@ -327,4 +334,4 @@ class ServeStore:
     def try_lock(self, key: str) -> PersonLock | None:
         """The ledger's per-key lock (any process on the database), for the site's pacing."""
         with self._mutex:
-            return self.ledger.try_lock_person(key)
+            return self.ledger.try_lock_person(self.lock_key(key))

@@ -97,7 +97,9 @@ class DbPacer(Pacer):
         self._locks = [f"serve-pace-{digest}-{n}" for n in range(slots)]
         self._held: PersonLock | None = None
 
-    def _try(self) -> bool:
+    def try_acquire(self) -> bool:
+        """Take the site's lock now if it is free and the interval has passed (then the
+        submission is recorded as now); False otherwise. Blocking (the database)."""
         for name in self._locks:
             lock = self.store.try_lock(name)
             if lock is None:
@@ -112,16 +114,20 @@ class DbPacer(Pacer):
 
     async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
         told = False
-        while not await asyncio.to_thread(self._try):
+        while not await asyncio.to_thread(self.try_acquire):
             if not told and waiting is not None:
                 told = True
                 waiting()
             await asyncio.sleep(POLL_S)  # another process's submission: asked again, on purpose
 
-    async def release(self) -> None:
+    def release_now(self) -> None:
+        """Let go of the site's lock, if held (blocking: the database)."""
         held, self._held = self._held, None
         if held is not None:
-            await asyncio.to_thread(self.store.locked, held.release)
+            self.store.locked(held.release)
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.release_now)
 
 
 class DbPacers(Pacers):

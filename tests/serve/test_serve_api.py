@@ -95,7 +95,8 @@ def test_a_verify_whose_check_is_passed_through_the_api(serve: Serve, site: Mock
     assert final["outcome"]["category"] == "success"
     assert final["outcome"]["submitted"] == "yes"
     assert set(final["outcome"]) == {"category", "status", "site_status", "message",
-                                     "next_step", "submitted"}  # fmt: skip
+                                     "next_step", "submitted", "banner_zh"}  # fmt: skip
+    assert "短信核验" in final["outcome"]["banner_zh"]  # the site's own words
     assert final["check_url"] is None
     assert len(site.submissions()) == 1
     files = api.get(f"/api/runs/{run_id}/evidence/").json()

@@ -1,0 +1,158 @@
+"""``icpbot serve``'s queue and the site's pacing lock, on both ledger back ends (SQLite and a
+throw-away PostgreSQL): two stores on one database stand for two processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config.selector_models import Pacing
+from bot.mocksite import Filing, MockSite
+from bot.serve.store import ServeStore
+from bot.serve.worker import DbPacer
+from tests.serve.conftest import start_serve
+
+from .conftest import Backend
+
+KEY = "miit|https://beian.miit.gov.cn"
+
+
+@pytest.fixture
+def two(backend: Backend) -> Iterator[tuple[ServeStore, ServeStore]]:
+    a, b = ServeStore(backend.open()), ServeStore(backend.open())
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def _add(store: ServeStore, person: str) -> str:
+    return store.add_run(
+        action="resend", site="miit", base_url="https://beian.miit.gov.cn/", person=person,
+        mobile_masked="139****5678", sealed="sealed", created_by="test",
+    )  # fmt: skip
+
+
+def test_the_sites_pacing_lock_holds_across_stores(two: tuple[ServeStore, ServeStore]) -> None:
+    a, b = two
+    pacing = Pacing(max_parallel=1, min_interval_s=10)
+    first, second = DbPacer(pacing, a, KEY), DbPacer(pacing, b, KEY)
+    assert first.try_acquire()
+    assert b.last_submission(KEY) == pytest.approx(time.time(), abs=5)
+    assert not second.try_acquire()  # the lock is held by the other "process"
+    first.release_now()
+    assert not second.try_acquire()  # free, but the last submission was just now
+    a.mark_submission(KEY, time.time() - 11)  # ... as if 11 s had passed
+    assert second.try_acquire()
+    assert not first.try_acquire()
+
+
+_HOLDER = """
+import sys
+from bot.config.selector_models import Pacing
+from bot.mocksite import Filing, MockSite
+from bot.safety.ledger import open_ledger
+from bot.serve.store import ServeStore
+from bot.serve.worker import DbPacer
+
+pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), ServeStore(open_ledger()), sys.argv[1])
+print("held" if pacer.try_acquire() else "refused", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_the_sites_lock_is_released_when_its_process_dies(backend: Backend) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, KEY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env=os.environ | backend.env,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        b = ServeStore(backend.open())
+        pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), b, KEY)
+        assert not pacer.try_acquire()
+        holder.kill()  # SIGKILL: no clean-up of its own; the system drops its lock
+        holder.communicate(timeout=30)
+        assert pacer.try_acquire()
+        b.close()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.communicate(timeout=30)
+
+
+def test_the_queue_never_runs_one_person_twice_at_once_across_stores(
+    two: tuple[ServeStore, ServeStore],
+) -> None:
+    a, b = two
+    ann_1, bob, ann_2 = _add(a, "ann"), _add(b, "bob"), _add(a, "ann")
+    taken_a = a.take()
+    assert taken_a is not None
+    assert taken_a.id == ann_1
+    assert taken_a.owner == a.owner
+    taken_b = b.take()
+    assert taken_b is not None
+    assert taken_b.id == bob  # ann's second run waits for her first
+    assert b.take() is None
+    assert a.take() is None
+    a.finish(ann_1, {"category": "success"}, None)
+    again = b.take()
+    assert again is not None
+    assert again.id == ann_2
+    done = a.run(ann_1)
+    assert done is not None
+    assert done.state == "done"
+    assert done.sealed is None  # the values are erased when the run ends
+    assert a.counts() == {"done": 1, "running": 2}
+
+
+def test_runs_of_a_store_that_died_are_orphans_for_the_others(backend: Backend) -> None:
+    a, b = ServeStore(backend.open()), ServeStore(backend.open())
+    try:
+        a.hold_life()
+        b.hold_life()
+        run_id = _add(a, "ann")
+        assert a.take() is not None
+        assert b.orphans() == []  # a lives
+        a.close()
+        [orphan] = b.orphans()
+        assert orphan.id == run_id
+        assert not b.reached_click(orphan)
+        b.requeue(run_id)
+        taken = b.take()
+        assert taken is not None
+        assert taken.owner == b.owner
+    finally:
+        b.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_icpbot_serve_runs_its_queue_on_postgresql(
+    backend: Backend, site: MockSite, tmp_path: Path
+) -> None:
+    site.load_filings([Filing("13912345678", "30721X", "864209")])
+    serve = start_serve(tmp_path, env=backend.env)
+    try:
+        api = serve.client()
+        made = api.post("/api/runs", json={"action": "resend", "mobile": "13912345678",
+                                           "id_last6": "30721X", "base_url": site.url})  # fmt: skip
+        assert made.status_code == 201, made.text
+        done = serve.wait_run(api, made.json()["id"], lambda r: r["state"] == "done", s=90)
+        assert done["outcome"]["category"] == "success", done
+        assert len(site.submissions()) == 1
+    finally:
+        printed = serve.stop()
+    assert serve.proc.returncode == 0, printed
+    # The queue and the ledger are in PostgreSQL, not in the state folder's SQLite file.
+    assert not (tmp_path / "state" / "ledger.sqlite3").exists()
+    with backend.open() as ledger:
+        assert ledger.execute("SELECT COUNT(*) FROM serve_runs").fetchone()[0] == 1
