@@ -131,9 +131,4 @@ def with_lent_browser(
     shared = lent_browser(ctx)
     if shared is None:
         return run_blocking(lambda: make(None))
-    launcher = shared.launcher
-
-    async def with_shared() -> T:
-        return await make(await launcher.get())
-
-    return run_blocking(with_shared, engine=shared.engine)
+    return shared.call(make)

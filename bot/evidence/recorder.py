@@ -6,7 +6,8 @@ Evidence is best effort: a failed step is a warning in run.log, never a differen
 
 The browser's part (taking a screenshot, stopping the trace) is awaited on the run's loop; the
 work that only needs the CPU or the disk (captions, PNG files, scrubbing, result.json) runs in
-threads, so that one run's evidence never holds up the others.
+threads (``asyncio.to_thread`` carries the run's context, so their log lines stay this run's),
+so that one run's evidence never holds up the others.
 """
 
 from __future__ import annotations
@@ -42,11 +43,6 @@ def _finisher() -> ThreadPoolExecutor:
         if _FINISHER is None:
             _FINISHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icpbot-evidence")
         return _FINISHER
-
-
-async def _in_thread(fn: Callable[[], Any]) -> Any:
-    """``fn`` in a worker thread, with this run's context (its log lines stay this run's)."""
-    return await asyncio.to_thread(contextvars.copy_context().run, fn)
 
 
 #: what each masked field hides, as its label in the screenshot says
@@ -176,7 +172,7 @@ class Recorder:
         await self.flush()
         self.add("result.json")
         payload = {**data, "evidence": sorted(self.evidence)}
-        await _in_thread(lambda: write_json(self.run_dir / "result.json", payload, REDACTOR))
+        await asyncio.to_thread(lambda: write_json(self.run_dir / "result.json", payload, REDACTOR))
 
     async def gather(
         self, page: Page | None, context: BrowserContext | None, *, failed: bool
@@ -195,7 +191,7 @@ class Recorder:
         har_raw = self.raw_dir / "network.har"
         if har_raw.exists():
             dest = self.run_dir / "network.har"
-            scrubbed = await _in_thread(
+            scrubbed = await asyncio.to_thread(
                 lambda: safe_capture("HAR scrub", lambda: scrub_har(har_raw, dest, REDACTOR))
             )
             if scrubbed is not None:
@@ -215,7 +211,7 @@ class Recorder:
         if not raw.exists():
             return
         dest = self.run_dir / "trace.zip"
-        scrubbed = await _in_thread(
+        scrubbed = await asyncio.to_thread(
             lambda: safe_capture(
                 "trace scrub",
                 lambda: scrub_trace(raw, dest, REDACTOR, keep_images=not self.masked),

@@ -24,7 +24,7 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.handoff.check import MAX_DRAG_POINTS, CheckHandoff, HandoffClosed
 from bot.privacy import logger
 
-__all__ = ["MAX_BODY", "SECURITY_HEADERS", "HandoffServer", "is_loopback"]
+__all__ = [
+    "MAX_BODY",
+    "SECURITY_HEADERS",
+    "HandoffServer",
+    "QuietServer",
+    "bind_listening",
+    "http_url",
+    "is_loopback",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: the largest POST body accepted (a drag of MAX_DRAG_POINTS points fits)
@@ -94,7 +102,7 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its signal handlers: icpbot owns SIGINT and SIGTERM.
 
     ``capture_signals`` is the public hook uvicorn's ``serve()`` enters to install them
@@ -123,7 +131,7 @@ class HandoffServer:
         self._checks: dict[str, CheckHandoff] = {}
         self._retired: OrderedDict[str, None] = OrderedDict()
         self._base_url: str | None = None
-        self._server: _Server | None = None
+        self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         routes = [
@@ -160,16 +168,7 @@ class HandoffServer:
                 "who reaches it with a link can act on the check; put TLS in front (README)",
                 host,
             )
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(64)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_listening(host, port)
         bound = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -181,7 +180,7 @@ class HandoffServer:
             server_header=False,
             timeout_graceful_shutdown=2,
         )
-        self._server = _Server(config)
+        self._server = QuietServer(config)
         self._ready.clear()
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="handoff-server")
         ready = asyncio.create_task(self._ready.wait())
@@ -190,8 +189,7 @@ class HandoffServer:
             ready.cancel()
             self._task.result()  # raises what stopped the server
             raise RuntimeError("the hand-off server stopped while starting")
-        shown = f"[{host}]" if ":" in host else host
-        self._base_url = f"http://{shown}:{bound}"
+        self._base_url = http_url(host, bound)
         logger.debug("security-check hand-off at {}", self._base_url)
         return self._base_url
 
@@ -291,24 +289,15 @@ class HandoffServer:
         return Response(png, media_type="image/png")
 
     async def _click(self, request: Request) -> Response:
-        try:
-            check = self._check(request)
-            body = await _json_body(request)
+        async def click(check: CheckHandoff, body: Any) -> None:
             if not isinstance(body, dict) or set(body) != {"x", "y"}:
                 raise _Refused(400, 'expected {"x": number, "y": number}')
             await check.click(_number(body["x"]), _number(body["y"]))
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        except HandoffClosed as exc:
-            return _error(409, str(exc))
-        except ValueError as exc:
-            return _error(400, str(exc))
-        return JSONResponse({"ok": True})
+
+        return await self._act(request, click)
 
     async def _drag(self, request: Request) -> Response:
-        try:
-            check = self._check(request)
-            body = await _json_body(request)
+        async def drag(check: CheckHandoff, body: Any) -> None:
             raw = body.get("points") if isinstance(body, dict) and set(body) == {"points"} else None
             if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_DRAG_POINTS:
                 raise _Refused(400, f'expected {{"points": [[x, y], ...]}}, 2 to {MAX_DRAG_POINTS}')
@@ -318,6 +307,16 @@ class HandoffServer:
                     raise _Refused(400, "each point is [x, y]")
                 points.append((_number(point[0]), _number(point[1])))
             await check.drag(points)
+
+        return await self._act(request, drag)
+
+    async def _act(
+        self, request: Request, action: Callable[[CheckHandoff, Any], Awaitable[None]]
+    ) -> Response:
+        """A person's action on the check, from the posted JSON; its refusals as 4xx."""
+        try:
+            check = self._check(request)
+            await action(check, await _json_body(request))
         except _Refused as exc:
             return _error(exc.status, str(exc))
         except HandoffClosed as exc:
@@ -356,6 +355,26 @@ def _same_origin(request: Request) -> bool:
         return False
     origin, host = request.headers.get("origin"), request.headers.get("host")
     return origin is not None and host is not None and origin == f"{request.url.scheme}://{host}"
+
+
+def bind_listening(host: str, port: int, backlog: int = 64) -> socket.socket:
+    """A non-blocking socket listening on ``host:port`` (0: a free port), for uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def http_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` (an IPv6 host in brackets)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def is_loopback(host: str) -> bool:

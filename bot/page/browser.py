@@ -19,12 +19,12 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from playwright.async_api import Browser, Playwright, async_playwright
@@ -34,6 +34,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
 from bot.privacy import logger
+
+T = TypeVar("T")
 
 __all__ = [
     "BrowserChoice",
@@ -282,6 +284,34 @@ async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncItera
         await launcher.close()
 
 
+class _OneStart(Generic[T]):
+    """One start shared by concurrent callers: each awaits the same task (shielded, so that a
+    caller's cancellation does not stop it for the others); a start that failed is tried again
+    by the next caller, which then reports it itself."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future[T] | None = None
+
+    async def join(self, start: Callable[[], Awaitable[T]]) -> T:
+        if self._task is None:
+            self._task = asyncio.ensure_future(start())
+        task = self._task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done() and self._task is task:
+                self._task = None
+                if not task.cancelled():
+                    task.exception()  # retrieved: the caller that awaited it raises it
+
+    async def settled(self) -> None:
+        """Wait for a start under way, whatever its end."""
+        if self._task is not None:
+            with suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(self._task)
+            self._task = None
+
+
 class LazyBrowser:
     """Starts Playwright and Chromium on first need and keeps them until :meth:`close`.
 
@@ -314,8 +344,8 @@ class LazyBrowser:
         self._pw_cm: Any = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
-        self._starting: asyncio.Task[Browser] | None = None
-        self._driver_starting: asyncio.Future[None] | None = None
+        self._browser_start: _OneStart[Browser] = _OneStart()
+        self._driver_start: _OneStart[None] = _OneStart()
 
     async def start_driver(self) -> Playwright:
         """Start Playwright's driver process (not a browser) ahead of need; return it.
@@ -324,16 +354,7 @@ class LazyBrowser:
         waiting for a Node.js process, time the checks can use.
         """
         while self._playwright is None:
-            if self._driver_starting is None:
-                self._driver_starting = asyncio.ensure_future(self._start_driver())
-            starting = self._driver_starting
-            try:
-                await asyncio.shield(starting)
-            finally:
-                if starting.done() and self._driver_starting is starting:
-                    self._driver_starting = None
-                    if not starting.cancelled():
-                        starting.exception()  # retrieved: the caller that awaited it raises it
+            await self._driver_start.join(self._start_driver)
         return self._playwright
 
     async def _start_driver(self) -> None:
@@ -355,16 +376,7 @@ class LazyBrowser:
         """The browser, started on the first call (concurrent callers share that start; a start
         that failed is tried again by the next caller, which then reports it itself)."""
         while self._browser is None:
-            if self._starting is None:
-                self._starting = asyncio.ensure_future(self._start())
-            starting = self._starting
-            try:
-                self._browser = await asyncio.shield(starting)
-            finally:
-                if starting.done() and self._starting is starting:
-                    self._starting = None
-                    if not starting.cancelled():
-                        starting.exception()  # retrieved: the caller that awaited it raises it
+            self._browser = await self._browser_start.join(self._start)
         return self._browser
 
     async def _start(self) -> Browser:
@@ -405,10 +417,7 @@ class LazyBrowser:
 
     async def close(self) -> None:
         """Close the browser and stop the driver (each step best effort)."""
-        if self._driver_starting is not None:  # a start under way: let it finish, then stop it
-            with suppress(Exception, asyncio.CancelledError):
-                await asyncio.shield(self._driver_starting)
-            self._driver_starting = None
+        await self._driver_start.settled()  # a start under way: let it finish, then stop it
         browser, cm = self._browser, self._pw_cm
         self._browser = None
         self._pw_cm = None

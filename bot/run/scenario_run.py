@@ -276,7 +276,7 @@ class ScenarioRun(RunRecording):
 
     @property
     def headed(self) -> bool:
-        return bool(self.options.headed)
+        return self.person.headed
 
     @property
     def check_wait_s(self) -> float:

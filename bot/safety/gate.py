@@ -92,8 +92,6 @@ class SubmissionGate:
     endpoint_suffixes: Sequence[str]
     timeout_s: float
     armed: bool = False
-    sent: bool = False
-    done: bool = False
     sent_at: float | None = None
     endpoint: str | None = None
     reply: Reply | None = None
@@ -103,6 +101,16 @@ class SubmissionGate:
     #: set when the one request has left the browser, and when its reply (or failure) is in
     sent_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def sent(self) -> bool:
+        """The one request has left the browser."""
+        return self.sent_event.is_set()
+
+    @property
+    def done(self) -> bool:
+        """Its reply (or its failure) is in."""
+        return self.done_event.is_set()
 
     def matches(self, url: str) -> bool:
         path = urlparse(self.original_url(url)).path
@@ -202,7 +210,6 @@ class SubmissionGate:
             )
             await route.abort("blockedbyclient")
             return
-        self.sent = True
         self.sent_at = time.monotonic()
         self.sent_event.set()
         self.endpoint = urlparse(real_url).path
@@ -217,7 +224,6 @@ class SubmissionGate:
             )
         except Exception as exc:  # the connection dropped or the reply never came
             self.error = first_line(exc)
-            self.done = True
             self.done_event.set()
             # After the run was decided (interrupted, the browser closing) this is no news.
             log = logger.info if self.closed else logger.warning
@@ -241,7 +247,6 @@ class SubmissionGate:
             json=parsed,
             elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
         )
-        self.done = True
         self.done_event.set()
         logger.info("reply: HTTP {} envelope code {}", response.status, envelope_code(parsed))
         reply_headers = dict(response.headers)

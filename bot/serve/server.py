@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import uvicorn
 
 from bot import defaults
 from bot.handoff import HandoffServer
+from bot.handoff.server import QuietServer, bind_listening, http_url
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
 from bot.run.options import RunOptions
@@ -52,29 +52,6 @@ def open_service(base_url: str = defaults.BASE_URL) -> Service:
     return Service(ServeStore(open_ledger()), base_url)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: icpbot owns SIGINT and SIGTERM (its public hook,
-    as in :mod:`bot.handoff.server`)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(256)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     """Serve until cancelled; ``ready(url)`` once the port answers."""
     service = await asyncio.to_thread(open_service, config.base_url)
@@ -102,12 +79,11 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     )
     worker = Worker(store, service.sealer, options, launcher, changed=lambda: ctx.bump())
     ctx = Context(service, relay, kick=worker.wake.set, public_base=config.public_url)
-    sock = _bind(config.host, config.port)
-    shown = f"[{config.host}]" if ":" in config.host else config.host
-    base = f"http://{shown}:{sock.getsockname()[1]}"
+    sock = bind_listening(config.host, config.port, backlog=256)
+    base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)
     app = create_app(ctx, handoffs)
-    server = _Server(
+    server = QuietServer(
         uvicorn.Config(
             app,
             log_config=None,
