@@ -195,3 +195,21 @@ def test_report_shows_the_budget_and_links_earlier_reports(
     html = second.read_text(encoding="utf-8")
     assert "2 of about 5 failures recorded" in html
     assert 'href="report-20261129T051800Z-aaaa.html"' in html
+
+
+def test_embedded_screenshots_are_kept_byte_for_byte(tmp_path: Path, redactor: Redactor) -> None:
+    """A screenshot is masked before it is written; the report's last redaction pass over the
+    text must not touch its base64, which may hold a person's digits by chance."""
+    import base64
+
+    run_dir = private_dir(tmp_path / "run")
+    # 9 bytes of header (a multiple of 3), then bytes whose base64 spells the mobile number
+    tail = base64.b64decode(f"{MOBILE}A")
+    data = b"\x89PNG\r\n\x1a\n\0" + tail
+    assert MOBILE in base64.b64encode(data).decode("ascii")
+    write_private(run_dir / "final.png", data)
+    run = {**result("acme", "success"), "dir": str(run_dir), "evidence": ["final.png"]}
+    html = render_report([run], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," + base64.b64encode(data).decode("ascii") in html
+    assert html.count(MOBILE) == 1  # in the image only: no text shows it
+    assert "icpbot-image-" not in html
