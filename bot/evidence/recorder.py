@@ -63,6 +63,11 @@ async def _boxes(field: str, box: Locator) -> list[MaskLabel]:
     return [MaskLabel(label, *rect) for rect in rects]
 
 
+async def _labels(fields: list[tuple[str, Locator]]) -> list[MaskLabel]:
+    found = await asyncio.gather(*(_boxes(field, box) for field, box in fields))
+    return [label for labels in found for label in labels]
+
+
 class Recorder:
     """Collects the evidence of one run into ``run_dir`` and keeps the list of what it wrote."""
 
@@ -126,10 +131,13 @@ class Recorder:
         async def take() -> None:
             assert page is not None
             fields = self.fields if self.masked else []
-            labels = [label for field, box in fields for label in await _boxes(field, box)]
-            # The viewport holds the whole SMS block; full_page would cost a relayout.
-            data = await page.screenshot(
-                mask=[box for _, box in fields], mask_color=MASK_COLOR, timeout=10_000
+            # The labels' boxes and the picture at once (the boxes are read, the page is not
+            # changed). The viewport holds the whole SMS block; full_page would cost a relayout.
+            labels, data = await asyncio.gather(
+                _labels(fields),
+                page.screenshot(
+                    mask=[box for _, box in fields], mask_color=MASK_COLOR, timeout=10_000
+                ),
             )
             lines = self.caption(name, page.url) if self.caption is not None else None
             viewport = page.viewport_size

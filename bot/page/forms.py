@@ -45,9 +45,12 @@ class FormTab:
         The cards are recognised by their fields, so an open card needs no tab (and a redesigned
         tab strip does not stop a verify on the default tab). Switching clears both forms.
         """
-        if await self.resolver.present(self.card_element) is None:
+        card = await self.resolver.present(self.card_element)
+        if card is None:
             await (await self.resolver.resolve(self.tab_element)).click()
-        await self.resolver.pin(self.card_element)
+            await self.resolver.pin(self.card_element)
+        else:
+            self.resolver.keep(self.card_element, card)
 
     def field_values(self, inputs: Inputs) -> list[tuple[str, str, str]]:
         values: list[tuple[str, str, str]] = []

@@ -70,8 +70,12 @@ class Resolver:
     async def pin(self, name: str) -> Locator:
         """Resolve a container once and reuse it as the scope of the elements ``within`` it,
         until the next :meth:`pin` (a form's fields then cost one lookup each)."""
-        self.pinned = {name: await self.resolve(name)}
-        return self.pinned[name]
+        return self.keep(name, await self.resolve(name))
+
+    def keep(self, name: str, found: Locator) -> Locator:
+        """Pin ``found``, the element ``name`` resolved already (see :meth:`pin`)."""
+        self.pinned = {name: found}
+        return found
 
     async def scope_of(self, name: str, deadline: float) -> Page | Locator:
         spec = self.smap.element(name)

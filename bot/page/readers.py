@@ -43,7 +43,15 @@ async def body_text(page: Page, limit: int = 500) -> str:
 async def banner_text(resolver: Resolver, timeout_s: float) -> str | None:
     """The banner's message, without the greeting 尊敬的ICP用户： when it has to be cut off."""
     try:
+        # The page shows it a moment after the reply: wait for any candidate in the page, once,
+        # rather than trying each candidate again and again meanwhile.
+        await (
+            resolver.any_of("result_banner")
+            .filter(visible=True)
+            .first.wait_for(state="visible", timeout=timeout_s * 1000)
+        )
         banner = await resolver.resolve("result_banner", timeout_s=timeout_s)
+        resolver.keep("result_banner", banner)  # the text inside it: no second lookup
     except (SelectorError, PlaywrightError) as exc:
         logger.warning("no result banner after the reply: {}", first_line(exc))
         return None

@@ -114,6 +114,9 @@ async def hand_off_open_check(
     """A security check that is open before the click (it covers the form and 提交): a person
     passes it within ``wait_s``, or the run ends as ``captcha_required`` with nothing sent. The
     box is recognised by the map, whatever its form (characters to click, a slider)."""
+    # One look at all the box's candidates at once: it is absent on almost every load.
+    if await resolver.visible("captcha_box") is None:
+        return None
     box = await resolver.present("captcha_box")
     if box is None:
         return None
@@ -159,6 +162,10 @@ class AfterClick:
             union = union.or_(resolver.any_of(name))
         deadline = time.monotonic() + self.timeout_s
         captcha_seen = False
+        # A page that accepts the click sends at once: the gate says so within milliseconds, and
+        # looking at the page first would cost a handful of round trips to the browser per run.
+        # A page that refuses (a check, its own messages) is looked at a slice later.
+        await wait_for_event(self.sending.sent_event, SLICE_MS / 1000)
         while not self.sending.sent:
             box = None if captcha_seen else await resolver.present("captcha_box")
             if box is not None:
