@@ -22,11 +22,12 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Locator, Page
 
-from bot.evidence.caption import MASK_COLOR, MaskLabel, with_caption
+from bot.evidence.caption import with_caption
+from bot.evidence.capture import Camera, Shot
 from bot.evidence.files import safe_capture, safe_capture_async, write_json, write_private
 from bot.evidence.rawdir import make_raw_dir, remove_raw_dir
 from bot.evidence.scrub import scrub_har, scrub_trace
-from bot.privacy import REDACTOR
+from bot.privacy import REDACTOR, logger
 from bot.types import EvidenceMode, TraceMode
 
 __all__ = ["Recorder"]
@@ -43,29 +44,6 @@ def _finisher() -> ThreadPoolExecutor:
         if _FINISHER is None:
             _FINISHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icpbot-evidence")
         return _FINISHER
-
-
-#: what each masked field hides, as its label in the screenshot says
-_FIELD_LABELS = {
-    "mobile": "mobile (masked)",
-    "code": "code (masked)",
-    "id_last6": "ID digits (masked)",
-}
-
-
-async def _boxes(field: str, box: Locator) -> list[MaskLabel]:
-    """Where ``box`` is on the viewport now (no wait: a field that is gone has no label)."""
-    rects = await box.evaluate_all(
-        "els => els.map(e => { const r = e.getBoundingClientRect();"
-        " return [r.x, r.y, r.width, r.height]; })"
-    )
-    label = _FIELD_LABELS.get(field, f"{field} (masked)")
-    return [MaskLabel(label, *rect) for rect in rects]
-
-
-async def _labels(fields: list[tuple[str, Locator]]) -> list[MaskLabel]:
-    found = await asyncio.gather(*(_boxes(field, box) for field, box in fields))
-    return [label for labels in found for label in labels]
 
 
 class Recorder:
@@ -90,6 +68,7 @@ class Recorder:
         self.evidence: list[str] = []
         #: the form's filled fields (input name, locator): masked in screenshots
         self.fields: list[tuple[str, Locator]] = []
+        self.camera = Camera()
         self._finishing: list[tuple[str, Future[bool]]] = []  # screenshots being captioned
         #: the run was interrupted: a browser step that fails now is expected (logged at info)
         self.interrupted = False
@@ -130,42 +109,40 @@ class Recorder:
 
         async def take() -> None:
             assert page is not None
-            fields = self.fields if self.masked else []
-            # The labels' boxes and the picture at once (the boxes are read, the page is not
-            # changed). The viewport holds the whole SMS block; full_page would cost a relayout.
-            labels, data = await asyncio.gather(
-                _labels(fields),
-                page.screenshot(
-                    mask=[box for _, box in fields], mask_color=MASK_COLOR, timeout=10_000
-                ),
-            )
+            # The viewport holds the whole SMS block; full_page would cost a relayout.
+            shot = await self.camera.take(page, self.fields if self.masked else [])
             lines = self.caption(name, page.url) if self.caption is not None else None
             viewport = page.viewport_size
             width = viewport["width"] if viewport else None
             # Its log lines stay this run's (the run id is a context variable).
             finish = contextvars.copy_context().run
-            future = _finisher().submit(finish, self._finish, name, data, lines, labels, width)
+            future = _finisher().submit(finish, self._finish, name, shot, lines, width)
             self._finishing.append((name, future))
 
         await safe_capture_async(f"screenshot {name}", take, expected=self.interrupted)
 
-    def _finish(
-        self,
-        name: str,
-        data: bytes,
-        lines: list[str] | None,
-        labels: list[MaskLabel] | None = None,
-        width: float | None = None,
-    ) -> bool:
-        """Caption the screenshot and write it (in the finisher thread); False if not written."""
-        if lines is not None:
+    def _finish(self, name: str, shot: Shot, lines: list[str] | None, width: float | None) -> bool:
+        """Paint the masks, caption the screenshot and write it (in the finisher thread); False
+        if not written. A picture whose masks could not be painted is never written."""
+        data: bytes | None = shot.data
+        if lines is not None or shot.unpainted:
             captioned = safe_capture(
                 f"caption {name}",
-                lambda: with_caption(data, lines, labels or (), viewport_width=width),
+                lambda: with_caption(
+                    shot.data,
+                    lines or (),
+                    shot.boxes,
+                    viewport_width=width,
+                    paint_masks=shot.unpainted,
+                ),
             )
-            data = captioned or data
+            data = captioned if captioned is not None or shot.unpainted else shot.data
+        if data is None:
+            logger.warning("screenshot {} not kept: its masks could not be drawn", name)
+            return False
         path = self.run_dir / name
-        return safe_capture(f"screenshot {name}", lambda: write_private(path, data)) is not None
+        written = data
+        return safe_capture(f"screenshot {name}", lambda: write_private(path, written)) is not None
 
     async def flush(self) -> None:
         """Wait for the screenshots being finished (the other runs go on); list those written."""

@@ -116,11 +116,28 @@ class RunRecording:
                 logger.warning("evidence after the interruption incomplete: {}", type(exc).__name__)
             finally:
                 self.recorder.discard_raw()
-                await self._write_result()
-        if session is not None:
-            await safe_capture_async("close context", session.context.close, expected=interrupted)
+                # The context closes while the last screenshot's caption is finished and
+                # result.json written: nothing more is read from the page.
+                closing = self._close(interrupted)
+                try:
+                    await self._write_result()
+                finally:
+                    await closing
+        else:
+            await self._close(interrupted)
         outcome = self.result.outcome
         logger.info("outcome {} ({}) exit {}", outcome.category, outcome.status, outcome.exit_code)
+
+    def _close(self, interrupted: bool) -> asyncio.Future[None]:
+        """Close the run's context (a task: it goes on while the caller writes)."""
+
+        async def close() -> None:
+            if self.session is not None:
+                await safe_capture_async(
+                    "close context", self.session.context.close, expected=interrupted
+                )
+
+        return asyncio.ensure_future(close())
 
     async def _settle(self) -> None:
         """Close the gate, finish the ledger row, write result.json: no browser call."""

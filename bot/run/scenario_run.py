@@ -148,8 +148,16 @@ class ScenarioRun(RunRecording):
             form, button = await self.fill()
         except _SessionExpired:
             return verdicts.session_expired(submitted="no")
-        await self.screenshot("before-submit.png")
-        problem = await self.submit(form, button)
+        # The picture of the filled form is taken while the last checks before the click run
+        # (they read the page and the ledger, and change nothing); the click waits for it.
+        shot = asyncio.ensure_future(self.screenshot("before-submit.png"))
+        try:
+            problem = await self.submit(form, button, shot)
+        except asyncio.CancelledError:
+            shot.cancel()  # stopped: the record takes the last picture
+            raise
+        finally:
+            await asyncio.wait([shot])  # never left running behind the run
         if problem is not None:
             return problem
         problem = await self.watch()
@@ -239,8 +247,10 @@ class ScenarioRun(RunRecording):
         self.stage("form_filled")
         return form, await form.submit_button()
 
-    async def submit(self, form: FormTab, button: Locator) -> Outcome | None:
-        """Record the attempt, arm the gate, click 提交 once."""
+    async def submit(
+        self, form: FormTab, button: Locator, before_click: Awaitable[None]
+    ) -> Outcome | None:
+        """Record the attempt, arm the gate, click 提交 once (once ``before_click`` is done)."""
         assert self.claim is not None
         assert self.session is not None
         assert self.signals is not None
@@ -261,6 +271,7 @@ class ScenarioRun(RunRecording):
             self.paced = True
         # Recorded before the click, durably: a crash from here on still counts as an attempt.
         await finish_shielded(asyncio.to_thread(self.claim.mark_sending))
+        await before_click
         session.gate.arm()
         self.signals.start_watching_requests()
         self.stage("submit_clicked")

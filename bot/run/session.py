@@ -7,6 +7,7 @@ check can never send a form: its gate is never armed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +56,16 @@ async def open_session(
         **(context_options or {}),
     )
     context.set_default_timeout(timeout_s * 1000)
-    if on_context is not None:
-        await on_context(context)  # e.g. start tracing before the page exists
     gate = SubmissionGate(
         endpoint_suffixes=[smap.endpoints.verify, smap.endpoints.resend], timeout_s=timeout_s
     )
     auth = AuthWatch(smap.endpoints.auth, timeout_s=timeout_s)
-    await gate.install(context)
-    await auth.install(context)
+    # All in place before the page exists (tracing, the gate, the session watch); independent
+    # of each other, so their round trips to the browser overlap.
+    await asyncio.gather(
+        gate.install(context),
+        auth.install(context),
+        *([on_context(context)] if on_context is not None else []),
+    )
     page = await context.new_page()
     return Session(context, page, gate, auth, urljoin(base_url, smap.route))

@@ -132,15 +132,20 @@ class SubmissionGate:
 
     async def install(self, context: BrowserContext) -> None:
         self._context = context
-        await context.add_init_script(
-            script=_DETOUR_JS
-            % {"suffixes": json.dumps(list(self.endpoint_suffixes)), "gate": json.dumps(GATE_HOST)}
-        )
         # The real paths stay routed too: a call the script cannot see (a worker, a beacon)
-        # still meets the gate.
+        # still meets the gate. (All three at once: each is a round trip to the browser.)
         handle = in_current_run(self._handle)  # its log lines belong to this run's run.log
-        await context.route(self.pattern(), handle)
-        await context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), handle)
+        await asyncio.gather(
+            context.add_init_script(
+                script=_DETOUR_JS
+                % {
+                    "suffixes": json.dumps(list(self.endpoint_suffixes)),
+                    "gate": json.dumps(GATE_HOST),
+                }
+            ),
+            context.route(self.pattern(), handle),
+            context.route(re.compile(rf"^https?://{re.escape(GATE_HOST)}/"), handle),
+        )
 
     async def _preflight(self, route: Route, real_url: str) -> None:
         headers = route.request.headers

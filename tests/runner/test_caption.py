@@ -163,3 +163,14 @@ def test_a_failed_runs_final_picture_states_the_outcome_and_masks_only_the_form(
     colours = final_rgb.getcolors(1 << 24) or []
     assert any(c == mask for _, c in colours)
     assert all(c != (255, 0, 255) for _, c in colours)  # not Playwright's magenta
+
+
+def test_a_translucent_page_keeps_its_alpha() -> None:
+    page = Image.new("RGBA", (120, 80), (10, 20, 30, 255))
+    page.putpixel((5, 7), (200, 100, 50, 128))
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    out = Image.open(io.BytesIO(with_caption(buf.getvalue(), _lines())))
+    assert out.mode == "RGBA"
+    band = out.height - 80
+    assert out.crop((0, band, 120, out.height)).tobytes() == page.tobytes()
