@@ -154,6 +154,8 @@ def _wrapped(
     line: str, width: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
 ) -> list[str]:
     """``line`` cut at spaces into pieces that fit ``width`` pixels."""
+    if font.getlength(line) <= width:
+        return [line]  # most lines: one measurement instead of one per word
     words, out, current = line.split(" "), [], ""
     for word in words:
         trial = f"{current} {word}" if current else word
