@@ -22,6 +22,7 @@ from bot.privacy import REDACTOR
 from bot.types import Category
 
 if TYPE_CHECKING:
+    from bot.run.options import RunResult
     from bot.run.runner import SharedBrowser
 
 __all__ = ["DEMO_DIR", "run_demo"]
@@ -45,7 +46,7 @@ def run_demo(
     from bot.config.scenario import load_scenarios
     from bot.mocksite import DEMO_FILINGS, MockSite, load_filings
     from bot.run.options import RunOptions
-    from bot.run.runner import run_scenarios, write_report
+    from bot.run.runner import run_scenarios
 
     files = sorted(scenario_dir.glob("*.yaml"))
     if not files:
@@ -73,10 +74,24 @@ def run_demo(
             # A browser server elsewhere reaches the mock on this machine through the client.
             expose_network="<loopback>" if connect or os.environ.get(CONNECT_ENV_VAR) else None,
         )
-        if lent is not None:
-            results = lent.run(scenarios, options)
-        else:
-            results = run_scenarios(scenarios, options)
+        try:
+            if lent is not None:
+                results = lent.run(scenarios, options)
+            else:
+                results = run_scenarios(scenarios, options)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: show what ran, then stop
+            done = list(getattr(exc, "results", []))
+            _show(done, out, echo)
+            echo(f"stopped: {len(done)} of {len(scenarios)} demo scenarios ran", err=True)
+            raise
+    _show(results, out, echo)
+    return 0 if all(r.outcome.category in _ANSWERED for r in results) else 1
+
+
+def _show(results: list[RunResult], out: Path, echo: Callable[..., None]) -> None:
+    """The outcome table, then the report and where the evidence is."""
+    from bot.run.runner import write_report
+
     table = Table(title="icpbot demo against the built-in mock", show_lines=True)
     for col in ("scenario", "action", "outcome", "site status", "what it means", "evidence"):
         table.add_column(col)
@@ -95,4 +110,3 @@ def run_demo(
     if report is None:
         echo("warning: report not written; see the run folders", err=True)
     echo(f"evidence: {out.resolve()}" + (f"\nreport: {report}" if report else ""))
-    return 0 if all(r.outcome.category in _ANSWERED for r in results) else 1

@@ -156,3 +156,32 @@ def test_ctrl_c_twice_during_clean_up_still_leaves_the_result(
     assert saved["outcome"]["status"] == "interrupted"
     assert saved["outcome"]["submitted"] == "maybe"  # it had left the browser
     assert len(site.submissions()) <= 1
+
+
+def test_ctrl_c_in_the_demo_shows_what_ran(tmp_path: Path) -> None:
+    """A new user who stops the demo sees the runs that ended, the report and the evidence."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "-v", "demo", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:  # the first run's outcome, then Ctrl-C
+        seen.append(line)
+        if " outcome " in line:
+            break
+    else:
+        pytest.fail("the demo ended before its first outcome: " + "".join(seen)[-2000:])
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, (stdout + err)[-3000:]
+    assert "demo-verified" in stdout  # the first scenario's row
+    assert f"evidence: {out.resolve()}" in stdout
+    [report] = out.glob("report-*.html")
+    assert f"report: {report}" in stdout
+    assert " demo scenarios ran" in err
+    assert "Traceback" not in err
