@@ -124,7 +124,7 @@ class Recorder:
     def _finish(self, name: str, shot: Shot, lines: list[str] | None, width: float | None) -> bool:
         """Paint the masks, caption the screenshot and write it (in the finisher thread); False
         if not written. A picture whose masks could not be painted is never written."""
-        data: bytes | None = shot.data
+        data = shot.data
         if lines is not None or shot.unpainted:
             captioned = safe_capture(
                 f"caption {name}",
@@ -136,13 +136,13 @@ class Recorder:
                     paint_masks=shot.unpainted,
                 ),
             )
-            data = captioned if captioned is not None or shot.unpainted else shot.data
-        if data is None:
-            logger.warning("screenshot {} not kept: its masks could not be drawn", name)
-            return False
+            if captioned is not None:
+                data = captioned
+            elif shot.unpainted:
+                logger.warning("screenshot {} not kept: its masks could not be drawn", name)
+                return False
         path = self.run_dir / name
-        written = data
-        return safe_capture(f"screenshot {name}", lambda: write_private(path, written)) is not None
+        return safe_capture(f"screenshot {name}", lambda: write_private(path, data)) is not None
 
     async def flush(self) -> None:
         """Wait for the screenshots being finished (the other runs go on); list those written."""

@@ -14,11 +14,12 @@ picture is the same point of the box.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
@@ -33,6 +34,7 @@ __all__ = [
     "HandoffClosed",
     "HandoffState",
     "Instruction",
+    "read_point",
 ]
 
 HandoffState = Literal["waiting", "passed", "ended"]
@@ -40,6 +42,18 @@ CheckForm = Literal["click", "slider", "unknown"]
 #: the most points one drag may pass through (a person's drag of a few seconds)
 MAX_DRAG_POINTS = 400
 _SHOT_TIMEOUT_MS = 3000
+
+
+def read_point(value: Any) -> tuple[float, float]:
+    """A point a person's page posted: ``[x, y]``, two finite numbers. ValueError otherwise."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError("a point is [x, y]")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError("coordinates must be numbers")
+    return float(value[0]), float(value[1])
+
+
 _READ_TIMEOUT_MS = 2000
 _ASKED = re.compile(r"【([^】]{1,8})】")
 _SLIDER = re.compile(r"拖动|滑块|拼图")

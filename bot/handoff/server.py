@@ -19,12 +19,11 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-import math
 import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.handoff.check import MAX_DRAG_POINTS, CheckHandoff, HandoffClosed
+from bot.handoff.check import CheckHandoff, HandoffClosed, read_point
 from bot.privacy import logger
 
 __all__ = [
@@ -103,25 +102,51 @@ class _SecurityHeaders:
 
 
 class QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers: icpbot owns SIGINT and SIGTERM.
+    """uvicorn without its signal handlers (icpbot owns SIGINT and SIGTERM), its logging or its
+    ``Server`` header, started on a socket of the caller's by :meth:`start`.
 
     ``capture_signals`` is the public hook uvicorn's ``serve()`` enters to install them
     (uvicorn >= 0.29, which dropped ``install_signal_handlers``).
     """
 
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        super().__init__(
+            uvicorn.Config(
+                app,
+                log_config=None,
+                access_log=False,
+                ws="none",
+                http="h11",
+                server_header=False,
+                **options,
+            )
+        )
+        self._up = asyncio.Event()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._up.set()
+
+    async def start(self, sock: socket.socket, name: str) -> asyncio.Task[None]:
+        """Serve on ``sock`` in a task, returned once connections are accepted; what stopped
+        the server if it stopped while starting."""
+        task = asyncio.create_task(self.serve(sockets=[sock]), name=name)
+        up = asyncio.create_task(self._up.wait())
+        await asyncio.wait({task, up}, return_when=asyncio.FIRST_COMPLETED)
+        if not up.done():
+            up.cancel()
+            task.result()  # raises what stopped the server
+            raise RuntimeError(f"{name} stopped while starting")
+        return task
+
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _Refused(400, "coordinates must be numbers")
-    return float(value)
 
 
 class HandoffServer:
@@ -133,7 +158,6 @@ class HandoffServer:
         self._base_url: str | None = None
         self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
         routes = [
             Route("/h/{token}", self._page, methods=["GET"]),
             Route("/h/{token}/state", self._state, methods=["GET"]),
@@ -142,9 +166,7 @@ class HandoffServer:
             Route("/h/{token}/drag", self._drag, methods=["POST"]),
             Route("/static/{name}", self._static, methods=["GET"]),
         ]
-        self.app = Starlette(
-            routes=routes, middleware=[Middleware(_SecurityHeaders)], lifespan=self._lifespan
-        )
+        self.app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -170,25 +192,8 @@ class HandoffServer:
             )
         sock = bind_listening(host, port)
         bound = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            ws="none",
-            http="h11",
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = QuietServer(config)
-        self._ready.clear()
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="handoff-server")
-        ready = asyncio.create_task(self._ready.wait())
-        await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            self._task.result()  # raises what stopped the server
-            raise RuntimeError("the hand-off server stopped while starting")
+        self._server = QuietServer(self.app, lifespan="off", timeout_graceful_shutdown=2)
+        self._task = await self._server.start(sock, "the hand-off server")
         self._base_url = http_url(host, bound)
         logger.debug("security-check hand-off at {}", self._base_url)
         return self._base_url
@@ -204,11 +209,6 @@ class HandoffServer:
             return
         server.should_exit = True
         await task
-
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self._ready.set()
-        yield
 
     def serve_at(self, base_url: str) -> None:
         """Links are made on ``base_url``: for :attr:`app` mounted in another server (``icpbot
@@ -292,21 +292,16 @@ class HandoffServer:
         async def click(check: CheckHandoff, body: Any) -> None:
             if not isinstance(body, dict) or set(body) != {"x", "y"}:
                 raise _Refused(400, 'expected {"x": number, "y": number}')
-            await check.click(_number(body["x"]), _number(body["y"]))
+            await check.click(*read_point([body["x"], body["y"]]))
 
         return await self._act(request, click)
 
     async def _drag(self, request: Request) -> Response:
         async def drag(check: CheckHandoff, body: Any) -> None:
             raw = body.get("points") if isinstance(body, dict) and set(body) == {"points"} else None
-            if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_DRAG_POINTS:
-                raise _Refused(400, f'expected {{"points": [[x, y], ...]}}, 2 to {MAX_DRAG_POINTS}')
-            points: list[tuple[float, float]] = []
-            for point in raw:
-                if not isinstance(point, list) or len(point) != 2:
-                    raise _Refused(400, "each point is [x, y]")
-                points.append((_number(point[0]), _number(point[1])))
-            await check.drag(points)
+            if not isinstance(raw, list):
+                raise _Refused(400, 'expected {"points": [[x, y], ...]}')
+            await check.drag([read_point(point) for point in raw])  # 2 to MAX_DRAG_POINTS
 
         return await self._act(request, drag)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -202,13 +203,7 @@ async def check_image(run_id: str, caller: Caller, request: Request) -> Response
 @router.post("/runs/{run_id}/check/click", summary="Click the check at (x, y) of its picture")
 async def check_click(run_id: str, body: Click, caller: Caller, request: Request) -> Any:
     handoff = _waiting(context(request), run_id)
-    try:
-        await handoff.click(float(body.x), float(body.y))
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        return invalid("x", str(exc))
-    return {"ok": True}
+    return await _relayed(handoff.click(float(body.x), float(body.y)), field="x")
 
 
 @router.post("/runs/{run_id}/check/drag", summary="Drag on the check, from -> to")
@@ -217,12 +212,18 @@ async def check_drag(run_id: str, body: Drag, caller: Caller, request: Request) 
     (x0, y0), (x1, y1) = body.start, body.to
     steps = 16  # a hand's drag passes through points, as the slider expects
     points = [(x0 + (x1 - x0) * n / steps, y0 + (y1 - y0) * n / steps) for n in range(steps + 1)]
+    return await _relayed(handoff.drag(points), field="from")
+
+
+async def _relayed(action: Awaitable[None], *, field: str) -> Any:
+    """A person's click or drag relayed to the check: 409 once it is over, 422 (naming
+    ``field``) for a point it refuses."""
     try:
-        await handoff.drag(points)
+        await action
     except HandoffClosed as exc:
         raise HTTPException(409, str(exc)) from None
     except ValueError as exc:
-        return invalid("from", str(exc))
+        return invalid(field, str(exc))
     return {"ok": True}
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.handoff import CheckHandoff, HandoffClosed
+from bot.handoff.check import MAX_DRAG_POINTS, read_point
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 
@@ -145,14 +145,6 @@ async def image(token: str, request: Request) -> Response:
         return _refused(409, str(exc))
 
 
-def _xy(value: Any) -> tuple[float, float]:
-    ok = isinstance(value, list) and len(value) == 2
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    if not ok or not all(math.isfinite(v) for v in value):
-        raise ValueError("a point is [x, y]")
-    return float(value[0]), float(value[1])
-
-
 @router.post("/l/{token}/{what}")
 async def act(token: str, what: str, request: Request) -> Response:
     if what not in ("click", "drag"):
@@ -163,9 +155,9 @@ async def act(token: str, what: str, request: Request) -> Response:
     try:
         body = await _body(request)
         if what == "click":
-            await handoff.click(*_xy([body.get("x"), body.get("y")]))
+            await handoff.click(*read_point([body.get("x"), body.get("y")]))
         else:
-            await handoff.drag([_xy(p) for p in body.get("points", [])][:400])
+            await handoff.drag([read_point(p) for p in body.get("points", [])][:MAX_DRAG_POINTS])
     except HandoffClosed as exc:
         return _refused(409, str(exc))
     except (ValueError, AttributeError, TypeError):

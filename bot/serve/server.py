@@ -84,28 +84,17 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     handoffs.serve_at(config.public_url or base)
     app = create_app(ctx, handoffs)
     server = QuietServer(
-        uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            http="h11",
-            server_header=False,
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
-            timeout_graceful_shutdown=5,
-            limit_concurrency=1000,
-        )
+        app,
+        lifespan="off",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=5,
+        limit_concurrency=1000,
     )
-    serving = asyncio.create_task(server.serve(sockets=[sock]), name="serve-http")
-    working = asyncio.create_task(worker.run(), name="serve-workers")
+    serving = working = None
     try:
-        while not server.started:
-            if serving.done():
-                serving.result()
-                raise RuntimeError("the server stopped while starting")
-            await asyncio.sleep(0.02)  # uvicorn's own start-up flag: no event to wait on
+        serving = await server.start(sock, "serve-http")
+        working = asyncio.create_task(worker.run(), name="serve-workers")
         ready(f"{base}/")
         await asyncio.wait({serving, working}, return_when=asyncio.FIRST_COMPLETED)
         for task in (serving, working):
@@ -118,18 +107,21 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
 
 async def _stop(
     server: uvicorn.Server,
-    serving: asyncio.Task[None],
-    working: asyncio.Task[None],
+    serving: asyncio.Task[None] | None,
+    working: asyncio.Task[None] | None,
     launcher: LazyBrowser,
     store: ServeStore,
 ) -> None:
-    """No new run; running runs record their outcome; then the server and the browser stop."""
-    working.cancel()
-    with contextlib.suppress(BaseException):
-        await working
+    """No new run; running runs record their outcome; then the server and the browser stop
+    (either task is None when the server did not start)."""
+    if working is not None:
+        working.cancel()
+        with contextlib.suppress(BaseException):
+            await working
     server.should_exit = True
-    with contextlib.suppress(BaseException):
-        await serving
+    if serving is not None:
+        with contextlib.suppress(BaseException):
+            await serving
     with contextlib.suppress(Exception):
         await launcher.close()
     await asyncio.to_thread(store.close)
