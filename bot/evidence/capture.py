@@ -78,7 +78,7 @@ class Camera:
 
     async def take(self, page: Page, fields: list[tuple[str, Locator]]) -> Shot:
         """The viewport with ``fields`` masked (none: the picture as it is)."""
-        if self._fast and page.viewport_size is not None:
+        if self._fast:
             shot = await self._fast_shot(page, fields)
             if shot is not None:
                 return shot

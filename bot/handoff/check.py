@@ -80,6 +80,16 @@ class Instruction:
     chinese: str
     notice: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """What a person's page shows of it (the characters as a list)."""
+        return {
+            "english": self.english,
+            "chinese": self.chinese,
+            "characters": list(self.characters),
+            "form": self.form,
+            "notice": self.notice,
+        }
+
 
 def read_instruction(text: str) -> Instruction:
     """The instruction in the box's visible ``text`` (pure; :meth:`CheckHandoff.instruction`)."""
@@ -145,7 +155,7 @@ class CheckHandoff:
         self._acting = asyncio.Lock()  # one click or drag at a time, in the order they came
         self._shooting = asyncio.Lock()
         self._shot: tuple[float, bytes] | None = None  # (taken at, PNG): shared by close requests
-        self._instruction = Instruction("unknown", (), "Do what the picture asks", "")
+        self._instruction = read_instruction("")  # "do what the picture asks"
         #: when a person's page last asked for the state (monotonic; None: never)
         self.last_seen: float | None = None
         #: set once a person's page has been told the outcome

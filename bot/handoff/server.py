@@ -24,7 +24,6 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +273,7 @@ class HandoffServer:
                 "run": check.run_name,
                 "person": check.person,
                 "time_left": round(check.time_left(), 1),
-                "instruction": asdict(instruction),
+                "instruction": instruction.as_json(),
                 "outcome": list(check.outcome),
             }
         )

@@ -18,9 +18,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from bot.errors import ConfigError
+from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
 from bot.handoff import HandoffClosed
-from bot.privacy import logger
 from bot.serve.context import Context, context, require_api
 from bot.serve.service import Invalid
 from bot.serve.store import RunRow
@@ -112,12 +112,12 @@ def run_out(ctx: Context, row: RunRow) -> dict[str, Any]:
 def write_run_report(folder: Path) -> None:
     """The HTML report of one run (as ``icpbot run`` writes for a batch), from its
     ``result.json``; best effort, like all evidence."""
-    result = folder / "result.json"
-    try:
-        record = json.loads(result.read_text(encoding="utf-8"))
+
+    def write() -> None:
+        record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
         render_report([{**record, "dir": folder}], folder / REPORT, title="icpbot run")
-    except Exception as exc:
-        logger.warning("the run's report could not be written: {}", type(exc).__name__)
+
+    safe_capture("the run's report", write)
 
 
 def run_view(ctx: Context, row: RunRow) -> dict[str, Any]:
@@ -176,18 +176,8 @@ def _waiting(ctx: Context, run_id: str) -> Any:
 @router.get("/runs/{run_id}/check", summary="What the security check asks (English, Chinese)")
 async def check_state(run_id: str, caller: Caller, request: Request) -> Any:
     handoff = _waiting(context(request), run_id)
-    try:
-        ins = await handoff.instruction()
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    return {
-        "english": ins.english,
-        "chinese": ins.chinese,
-        "characters": list(ins.characters),
-        "form": ins.form,
-        "notice": ins.notice,
-        "time_left": round(handoff.time_left()),
-    }
+    ins = await handoff.instruction()  # the last one read, once the check is over
+    return ins.as_json() | {"time_left": round(handoff.time_left())}
 
 
 @router.get("/runs/{run_id}/check.png", summary="The security check (image pixel = CSS pixel)")

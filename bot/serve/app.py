@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,7 +29,6 @@ from bot.serve.context import Context
 
 __all__ = ["MAX_BODY", "create_app"]
 
-STATIC = Path(__file__).parent / "static"
 #: the largest request body (a people CSV of a few thousand rows fits)
 MAX_BODY = 1024 * 1024
 _DRAIN = 16 * MAX_BODY  # a larger body is not even read: the connection closes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,11 +23,12 @@ from bot.handoff import CheckHandoff, HandoffClosed
 from bot.handoff.check import MAX_DRAG_POINTS, read_point
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
+from bot.serve.ui import render
 
 __all__ = ["MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
-STATIC = __import__("pathlib").Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static"
 MAX_ATTEMPTS = 5
 MIN_GAP_S = 3.0
 _SMALL = 8 * 1024
@@ -62,11 +64,7 @@ async def page(token: str, request: Request) -> Response:
     if isinstance(found, JSONResponse):
         status = found.status_code
         text = "This link has expired or was revoked." if status == 410 else "Not found."
-        return Response(
-            (STATIC / "gone.html").read_text().replace("{{text}}", text),
-            status_code=status,
-            media_type="text/html; charset=utf-8",
-        )
+        return render("gone.html", status=status, text=text)
     return FileResponse(STATIC / "customer.html", media_type="text/html; charset=utf-8")
 
 
@@ -86,10 +84,9 @@ async def state(token: str, request: Request) -> Response:
             out["state"] = "done" if row.outcome.get("category") == "success" else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
-            ins = await check.handoff.instruction()
-            out["check"] = {"english": ins.english, "chinese": ins.chinese,
-                            "characters": list(ins.characters), "notice": ins.notice,
-                            "time_left": round(check.handoff.time_left())}  # fmt: skip
+            shown = (await check.handoff.instruction()).as_json()
+            del shown["form"]  # the customer's page draws the same picture either way
+            out["check"] = shown | {"time_left": round(check.handoff.time_left())}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
     return JSONResponse(out)
 

@@ -268,12 +268,6 @@ class Service:
         ).fetchone()
         return None if row is None else _link(row)
 
-    def link(self, link_id: str) -> LinkRow | None:
-        row = self.store.execute(
-            f"SELECT {_LINK_COLUMNS} FROM serve_links WHERE id = ?", (link_id,)
-        ).fetchone()
-        return None if row is None else _link(row)
-
     def links(self) -> list[LinkRow]:
         rows = self.store.execute(
             f"SELECT {_LINK_COLUMNS} FROM serve_links ORDER BY created_at DESC LIMIT 200"

@@ -152,7 +152,6 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.wake = asyncio.Event()
-        self.stopping = False
 
     async def run(self) -> None:
         """Work until cancelled."""
@@ -183,7 +182,7 @@ class Worker:
             self.wake.set()
 
     async def _slot(self) -> None:
-        while not self.stopping:
+        while True:  # until cancelled
             row = await asyncio.to_thread(self.store.take)
             if row is None:
                 self.wake.clear()
