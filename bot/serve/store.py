@@ -282,6 +282,16 @@ class ServeStore:
             (state, phase, time.time(), run_id),
         )
 
+    def set_phase(self, run_id: str, phase: str) -> None:
+        """The run's progress; a queued run is running from now on, any other keeps its state
+        (one statement: a security check that opens meanwhile keeps its needs_person)."""
+        self.execute(
+            "UPDATE serve_runs SET phase = ?, updated_at = ?,"
+            " state = CASE WHEN state = 'queued' THEN 'running' ELSE state END"
+            " WHERE id = ? AND state <> 'done'",
+            (phase, time.time(), run_id),
+        )
+
     def finish(self, run_id: str, outcome: dict[str, Any], run_dir: str | None) -> None:
         """Done: the outcome kept, the sealed values erased."""
         self.execute(

@@ -219,9 +219,7 @@ class Worker:
 
     def _phase(self, run_id: str, phase: str) -> None:
         async def write() -> None:
-            row = await asyncio.to_thread(self.store.run, run_id)
-            state = row.state if row is not None and row.state != "queued" else "running"
-            await asyncio.to_thread(self.store.set_state, run_id, state, phase)
+            await asyncio.to_thread(self.store.set_phase, run_id, phase)
             self.changed()
 
         asyncio.get_running_loop().create_task(write())

@@ -156,3 +156,21 @@ def test_icpbot_serve_runs_its_queue_on_postgresql(
     assert not (tmp_path / "state" / "ledger.sqlite3").exists()
     with backend.open() as ledger:
         assert ledger.execute("SELECT COUNT(*) FROM serve_runs").fetchone()[0] == 1
+
+
+def test_a_runs_progress_never_undoes_the_check_waiting_for_a_person(
+    two: tuple[ServeStore, ServeStore],
+) -> None:
+    """The run's phases and its security check are written by different tasks: a phase that
+    lands after the check opened must leave needs_person (the customer's page shows the check
+    only then)."""
+    a, _ = two
+    queued = _add(a, "p1")
+    a.set_phase(queued, "browser_started")
+    assert (a.run(queued).state, a.run(queued).phase) == ("running", "browser_started")  # type: ignore[union-attr]
+    a.set_state(queued, "needs_person", "check")
+    a.set_phase(queued, "submit_clicked")
+    assert (a.run(queued).state, a.run(queued).phase) == ("needs_person", "submit_clicked")  # type: ignore[union-attr]
+    a.finish(queued, {"category": "success"}, None)
+    a.set_phase(queued, "late")
+    assert (a.run(queued).state, a.run(queued).phase) == ("done", "done")  # type: ignore[union-attr]
