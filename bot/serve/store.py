@@ -29,62 +29,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.safety.store import LedgerStore, PersonLock
+from bot.serve.schema import migrate
 
 __all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
 
 T = TypeVar("T")
 RunState = Literal["queued", "running", "needs_person", "done"]
 _QUEUE_LOCK = 0x1C9B07  # the transaction advisory lock that orders takes (PostgreSQL)
-
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS serve_runs (
-    id            TEXT PRIMARY KEY,
-    created_at    DOUBLE PRECISION NOT NULL,
-    updated_at    DOUBLE PRECISION NOT NULL,
-    action        TEXT NOT NULL,
-    site          TEXT NOT NULL,
-    base_url      TEXT NOT NULL,
-    person        TEXT NOT NULL,
-    mobile_masked TEXT NOT NULL,
-    sealed        TEXT,
-    state         TEXT NOT NULL,
-    phase         TEXT NOT NULL,
-    owner         TEXT,
-    link_id       TEXT,
-    batch_id      TEXT,
-    outcome       TEXT,
-    run_dir       TEXT,
-    created_by    TEXT NOT NULL
-)""",
-    "CREATE INDEX IF NOT EXISTS serve_runs_state ON serve_runs (state, created_at)",
-    """CREATE TABLE IF NOT EXISTS serve_secrets (
-    kind       TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    hash       TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (kind, name)
-)""",
-    """CREATE TABLE IF NOT EXISTS serve_links (
-    id            TEXT PRIMARY KEY,
-    token_hash    TEXT NOT NULL UNIQUE,
-    person        TEXT NOT NULL,
-    mobile_masked TEXT NOT NULL,
-    sealed        TEXT NOT NULL,
-    base_url      TEXT,
-    created_at    DOUBLE PRECISION NOT NULL,
-    expires_at    DOUBLE PRECISION NOT NULL,
-    revoked       INTEGER NOT NULL DEFAULT 0,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    last_attempt  DOUBLE PRECISION NOT NULL DEFAULT 0,
-    run_id        TEXT,
-    created_by    TEXT NOT NULL
-)""",
-    """CREATE TABLE IF NOT EXISTS serve_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS serve_pacing (
-    site_key TEXT PRIMARY KEY,
-    last_at  DOUBLE PRECISION NOT NULL
-)""",
-)
 
 _RUN_COLUMNS = (
     "id, created_at, updated_at, action, site, base_url, person, mobile_masked, sealed, state,"
@@ -138,9 +89,12 @@ class ServeStore:
         self.owner = owner or new_id(12)
         self._mutex = threading.RLock()
         self._alive: PersonLock | None = None
-        with self.transaction():
-            for statement in _TABLES:
-                self.execute(statement)
+        try:
+            with self.transaction():
+                migrate(self.execute, ledger.dialect, ledger.location)
+        except BaseException:
+            ledger.close()
+            raise
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -154,6 +108,16 @@ class ServeStore:
             if self.ledger.dialect == "postgresql":
                 self.ledger.execute("SELECT pg_advisory_xact_lock(?)", (_QUEUE_LOCK,))
             yield
+
+    def db_now(self) -> float:
+        """The database's clock, in seconds since the epoch: the one clock every process
+        sharing the database agrees on (stamps that order events across machines)."""
+        sql = (
+            "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+            if self.ledger.dialect == "postgresql"
+            else "SELECT (julianday('now') - 2440587.5) * 86400.0"
+        )
+        return float(self.execute(sql).fetchone()[0])
 
     def locked(self, work: Callable[[], T]) -> T:
         with self._mutex:

@@ -1,0 +1,121 @@
+"""The service's own tables (``serve_*``), versioned: ordered migrations, each bringing the
+schema from the version before it to its own number.
+
+The version is kept in ``serve_meta`` (key ``schema_version``). A database made by the first
+release of ``icpbot serve`` has the tables of version 1 and no version row: it is recognised
+by its ``serve_runs`` table. :func:`migrate` runs under the queue's lock (PostgreSQL: a
+transaction advisory lock; SQLite: ``BEGIN IMMEDIATE``), so that processes starting together
+upgrade once; a database newer than this icpbot knows is refused with a clear error.
+
+To change the schema, append a migration (never edit one that was released): statements both
+SQLite and PostgreSQL speak, or a ``{"sqlite": [...], "postgresql": [...]}`` pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.errors import ConfigError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+Statements = Sequence[str] | dict[str, Sequence[str]]
+
+# Version 1: the tables of the first release (kept as they were: a test upgrades them).
+_V1 = (
+    """CREATE TABLE IF NOT EXISTS serve_runs (
+    id            TEXT PRIMARY KEY,
+    created_at    DOUBLE PRECISION NOT NULL,
+    updated_at    DOUBLE PRECISION NOT NULL,
+    action        TEXT NOT NULL,
+    site          TEXT NOT NULL,
+    base_url      TEXT NOT NULL,
+    person        TEXT NOT NULL,
+    mobile_masked TEXT NOT NULL,
+    sealed        TEXT,
+    state         TEXT NOT NULL,
+    phase         TEXT NOT NULL,
+    owner         TEXT,
+    link_id       TEXT,
+    batch_id      TEXT,
+    outcome       TEXT,
+    run_dir       TEXT,
+    created_by    TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS serve_runs_state ON serve_runs (state, created_at)",
+    """CREATE TABLE IF NOT EXISTS serve_secrets (
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (kind, name)
+)""",
+    """CREATE TABLE IF NOT EXISTS serve_links (
+    id            TEXT PRIMARY KEY,
+    token_hash    TEXT NOT NULL UNIQUE,
+    person        TEXT NOT NULL,
+    mobile_masked TEXT NOT NULL,
+    sealed        TEXT NOT NULL,
+    base_url      TEXT,
+    created_at    DOUBLE PRECISION NOT NULL,
+    expires_at    DOUBLE PRECISION NOT NULL,
+    revoked       INTEGER NOT NULL DEFAULT 0,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_attempt  DOUBLE PRECISION NOT NULL DEFAULT 0,
+    run_id        TEXT,
+    created_by    TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS serve_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS serve_pacing (
+    site_key TEXT PRIMARY KEY,
+    last_at  DOUBLE PRECISION NOT NULL
+)""",
+)
+
+#: version -> the statements that bring the schema from the version before to it
+MIGRATIONS: dict[int, Statements] = {
+    1: _V1,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _statements(entry: Statements, dialect: str) -> Sequence[str]:
+    if isinstance(entry, dict):
+        return entry[dialect]
+    return entry
+
+
+def migrate(execute: Callable[..., Any], dialect: str, where: str) -> int:
+    """Bring the tables to :data:`SCHEMA_VERSION`; the version found. Call inside the queue's
+    transaction (its lock held). ``execute(sql, params)`` runs one statement; ``where`` names
+    the database in an error."""
+    execute("CREATE TABLE IF NOT EXISTS serve_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = execute("SELECT value FROM serve_meta WHERE key = 'schema_version'").fetchone()
+    if row is not None:
+        found = int(row[0])
+    else:
+        # The first release wrote no version: its serve_runs table says it was there.
+        probe = (
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serve_runs'"
+            if dialect == "sqlite"
+            else "SELECT 1 FROM information_schema.tables WHERE table_name = 'serve_runs'"
+            " AND table_schema = current_schema()"
+        )
+        found = 1 if execute(probe).fetchone() is not None else 0
+    if found > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the service's tables have schema version {found}, newer than this icpbot "
+            f"understands ({SCHEMA_VERSION}); upgrade icpbot on this machine",
+            path=where,
+        )
+    for target in range(found + 1, SCHEMA_VERSION + 1):
+        for statement in _statements(MIGRATIONS[target], dialect):
+            execute(statement)
+    if row is None or found < SCHEMA_VERSION:
+        execute(
+            "INSERT INTO serve_meta (key, value) VALUES ('schema_version', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(SCHEMA_VERSION),),
+        )
+    return found
