@@ -105,8 +105,32 @@ class ResetMarker:
 
 
 class PersonLock(ABC):
-    """The per-person run lock: held for a run's whole life, freed when its process dies."""
+    """The per-person run lock: held for a run's whole life, freed when its process dies.
+
+    A PostgreSQL lock lives on a connection, and a connection can drop while its process lives
+    (a server restart, ``pg_terminate_backend``, a network cut): the ledger takes the lock again
+    on a new connection at once, and when another process took it meanwhile the lock is *lost*
+    (:attr:`lost`), for good. A holder asks :meth:`still_held` before anything that needs the
+    lock (the request that submits) and never acts as if it held a lock it lost.
+    """
 
     @abstractmethod
     def release(self) -> None:
-        """Idempotent."""
+        """Idempotent. Never raises for a connection that is gone (its lock went with it)."""
+
+    @abstractmethod
+    def still_held(self) -> bool:
+        """A real check, now: whether this lock is held (on PostgreSQL, a query on the lock's
+        connection, reconnecting and taking it again first if that connection dropped). False
+        once released or lost, or when the database cannot be reached to say."""
+
+    @property
+    def lost(self) -> bool:
+        """Whether another holder took the lock while this one's connection was down."""
+        return False
+
+    @property
+    def retaken(self) -> int:
+        """How many times the lock was taken again on a new connection (each one a moment when
+        the database saw it free: see :meth:`bot.safety.guard.Claim.still_valid`)."""
+        return 0

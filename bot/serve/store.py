@@ -10,6 +10,16 @@ ends). A run whose process holds no lock any more was cut short (``kill -9``, a 
 :meth:`ServeStore.orphans` finds it, and the worker resumes it, or, if it had reached the click
 (the ledger's attempt was marked sent), ends it as interrupted, outcome unknown.
 
+A PostgreSQL lock also drops, for a moment, with its connection (a server restart, a cut
+network) while its process lives on; the ledger takes it again at once (:mod:`bot.safety.pglocks`).
+So a process that finds another one dead *buries* it (:meth:`ServeStore.bury`): it takes the dead
+one's lock and keeps it, so that a process that was only cut off cannot take it back and go on
+as if nothing happened. It learns instead that its life is lost (:meth:`ServeStore.still_alive`).
+
+Every statement goes through the ledger's plumbing: tried again after a transient database error
+where that is safe (:mod:`bot.safety.retry`); :meth:`ServeStore.atomic` for a transaction that
+is tried again whole.
+
 No personal value is stored in clear: the person is the ledger's salted key, the mobile is kept
 masked, and the values a queued run needs are sealed (:mod:`bot.serve.seal`) and erased when
 the run ends.
@@ -28,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from bot.safety.store import LedgerStore, PersonLock
+from bot.safety.store import LedgerStore, PersonLock, Rows
 from bot.serve.schema import migrate
 
 __all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
@@ -36,6 +46,9 @@ __all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
 T = TypeVar("T")
 RunState = Literal["queued", "running", "needs_person", "done"]
 _QUEUE_LOCK = 0x1C9B07  # the transaction advisory lock that orders takes (PostgreSQL)
+#: Seconds after the database server started during which no process is buried: every live
+#: process's lock connection is taking its locks again then (the server freed them all).
+BURY_GRACE_S = 15.0
 
 _RUN_COLUMNS = (
     "id, created_at, updated_at, action, site, base_url, person, mobile_masked, sealed, state,"
@@ -89,25 +102,65 @@ class ServeStore:
         self.owner = owner or new_id(12)
         self._mutex = threading.RLock()
         self._alive: PersonLock | None = None
+        self._buried: dict[str, PersonLock] = {}
+        #: seconds after the database server's start during which no process is buried
+        self.bury_grace_s = BURY_GRACE_S
         try:
-            with self.transaction():
-                migrate(self.execute, ledger.dialect, ledger.location)
+            # Migrations are one transaction: run again whole after a transient error.
+            self.atomic(
+                lambda: migrate(self.execute, ledger.dialect, ledger.location),
+                what="the service's migration",
+            )
         except BaseException:
             ledger.close()
             raise
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, idempotent: bool = False) -> Rows:
+        """One statement; its rows (``fetchone``, ``fetchall``, ``rowcount``). Outside a
+        transaction, tried again after a transient error when that is safe: a read always, a
+        write when nothing was written, or when ``idempotent`` (see
+        :meth:`bot.safety.store.LedgerStore.execute`); else a write whose answer was lost raises
+        :class:`~bot.safety.retry.CommitUnknown`."""
         with self._mutex:
-            return self.ledger.execute(sql, params)
+            return self.ledger.execute(sql, params, idempotent=idempotent)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One transaction under the queue's lock. Not tried again (its body is the caller's):
+        :meth:`atomic` is."""
         with self._mutex, self.ledger.transaction():
-            if self.ledger.dialect == "postgresql":
-                self.ledger.execute("SELECT pg_advisory_xact_lock(?)", (_QUEUE_LOCK,))
+            self._queue_lock()
             yield
+
+    def _queue_lock(self) -> None:
+        if self.ledger.dialect == "postgresql":
+            self.ledger.execute("SELECT pg_advisory_xact_lock(?)", (_QUEUE_LOCK,))
+
+    def atomic(
+        self,
+        work: Callable[[], T],
+        *,
+        what: str = "a transaction",
+        idempotent: bool = False,
+        settled: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``work()`` in one transaction under the queue's lock, run again from the start after
+        a transient failure (nothing was written before the COMMIT). A COMMIT whose answer was
+        lost is run again only when ``idempotent``, or once ``settled()`` (a read) found that
+        it did not land (None; else its result is returned); otherwise it raises
+        :class:`~bot.safety.retry.CommitUnknown`. See :meth:`bot.safety.store.LedgerStore.atomic`.
+        """
+
+        def locked_work() -> T:
+            self._queue_lock()
+            return work()
+
+        with self._mutex:
+            return self.ledger.atomic(
+                locked_work, what=what, idempotent=idempotent, settled=settled
+            )
 
     def db_now(self) -> float:
         """The database's clock, in seconds since the epoch: the one clock every process
@@ -128,6 +181,9 @@ class ServeStore:
             if self._alive is not None:
                 self._alive.release()
                 self._alive = None
+            for buried in self._buried.values():
+                buried.release()
+            self._buried.clear()
             self.ledger.close()
 
     # -- this process's life ----------------------------------------------------------------------
@@ -150,11 +206,59 @@ class ServeStore:
                 if self._alive is None:
                     raise RuntimeError("another process uses this owner id")
 
+    def still_alive(self) -> bool:
+        """Whether this process still holds its life's lock, asked of the database now (see
+        :meth:`bot.safety.rows.PersonLock.still_held`). False once another process buried it
+        while its connection was down (:attr:`life_lost`): its runs are that one's to recover,
+        and this process must change nothing about them. Blocking."""
+        alive = self._alive
+        return alive is not None and alive.still_held()
+
+    @property
+    def life_lost(self) -> bool:
+        """Whether another process took this process's life lock (it thought it dead) while
+        its connection was down. For good: the lock is never this process's again."""
+        alive = self._alive
+        return alive is not None and alive.lost
+
     def owner_alive(self, owner: str) -> bool:
+        """Whether the process ``owner`` holds its life lock now (a read: see :meth:`bury`)."""
         if owner == self.owner:
             return True
         with self._mutex:
+            if owner in self._buried:
+                return False
             return self.ledger.person_locked(self._owner_key(owner))
+
+    def bury(self, owner: str) -> bool:
+        """Whether ``owner`` is dead for sure: its life lock is free, and is now this process's,
+        kept until this process ends. A process that was only cut off from the database for a
+        moment then finds its lock taken: it learns that it lost its life (:attr:`life_lost`)
+        instead of taking it back and going on beside the runs recovered from it.
+
+        False for this process, for a live owner, and for every owner while the database
+        server started less than :attr:`bury_grace_s` ago (every process is taking its locks
+        again then). Blocking."""
+        if owner == self.owner:
+            return False
+        with self._mutex:
+            if owner in self._buried:
+                return True
+            if self._server_age_s() < self.bury_grace_s:
+                return False
+            taken = self.ledger.try_lock_person(self._owner_key(owner))
+            if taken is None:
+                return False
+            self._buried[owner] = taken
+            return True
+
+    def _server_age_s(self) -> float:
+        if self.ledger.dialect != "postgresql":
+            return float("inf")  # a flock is never freed under a live process
+        row = self.execute(
+            "SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time())"
+        ).fetchone()
+        return float(row[0])
 
     # -- meta -----------------------------------------------------------------------------------
 
