@@ -165,6 +165,8 @@ class RunRecording:
             # The budget is read there too: this run's figures, not the report's later ones.
             await asyncio.to_thread(claim.finish, outcome.category, outcome.site_status)
             self.result.failure_budget = claim.budget
+            if claim.unsettled:  # the ledger's write is owed: the run's own end goes on
+                self.warn(claim.unsettled)
         if self.paced and self.pacer is not None:
             self.paced = False
             await self.pacer.release()
