@@ -235,69 +235,20 @@ def claim(
     lock = ledger.try_lock_person(person)
     if lock is None:
         return Claim(ledger, person, attempt_id=None, lock=None, refusal=_in_flight(ledger, person))
-    code_hash = ledger.code_hash(person, code) if code else None
-
-    def decide() -> _Granted | Claim:
-        if action == "verify" and code_hash is not None:
-            known = ledger.code_verdict(person, code_hash)
-            if known is not None:
-                verdict, entry = known
-                refusal = _accepted(entry) if verdict == "accepted" else _rejected(entry)
-                return Claim(ledger, person, attempt_id=None, lock=None, refusal=refusal)
-        decision = check_submission(
-            ledger,
-            person,
-            action,
-            allow_risky=allow_risky,
-            sms_received_at=sms_received_at,
-            now=now,
-        )
-        if not decision.allowed:
-            refused = verdicts.outcome(
-                Category.refused,
-                "refused",
-                decision.reason,
-                decision.next_step,
-                details={"failures_recorded": decision.failures},
-            )
-            return Claim(
-                ledger,
-                person,
-                attempt_id=None,
-                lock=None,
-                refusal=refused,
-                warnings=decision.warnings,
-                decision=decision,
-            )
-        attempt_id = ledger.claim_attempt(
-            person,
-            action,
-            scenario=scenario,
-            run_id=run_id,
-            mobile_masked=mobile_masked,
-            code_hash=code_hash,
-        )
-        return _Granted(attempt_id, decision)
-
-    def landed() -> _Granted | None:
-        # After a lost COMMIT: the person is locked and the run id is this run's own, so an
-        # unfinished attempt of this run is that claim (its budget read again: unchanged, the
-        # claim counts nothing). None: it did not land, and deciding again is safe.
-        found = ledger.open_attempt(person, run_id)
-        if found is None:
-            return None
-        again = check_submission(
-            ledger,
-            person,
-            action,
-            allow_risky=allow_risky,
-            sms_received_at=sms_received_at,
-            now=now,
-        )
-        return _Granted(found, again)
-
+    ask = _Ask(
+        ledger,
+        person,
+        action,
+        scenario=scenario,
+        run_id=run_id,
+        mobile_masked=mobile_masked,
+        code_hash=ledger.code_hash(person, code) if code else None,
+        allow_risky=allow_risky,
+        sms_received_at=sms_received_at,
+        now=now,
+    )
     try:
-        got = ledger.atomic(decide, what="a claim", settled=landed)
+        got = ledger.atomic(ask.decide, what="a claim", settled=ask.landed)
     except BaseException:
         lock.release()
         raise
@@ -327,6 +278,77 @@ def claim(
 class _Granted:
     attempt_id: int
     decision: GuardDecision
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One claim's question to the ledger, asked inside its transaction (maybe more than once:
+    :meth:`bot.safety.store.LedgerStore.atomic` runs it again after a transient failure)."""
+
+    ledger: LedgerStore
+    person: str
+    action: str
+    scenario: str
+    run_id: str
+    mobile_masked: str
+    code_hash: str | None
+    allow_risky: bool
+    sms_received_at: datetime | None
+    now: datetime | None
+
+    def decide(self) -> _Granted | Claim:
+        """The code memory, then the budget, then the claimed attempt: a grant or a refusal."""
+        ledger, person = self.ledger, self.person
+        if self.action == "verify" and self.code_hash is not None:
+            known = ledger.code_verdict(person, self.code_hash)
+            if known is not None:
+                verdict, entry = known
+                refusal = _accepted(entry) if verdict == "accepted" else _rejected(entry)
+                return Claim(ledger, person, attempt_id=None, lock=None, refusal=refusal)
+        decision = self._decision()
+        if not decision.allowed:
+            refused = verdicts.outcome(
+                Category.refused,
+                "refused",
+                decision.reason,
+                decision.next_step,
+                details={"failures_recorded": decision.failures},
+            )
+            return Claim(
+                ledger,
+                person,
+                attempt_id=None,
+                lock=None,
+                refusal=refused,
+                warnings=decision.warnings,
+                decision=decision,
+            )
+        attempt_id = ledger.claim_attempt(
+            person,
+            self.action,
+            scenario=self.scenario,
+            run_id=self.run_id,
+            mobile_masked=self.mobile_masked,
+            code_hash=self.code_hash,
+        )
+        return _Granted(attempt_id, decision)
+
+    def landed(self) -> _Granted | None:
+        """After a lost COMMIT: the person is locked and the run id is this run's own, so an
+        unfinished attempt of this run is that claim (the budget read again is unchanged: a
+        claim counts nothing). None: it did not land, and deciding again is safe."""
+        found = self.ledger.open_attempt(self.person, self.run_id)
+        return None if found is None else _Granted(found, self._decision())
+
+    def _decision(self) -> GuardDecision:
+        return check_submission(
+            self.ledger,
+            self.person,
+            self.action,
+            allow_risky=self.allow_risky,
+            sms_received_at=self.sms_received_at,
+            now=self.now,
+        )
 
 
 def claim_run(

@@ -10,11 +10,8 @@ ends). A run whose process holds no lock any more was cut short (``kill -9``, a 
 :meth:`ServeStore.orphans` finds it, and the worker resumes it, or, if it had reached the click
 (the ledger's attempt was marked sent), ends it as interrupted, outcome unknown.
 
-A PostgreSQL lock also drops, for a moment, with its connection (a server restart, a cut
-network) while its process lives on; the ledger takes it again at once (:mod:`bot.safety.pglocks`).
-So a process that finds another one dead *buries* it (:meth:`ServeStore.bury`): it takes the dead
-one's lock and keeps it, so that a process that was only cut off cannot take it back and go on
-as if nothing happened. It learns instead that its life is lost (:meth:`ServeStore.still_alive`).
+A PostgreSQL lock also drops, for a moment, with its connection; a process that finds another
+one dead *buries* it (:mod:`bot.serve.lives`), so that one that was only cut off learns it.
 
 Every statement goes through the ledger's plumbing: tried again after a transient database error
 where that is safe (:mod:`bot.safety.retry`); :meth:`ServeStore.atomic` for a transaction that
@@ -27,7 +24,6 @@ the run ends.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import string
@@ -39,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.safety.store import LedgerStore, PersonLock, Rows
+from bot.serve.lives import Lives, lock_key
 from bot.serve.schema import migrate
 
 __all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
@@ -46,9 +43,6 @@ __all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
 T = TypeVar("T")
 RunState = Literal["queued", "running", "needs_person", "done"]
 _QUEUE_LOCK = 0x1C9B07  # the transaction advisory lock that orders takes (PostgreSQL)
-#: Seconds after the database server started during which no process is buried: every live
-#: process's lock connection is taking its locks again then (the server freed them all).
-BURY_GRACE_S = 15.0
 
 _RUN_COLUMNS = (
     "id, created_at, updated_at, action, site, base_url, person, mobile_masked, sealed, state,"
@@ -101,10 +95,7 @@ class ServeStore:
         self.ledger = ledger
         self.owner = owner or new_id(12)
         self._mutex = threading.RLock()
-        self._alive: PersonLock | None = None
-        self._buried: dict[str, PersonLock] = {}
-        #: seconds after the database server's start during which no process is buried
-        self.bury_grace_s = BURY_GRACE_S
+        self.lives = Lives(ledger, self.owner, self._mutex, self.execute)
         try:
             # Migrations are one transaction: run again whole after a transient error.
             self.atomic(
@@ -178,87 +169,37 @@ class ServeStore:
 
     def close(self) -> None:
         with self._mutex:
-            if self._alive is not None:
-                self._alive.release()
-                self._alive = None
-            for buried in self._buried.values():
-                buried.release()
-            self._buried.clear()
+            self.lives.close()
             self.ledger.close()
 
-    # -- this process's life ----------------------------------------------------------------------
+    # -- this process's life (bot.serve.lives) -------------------------------------------------
 
     @staticmethod
     def lock_key(name: str) -> str:
-        """The ledger's lock key for one of the service's own locks: hex, as the ledger's
-        person keys are (PostgreSQL's advisory lock is made from the key's first 64 bits)."""
-        return hashlib.sha256(f"icpbot-serve:{name}".encode()).hexdigest()
-
-    @classmethod
-    def _owner_key(cls, owner: str) -> str:
-        return cls.lock_key(f"process-{owner}")
+        """The ledger's lock key for one of the service's own locks (:func:`lock_key`)."""
+        return lock_key(name)
 
     def hold_life(self) -> None:
         """Take this process's lock: while it is held, its runs are not orphans."""
-        with self._mutex:
-            if self._alive is None:
-                self._alive = self.ledger.try_lock_person(self._owner_key(self.owner))
-                if self._alive is None:
-                    raise RuntimeError("another process uses this owner id")
+        self.lives.hold()
 
     def still_alive(self) -> bool:
-        """Whether this process still holds its life's lock, asked of the database now (see
-        :meth:`bot.safety.rows.PersonLock.still_held`). False once another process buried it
-        while its connection was down (:attr:`life_lost`): its runs are that one's to recover,
-        and this process must change nothing about them. Blocking."""
-        alive = self._alive
-        return alive is not None and alive.still_held()
+        """:meth:`bot.serve.lives.Lives.still_alive`: False once this process was buried."""
+        return self.lives.still_alive()
 
     @property
     def life_lost(self) -> bool:
-        """Whether another process took this process's life lock (it thought it dead) while
-        its connection was down. For good: the lock is never this process's again."""
-        alive = self._alive
-        return alive is not None and alive.lost
+        """:attr:`bot.serve.lives.Lives.lost`"""
+        return self.lives.lost
 
     def owner_alive(self, owner: str) -> bool:
         """Whether the process ``owner`` holds its life lock now (a read: see :meth:`bury`)."""
-        if owner == self.owner:
-            return True
-        with self._mutex:
-            if owner in self._buried:
-                return False
-            return self.ledger.person_locked(self._owner_key(owner))
+        return self.lives.alive(owner)
 
     def bury(self, owner: str) -> bool:
-        """Whether ``owner`` is dead for sure: its life lock is free, and is now this process's,
-        kept until this process ends. A process that was only cut off from the database for a
-        moment then finds its lock taken: it learns that it lost its life (:attr:`life_lost`)
-        instead of taking it back and going on beside the runs recovered from it.
-
-        False for this process, for a live owner, and for every owner while the database
-        server started less than :attr:`bury_grace_s` ago (every process is taking its locks
-        again then). Blocking."""
-        if owner == self.owner:
-            return False
-        with self._mutex:
-            if owner in self._buried:
-                return True
-            if self._server_age_s() < self.bury_grace_s:
-                return False
-            taken = self.ledger.try_lock_person(self._owner_key(owner))
-            if taken is None:
-                return False
-            self._buried[owner] = taken
-            return True
-
-    def _server_age_s(self) -> float:
-        if self.ledger.dialect != "postgresql":
-            return float("inf")  # a flock is never freed under a live process
-        row = self.execute(
-            "SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_postmaster_start_time())"
-        ).fetchone()
-        return float(row[0])
+        """:meth:`bot.serve.lives.Lives.bury`: whether ``owner`` is dead for sure, its lock
+        now this process's."""
+        return self.lives.bury(owner)
 
     # -- meta -----------------------------------------------------------------------------------
 

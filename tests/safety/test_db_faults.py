@@ -171,7 +171,7 @@ def test_a_process_cut_off_long_enough_to_be_buried_learns_it(
     try:
         a.hold_life()
         b.hold_life()
-        b.bury_grace_s = 0.0  # the throw-away server may have started a moment ago
+        b.lives.grace_s = 0.0  # the throw-away server may have started a moment ago
         assert not b.bury(a.owner)  # alive
         life = ServeStore.lock_key(f"process-{a.owner}")
         with admin.no_new_connections():
@@ -192,9 +192,9 @@ def test_no_process_is_buried_right_after_the_server_started(
     a, b = ServeStore(backend.open()), ServeStore(backend.open())
     try:
         a.execute("SELECT 1")
-        b.bury_grace_s = 3600.0
+        b.lives.grace_s = 3600.0
         assert not b.bury("someone-whose-lock-is-free")
-        b.bury_grace_s = 0.0
+        b.lives.grace_s = 0.0
         assert b.bury("someone-whose-lock-is-free")
     finally:
         a.close()
