@@ -86,13 +86,13 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         page.goto(url)
         shot = page.get_by_role("img", name=re.compile("^Security check"))
         expect(shot).to_be_visible()
-        expect(page.locator("#english")).to_contain_text("in this order")
-        words = page.locator("#chars .char").all_inner_texts()
+        expect(page.locator(".ck-ask")).to_contain_text("in this order")
+        words = page.locator(".ck-chars .ck-char").all_inner_texts()
         assert len(words) == 3
-        expect(page.locator("#chinese")).to_have_text(
+        expect(page.locator(".ck-chinese")).to_have_text(
             "请依次点击：" + "".join(f"【{w}】" for w in words)
         )
-        expect(page.locator("#run")).to_have_text("acme-legal-rep")
+        expect(page.locator(".ck-run")).to_have_text("acme-legal-rep")
         assert MOBILE not in page.content()
 
         # A tampered link serves nothing.
@@ -111,7 +111,7 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         )
         with page.expect_response(lambda r: r.url.endswith("/click")):
             shot.click(position={"x": wrong[0], "y": wrong[1]})
-        expect(page.locator("#notice")).to_contain_text("Not right")
+        expect(page.locator(".ck-notice")).to_contain_text("Not right")
         fresh = _next_challenge(site, answer["uuid"])
         assert site.submissions() == []
         # As a person would: look at the new picture (the page's next refresh) before clicking.
@@ -123,8 +123,8 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
             with page.expect_response(lambda r: r.url.endswith("/click")) as reply:
                 shot.click(position={"x": point["x"], "y": point["y"]})
             assert reply.value.status == 200
-        expect(page.locator("#passed")).to_be_visible()
-        expect(page.locator("#outcome")).to_contain_text("success")
+        expect(page.locator(".ck-passed")).to_be_visible()
+        expect(page.locator(".ck-outcome")).to_contain_text("success")
         stdout, stderr = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
