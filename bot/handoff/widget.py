@@ -55,8 +55,7 @@ TEXTS: dict[str, str] = {
     "hint_touch": "Tap a character: the picture zooms in. Then tap exactly on it.",
     "hint_zoomed": "Zoomed in: tap exactly on the character (slide to look around).",
     "hint_mouse": "Click the characters on the picture, in the order shown.",
-    "hint_slider": "Drag the slider's handle to the right. The light strip shows where the "
-    "piece will land.",
+    "hint_slider": "Drag the handle to the right: the dashed strip shows where the piece lands.",
     "hint_sending": "Sent to the site; its answer shows on the picture.",
     "error": "That did not reach the site. Try again.",
 }

@@ -214,7 +214,7 @@
       else if (this.form === 'click') text = this.coarse ? t.hint_touch : t.hint_mouse;
     }
     this.el('ck-hint').textContent = text || '';
-    this.el('ck-zoomout').style.visibility = this.zoom ? 'visible' : 'hidden';
+    this.el('ck-zoomout').hidden = !this.zoom;
   };
 
   Check.prototype.tick = function () {
@@ -278,7 +278,7 @@
   // -- what the person does ------------------------------------------------------------------------
   Check.prototype.down = function (ev) {
     if (!this.waiting() || !this.img.naturalWidth || this.press) return;
-    if (ev.pointerType === 'mouse' && ev.button !== 0) return;
+    if ((ev.pointerType === 'mouse' && ev.button !== 0) || ev.target === this.el('ck-zoomout')) return;
     ev.preventDefault();
     this.stage.setPointerCapture(ev.pointerId);
     this.press = {
