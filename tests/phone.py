@@ -73,6 +73,9 @@ def tap_character(page: Page, point: dict[str, float], path: str = "/click") -> 
     """A finger's two taps on one character: the first beside it (the picture zooms in around
     it), the second on the zoomed picture, a little off its centre; the relayed click's
     answer."""
+    # As a person's eyes follow the picture when the page around it changes (a status line
+    # above it that wraps anew).
+    page.locator(".ck-stage").scroll_into_view_if_needed()
     page.touchscreen.tap(*on_screen(page, point, FIRST_TAP_MISS, -FIRST_TAP_MISS / 2))
     expect(widget(page)).to_have_class(re.compile(r"\bck-zoomed\b"))
     x, y = on_screen(page, point, SECOND_TAP_MISS * 0.6, SECOND_TAP_MISS * 0.8)
@@ -143,6 +146,7 @@ def slide_by_touch(page: Page, site: MockSite, path: str = "/drag") -> Any:
     answer = site.captcha_answer()
     assert answer["form"] == "slider"
     start, end = answer["points"]
+    page.locator(".ck-stage").scroll_into_view_if_needed()
     with page.expect_response(lambda r: r.url.endswith(path) and r.request.method == "POST") as r:
         touch_drag(page, on_screen(page, start), on_screen(page, end))
     return r.value

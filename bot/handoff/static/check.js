@@ -88,7 +88,10 @@
     this.stage.addEventListener('contextmenu', function (ev) { ev.preventDefault(); });
     this.img.addEventListener('dragstart', function (ev) { ev.preventDefault(); });
     this.el('ck-zoomout').addEventListener('click', function () { self.zoomOut(); });
-    window.addEventListener('resize', function () { self.zoomOut(); });
+    var width = window.innerWidth;  // a turned phone: the zoom no longer fits
+    window.addEventListener('resize', function () {
+      if (window.innerWidth !== width) { width = window.innerWidth; self.zoomOut(); }
+    });
   }
 
   Check.prototype.start = function (url) {
@@ -270,7 +273,7 @@
       this.scrolled = true;
       var r = this.stage.getBoundingClientRect();
       if (r.top < 0 || r.bottom > window.innerHeight) {
-        this.root.scrollIntoView({ block: 'start', behavior: 'smooth' });
+        this.root.scrollIntoView({ block: 'start' });
       }
     }
   };
