@@ -59,7 +59,9 @@ def scale(page: Page) -> float:
     )
 
 
-def on_screen(page: Page, point: dict[str, float], dx: float = 0, dy: float = 0) -> tuple[float, float]:
+def on_screen(
+    page: Page, point: dict[str, float], dx: float = 0, dy: float = 0
+) -> tuple[float, float]:
     """Where the box's ``point`` is on the screen now (viewport CSS px), plus (dx, dy)."""
     box = picture(page).evaluate(
         "i => { const r = i.getBoundingClientRect();"
@@ -93,18 +95,20 @@ def touch_drag(page: Page, start: tuple[float, float], end: tuple[float, float])
     """A finger pressed at ``start``, moved to ``end`` through a few points, lifted (viewport
     CSS px), as Chromium's touch input delivers it."""
     cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, *at: tuple[float, float]) -> None:
+        points = [{"x": x, "y": y} for x, y in at]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
     try:
-        cdp.send("Input.dispatchTouchEvent",
-                 {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]})  # fmt: skip
+        touch("touchStart", start)
         steps = 12
         for n in range(1, steps + 1):
             x = start[0] + (end[0] - start[0]) * n / steps
             y = start[1] + (end[1] - start[1]) * n / steps + (1.5 if n % 2 else -1.5)  # a hand
-            cdp.send("Input.dispatchTouchEvent",
-                     {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})  # fmt: skip
-        cdp.send("Input.dispatchTouchEvent",
-                 {"type": "touchMove", "touchPoints": [{"x": end[0], "y": end[1]}]})  # fmt: skip
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            touch("touchMove", (x, y))
+        touch("touchMove", end)
+        touch("touchEnd")
     finally:
         cdp.detach()
 

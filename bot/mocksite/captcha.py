@@ -86,9 +86,9 @@ class _Layout:
             footer_top = self.slider_top + self.slider_height
         else:
             footer_top = self.picture_top + HEIGHT
+        close_x = width - self.picture_left - self.close_size / 2
         return {
-            "close": {"x": width - self.picture_left - self.close_size / 2,
-                      "y": self.header_height / 2},  # fmt: skip
+            "close": {"x": close_x, "y": self.header_height / 2},
             "refresh": {"x": self.picture_left + 30, "y": footer_top + self.footer_height / 2},
         }
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect
+from playwright.sync_api import Browser, Playwright, expect
 
 from bot.mocksite import Filing, MockSite
-from tests.handoff.test_handoff_cli import LINK, MOBILE, _scenario, ID6, CODE
+from tests.handoff.test_handoff_cli import CODE, ID6, LINK, MOBILE, _scenario
 from tests.phone import (
     on_screen,
     pass_by_taps,
