@@ -181,7 +181,6 @@
     });
     list.hidden = !(ins.characters && ins.characters.length);
     this.el('ck-chinese').textContent = ins.chinese || '';
-    this.showNotice();
     this.el('ck-passed').hidden = !s.passed;
     var ended = s.state === 'ended';
     this.el('ck-passed-text').hidden = ended;
@@ -200,23 +199,24 @@
       this.zoomOut();
       clear(this.el('ck-marks'));
     }
-    this.hint();
+    this.showNotice();
     this.root.dispatchEvent(new CustomEvent('check:state', { detail: s }));
   };
 
+  // One reserved line under the picture: the site's verdict or a refusal; else (or while
+  // zoomed in, when the next tap is what matters) a hint of what to do.
   Check.prototype.showNotice = function () {
-    this.el('ck-notice').textContent = this.error || this.notice || '';
-  };
-
-  Check.prototype.hint = function () {
-    var t = this.texts, text = '';
+    var t = this.texts, notice = this.error || this.notice, hint = '';
     if (this.waiting()) {
-      if (this.pending) text = t.hint_sending;
-      else if (this.zoom) text = t.hint_zoomed;
-      else if (this.form === 'slider') text = t.hint_slider;
-      else if (this.form === 'click') text = this.coarse ? t.hint_touch : t.hint_mouse;
+      if (this.pending) hint = t.hint_sending;
+      else if (this.zoom) hint = t.hint_zoomed;
+      else if (this.form === 'slider') hint = t.hint_slider;
+      else if (this.form === 'click') hint = this.coarse ? t.hint_touch : t.hint_mouse;
     }
-    this.el('ck-hint').textContent = text || '';
+    var shown = (this.zoom || this.pending || !notice) ? hint : notice;
+    var el = this.el('ck-notice');
+    el.textContent = shown || '';
+    el.classList.toggle('ck-hint', shown !== notice);
     this.el('ck-zoomout').hidden = !this.zoom;
   };
 
@@ -366,7 +366,7 @@
     this.zoom = { z: z, tx: px * (1 - z), ty: py * (1 - z), at: performance.now() };
     this.pan(0, 0);
     this.root.classList.add('ck-zoomed');
-    this.hint();
+    this.showNotice();
   };
 
   Check.prototype.pan = function (dx, dy) {
@@ -381,14 +381,14 @@
     this.zoom = null;
     this.pic.style.transform = '';
     this.root.classList.remove('ck-zoomed');
-    this.hint();
+    this.showNotice();
   };
 
   // One action at a time, in the order made: the site judges clicks in order.
   Check.prototype.send = function (what, body) {
     var self = this, url = this.url;
     this.pending++;
-    this.hint();
+    this.showNotice();
     this.queue = this.queue.then(function () {
       return fetch(url + '/' + what, {
         method: 'POST', headers: headersFor(true), body: JSON.stringify(body),
@@ -405,7 +405,6 @@
       if (url !== self.url) return;
       self.pending--;
       self.showNotice();
-      self.hint();
       AFTER_MS.forEach(function (ms) { setTimeout(function () { self.refreshImage(); }, ms); });
       setTimeout(function () { self.refreshState(); }, AFTER_MS[0]);
     });
