@@ -135,33 +135,59 @@ async def hand_off_open_check(
     box = await resolver.present("captcha_box")
     if box is None:
         return None
+    said = await _watch_for_pass(box)  # first: a person at a headed window may be quick
     hooks.stage("captcha_shown")
     await hooks.screenshot("captcha.png")
     if wait_s <= 0:
         return verdicts.captcha_required(headed, mode)
     await hooks.check_opened(box, wait_s)
-    shown = resolver.any_of("captcha_box").filter(visible=True)
-    gone = asyncio.ensure_future(shown.first.wait_for(state="detached", timeout=wait_s * 1000))
-    said = asyncio.ensure_future(
-        shown.get_by_text(CHECK_PASSED_TEXT).first.wait_for(state="visible", timeout=wait_s * 1000)
-    )
     try:
-        await asyncio.wait((gone, said), return_when=asyncio.FIRST_COMPLETED)
-        passed = said.done() and not said.cancelled() and said.exception() is None
-        if passed and not gone.done():
-            await asyncio.wait((gone,), timeout=CHECK_CLOSED_GRACE_S)
-    finally:
-        for task in (gone, said):
-            task.cancel()
-            with suppress(asyncio.CancelledError, PlaywrightError):
-                await task
-    if not passed:
-        if gone.done() and not gone.cancelled() and gone.exception() is None:
-            return verdicts.check_closed()
+        await (
+            resolver.any_of("captcha_box")
+            .filter(visible=True)
+            .first.wait_for(state="detached", timeout=wait_s * 1000)
+        )
+    except PlaywrightTimeoutError:
         return verdicts.captcha_required(headed, mode, waited=wait_s)
+    if said is not None and not await _said_pass(said):
+        return verdicts.check_closed()
     hooks.check_passed()
     hooks.stage("captcha_passed")
     return None
+
+
+_WATCH_FOR_PASS = """(el, text) => {
+  const seen = { passed: false };
+  // Only while the box is rendered: a hidden element's innerText is all of its text.
+  const look = () => {
+    if (el.getClientRects().length && el.innerText.includes(text)) seen.passed = true;
+  };
+  look();
+  new MutationObserver(look).observe(el, {
+    subtree: true, childList: true, attributes: true, characterData: true
+  });
+  return seen;
+}"""
+
+
+async def _watch_for_pass(box: Locator) -> Any:
+    """A handle that remembers whether the box ever said :data:`CHECK_PASSED_TEXT` while shown
+    (held by the handle: no global on the page); None when the box cannot be watched (then
+    the box's going is taken as the pass, as before)."""
+    try:
+        return await box.evaluate_handle(_WATCH_FOR_PASS, CHECK_PASSED_TEXT)
+    except PlaywrightError:
+        return None
+
+
+async def _said_pass(said: Any) -> bool:
+    try:
+        return bool(await said.evaluate("seen => seen.passed"))
+    except PlaywrightError:
+        return True  # the page went away: not a sign that the check was closed
+    finally:
+        with suppress(PlaywrightError):
+            await said.dispose()
 
 
 @dataclass
