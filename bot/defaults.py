@@ -10,6 +10,7 @@ __all__ = [
     "BASE_URL",
     "BROWSER_SERVER_TIMEOUT_S",
     "CAPTCHA_WAIT_HEADED_S",
+    "CHECK_CLOSED_GRACE_S",
     "CHECK_TIMEOUT_S",
     "LEDGER_SERVER_TIMEOUT_S",
     "MOCK_CAPABILITY_PATH",
@@ -33,6 +34,10 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Seconds the watch gives the page, once the security check's box has gone, to send its request:
+#: a passed check sends at once; one that was closed (its ×, its own time limit) sends nothing,
+#: and the run ends then as ``check_closed`` instead of waiting out the whole check's time.
+CHECK_CLOSED_GRACE_S = 3.0
 #: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.

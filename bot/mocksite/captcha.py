@@ -75,6 +75,22 @@ class _Layout:
     picture_top: int = 47 + 41  # .sp-header 47 (its border included); .sp-tip 41
     slider_top: int = 47 + 41 + HEIGHT + 10  # below the picture, margin 10
     slider_height: int = 40
+    header_height: int = 47  # .sp-header: 请完成安全校验 and the close button (×) on its right
+    footer_height: int = 44  # .sp-footer: 换一张 (a new picture) on its left
+    close_size: int = 18  # the × (.sp-close: an 18 px icon, 20 px from the right edge)
+
+    def controls(self, form: CaptchaForm) -> dict[str, dict[str, float]]:
+        """The centres of the box's own controls: ``close`` (×) and ``refresh`` (换一张)."""
+        width = WIDTH + 2 * self.picture_left
+        if form == "slider":
+            footer_top = self.slider_top + self.slider_height
+        else:
+            footer_top = self.picture_top + HEIGHT
+        close_x = width - self.picture_left - self.close_size / 2
+        return {
+            "close": {"x": close_x, "y": self.header_height / 2},
+            "refresh": {"x": self.picture_left + 30, "y": footer_top + self.footer_height / 2},
+        }
 
 
 BOX_LAYOUT = _Layout()
@@ -376,14 +392,21 @@ class CaptchaStore:
     def answer(self) -> dict[str, Any]:
         """The latest still-open challenge's moves relative to the check box (CSS pixels).
 
-        ``{"uuid", "form", "points"}``: click: the points to click, in order; slider: the drag's
-        start (the handle) and end. ``uuid`` None (and no points) when no challenge is open.
+        ``{"uuid", "form", "points", "controls"}``: click: the points to click, in order;
+        slider: the drag's start (the handle) and end; ``controls``: where the box's own close
+        button (``close``, ×) and 换一张 (``refresh``) are. ``uuid`` None (and no points) when
+        no challenge is open.
         """
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
             if latest is None:
-                return {"uuid": None, "form": None, "points": []}
-            return {"uuid": latest.uuid, "form": latest.form, "points": latest.answer()}
+                return {"uuid": None, "form": None, "points": [], "controls": {}}
+            return {
+                "uuid": latest.uuid,
+                "form": latest.form,
+                "points": latest.answer(),
+                "controls": BOX_LAYOUT.controls(latest.form),
+            }
 
 
 def _hits(challenge: Challenge, clicks: Any) -> Literal["pass", "more", "miss"]:

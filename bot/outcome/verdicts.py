@@ -22,6 +22,7 @@ __all__ = [
     "barrier",
     "browser_gone",
     "captcha_required",
+    "check_closed",
     "document_error",
     "envelope_error",
     "error_outcome",
@@ -136,6 +137,21 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         "icpbot waits for you. Nothing was sent.",
         submitted="no",
         details={"headed": headed},
+    )
+
+
+def check_closed() -> Outcome:
+    """The site's security check closed without being passed (a person pressed its ×, or it
+    timed out by itself): the page sent nothing, and the run ends at once rather than waiting
+    out the check's time with the person's lock held."""
+    return outcome(
+        Category.captcha_required,
+        "check_closed",
+        "The site's security check was closed before it was passed (its × or its own time "
+        "limit); nothing was sent.",
+        "Start again and pass the check without closing it. Nothing was sent, so no attempt "
+        "of the failure budget was used.",
+        submitted="no",
     )
 
 

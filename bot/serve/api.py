@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
 from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
-from bot.handoff import HandoffClosed
+from bot.handoff.routes import Access, check_routes
+from bot.handoff.web import Refused
 from bot.serve.context import Context, context, require_api
 from bot.serve.service import Invalid
 from bot.serve.store import RunRow
@@ -29,7 +29,6 @@ __all__ = ["invalid", "router", "run_out", "run_view"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 Caller = Annotated[str, Depends(require_api)]
-Number = StrictInt | StrictFloat
 _OUTCOME_KEYS = (
     "category", "status", "site_status", "message", "next_step", "submitted", "banner_zh"
 )  # fmt: skip
@@ -63,17 +62,6 @@ class RunOut(BaseModel):
     state: Literal["queued", "running", "needs_person", "done"]
     outcome: dict[str, Any] | None
     check_url: str | None
-
-
-class Click(_In):
-    x: Number
-    y: Number
-
-
-class Drag(_In):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-    start: tuple[Number, Number] = Field(alias="from")
-    to: tuple[Number, Number]
 
 
 class LinkIn(_In):
@@ -166,55 +154,39 @@ async def get_run(run_id: str, caller: Caller, request: Request) -> Any:
     return run_out(ctx, await _row(ctx, run_id))
 
 
-def _waiting(ctx: Context, run_id: str) -> Any:
-    check = ctx.relay.waiting(run_id)
+async def _check_access(request: Request) -> Access:
+    """The API's door to a run's security check: an API caller (a token, or an operator's
+    session with its CSRF token) and a run whose check the relay holds (409 otherwise)."""
+    caller = await require_api(request)
+    run_id = str(request.path_params["run_id"])
+    check = context(request).relay.check(run_id) if len(run_id) <= 40 else None
     if check is None:
-        raise HTTPException(409, "this run does not wait for a person")
-    return check.handoff
+        raise Refused(409, "this run does not wait for a person")
+    # A token is no ambient credential: only a session's posts must come from this origin.
+    return Access(check.handoff, from_page=caller.startswith("operator:"))
 
 
-@router.get("/runs/{run_id}/check", summary="What the security check asks (English, Chinese)")
-async def check_state(run_id: str, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    ins = await handoff.instruction()  # the last one read, once the check is over
-    return ins.as_json() | {"time_left": round(handoff.time_left())}
-
-
-@router.get("/runs/{run_id}/check.png", summary="The security check (image pixel = CSS pixel)")
-async def check_image(run_id: str, caller: Caller, request: Request) -> Response:
-    handoff = _waiting(context(request), run_id)
-    try:
-        png = await handoff.image()
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    return Response(png, media_type="image/png")
-
-
-@router.post("/runs/{run_id}/check/click", summary="Click the check at (x, y) of its picture")
-async def check_click(run_id: str, body: Click, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    return await _relayed(handoff.click(float(body.x), float(body.y)), field="x")
-
-
-@router.post("/runs/{run_id}/check/drag", summary="Drag on the check, from -> to")
-async def check_drag(run_id: str, body: Drag, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    (x0, y0), (x1, y1) = body.start, body.to
-    steps = 16  # a hand's drag passes through points, as the slider expects
-    points = [(x0 + (x1 - x0) * n / steps, y0 + (y1 - y0) * n / steps) for n in range(steps + 1)]
-    return await _relayed(handoff.drag(points), field="from")
-
-
-async def _relayed(action: Awaitable[None], *, field: str) -> Any:
-    """A person's click or drag relayed to the check: 409 once it is over, 422 (naming
-    ``field``) for a point it refuses."""
-    try:
-        await action
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        return invalid(field, str(exc))
-    return {"ok": True}
+# The check's routes, the same as the hand-off and customer pages' (bot/handoff/routes.py).
+_CHECK = "/runs/{run_id}/check"
+_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+for _route in check_routes(_check_access):
+    router.add_api_route(
+        _CHECK + _route.path,
+        _route.endpoint,
+        methods=[_route.method],
+        summary=_route.summary,
+        openapi_extra={"parameters": [_RUN_ID], **(_route.openapi or {})},
+    )
+    # The first names of the state and the picture, still answered.
+    if _route.path in ("/state", "/image"):
+        router.add_api_route(
+            _CHECK if _route.path == "/state" else _CHECK + ".png",
+            _route.endpoint,
+            methods=["GET"],
+            summary=_route.summary,
+            openapi_extra={"parameters": [_RUN_ID]},
+            deprecated=True,
+        )
 
 
 @router.get("/runs/{run_id}/evidence/{path:path}", summary="A file of the run's folder")

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from bot.handoff import CheckHandoff, HandoffClosed
-from bot.handoff.check import MAX_DRAG_POINTS, read_point
+from bot.handoff.routes import Access, check_routes
+from bot.handoff.web import Refused
+from bot.handoff.widget import with_check
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
@@ -65,7 +67,12 @@ async def page(token: str, request: Request) -> Response:
         status = found.status_code
         text = "This link has expired or was revoked." if status == 410 else "Not found."
         return render("gone.html", status=status, text=text)
-    return FileResponse(STATIC / "customer.html", media_type="text/html; charset=utf-8")
+    return Response(_page_html(), media_type="text/html; charset=utf-8")
+
+
+@cache
+def _page_html() -> str:
+    return with_check((STATIC / "customer.html").read_text(encoding="utf-8"))
 
 
 @router.get("/l/{token}/state")
@@ -121,42 +128,21 @@ async def verify(token: str, request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=202)
 
 
-async def _handoff(ctx: Context, token: str) -> CheckHandoff | JSONResponse:
-    found = await _link(ctx, token)
+async def _check_access(request: Request) -> Access:
+    """The customer's door to their run's security check: the link is the capability."""
+    ctx = context(request)
+    found = await _link(ctx, str(request.path_params["token"]))
     if isinstance(found, JSONResponse):
-        return found
-    check = ctx.relay.waiting(found.run_id) if found.run_id else None
+        raise Refused(found.status_code, json.loads(bytes(found.body))["error"])
+    check = ctx.relay.check(found.run_id) if found.run_id else None
     if check is None:
-        return _refused(409, "no security check is waiting")
-    return check.handoff
+        raise Refused(409, "no security check is waiting")
+    return Access(check.handoff)
 
 
-@router.get("/l/{token}/image")
-async def image(token: str, request: Request) -> Response:
-    handoff = await _handoff(context(request), token)
-    if isinstance(handoff, JSONResponse):
-        return handoff
-    try:
-        return Response(await handoff.image(), media_type="image/png")
-    except HandoffClosed as exc:
-        return _refused(409, str(exc))
-
-
-@router.post("/l/{token}/{what}")
-async def act(token: str, what: str, request: Request) -> Response:
-    if what not in ("click", "drag"):
-        return _refused(404, "not found")
-    handoff = await _handoff(context(request), token)
-    if isinstance(handoff, JSONResponse):
-        return handoff
-    try:
-        body = await _body(request)
-        if what == "click":
-            await handoff.click(*read_point([body.get("x"), body.get("y")]))
-        else:
-            await handoff.drag([read_point(p) for p in body.get("points", [])][:MAX_DRAG_POINTS])
-    except HandoffClosed as exc:
-        return _refused(409, str(exc))
-    except (ValueError, AttributeError, TypeError):
-        return _refused(400, "bad request")
-    return JSONResponse({"ok": True})
+# The check's routes under the link, the same as the hand-off page's and the API's
+# (bot/handoff/routes.py); the customer's page never shows the run's internal name.
+for _route in check_routes(_check_access, show_run=False):
+    router.add_api_route(
+        "/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method]
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from bot import defaults
-from bot.handoff import HandoffServer
+from bot.handoff import HandoffServer, Relay
 from bot.handoff.server import QuietServer, bind_listening, http_url
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
@@ -26,12 +26,14 @@ from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
 from bot.serve.app import create_app
 from bot.serve.context import Context
-from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
 from bot.serve.store import RunState, ServeStore
 from bot.serve.worker import Worker
 
-__all__ = ["ServeConfig", "open_service", "serve"]
+__all__ = ["CHECK_GRACE_S", "ServeConfig", "open_service", "run_id_of", "serve"]
+
+#: how long a check's link and pages show the outcome after the run ended
+CHECK_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class ServeConfig:
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
+
+
+def run_id_of(run_name: str) -> str:
+    """The service's run id in the engine's run name (``RunRow.name``)."""
+    return run_name.removeprefix("serve-")
 
 
 def open_service(base_url: str = defaults.BASE_URL) -> Service:
@@ -69,7 +76,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
 
         asyncio.get_running_loop().create_task(write())
 
-    relay = ServiceRelay(handoffs, on_check)
+    relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
     launcher = LazyBrowser(config.browser, connect=config.connect)
     options = RunOptions(
         out_dir=config.out_dir,
