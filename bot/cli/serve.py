@@ -57,8 +57,33 @@ def serve_main(
         typer.Option("--out", help="Where run folders go (default recordings/).", metavar="DIR"),
     ] = None,
     parallel: Annotated[
-        int, typer.Option("--parallel", help="Runs at once in this process.", metavar="N", min=1)
+        int,
+        typer.Option(
+            "--parallel",
+            help="Runs working at once in this process (runs waiting at their security check "
+            "not counted).",
+            metavar="N",
+            min=1,
+        ),
     ] = 4,
+    at_check: Annotated[
+        int,
+        typer.Option(
+            "--at-check",
+            help="Besides those, runs that may wait for a person at their security check.",
+            metavar="N",
+            min=0,
+        ),
+    ] = 8,
+    max_pages: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pages",
+            help="Browser pages open at once, all runs (default: --parallel + --at-check).",
+            metavar="N",
+            min=1,
+        ),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -90,6 +115,8 @@ def serve_main(
         base_url=base_url or defaults.BASE_URL,
         out_dir=out or defaults.OUT_DIR,
         parallel=parallel,
+        at_check=at_check,
+        pages=max_pages,
         public_url=public_url,
         browser=os.environ.get("ICPBOT_BROWSER") or None,
         connect=os.environ.get("ICPBOT_CONNECT") or None,
