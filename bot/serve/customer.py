@@ -100,8 +100,7 @@ async def state(token: str, request: Request) -> Response:
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
     if found.state == "held" and not found.busy:
         # The last try may have reached the site: no form until an operator decided.
-        out["state"] = "contact"
-        out["contact"] = CONTACT
+        out |= {"state": "contact", "contact": CONTACT, "outcome": None}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
     return JSONResponse(out)
 
