@@ -19,6 +19,7 @@ import pytest
 from bot.errors import ReleaseRefused
 from bot.page.browser import LazyBrowser
 from bot.run.options import RunOptions
+from bot.run.signals import run_blocking
 from bot.serve.seal import Sealer
 from bot.serve.service import Service
 from bot.serve.store import Ending, RunRow, ServeStore
@@ -208,7 +209,7 @@ def test_the_workers_fence_refuses_the_release_of_a_run_it_lost(
             await lost.fence(TakenRun(taken))()
         return tries
 
-    assert asyncio.run(go()) == [False, True, False]
+    assert run_blocking(go) == [False, True, False]
 
 
 def _link_run(service: Service) -> tuple[str, str]:
@@ -240,7 +241,7 @@ def test_a_links_run_cut_short_gives_its_try_back_or_holds_the_link(
     async def recover() -> None:
         await _worker(live).recover()
 
-    asyncio.run(recover())
+    run_blocking(recover)
     row, link = live.run(run_id), service.links.get(link_id)
     assert row is not None
     assert link is not None
