@@ -28,8 +28,9 @@ from bot.serve.app import create_app
 from bot.serve.context import Context
 from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
+from bot.serve.slots import Limits
 from bot.serve.store import ServeStore
-from bot.serve.worker import Limits, Worker
+from bot.serve.worker import Worker
 
 __all__ = ["ServeConfig", "open_service", "serve"]
 

@@ -51,6 +51,8 @@ _RUN_COLUMNS = (
     " confirm_resubmit"
 )
 _LIVE = "state IN ('running', 'needs_person')"  # taken: some process works on it
+_END = "state = 'done', phase = 'done', outcome = ?, run_dir = ?, sealed = NULL"
+_REQUEUE = "state = 'queued', phase = 'queued', owner = NULL, generation = generation + 1"
 
 
 def new_id(n: int = 16) -> str:
@@ -337,7 +339,7 @@ class ServeStore:
         transaction once the write applied (the run's link). False: the run is not this
         process's any more (nothing written)."""
         with self.transaction(queue=False):
-            applied = self._end(lease, outcome, run_dir, _LIVE)
+            applied = self._fenced(lease, _END, _LIVE, (json.dumps(outcome), run_dir))
             if applied and then is not None:
                 then()
             return applied
@@ -345,22 +347,7 @@ class ServeStore:
     def requeue(self, lease: Lease) -> bool:
         """Back in the queue, for any process, in a new generation; only a run whose request
         was never let go."""
-        return self._requeue(lease, _LIVE)
-
-    def _end(self, lease: Lease, outcome: dict[str, Any], run_dir: str | None, expect: str) -> bool:
-        return self._fenced(
-            lease,
-            "state = 'done', phase = 'done', outcome = ?, run_dir = ?, sealed = NULL",
-            expect,
-            (json.dumps(outcome), run_dir),
-        )
-
-    def _requeue(self, lease: Lease, expect: str) -> bool:
-        return self._fenced(
-            lease,
-            "state = 'queued', phase = 'queued', owner = NULL, generation = generation + 1",
-            f"{expect} AND released_at IS NULL",
-        )
+        return self._fenced(lease, _REQUEUE, f"{_LIVE} AND released_at IS NULL")
 
     def recover(
         self,
@@ -368,14 +355,13 @@ class ServeStore:
         *,
         between: Callable[[RunRow], None] | None = None,
     ) -> list[tuple[RunRow, str]]:
-        """Runs taken by a process that no longer lives, each queued again or ended, inside the
-        queue's transaction (two processes recovering together take turns). The owner's death
-        is checked here, under that lock: its life lock is not held. ``decide(row, sent)``
-        says what becomes of a run (``sent``: its request may have left); None: queued again
-        (only a run whose request was never let go). ``between(row)`` runs between the look
-        and the write (tests drive races through it). Each found run with what became of it:
-        ``"queued"``, ``"ended"``, or ``"changed"`` (it moved meanwhile: looked at again on
-        the next round)."""
+        """Runs of processes that no longer live (their life lock is not held: checked here,
+        in the queue's transaction, so recovering processes take turns), each queued again
+        (``decide(row, sent)`` None; never once its request may have left) or ended.
+        ``between(row)`` runs between the decision and the write (tests drive races through
+        it).
+        Each run found, with ``"queued"``, ``"ended"`` or ``"changed"`` (it moved meanwhile:
+        looked at again next time)."""
         done: list[tuple[RunRow, str]] = []
         with self.transaction():
             rows = self.execute(f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE {_LIVE}").fetchall()
@@ -383,17 +369,17 @@ class ServeStore:
                 row = RunRow.of(raw)
                 if row.owner is not None and self.owner_alive(row.owner):
                     continue
+                sent = self.may_have_left(row.id)
+                ending = decide(row, sent)
                 if between is not None:
                     between(row)
-                sent = row.released_at is not None or self.ledger_sent(row.id)
-                ending = decide(row, sent)
                 lease = Lease(row.id, row.owner or "", row.generation)
-                expect = f"state = '{row.state}'"
-                if ending is None:
-                    # never for a run whose request may have left: that one is only ended
-                    applied = not sent and self._requeue(lease, expect)
+                # decided on "not sent": only while it was not let go meanwhile
+                expect = f"state = '{row.state}'" + ("" if sent else " AND released_at IS NULL")
+                if ending is None:  # never once its request may have left: then only ended
+                    applied = not sent and self._fenced(lease, _REQUEUE, expect)
                 else:
-                    applied = self._end(lease, ending.outcome, None, expect)
+                    applied = self._fenced(lease, _END, expect, (json.dumps(ending.outcome), None))
                     if applied and ending.then is not None:
                         ending.then()
                 what = "changed" if not applied else "ended" if ending else "queued"
@@ -403,15 +389,12 @@ class ServeStore:
     def may_have_left(self, run_id: str) -> bool:
         """Whether the run's request may have left: the gate released it, or the ledger marked
         an attempt of the run sent."""
-        row = self.execute("SELECT released_at FROM serve_runs WHERE id = ?", (run_id,)).fetchone()
-        return (row is not None and row[0] is not None) or self.ledger_sent(run_id)
-
-    def ledger_sent(self, run_id: str) -> bool:
-        """Whether the ledger marked an attempt of this run as sent (its request may have left)."""
-        found = self.execute(
-            "SELECT COUNT(*) FROM attempts WHERE scenario = ? AND sent = 1", (f"serve-{run_id}",)
+        row = self.execute(
+            "SELECT EXISTS (SELECT 1 FROM serve_runs WHERE id = ? AND released_at IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM attempts WHERE scenario = ? AND sent = 1)",
+            (run_id, f"serve-{run_id}"),
         ).fetchone()
-        return bool(found[0])
+        return bool(row[0])
 
     def counts(self) -> dict[str, int]:
         rows = self.execute("SELECT state, COUNT(*) FROM serve_runs GROUP BY state").fetchall()

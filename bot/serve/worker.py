@@ -1,28 +1,22 @@
 """The service's workers: queued runs taken from the database and run on the engine, one
-browser for the process.
+browser for the process, as many at once as :class:`~bot.serve.slots.Limits` allow (a run
+waiting for a person at its check holds no working slot).
 
 Each run is a batch of one on the engine (:func:`bot.run.runner.prepare_batch`), with the
 service's relay (the security check served by the API and the pages) and a pacer whose lock and
 last-submission time are in the database (:class:`DbPacers`), so that the site's pacing holds
 across every process sharing it.
 
-How many at once (:class:`Limits`): ``parallel`` runs working (loading, filling, submitting),
-and besides them up to ``at_check`` runs waiting for a person at their security check (a run
-whose check opens gives its working slot to the next run: a slow customer holds nobody up), and
-never more than ``pages`` browser pages in all.
-
 Each taken run is fenced (:class:`~bot.serve.store.Lease`): its writes are compare-and-sets on
-its owner and attempt generation, written in order by one task per run, and the engine's gate
-asks :meth:`Worker.fence` right before the one request leaves; a run that another process took
-over is never sent from here.
+its owner and attempt generation, made in order by one chain of tasks per run, and the engine's
+gate awaits :meth:`Worker.fence` right before the one request leaves: a run that another
+process took over is never sent from here.
 
-A run that cannot start (its values unreadable, its selector map broken, its folder not
-writable) ends with an outcome saying so; nothing a run does ends the service. A stop (SIGTERM,
-Ctrl-C) cancels the workers: no run is taken any more, and each running run records its
-outcome first (the engine's shielded ``finally``). A run stopped before its request left is
-queued again (a link's run ends, "nothing was sent; press Verify again", its try given back);
-one stopped after it ends as unknown. Runs of a process that died (``kill -9``) get the same by
-:meth:`Worker.recover`, at start and every few seconds.
+A run that cannot start ends with an outcome saying so; nothing a run does ends the service. A
+stop (SIGTERM) cancels the workers; each running run records its outcome first. A run stopped,
+or whose process died (:meth:`Worker.recover`, at start and every few seconds), before its
+request left is queued again (a link's run ends, "nothing was sent; press Verify again", its
+try given back); after it, it ends as unknown and is never sent again.
 """
 
 from __future__ import annotations
@@ -41,6 +35,7 @@ from bot.config.selector_models import Pacing
 from bot.errors import ReleaseRefused, first_line
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
+from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
@@ -56,10 +51,11 @@ from bot.serve.outcomes import (
     restarted_outcome,
 )
 from bot.serve.seal import Sealer
+from bot.serve.slots import Limits, Slots
 from bot.serve.store import Ending, Lease, RunRow, ServeStore
 from bot.types import Action
 
-__all__ = ["DbPacers", "Limits", "TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
+__all__ = ["DbPacers", "TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
 
 T = TypeVar("T")
 RECOVER_EVERY_S = 3.0
@@ -135,71 +131,6 @@ class DbPacers(Pacers):
             return None
         pacer = DbPacer(pacing, self.store, site_key(site, base_url))
         return pacer if pacer.limited else None
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How many runs one process works on at once (``icpbot serve --parallel``,
-    ``--at-check``, ``--max-pages``)."""
-
-    #: runs working (loading, filling, submitting): the browser's and the machine's work
-    parallel: int = 4
-    #: besides those, runs waiting for a person at their security check
-    at_check: int = 8
-    #: browser pages open at once, of either kind (None: ``parallel + at_check``)
-    pages: int | None = None
-
-    @property
-    def most_pages(self) -> int:
-        return self.pages if self.pages is not None else self.parallel + self.at_check
-
-
-class Slots:
-    """The :class:`Limits`, counted on the loop."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.working = 0
-        self.at_check = 0
-        self.changed = asyncio.Event()
-
-    @property
-    def pages(self) -> int:
-        return self.working + self.at_check
-
-    def free(self) -> bool:
-        """Whether one more run may start now."""
-        return self.working < self.limits.parallel and self.pages < self.limits.most_pages
-
-    async def wait_free(self) -> None:
-        while not self.free():
-            self.changed.clear()
-            await self.changed.wait()
-
-    def start(self) -> None:
-        self.working += 1
-
-    def to_check(self) -> bool:
-        """A run's check opened: it gives up its working slot, if a place at the checks is
-        free (else it keeps the slot while it waits). Whether it moved."""
-        if self.at_check >= self.limits.at_check:
-            return False
-        self.working -= 1
-        self.at_check += 1
-        self.changed.set()
-        return True
-
-    def from_check(self) -> None:
-        """Its check passed: it works again (at once: the site is waiting for its request)."""
-        self.at_check -= 1
-        self.working += 1
-
-    def end(self, *, at_check: bool) -> None:
-        if at_check:
-            self.at_check -= 1
-        else:
-            self.working -= 1
-        self.changed.set()
 
 
 @dataclass
@@ -329,38 +260,43 @@ class Worker:
             self.wake.set()  # the person's next run may go now
 
     async def _run(self, taken: TakenRun) -> None:
-        row = taken.row
-        results: list[RunResult] = []
+        batch = await self._start(taken)
+        if batch is None:
+            return
         error: Exception | None = None
         try:
-            try:
-                scenario = await asyncio.to_thread(self._scenario, row)
-                options = replace(
-                    self.options,
-                    parallel=1,
-                    on_event=self._on_event(taken),
-                    release_check=self.fence(taken),
-                    confirm_resubmit=row.confirm_resubmit,
-                )
-                batch = prepare_batch([scenario], options, self.launcher.get)
-            except Exception as exc:
-                logger.error("run {} cannot start: {}", row.id, first_line(exc))
-                outcome = cannot_start_outcome(exc, link=row.link_id is not None)
-                await finish_shielded(self._finish(taken, outcome, None, nothing_sent=True))
-                return
-            batch.pacers = DbPacers(self.store, ignore=options.ignore_site_pacing)
-            results = batch.results
-            try:
-                await batch.run()
-            finally:
-                results = batch.results
+            await batch.run()
         except asyncio.CancelledError:
-            await finish_shielded(self._settle(taken, results, stopped=True))
+            await finish_shielded(self._settle(taken, batch.results, stopped=True))
             raise
         except Exception as exc:
-            logger.opt(exception=exc).error("run {} failed: {}", row.id, type(exc).__name__)
+            logger.opt(exception=exc).error("run {} failed: {}", taken.row.id, type(exc).__name__)
             error = exc
-        await finish_shielded(self._settle(taken, results, stopped=False, error=error))
+        await finish_shielded(self._settle(taken, batch.results, stopped=False, error=error))
+
+    async def _start(self, taken: TakenRun) -> Batch | None:
+        """The run's batch; None when it cannot start (then it has ended, saying why)."""
+        row = taken.row
+        try:
+            scenario = await asyncio.to_thread(self._scenario, row)
+            options = replace(
+                self.options,
+                parallel=1,
+                on_event=self._on_event(taken),
+                release_check=self.fence(taken),
+                confirm_resubmit=row.confirm_resubmit,
+            )
+            batch = prepare_batch([scenario], options, self.launcher.get)
+        except asyncio.CancelledError:
+            await finish_shielded(self._settle(taken, [], stopped=True))
+            raise
+        except Exception as exc:
+            logger.error("run {} cannot start: {}", row.id, first_line(exc))
+            outcome = cannot_start_outcome(exc, link=row.link_id is not None)
+            await finish_shielded(self._finish(taken, outcome, None, nothing_sent=True))
+            return None
+        batch.pacers = DbPacers(self.store, ignore=options.ignore_site_pacing)
+        return batch
 
     def _scenario(self, row: RunRow) -> Scenario:
         if row.sealed is None:
@@ -467,15 +403,15 @@ class Worker:
             await asyncio.wait([taken.last])  # the run's writes land before its end
         row = taken.row
         result = results[0] if results else None
-        sent = taken.released or await self._retrying(lambda: self.store.may_have_left(row.id))
+        sent = taken.released or await _retrying(lambda: self.store.may_have_left(row.id))
         cut = result is None or result.outcome.status == "interrupted"
         run_dir = str(result.run_dir) if result is not None else None
         if stopped and cut and not sent:
             if row.link_id is None:
-                if await self._retrying(lambda: self.store.requeue(taken.lease)):
+                if await _retrying(lambda: self.store.requeue(taken.lease)):
                     logger.info("run {} was stopped before its request left: queued again", row.id)
                 else:
-                    self._lost(row)
+                    _lost(row)
                 self.changed()
                 return
             outcome, nothing_sent = restarted_outcome(), True
@@ -495,30 +431,29 @@ class Worker:
     ) -> None:
         row = taken.row
         then = self._link_then(row, outcome, nothing_sent=nothing_sent)
-        if not await self._retrying(
-            lambda: self.store.finish(taken.lease, outcome, run_dir, then=then)
-        ):
-            self._lost(row)
+        if not await _retrying(lambda: self.store.finish(taken.lease, outcome, run_dir, then=then)):
+            _lost(row)
         self.changed()
 
-    @staticmethod
-    def _lost(row: RunRow) -> None:
-        logger.warning(
-            "run {} is no longer this process's (another process took it over): its end here "
-            "is not recorded",
-            row.id,
-        )
 
-    async def _retrying(self, work: Callable[[], T]) -> T:
-        """``work()`` in a thread, again after a database error (a run's end must land)."""
-        delay = 0.5
-        for _ in range(_END_TRIES - 1):
-            try:
-                return await asyncio.to_thread(work)
-            except Exception as exc:
-                logger.warning(
-                    "writing a run's end failed ({}); again in {:g} s", type(exc).__name__, delay
-                )
-                await asyncio.sleep(delay)  # allow-sleep: a back-off for the database
-                delay *= 2
-        return await asyncio.to_thread(work)
+def _lost(row: RunRow) -> None:
+    logger.warning(
+        "run {} is no longer this process's (another process took it over): its end here "
+        "is not recorded",
+        row.id,
+    )
+
+
+async def _retrying(work: Callable[[], T]) -> T:
+    """``work()`` in a thread, again after a database error (a run's end must land)."""
+    delay = 0.5
+    for _ in range(_END_TRIES - 1):
+        try:
+            return await asyncio.to_thread(work)
+        except Exception as exc:
+            logger.warning(
+                "writing a run's end failed ({}); again in {:g} s", type(exc).__name__, delay
+            )
+            await asyncio.sleep(delay)  # allow-sleep: a back-off for the database
+            delay *= 2
+    return await asyncio.to_thread(work)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
-from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.mocksite import Filing, MockSite
-from tests.serve.conftest import Serve, start_serve
+from tests.serve.conftest import Serve
 from tests.serve.people import database, post_code
 
 pytestmark = pytest.mark.browser
@@ -124,15 +124,15 @@ def test_the_operator_resets_and_extends_a_link(serve: Serve, site: MockSite) ->
 
 
 def test_an_expired_links_values_are_erased_at_the_next_sweep(
-    site: MockSite, tmp_path: Path
+    site: MockSite, serves: Callable[..., Serve]
 ) -> None:
-    one = start_serve(tmp_path)
+    one = serves()
     link_id, url = _link(one, site)
     other_id, _ = _link(one, site)
     one.stop()
     with closing(database(one)) as db, db:
         db.execute("UPDATE serve_links SET expires_at = ?", (time.time() - 1,))
-    two = start_serve(tmp_path)
+    two = serves()
     try:
         deadline = time.monotonic() + 30  # the first sweep runs as the workers start
         while _sealed(two, other_id) != "" and time.monotonic() < deadline:

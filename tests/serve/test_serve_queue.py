@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from bot.mocksite import Filing, MockSite
 from bot.safety.ledger import LEDGER_URL_ENV
 from bot.serve.server import open_service
-from tests.serve.conftest import Serve, start_serve
+from tests.serve.conftest import Serve
 from tests.serve.people import pass_check, queue
 
 pytestmark = pytest.mark.browser
@@ -26,11 +27,11 @@ SELECTORS = Path(__file__).resolve().parents[2] / "selectors"
 
 
 def test_a_run_waiting_at_its_check_holds_up_no_other_persons_run(
-    site: MockSite, tmp_path: Path
+    site: MockSite, serves: Callable[..., Serve]
 ) -> None:
     site.load_filings([Filing(*ANN), Filing(*BOB)])
     site.set_captcha("click")
-    serve = start_serve(tmp_path, "--parallel", "1")
+    serve = serves("--parallel", "1")
     try:
         api = serve.client()
         waiting = queue(api, site, *ANN)
@@ -47,7 +48,10 @@ def test_a_run_waiting_at_its_check_holds_up_no_other_persons_run(
 
 
 def test_runs_that_cannot_start_end_clearly_and_the_service_goes_on(
-    site: MockSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: MockSite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    serves: Callable[..., Serve],
 ) -> None:
     """A selector map broken after the run was queued; sealed values that no longer open; an
     --out folder that cannot be made. Each run ends done, saying why and that nothing was
@@ -79,7 +83,7 @@ def test_runs_that_cannot_start_end_clearly_and_the_service_goes_on(
         service.store.close()
     (maps / "custom.yaml").write_text("site: custom\npacing: [not, a, map\n", encoding="utf-8")
 
-    serve = start_serve(tmp_path, "--parallel", "1", env=env)
+    serve = serves("--parallel", "1", env=env)
     try:
         api = serve.client()
         ended = {r: serve.wait_run(api, r, lambda s: s["state"] == "done")["outcome"]
@@ -102,7 +106,7 @@ def test_runs_that_cannot_start_end_clearly_and_the_service_goes_on(
     assert serve.proc.returncode == 0, printed
     assert len(site.submissions()) == 1
 
-    again = start_serve(tmp_path, "--parallel", "1", env=env)
+    again = serves("--parallel", "1", env=env)
     try:
         api = again.client()
         assert {r["id"]: r["state"] for r in api.get("/api/runs").json()} == {
@@ -117,12 +121,12 @@ def test_runs_that_cannot_start_end_clearly_and_the_service_goes_on(
 
 
 def test_an_out_folder_that_cannot_be_made_ends_each_run_clearly(
-    site: MockSite, tmp_path: Path
+    site: MockSite, tmp_path: Path, serves: Callable[..., Serve]
 ) -> None:
     site.load_filings([Filing(*ANN), Filing(*BOB)])
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n", encoding="utf-8")
-    serve = start_serve(tmp_path, "--out", str(blocker / "out"))  # the last --out counts
+    serve = serves("--out", str(blocker / "out"))  # the last --out counts
     try:
         api = serve.client()
         runs = [queue(api, site, *ANN), queue(api, site, *BOB)]

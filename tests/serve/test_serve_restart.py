@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import zipfile
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.mocksite import Filing, MockSite
-from tests.serve.conftest import start_serve
+from tests.serve.conftest import Serve
 from tests.serve.people import database, post_code, queue
 
 pytestmark = pytest.mark.browser
@@ -74,11 +75,11 @@ def _raw_values_in(folder: Path, values: list[str]) -> list[str]:
     ids=["kill-9-check-first", "sigterm-check-first", "kill-9-check-after-click"],
 )
 def test_a_stop_while_people_are_at_their_checks_sends_nothing(
-    site: MockSite, tmp_path: Path, stop: int, before_click: bool
+    site: MockSite, serves: Callable[..., Serve], stop: int, before_click: bool
 ) -> None:
     site.load_filings([Filing(*ANN), Filing(*BOB), Filing(CAT[0], CAT[1], CAT_FILED)])
     site.set_captcha("click", first=before_click)
-    one = start_serve(tmp_path, "--parallel", "1")
+    one = serves("--parallel", "1")
     api = one.client()
     ann, cat = queue(api, site, *ANN), queue(api, site, *CAT)
     link_id, link_url = _link(api, site, BOB)
@@ -93,7 +94,7 @@ def test_a_stop_while_people_are_at_their_checks_sends_nothing(
         assert db.execute("SELECT COUNT(*) FROM attempts WHERE sent = 1").fetchone()[0] == 0
 
     site.set_captcha("off")
-    two = start_serve(tmp_path, "--parallel", "1")
+    two = serves("--parallel", "1")
     api = two.client()
     done = {r: two.wait_run(api, r, lambda s: s["state"] == "done", s=120) for r in (ann, cat)}
     assert done[ann]["outcome"]["category"] == "success"
@@ -120,11 +121,11 @@ def test_a_stop_while_people_are_at_their_checks_sends_nothing(
 
 
 def test_a_kill_after_the_request_left_ends_unknown_and_holds_the_link(
-    site: MockSite, tmp_path: Path, page: Page
+    site: MockSite, serves: Callable[..., Serve], page: Page
 ) -> None:
     site.load_filings([Filing(*ANN), Filing(*BOB)])
     site.set_fault("verify", "slow", 120)  # the site has the requests; the replies never come
-    one = start_serve(tmp_path)
+    one = serves()
     api = one.client()
     ann = queue(api, site, *ANN)
     link_id, link_url = _link(api, site, BOB)
@@ -133,7 +134,7 @@ def test_a_kill_after_the_request_left_ends_unknown_and_holds_the_link(
     one.stop(signal.SIGKILL)
 
     site.clear_faults()
-    two = start_serve(tmp_path)
+    two = serves()
     api = two.client()
     cut = two.wait_run(api, ann, lambda r: r["state"] == "done")["outcome"]
     assert (cut["category"], cut["status"], cut["submitted"]) == ("unknown", "interrupted", "maybe")
