@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "GuardRefused",
     "Problem",
+    "ReleaseRefused",
     "ScenarioError",
     "SelectorError",
     "SelectorMapError",
@@ -120,6 +121,19 @@ class GuardRefused(BotError):
         self.status = status
         #: facts for result.json (counts, the run in flight); never personal values
         self.details = dict(details or {})
+        super().__init__(reason)
+
+
+class ReleaseRefused(BotError):
+    """The run's one request was stopped right before it left: whoever runs the run can no
+    longer vouch for it (``icpbot serve``: another process took the run over). Nothing was
+    sent."""
+
+    category = Category.stopped
+    exit_code = category.exit_code
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
         super().__init__(reason)
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,12 @@ class RunOptions:
     #: hands the security check to a person elsewhere (``bot.handoff.relay.WebRelay``); None:
     #: only a person at a headed browser's window can pass it
     relay: CheckRelay | None = None
+    #: awaited right before the run's one request leaves the browser; raising
+    #: :class:`~bot.errors.ReleaseRefused` stops it (``icpbot serve``: the run is still this
+    #: process's)
+    release_check: Callable[[], Awaitable[None]] | None = None
+    #: the operator's explicit yes to send again a code that was sent without a verdict
+    confirm_resubmit: bool = False
 
 
 class RelayedCheck(Protocol):

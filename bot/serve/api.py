@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
@@ -22,13 +23,22 @@ from bot.evidence.report import render_report
 from bot.handoff.routes import Access, check_routes
 from bot.handoff.web import Refused
 from bot.serve.context import Context, context, require_api
-from bot.serve.service import Invalid
+from bot.serve.idempotency import KeyReused, valid_key
+from bot.serve.service import Invalid, LinkRefused
 from bot.serve.store import RunRow
 
 __all__ = ["invalid", "router", "run_out", "run_view"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 Caller = Annotated[str, Depends(require_api)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any 1 to 200 visible characters: a retry with the same key and body gets "
+        "the first answer (for a day); the same key with another body is refused (422).",
+    ),
+]
 _OUTCOME_KEYS = (
     "category", "status", "site_status", "message", "next_step", "submitted", "banner_zh"
 )  # fmt: skip
@@ -51,6 +61,11 @@ class RunIn(_In):
     id_last6: str = Field(max_length=40)
     base_url: str | None = Field(default=None, max_length=2000)
     site: str | None = Field(default=None, max_length=64)
+    confirm_resubmit: bool = Field(
+        default=False,
+        description="Send again a code that was sent without a verdict (the operator checked "
+        "the filing's status first); refused without it.",
+    )
 
 
 class Created(BaseModel):
@@ -68,6 +83,10 @@ class LinkIn(_In):
     mobile: str = Field(max_length=40)
     id_last6: str = Field(max_length=40)
     base_url: str | None = Field(default=None, max_length=2000)
+    expires_in_s: int = Field(ge=60, le=7 * 24 * 3600)
+
+
+class ExtendIn(_In):
     expires_in_s: int = Field(ge=60, le=7 * 24 * 3600)
 
 
@@ -129,16 +148,45 @@ async def _row(ctx: Context, run_id: str) -> RunRow:
 
 
 @router.post("/runs", status_code=201, response_model=Created, summary="Queue a run")
-async def create_run(body: RunIn, caller: Caller, request: Request) -> Any:
+async def create_run(
+    body: RunIn, caller: Caller, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
     ctx = context(request)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 201, {"id": ctx.service.queue_run(**body.model_dump(), created_by=caller)}
+
+    return await _created(ctx, caller, idempotency_key, "runs", body, work)
+
+
+async def _created(
+    ctx: Context,
+    caller: str,
+    key: str | None,
+    what: str,
+    body: BaseModel,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> Response:
+    """``work()``'s answer; once per ``Idempotency-Key`` when one is given (a repeat gets the
+    first answer, with ``Idempotent-Replayed: true``)."""
+    if key is not None and not valid_key(key):
+        return invalid("Idempotency-Key", "must be 1 to 200 visible characters", where="header")
+    replayed = False
     try:
-        run_id = await asyncio.to_thread(
-            ctx.service.queue_run, **body.model_dump(), created_by=caller
-        )
+        if key is None:
+            status, answer = await asyncio.to_thread(work)
+        else:
+            keys = ctx.service.keys
+            mark = keys.fingerprint(f"POST /api/{what}", body.model_dump(mode="json"))
+            status, answer, replayed = await asyncio.to_thread(keys.once, caller, key, mark, work)
     except Invalid as exc:
         return invalid(exc.field, str(exc))
-    ctx.kick()
-    return {"id": run_id}
+    except KeyReused as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    if not replayed:
+        ctx.kick()
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(answer, status_code=status, headers=headers)
 
 
 @router.get("/runs", summary="The latest runs")
@@ -240,27 +288,29 @@ async def create_batch(
 
 
 @router.post("/links", status_code=201, response_model=LinkOut, summary="A self-service link")
-async def create_link(body: LinkIn, caller: Caller, request: Request) -> Any:
+async def create_link(
+    body: LinkIn, caller: Caller, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
     ctx = context(request)
-    try:
-        token = await asyncio.to_thread(
-            ctx.service.add_link,
+    origin = ctx.public_url(request)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        link_id, token = ctx.service.add_link(
             mobile=body.mobile,
             id_last6=body.id_last6,
             base_url=body.base_url,
             expires_in_s=body.expires_in_s,
             by=caller,
         )
-    except Invalid as exc:
-        return invalid(exc.field, str(exc))
-    link = await asyncio.to_thread(ctx.service.link_by_token, token)
-    assert link is not None
-    return {"id": link.id, "url": f"{ctx.public_url(request)}/l/{token}"}
+        return 201, {"id": link_id, "url": f"{origin}/l/{token}"}
+
+    return await _created(ctx, caller, idempotency_key, "links", body, work)
 
 
 @router.get("/links", summary="Every link (never its token)")
 async def list_links(caller: Caller, request: Request) -> list[dict[str, Any]]:
-    return [link.public() for link in await asyncio.to_thread(context(request).service.links)]
+    rows = await asyncio.to_thread(context(request).service.links_list)
+    return [link.public() for link in rows]
 
 
 @router.post("/links/{link_id}/revoke", summary="Revoke a link (it answers 410)")
@@ -268,6 +318,33 @@ async def revoke_link(link_id: str, caller: Caller, request: Request) -> Any:
     if not await asyncio.to_thread(context(request).service.revoke_link, link_id[:40]):
         raise HTTPException(404, "no such link")
     return {"ok": True}
+
+
+@router.post(
+    "/links/{link_id}/reset",
+    summary="After checking with the customer: the link takes codes again, every try back",
+)
+async def reset_link(link_id: str, caller: Caller, request: Request) -> Any:
+    """For a link held after a submission that may have reached the site (``state``
+    ``held``), or one out of tries. 409 while its run is in flight or once it is done; 410
+    when revoked or expired."""
+    try:
+        await asyncio.to_thread(context(request).service.reset_link, link_id[:40])
+    except LinkRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"ok": True}
+
+
+@router.post("/links/{link_id}/extend", summary="The link expires expires_in_s from now")
+async def extend_link(link_id: str, body: ExtendIn, caller: Caller, request: Request) -> Any:
+    """410 once revoked or expired (its values are erased then: make a new link); 409 once
+    done."""
+    service = context(request).service
+    try:
+        until = await asyncio.to_thread(service.extend_link, link_id[:40], body.expires_in_s)
+    except LinkRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"ok": True, "expires_at": until}
 
 
 @router.get("/ledger", summary="The ledger's attempts (masked), newest first")

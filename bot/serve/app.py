@@ -52,6 +52,8 @@ _WORDS = frozenset(
         "evidence",
         "links",
         "revoke",
+        "reset",
+        "extend",
         "batches",
         "ledger",
         "l",

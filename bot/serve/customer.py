@@ -4,9 +4,13 @@ security check on the same page, and reads the outcome with what to do next.
 
 The link is the capability (192 random bits; only its hash is stored). It names one person (the
 operator chose mobile and ID digits; the customer only gives the code), expires, can be revoked
-(both: 410), and is rate-limited (a few seconds between attempts, a few attempts in all). After
-a success it shows the outcome and takes no other code. The ledger's guard applies as for any
-run (failure budget, codes the site already rejected).
+(both: 410), and is rate-limited (a few seconds between attempts, a few attempts in all). A code
+is checked before anything is counted (a typo costs no try); the try itself is one conditional
+write (:mod:`bot.serve.links`), so posts at once make one run. A link has one run at a time,
+and its page shows that run. After a success it shows the outcome and takes no other code;
+after an outcome that says the form may have reached the site, it takes no code at all and
+says to contact the provider (an operator resets it after checking). The ledger's guard
+applies as for any run (failure budget, codes the site already rejected).
 """
 
 from __future__ import annotations
@@ -27,12 +31,19 @@ from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
 
-__all__ = ["MAX_ATTEMPTS", "MIN_GAP_S", "router"]
+__all__ = ["CONTACT", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 MAX_ATTEMPTS = 5
 MIN_GAP_S = 3.0
+#: the page's words while a link is held (its last try may have reached the site)
+CONTACT = (
+    "Your last try may have reached the site already, and we could not tell whether it "
+    "worked. To avoid a second submission (wrong ones count against your filing), this page "
+    "takes no code now. Please contact your provider: they will check the filing's status "
+    "with you and reopen this page if needed."
+)
 _SMALL = 8 * 1024
 
 
@@ -88,12 +99,15 @@ async def state(token: str, request: Request) -> Response:
         if row.state == "done" and row.outcome:
             out["outcome"] = {k: row.outcome.get(k) for k in
                               ("category", "message", "next_step", "banner_zh")}  # fmt: skip
-            out["state"] = "done" if row.outcome.get("category") == "success" else "retry"
+            out["state"] = "done" if found.state == "done" else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
             shown = (await check.handoff.instruction()).as_json()
             del shown["form"]  # the customer's page draws the same picture either way
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
+    if found.state == "held" and not found.busy:
+        # The last try may have reached the site: no form until an operator decided.
+        out |= {"state": "contact", "contact": CONTACT, "outcome": None}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
     return JSONResponse(out)
 
@@ -111,11 +125,6 @@ async def verify(token: str, request: Request) -> Response:
     sms = body.get("sms") if isinstance(body, dict) and set(body) == {"sms"} else None
     if not isinstance(sms, str) or len(sms) > 1000:
         return _refused(422, "paste the SMS or type the 6-digit code")
-    row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
-    if row is not None and row.state != "done":
-        return _refused(409, "a verification is already under way")
-    if row is not None and row.outcome and row.outcome.get("category") == "success":
-        return _refused(409, "this verification is done; nothing more to send")
     try:
         await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS
@@ -123,7 +132,7 @@ async def verify(token: str, request: Request) -> Response:
     except Invalid as exc:
         return _refused(422, f"The SMS code {exc}.")
     except LinkRefused as exc:
-        return _refused(429, str(exc).capitalize() + ".")
+        return _refused(exc.status, str(exc).capitalize() + ".")
     ctx.kick()
     return JSONResponse({"ok": True}, status_code=202)
 

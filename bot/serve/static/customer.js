@@ -26,6 +26,8 @@
     show('wait', state === 'queued' || state === 'running');
     show('check', state === 'needs_person' && !!s.check);
     show('done', !!s.outcome);
+    show('contact', state === 'contact');
+    text('contact-text', s.contact);
     if (s.outcome) {
       text('message', s.outcome.message);
       text('next', s.outcome.next_step);

@@ -246,10 +246,22 @@
         rows.forEach(function (link) {
           var tr = el('tr');
           tr.id = 'link-' + link.id;
-          var state = link.revoked ? 'revoked 已撤销' : link.expired ? 'expired 已过期' : 'active 有效';
+          var state = link.revoked ? 'revoked 已撤销' : link.expired ? 'expired 已过期' :
+            link.state === 'done' ? 'done 已完成' :
+            link.state === 'held' ? 'held: may have reached the site; check with the customer, then reset 待确认' :
+            'active 有效';
           [link.person, when(link.created_at), when(link.expires_at), state,
             link.attempts, link.created_by].forEach(function (v) { tr.appendChild(el('td', v)); });
           var td = el('td');
+          if (!link.revoked && !link.expired && link.state === 'held') {
+            var reset = el('button', 'Reset', 'small');
+            reset.type = 'button';
+            reset.addEventListener('click', function () {
+              reset.disabled = true;
+              call('POST', '/api/links/' + link.id + '/reset').then(load);
+            });
+            td.appendChild(reset);
+          }
           if (!link.revoked && !link.expired) {
             var b = el('button', 'Revoke', 'small danger');
             b.type = 'button';
