@@ -6,13 +6,15 @@ Before any browser starts, a run *claims* its submission (:func:`claim`):
    lock), held for the run's whole life and freed by the operating system or the server when
    the process dies; a second run for the same person is refused at once, naming the first;
 2. in one write transaction it asks the code memory (a code the site rejected is never sent
-   again; a code it accepted means the person is done), then the failure budget
+   again; a code it accepted means the person is done; a code that was sent and got no verdict
+   is sent again only when the operator confirms it), then the failure budget
    (:func:`bot.safety.budget.check_submission`), then records a ``claimed`` attempt.
 
-The runner then calls :meth:`Claim.mark_sending` right before the click that submits (from then
-on the attempt counts as a possible failure until it is finished) and :meth:`Claim.finish` at
-the end, which records the outcome and frees the lock. A claim that never reached the click is
-finished as not sent and never counts.
+The runner then calls :meth:`Claim.mark_sending` when the submission gate releases the request,
+right before it leaves the browser (after the security check: from then on the attempt counts as
+a possible failure until it is finished), and :meth:`Claim.finish` at the end, which records the
+outcome and frees the lock. A claim whose request was never released is finished as not sent and
+never counts, however long a person worked at the check.
 """
 
 from __future__ import annotations
@@ -72,21 +74,33 @@ class Claim:
         return self.refusal is None
 
     def mark_sending(self) -> None:
-        """Call right before the click that submits: the attempt now counts until finished."""
+        """Call when the request is released (it leaves the browser next): the attempt now
+        counts until finished. Durable on return."""
         if self.attempt_id is None:
             raise RuntimeError("a refused claim cannot submit")
         self.ledger.mark_sending(self.attempt_id)
         self.sending = True
 
-    def finish(self, category: Category | str, site_status: int | None = None) -> None:
+    def finish(
+        self,
+        category: Category | str,
+        site_status: int | None = None,
+        *,
+        sent: bool | None = None,
+    ) -> None:
         """Record how the run ended, then free the person's lock (and the ledger it opened).
 
-        Idempotent; the lock is freed even when the write fails.
+        ``sent`` is the gate's word on whether the request left: False takes back a mark written
+        for a request that was then held back. Idempotent; the lock is freed even when the write
+        fails.
         """
         try:
             if self.attempt_id is not None:
                 attempt_id, self.attempt_id = self.attempt_id, None
-                self.ledger.finish(attempt_id, str(category), site_status)
+                taken_back = sent is False and self.sending
+                self.ledger.finish(
+                    attempt_id, str(category), site_status, sent=False if taken_back else None
+                )
                 self.read_budget()
         finally:
             self.release()
@@ -125,13 +139,15 @@ def claim(
     mobile_masked: str,
     code: str | None = None,
     allow_risky: bool = False,
+    confirm_resubmit: bool = False,
     sms_received_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Claim:
     """Lock the person, check code memory and budget, and record the attempt: one step.
 
-    Never raises for a refusal (the :class:`Claim` carries the outcome to report); raises only
-    when the ledger itself fails.
+    ``confirm_resubmit``: the operator confirms sending again a code that was sent and got no
+    verdict (refused as ``code_unanswered`` otherwise). Never raises for a refusal (the
+    :class:`Claim` carries the outcome to report); raises only when the ledger itself fails.
     """
     lock = ledger.try_lock_person(person)
     if lock is None:
@@ -139,11 +155,18 @@ def claim(
     try:
         with ledger.transaction():
             code_hash = ledger.code_hash(person, code) if code else None
+            confirmed: tuple[str, ...] = ()
             if action == "verify" and code_hash is not None:
                 known = ledger.code_verdict(person, code_hash)
-                if known is not None:
+                if known is not None and known[0] == "unanswered" and confirm_resubmit:
+                    confirmed = (_resubmit_confirmed(known[1]),)
+                elif known is not None:
                     verdict, entry = known
-                    refusal = _accepted(entry) if verdict == "accepted" else _rejected(entry)
+                    refusal = {
+                        "accepted": _accepted,
+                        "rejected": _rejected,
+                        "unanswered": _unanswered,
+                    }[verdict](entry)
                     lock.release()
                     return Claim(ledger, person, attempt_id=None, lock=None, refusal=refusal)
             decision = check_submission(
@@ -189,7 +212,7 @@ def claim(
         attempt_id=attempt_id,
         lock=lock,
         refusal=None,
-        warnings=decision.warnings,
+        warnings=confirmed + decision.warnings,
         decision=decision,
     )
 
@@ -199,6 +222,7 @@ def claim_run(
     *,
     run_id: str,
     allow_risky: bool = False,
+    confirm_resubmit: bool = False,
     state_dir: Path | None = None,
 ) -> Claim:
     """:func:`claim` for one scenario run, on the ledger this process uses (:func:`open_ledger`).
@@ -217,6 +241,7 @@ def claim_run(
             mobile_masked=mask_mobile(inputs.mobile),
             code=inputs.code,
             allow_risky=allow_risky,
+            confirm_resubmit=confirm_resubmit,
             sms_received_at=scenario.sms_received_at,
         )
     except BaseException:
@@ -270,6 +295,37 @@ def _rejected(entry: LedgerEntry) -> Outcome:
         "Get the right code from the customer (the latest SMS from 12381), or request a new "
         "one with a resend scenario. Nothing was sent.",
         details={"rejected_before": _seen(entry)},
+    )
+
+
+def _unanswered(entry: LedgerEntry) -> Outcome:
+    return verdicts.outcome(
+        Category.refused,
+        "code_unanswered",
+        "Refused: this code was already sent for this person (run "
+        f"{entry.run_id} at {local_time(entry.started_at)}) and got no answer "
+        f"({_unanswered_words(entry)}): it may have reached the site. Sending it again could "
+        "spend another of the about "
+        f"{SITE_FAILURE_LIMIT} failed verifications the site allows, or repeat one it already "
+        "accepted.",
+        "Check the filing's status first: ask the customer whether the site or the hosting "
+        "provider says verified, or look it up with the hosting provider. If it is not verified "
+        "and the code is still valid (24 h from the SMS), run again with --confirm-resubmit to "
+        "send it once more; or request a new code with a resend scenario. Nothing was sent.",
+        details={"unanswered_before": _seen(entry)},
+    )
+
+
+def _unanswered_words(entry: LedgerEntry) -> str:
+    if entry.finished_at is None:
+        return "its run was cut short after the submission left"
+    return f"outcome {entry.outcome}"
+
+
+def _resubmit_confirmed(entry: LedgerEntry) -> str:
+    return (
+        f"sending again a code that got no answer before (run {entry.run_id} at "
+        f"{local_time(entry.started_at)}): the operator confirmed it (--confirm-resubmit)"
     )
 
 

@@ -158,7 +158,8 @@ class LedgerStore(LedgerReads):
         )
 
     def mark_sending(self, attempt_id: int) -> None:
-        """The click that submits is next: from now on the attempt counts until it finishes."""
+        """The submission request is released now (it leaves the browser next): from now on the
+        attempt counts until it finishes. Refused (ValueError) for a finished attempt."""
         with self.transaction():
             cursor = self._execute(
                 "UPDATE attempts SET outcome = ?, sent = 1 WHERE id = ? AND finished_at IS NULL",
@@ -167,16 +168,33 @@ class LedgerStore(LedgerReads):
             if cursor.rowcount != 1:
                 raise ValueError(f"no unfinished attempt with id {attempt_id}")
 
-    def finish(self, attempt_id: int, outcome: str, site_status: int | None = None) -> None:
-        """Record how an attempt ended. ``outcome`` must be a :class:`Category` value."""
+    def finish(
+        self,
+        attempt_id: int,
+        outcome: str,
+        site_status: int | None = None,
+        *,
+        sent: bool | None = None,
+    ) -> None:
+        """Record how an attempt ended. ``outcome`` must be a :class:`Category` value.
+
+        ``sent`` False takes back a "sent" mark for a request that was held back after all (the
+        run that knows it ended before the request left); None leaves the mark as it is."""
         try:
             category = Category(outcome)
         except ValueError:
             raise ValueError(f"unknown outcome {outcome!r}") from None
         with self.transaction():
             cursor = self._execute(
-                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ? WHERE id = ?",
-                (category.value, site_status, self._stamp(utcnow()), attempt_id),
+                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ?,"
+                " sent = CASE WHEN ? = 0 THEN 0 ELSE sent END WHERE id = ?",
+                (
+                    category.value,
+                    site_status,
+                    self._stamp(utcnow()),
+                    1 if sent is None or sent else 0,
+                    attempt_id,
+                ),
             )
             if cursor.rowcount != 1:
                 raise ValueError(f"no attempt with id {attempt_id}")

@@ -280,7 +280,8 @@ class ServeStore:
         return [r for r in found if r.owner is None or not self.owner_alive(r.owner)]
 
     def reached_click(self, row: RunRow) -> bool:
-        """Whether the ledger marked an attempt of this run as sent (right before the click)."""
+        """Whether the ledger marked an attempt of this run as sent (when the gate released its
+        request, after any security check)."""
         found = self.execute(
             "SELECT COUNT(*) FROM attempts WHERE scenario = ? AND sent = 1", (row.name,)
         ).fetchone()

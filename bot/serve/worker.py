@@ -3,40 +3,37 @@ browser for the process, up to ``parallel`` at once.
 
 Each run is a batch of one on the engine (:func:`bot.run.runner.prepare_batch`), with the
 service's relay (the security check served by the API and the pages) and a pacer whose lock and
-last-submission time are in the database (:class:`DbPacers`), so that the site's pacing holds
-across every process sharing it.
+last-submission time are in the database (:class:`bot.serve.pacing.DbPacers`), so that the
+site's pacing holds across every process sharing it.
 
 A stop (SIGTERM, Ctrl-C) cancels the workers: no run is taken any more, and each running run
-records its outcome first (the engine's shielded ``finally``). A run stopped before its click is
-queued again for the next start; one stopped after it ends as done, interrupted. Runs of a
-process that died (``kill -9``) are found by :meth:`Worker.recover`, at start and every few
-seconds: resumed if they had not reached the click, else ended as interrupted, outcome unknown.
+records its outcome first (the engine's shielded ``finally``). A run stopped before its
+submission was released (also one waiting at its security check) is queued again for the next
+start; one stopped after it ends as done, interrupted. Runs of a process that died (``kill -9``)
+are found by :meth:`Worker.recover`, at start and every few seconds: resumed if their request
+had not been released, else ended as interrupted, outcome unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.config.scenario import Inputs, Scenario
-from bot.config.selector_models import Pacing
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
 from bot.run.options import RunEvent, RunOptions, RunResult
-from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
-from bot.safety.store import PersonLock
+from bot.serve.pacing import DbPacers
 from bot.serve.seal import Sealer
 from bot.serve.store import RunRow, ServeStore
 from bot.types import Action
 
-__all__ = ["DbPacers", "Worker", "interrupted_outcome", "outcome_of"]
+__all__ = ["Worker", "interrupted_outcome", "outcome_of"]
 
 RECOVER_EVERY_S = 3.0
 POLL_S = 0.5  # other processes' new runs: the database is asked this often when idle
@@ -67,13 +64,13 @@ def outcome_of(result: RunResult) -> dict[str, Any]:
 
 
 def interrupted_outcome() -> dict[str, Any]:
-    """A run whose process died after it had reached the click: never submitted again."""
+    """A run whose process died after its request was released: never submitted again."""
     return {
         "category": "unknown",
         "status": "interrupted",
         "site_status": None,
-        "message": "The service stopped (a crash or kill) after this run had reached 提交 "
-        "(submit): the submission may have reached the site. icpbot will not submit it again.",
+        "message": "The service stopped (a crash or kill) after this run's submission had "
+        "left for the site: it may have reached the site. icpbot will not submit it again.",
         "next_step": "Check the filing's status before trying again (ask the customer whether "
         "the site said verified, or look it up with the hosting provider); a new run needs the "
         "operator's decision.",
@@ -81,65 +78,6 @@ def interrupted_outcome() -> dict[str, Any]:
         "banner_zh": None,
         "run_id": None,
     }
-
-
-class DbPacer(Pacer):
-    """The site's pacing through the database: a submission holds the site's lock (the
-    ledger's per-key lock, released by the system if the process dies) and starts no sooner
-    than ``min_interval_s`` after the last one recorded by any process."""
-
-    def __init__(self, pacing: Pacing, store: ServeStore, key: str) -> None:
-        super().__init__(pacing)
-        self.store = store
-        self.key = key
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        slots = pacing.max_parallel or 1
-        self._locks = [f"serve-pace-{digest}-{n}" for n in range(slots)]
-        self._held: PersonLock | None = None
-
-    def try_acquire(self) -> bool:
-        """Take the site's lock now if it is free and the interval has passed (then the
-        submission is recorded as now); False otherwise. Blocking (the database)."""
-        for name in self._locks:
-            lock = self.store.try_lock(name)
-            if lock is None:
-                continue
-            if time.time() - self.store.last_submission(self.key) >= self.pacing.min_interval_s:
-                self.store.mark_submission(self.key, time.time())
-                self._held = lock
-                return True
-            lock.release()
-            return False
-        return False
-
-    async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
-        told = False
-        while not await asyncio.to_thread(self.try_acquire):
-            if not told and waiting is not None:
-                told = True
-                waiting()
-            await asyncio.sleep(POLL_S)  # another process's submission: asked again, on purpose
-
-    def release_now(self) -> None:
-        """Let go of the site's lock, if held (blocking: the database)."""
-        held, self._held = self._held, None
-        if held is not None:
-            self.store.locked(held.release)
-
-    async def release(self) -> None:
-        await asyncio.to_thread(self.release_now)
-
-
-class DbPacers(Pacers):
-    def __init__(self, store: ServeStore, *, ignore: bool = False) -> None:
-        super().__init__(ignore=ignore)
-        self.store = store
-
-    def for_site(self, site: str, base_url: str, pacing: Pacing) -> Pacer | None:
-        if self.ignore or is_local(base_url):
-            return None
-        pacer = DbPacer(pacing, self.store, site_key(site, base_url))
-        return pacer if pacer.limited else None
 
 
 @dataclass
@@ -170,14 +108,15 @@ class Worker:
             await asyncio.sleep(RECOVER_EVERY_S)
 
     async def recover(self) -> None:
-        """Runs of dead processes: resumed (queued again) before the click, ended after it."""
+        """Runs of dead processes: resumed (queued again) if their request was not released
+        (a person may have been at the check), ended if it was."""
         for row in await asyncio.to_thread(self.store.orphans):
             if await asyncio.to_thread(self.store.reached_click, row):
                 await asyncio.to_thread(self.store.finish, row.id, interrupted_outcome(), None)
-                logger.warning("run {} was cut short after its click: ended, unknown", row.id)
+                logger.warning("run {} was cut short after its release: ended, unknown", row.id)
             else:
                 await asyncio.to_thread(self.store.requeue, row.id)
-                logger.info("run {} was cut short before its click: queued again", row.id)
+                logger.info("run {} was cut short before its release: queued again", row.id)
             self.changed()
             self.wake.set()
 
@@ -240,7 +179,9 @@ class Worker:
             return
         options = replace(self.options, on_event=self._on_event(row.id))
         batch = prepare_batch([scenario], options, self.launcher.get)
-        batch.pacers = DbPacers(self.store, ignore=options.ignore_site_pacing)
+        batch.pacers = DbPacers(
+            self.store, ignore=options.ignore_site_pacing, loopback=options.pace_loopback
+        )
         try:
             await batch.run()
         except asyncio.CancelledError:
@@ -252,6 +193,8 @@ class Worker:
 
     async def _settle(self, row: RunRow, results: list[RunResult], *, stopped: bool) -> None:
         result = results[0] if results else None
+        # The ledger's mark is written when the gate releases the request: a run stopped while
+        # a person was at its check (or waiting for the site's pacing) is not sent.
         sent = await asyncio.to_thread(self.store.reached_click, row)
         cut = result is None or result.outcome.status == "interrupted"
         if stopped and cut and not sent:

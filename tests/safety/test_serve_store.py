@@ -3,10 +3,10 @@ throw-away PostgreSQL): two stores on one database stand for two processes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +14,9 @@ import pytest
 
 from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
+from bot.run.pacing import Slot
 from bot.serve.store import ServeStore
-from bot.serve.worker import DbPacer
+from bot.serve.pacing import DbPacer
 from tests.serve.conftest import start_serve
 
 from .conftest import Backend
@@ -40,18 +41,27 @@ def _add(store: ServeStore, person: str) -> str:
     )  # fmt: skip
 
 
+def _released(slot: object) -> None:
+    assert isinstance(slot, Slot), slot
+    asyncio.run(slot.release())
+
+
 def test_the_sites_pacing_lock_holds_across_stores(two: tuple[ServeStore, ServeStore]) -> None:
     a, b = two
     pacing = Pacing(max_parallel=1, min_interval_s=10)
     first, second = DbPacer(pacing, a, KEY), DbPacer(pacing, b, KEY)
-    assert first.try_acquire()
-    assert b.last_submission(KEY) == pytest.approx(time.time(), abs=5)
-    assert not second.try_acquire()  # the lock is held by the other "process"
-    first.release_now()
-    assert not second.try_acquire()  # free, but the last submission was just now
-    a.mark_submission(KEY, time.time() - 11)  # ... as if 11 s had passed
-    assert second.try_acquire()
-    assert not first.try_acquire()
+    held = first.try_acquire()
+    assert isinstance(held, Slot)
+    # stamped with the database's clock
+    assert b.last_submission(KEY) == pytest.approx(b.db_now(), abs=2)
+    assert second.try_acquire() is None  # the place is held by the other "process"
+    _released(held)
+    left = second.try_acquire()  # free, but the last submission was just now
+    assert isinstance(left, float)
+    assert 9 < left <= 10
+    a.mark_submission(KEY, a.db_now() - 11)  # ... as if 11 s had passed
+    _released(second.try_acquire())
+    assert isinstance(first.try_acquire(), float)  # the interval counts from second's stamp
 
 
 _HOLDER = """
@@ -60,10 +70,10 @@ from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
 from bot.safety.ledger import open_ledger
 from bot.serve.store import ServeStore
-from bot.serve.worker import DbPacer
+from bot.serve.pacing import DbPacer
 
 pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), ServeStore(open_ledger()), sys.argv[1])
-print("held" if pacer.try_acquire() else "refused", flush=True)
+print("held" if pacer.try_acquire() is not None else "refused", flush=True)
 sys.stdin.read()  # until killed
 """
 
@@ -78,10 +88,10 @@ def test_the_sites_lock_is_released_when_its_process_dies(backend: Backend) -> N
         assert holder.stdout.readline().strip() == "held"
         b = ServeStore(backend.open())
         pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), b, KEY)
-        assert not pacer.try_acquire()
+        assert pacer.try_acquire() is None
         holder.kill()  # SIGKILL: no clean-up of its own; the system drops its lock
         holder.communicate(timeout=30)
-        assert pacer.try_acquire()
+        assert isinstance(pacer.try_acquire(), Slot)
         b.close()
     finally:
         if holder.poll() is None:
