@@ -4,8 +4,10 @@ The selector map's ``pacing`` says what the site allows (the real MIIT site bans
 minutes after bursts). Only the submission request is paced, where it leaves: the submission gate
 (:mod:`bot.safety.gate`) asks for a :class:`Slot` when the page's one request reaches it, after
 the security check, so a person working at the check holds nothing and any number of runs can be
-at their checks at once. The slot is stamped when the request leaves and freed when its reply is
-in (or the run ended, whichever way). Waiting has a deadline (:class:`~bot.errors.PacingTimeout`).
+at their checks at once. The slot is stamped when the request leaves, stamped again when its reply
+is in (the site has the request by then, whatever the network's delay: the site sees submissions
+at least the interval apart), and freed then, or when the run ended, whichever way. Waiting has a
+deadline (:class:`~bot.errors.PacingTimeout`).
 
 A base URL on this machine (the mock) is not paced unless asked (``loopback``: benchmarks and
 tests of the pacing itself), and ``--ignore-site-pacing`` lifts the limits for a staging copy.

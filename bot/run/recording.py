@@ -71,10 +71,17 @@ class RunRecording:
         self._event(name, seconds=seconds)
 
     async def free_slot(self) -> None:
-        """Give back this submission's place in the site's pacing (idempotent)."""
+        """Give back this submission's place in the site's pacing (idempotent). A request that
+        left is stamped again first: the site has it by now (its reply is in, or the run gave
+        up on it), so the next submission reaches the site at least the interval after this one
+        whatever the network's delay."""
         slot, self.slot = self.slot, None
         if slot is not None:
-            await slot.release()
+            try:
+                if self.sent:
+                    await slot.stamp()
+            finally:
+                await slot.release()
 
     def _event(self, stage: str, *, done: bool = False, seconds: float | None = None) -> None:
         if self.options.on_event is not None:

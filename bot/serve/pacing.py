@@ -9,7 +9,7 @@ person at the check holds nothing) and gives it back when its reply is in or its
   never holds the site);
 - the interval is one compare-and-set on ``serve_pacing`` with the database's clock (every
   process agrees on it): ``last_at`` moves to now only if it is at least ``min_interval_s`` old,
-  and moves to now again when the request leaves.
+  and moves to now again when the request leaves and when its reply is in.
 
 Waiting polls the database (another process's submission sends no event here) and has a
 deadline, after which the run ends with nothing sent (:class:`~bot.errors.PacingTimeout`).

@@ -15,8 +15,8 @@ import pytest
 from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
 from bot.run.pacing import Slot
-from bot.serve.store import ServeStore
 from bot.serve.pacing import DbPacer
+from bot.serve.store import ServeStore
 from tests.serve.conftest import start_serve
 
 from .conftest import Backend
