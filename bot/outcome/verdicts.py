@@ -373,7 +373,8 @@ SUBMITTED_WORDS: dict[str, str] = {
 
 def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
     """Ctrl-C or SIGTERM. Before anything left the browser it is ``stopped`` (nothing to check,
-    run it again); after the click it is ``unknown`` (the submission may have been sent)."""
+    run it again), also at the security check; once the request left it is ``unknown`` (the
+    submission may have been sent)."""
     submitted: Submitted = "maybe" if sent else "no"
     return outcome(
         Category.unknown if sent else Category.stopped,

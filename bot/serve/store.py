@@ -7,8 +7,8 @@ when its person has a run going, so one person never runs twice at once, across 
 A process holds a lock of its own for as long as it lives (the ledger's per-key lock: a
 PostgreSQL session advisory lock or a ``flock``, both dropped by the system however the process
 ends). A run whose process holds no lock any more was cut short (``kill -9``, a crash):
-:meth:`ServeStore.orphans` finds it, and the worker resumes it, or, if it had reached the click
-(the ledger's attempt was marked sent), ends it as interrupted, outcome unknown.
+:meth:`ServeStore.orphans` finds it, and the worker resumes it, or, if its request had been
+released (the ledger's attempt was marked sent), ends it as interrupted, outcome unknown.
 
 No personal value is stored in clear: the person is the ledger's salted key, the mobile is kept
 masked, and the values a queued run needs are sealed (:mod:`bot.serve.seal`) and erased when
