@@ -8,12 +8,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.config.selector_models import Pacing
 from bot.errors import PacingTimeout
 from bot.run.pacing import Pacer, Pacers, Slot
+
+T = TypeVar("T")
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` in a fresh thread: the session's browser fixtures keep an event loop
+    running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, main).result()
 
 
 def test_the_interval_counts_from_the_last_stamp_and_the_wait_says_how_long() -> None:
@@ -29,7 +41,7 @@ def test_the_interval_counts_from_the_last_stamp_and_the_wait_says_how_long() ->
         await pacer.acquire(5, told.append)
         return time.monotonic() - stamped
 
-    waited = asyncio.run(main())
+    waited = _run(main())
     assert waited >= 0.4  # from the stamp, not from when the first place was taken
     assert told
     assert 0.2 < told[0] <= 0.4
@@ -48,7 +60,7 @@ def test_waiting_for_the_site_has_a_deadline() -> None:
         await held.release()
         await asyncio.wait_for(pacer.acquire(5), 1)  # free again at once
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_places_in_flight_are_limited_and_given_back_once() -> None:
@@ -66,7 +78,7 @@ def test_places_in_flight_are_limited_and_given_back_once() -> None:
         await b.release()
         await c.release()
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_a_cancelled_wait_holds_nothing() -> None:
@@ -83,7 +95,7 @@ def test_a_cancelled_wait_holds_nothing() -> None:
         again: Slot = await asyncio.wait_for(pacer.acquire(5), 1)
         await again.release()
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_many_waiters_released_together_go_one_by_one_the_interval_apart() -> None:
@@ -102,7 +114,7 @@ def test_many_waiters_released_together_go_one_by_one_the_interval_apart() -> No
         await asyncio.gather(*(submission() for _ in range(5)))
         return stamps
 
-    stamps = asyncio.run(main())
+    stamps = _run(main())
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert len(stamps) == 5
     assert min(gaps) >= 0.2, gaps

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,6 +19,16 @@ from bot.serve.pacing import DbPacer
 from bot.serve.store import ServeStore
 
 from .conftest import Backend
+
+T = TypeVar("T")
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` in a fresh thread: the session's browser fixtures keep an event loop
+    running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, main).result()
+
 
 KEY = "miit@beian.miit.gov.cn"
 
@@ -49,7 +60,7 @@ def test_the_interval_is_one_compare_and_set_for_processes_asking_at_once(
     slots = [g for g in got if isinstance(g, Slot)]
     assert len(slots) == 1, got
     assert all(isinstance(g, float) and 59 < g <= 60 for g in got if g is not slots[0])
-    asyncio.run(slots[0].release())
+    _run(slots[0].release())
 
 
 def test_the_stamp_is_the_databases_clock_and_moves_forward_only(
@@ -60,13 +71,13 @@ def test_the_stamp_is_the_databases_clock_and_moves_forward_only(
     slot = pacer.try_acquire()
     assert isinstance(slot, Slot)
     taken = a.last_submission(KEY)
-    asyncio.run(slot.stamp())  # the request leaves: a moment later on the database's clock
+    _run(slot.stamp())  # the request leaves: a moment later on the database's clock
     left = a.last_submission(KEY)
     assert taken < left <= a.db_now()
     a.mark_submission(KEY, left + 100)  # a later stamp by another process stays
     pacer.stamp_now()
     assert a.last_submission(KEY) == left + 100
-    asyncio.run(slot.release())
+    _run(slot.release())
 
 
 def test_waiting_for_a_site_held_by_another_process_has_a_deadline(
@@ -82,13 +93,13 @@ def test_waiting_for_a_site_held_by_another_process_has_a_deadline(
         await DbPacer(pacing, b, KEY).acquire(1.0, told.append)
 
     with pytest.raises(PacingTimeout):
-        asyncio.run(wait())
+        _run(wait())
     assert told
     assert 0 < told[0] <= 1.0
-    asyncio.run(held.release())
+    _run(held.release())
     got = DbPacer(pacing, b, KEY).try_acquire()  # the place is free again
     assert isinstance(got, Slot)
-    asyncio.run(got.release())
+    _run(got.release())
 
 
 def test_a_place_taken_while_the_wait_was_cancelled_is_given_back(
@@ -117,8 +128,8 @@ def test_a_place_taken_while_the_wait_was_cancelled_is_given_back(
         with pytest.raises(asyncio.CancelledError):
             await waiting
 
-    asyncio.run(main())
+    _run(main())
     monkeypatch.setattr(DbPacer, "try_acquire", real)
     got = DbPacer(pacing, b, KEY).try_acquire()
     assert isinstance(got, Slot)  # given back: another process takes it at once
-    asyncio.run(got.release())
+    _run(got.release())

@@ -7,8 +7,10 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,6 +22,16 @@ from bot.serve.store import ServeStore
 from tests.serve.conftest import start_serve
 
 from .conftest import Backend
+
+T = TypeVar("T")
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` in a fresh thread: the session's browser fixtures keep an event loop
+    running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, main).result()
+
 
 KEY = "miit|https://beian.miit.gov.cn"
 
@@ -43,7 +55,7 @@ def _add(store: ServeStore, person: str) -> str:
 
 def _released(slot: object) -> None:
     assert isinstance(slot, Slot), slot
-    asyncio.run(slot.release())
+    _run(slot.release())
 
 
 def test_the_sites_pacing_lock_holds_across_stores(two: tuple[ServeStore, ServeStore]) -> None:
@@ -71,6 +83,7 @@ from bot.mocksite import Filing, MockSite
 from bot.safety.ledger import open_ledger
 from bot.serve.store import ServeStore
 from bot.serve.pacing import DbPacer
+
 
 pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), ServeStore(open_ledger()), sys.argv[1])
 print("held" if pacer.try_acquire() is not None else "refused", flush=True)
