@@ -98,11 +98,14 @@ class Pacer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), pause)
 
-    async def _stamp(self) -> None:
+    async def mark_left(self) -> None:
+        """A submission left (or its reply came) now: the interval counts from here (a
+        :class:`Slot`'s stamp)."""
         async with self._changed:
             self._last = max(self._last, time.monotonic())
 
-    async def _free_place(self, holds_place: bool) -> None:
+    async def give_back(self, holds_place: bool) -> None:
+        """A submission's place is free again (a :class:`Slot`'s release)."""
         async with self._changed:
             if holds_place and self._free is not None:
                 self._free += 1
@@ -116,13 +119,13 @@ class _LocalSlot(Slot):
         self.freed = False
 
     async def stamp(self) -> None:
-        await self.pacer._stamp()
+        await self.pacer.mark_left()
 
     async def release(self) -> None:
         if self.freed:
             return
         self.freed = True
-        await self.pacer._free_place(self.holds_place)
+        await self.pacer.give_back(self.holds_place)
 
 
 class Pacers:
