@@ -15,6 +15,7 @@ __all__ = [
     "LEDGER_SERVER_TIMEOUT_S",
     "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
+    "PACING_WAIT_S",
     "SITE",
     "TIMEOUT_S",
     "WAIT_NOTICE_AFTER_S",
@@ -38,6 +39,10 @@ CAPTCHA_WAIT_HEADED_S = 300.0
 #: a passed check sends at once; one that was closed (its ×, its own time limit) sends nothing,
 #: and the run ends then as ``check_closed`` instead of waiting out the whole check's time.
 CHECK_CLOSED_GRACE_S = 3.0
+#: Seconds a submission may wait for the site's pacing (other submissions to the same site going
+#: first) before its run ends with nothing sent: a few of the real site's 10 s intervals, with
+#: room for a queue of runs whose checks were passed together.
+PACING_WAIT_S = 180.0
 #: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.

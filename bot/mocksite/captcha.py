@@ -316,6 +316,7 @@ class CaptchaStore:
         self._signs: OrderedDict[str, str] = OrderedDict()
         self._latest: Challenge | None = None
         self._pass = False
+        self._pass_every = False
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -324,6 +325,7 @@ class CaptchaStore:
             self._signs.clear()
             self._latest = None
             self._pass = False
+            self._pass_every = False
 
     def new(self, form: CaptchaForm = "click") -> Challenge:
         with self._lock:
@@ -367,16 +369,25 @@ class CaptchaStore:
             del self._signs[uuid]
             return True
 
-    def request_pass(self) -> None:
+    def request_pass(self, every: bool = False) -> None:
+        """Let the page's test-mode script pass the latest challenge; ``every``: each open
+        challenge, on every page that asks, until the next reset (many checks passed at once)."""
         with self._lock:
-            self._pass = True
+            if every:
+                self._pass_every = True
+            else:
+                self._pass = True
 
-    def pending(self) -> dict[str, Any]:
-        """For the page's test-mode script: whether to pass, and where to click."""
+    def pending(self, uuid: str | None = None) -> dict[str, Any]:
+        """For the page's test-mode script: whether to pass, and where to click (the latest
+        challenge's, or challenge ``uuid``'s when the page names its own)."""
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
+            own = self._open.get(uuid) if uuid is not None else None
+            if own is not None and (self._pass_every or own is not latest):
+                return {"pass": self._pass_every, "uuid": own.uuid, "points": own.solution()}
             return {
-                "pass": self._pass,
+                "pass": self._pass or self._pass_every,
                 "uuid": latest.uuid if latest else None,
                 "points": latest.solution() if latest else [],
             }

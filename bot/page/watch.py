@@ -50,6 +50,18 @@ class Sending(Protocol):
     """The submission gate as the watch sees it."""
 
     @property
+    def held(self) -> bool: ...  # the one request reached the gate: it is being released
+
+    @property
+    def held_event(self) -> asyncio.Event: ...  # set when ``held`` becomes true
+
+    @property
+    def released_event(self) -> asyncio.Event: ...  # set once it left, or was held back
+
+    @property
+    def refusal(self) -> BaseException | None: ...  # why it was held back (nothing sent)
+
+    @property
     def sent(self) -> bool: ...  # the one request has left the browser
 
     @property
@@ -193,7 +205,11 @@ async def _said_pass(said: Any) -> bool:
 @dataclass
 class AfterClick:
     """Watches the page after the click; :meth:`until_sent` returns an outcome when the run ends
-    before anything was sent, None once the request has left."""
+    before anything was sent, None once the request has left.
+
+    Once the page's request reaches the gate, the page has done its part (the check, if any, was
+    passed): the watch then waits for the gate's release (the site's pacing, the ledger's mark),
+    which has deadlines of its own, rather than for the page."""
 
     resolver: Resolver
     sending: Sending
@@ -217,8 +233,8 @@ class AfterClick:
         # A page that accepts the click sends at once: the gate says so within milliseconds, and
         # looking at the page first would cost a handful of round trips to the browser per run.
         # A page that refuses (a check, its own messages) is looked at a slice later.
-        await wait_for_event(self.sending.sent_event, SLICE_MS / 1000)
-        while not self.sending.sent:
+        await wait_for_event(self.sending.held_event, SLICE_MS / 1000)
+        while not self.sending.held:
             box = None if captcha_seen else await resolver.present("captcha_box")
             if box is not None:
                 captcha_seen = True
@@ -234,11 +250,11 @@ class AfterClick:
                     closed = await self._passed_or_closed()
                     if closed is not None:
                         return closed
-                    break  # passed: the request has left
+                    break  # passed: the request has come to the gate
                 problem = await self._pre_send_problem()
-                # The reply may have arrived while we looked: then the page shows the answer to
-                # the submission, which is judged from the reply itself.
-                if self.sending.sent:
+                # The request may have reached the gate while we looked: then what the page
+                # shows is the answer to the submission, judged from the reply itself.
+                if self.sending.held:
                     break
                 if problem is not None:
                     return problem
@@ -261,22 +277,25 @@ class AfterClick:
                         )
                     )
         if captcha_seen:
-            self.hooks.check_passed()  # the request left: the check was passed
-        return None
+            self.hooks.check_passed()  # the request came through: the check was passed
+        await self.sending.released_event.wait()
+        if self.sending.sent:
+            return None
+        return verdicts.not_released(self.sending.refusal)
 
     async def _passed_or_closed(self) -> Outcome | None:
         """The check's box has gone. A passed check sends at once; within
         ``CHECK_CLOSED_GRACE_S`` nothing left: it was closed (its ×, its own time limit), or the
         page refused by itself. The gate is closed with the outcome, so nothing leaves later."""
-        if await wait_for_event(self.sending.sent_event, CHECK_CLOSED_GRACE_S):
+        if await wait_for_event(self.sending.held_event, CHECK_CLOSED_GRACE_S):
             return None
         return await self._pre_send_problem() or verdicts.check_closed()
 
     async def _until_sent_or(self, waiting: Awaitable[None]) -> None:
         """Wait for ``waiting`` (a slice of the page's own wait), or less when the request
-        leaves meanwhile: the gate's event ends the wait at once."""
+        reaches the gate meanwhile: the gate's event ends the wait at once."""
         page_wait = asyncio.ensure_future(waiting)
-        sent = asyncio.ensure_future(self.sending.sent_event.wait())
+        sent = asyncio.ensure_future(self.sending.held_event.wait())
         try:
             await asyncio.wait((page_wait, sent), return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -6,13 +6,15 @@ Before any browser starts, a run *claims* its submission (:func:`claim`):
    lock), held for the run's whole life and freed by the operating system or the server when
    the process dies; a second run for the same person is refused at once, naming the first;
 2. in one write transaction it asks the code memory (a code the site rejected is never sent
-   again; a code it accepted means the person is done), then the failure budget
+   again; a code it accepted means the person is done; a code that was sent and got no verdict
+   is sent again only when the operator confirms it), then the failure budget
    (:func:`bot.safety.budget.check_submission`), then records a ``claimed`` attempt.
 
-The runner then calls :meth:`Claim.mark_sending` right before the click that submits (from then
-on the attempt counts as a possible failure until it is finished) and :meth:`Claim.finish` at
-the end, which records the outcome and frees the lock. A claim that never reached the click is
-finished as not sent and never counts.
+The runner then calls :meth:`Claim.mark_sending` when the submission gate releases the request,
+right before it leaves the browser (after the security check: from then on the attempt counts as
+a possible failure until it is finished), and :meth:`Claim.finish` at the end, which records the
+outcome and frees the lock. A claim whose request was never released is finished as not sent and
+never counts, however long a person worked at the check.
 
 On PostgreSQL the lock lives on a connection that can drop while the run lives (a server
 restart, a network cut); the ledger takes it again at once, but a claim whose lock was lost, or
@@ -122,7 +124,8 @@ class Claim:
         return self.check() is None
 
     def mark_sending(self) -> None:
-        """Call right before the click that submits: the attempt now counts until finished.
+        """Call when the request is released (it leaves the browser next): the attempt now
+        counts until finished. Durable on return.
 
         Raises :class:`~bot.errors.GuardRefused` (status ``claim_lost``) for a claim that may no
         longer submit (:meth:`check`): nothing has been sent, and nothing may be.
@@ -141,8 +144,16 @@ class Claim:
         self.ledger.mark_sending(self.attempt_id)
         self.sending = True
 
-    def finish(self, category: Category | str, site_status: int | None = None) -> None:
+    def finish(
+        self,
+        category: Category | str,
+        site_status: int | None = None,
+        *,
+        sent: bool | None = None,
+    ) -> None:
         """Record how the run ended, then free the person's lock (and the ledger it opened).
+        ``sent`` is the gate's word on whether the request left: False takes back a mark written
+        for a request that was then held back.
 
         Idempotent. Never raises for the ledger: the lock is freed whatever happens, so that the
         run's own end (its result, the site's pacing) goes on. A write the database could not
@@ -153,10 +164,13 @@ class Claim:
         if attempt_id is None:
             self.release()
             return
+        taken_back = sent is False and self.sending
         try:
-            self.ledger.finish(attempt_id, str(category), site_status)
+            self.ledger.finish(
+                attempt_id, str(category), site_status, sent=False if taken_back else None
+            )
         except Exception as exc:
-            self._owe(attempt_id, str(category), site_status, exc)
+            self._owe(attempt_id, str(category), site_status, exc, sent=taken_back)
             return
         except BaseException:
             self.release()
@@ -166,7 +180,17 @@ class Claim:
         finally:
             self.release()
 
-    def _owe(self, attempt_id: int, outcome: str, site_status: int | None, exc: Exception) -> None:
+    def _owe(
+        self,
+        attempt_id: int,
+        outcome: str,
+        site_status: int | None,
+        exc: Exception,
+        *,
+        sent: bool,
+    ) -> None:
+        """The finish the database could not take now: owed (``sent``: whether a mark written
+        for a request that was then held back is taken back), the lock freed at once."""
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.release()  # first: the next run for the person need not wait for the database
@@ -183,7 +207,8 @@ class Claim:
             )
             logger.warning("attempt {} not finished in the ledger ({}): owed", attempt_id,
                            type(exc).__name__)  # fmt: skip
-            LATER.add(self.ledger, attempt_id, outcome, site_status, close=owns)
+            LATER.add(self.ledger, attempt_id, outcome, site_status, close=owns,
+                      sent=False if sent else None)  # fmt: skip
             return
         self.unsettled = f"The ledger did not record this run's outcome ({type(exc).__name__})."
         logger.error("attempt {} not finished in the ledger: {}", attempt_id, type(exc).__name__)
@@ -224,13 +249,16 @@ def claim(
     mobile_masked: str,
     code: str | None = None,
     allow_risky: bool = False,
+    confirm_resubmit: bool = False,
     sms_received_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Claim:
     """Lock the person, check code memory and budget, and record the attempt: one step.
 
-    Never raises for a refusal (the :class:`Claim` carries the outcome to report); raises only
-    when the ledger itself fails (after its retries).
+    ``confirm_resubmit``: the operator confirms sending again a code that was sent and got no
+    verdict (refused as ``code_unanswered`` otherwise). Never raises for a refusal (the
+    :class:`Claim` carries the outcome to report); raises only when the ledger itself fails
+    (after its retries).
     """
     lock = ledger.try_lock_person(person)
     if lock is None:
@@ -244,6 +272,7 @@ def claim(
         mobile_masked=mobile_masked,
         code_hash=ledger.code_hash(person, code) if code else None,
         allow_risky=allow_risky,
+        confirm_resubmit=confirm_resubmit,
         sms_received_at=sms_received_at,
         now=now,
     )
@@ -269,7 +298,7 @@ def claim(
         attempt_id=got.attempt_id,
         lock=lock,
         refusal=None,
-        warnings=got.decision.warnings,
+        warnings=got.confirmed + got.decision.warnings,
         decision=got.decision,
     )
 
@@ -278,6 +307,8 @@ def claim(
 class _Granted:
     attempt_id: int
     decision: GuardDecision
+    #: the operator's confirmation of a code sent before without a verdict, as a warning
+    confirmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -293,17 +324,25 @@ class _Ask:
     mobile_masked: str
     code_hash: str | None
     allow_risky: bool
+    confirm_resubmit: bool
     sms_received_at: datetime | None
     now: datetime | None
 
     def decide(self) -> _Granted | Claim:
         """The code memory, then the budget, then the claimed attempt: a grant or a refusal."""
         ledger, person = self.ledger, self.person
+        confirmed: tuple[str, ...] = ()
         if self.action == "verify" and self.code_hash is not None:
             known = ledger.code_verdict(person, self.code_hash)
-            if known is not None:
+            if known is not None and known[0] == "unanswered" and self.confirm_resubmit:
+                confirmed = (_resubmit_confirmed(known[1]),)
+            elif known is not None:
                 verdict, entry = known
-                refusal = _accepted(entry) if verdict == "accepted" else _rejected(entry)
+                refusal = {
+                    "accepted": _accepted,
+                    "rejected": _rejected,
+                    "unanswered": _unanswered,
+                }[verdict](entry)
                 return Claim(ledger, person, attempt_id=None, lock=None, refusal=refusal)
         decision = self._decision()
         if not decision.allowed:
@@ -331,7 +370,7 @@ class _Ask:
             mobile_masked=self.mobile_masked,
             code_hash=self.code_hash,
         )
-        return _Granted(attempt_id, decision)
+        return _Granted(attempt_id, decision, confirmed)
 
     def landed(self) -> _Granted | None:
         """After a lost COMMIT: the person is locked and the run id is this run's own, so an
@@ -356,6 +395,7 @@ def claim_run(
     *,
     run_id: str,
     allow_risky: bool = False,
+    confirm_resubmit: bool = False,
     state_dir: Path | None = None,
 ) -> Claim:
     """:func:`claim` for one scenario run, on the ledger this process uses (:func:`open_ledger`).
@@ -374,6 +414,7 @@ def claim_run(
             mobile_masked=mask_mobile(inputs.mobile),
             code=inputs.code,
             allow_risky=allow_risky,
+            confirm_resubmit=confirm_resubmit,
             sms_received_at=scenario.sms_received_at,
         )
     except BaseException:
@@ -427,6 +468,37 @@ def _rejected(entry: LedgerEntry) -> Outcome:
         "Get the right code from the customer (the latest SMS from 12381), or request a new "
         "one with a resend scenario. Nothing was sent.",
         details={"rejected_before": _seen(entry)},
+    )
+
+
+def _unanswered(entry: LedgerEntry) -> Outcome:
+    return verdicts.outcome(
+        Category.refused,
+        "code_unanswered",
+        "Refused: this code was already sent for this person (run "
+        f"{entry.run_id} at {local_time(entry.started_at)}) and got no answer "
+        f"({_unanswered_words(entry)}): it may have reached the site. Sending it again could "
+        "spend another of the about "
+        f"{SITE_FAILURE_LIMIT} failed verifications the site allows, or repeat one it already "
+        "accepted.",
+        "Check the filing's status first: ask the customer whether the site or the hosting "
+        "provider says verified, or look it up with the hosting provider. If it is not verified "
+        "and the code is still valid (24 h from the SMS), run again with --confirm-resubmit to "
+        "send it once more; or request a new code with a resend scenario. Nothing was sent.",
+        details={"unanswered_before": _seen(entry)},
+    )
+
+
+def _unanswered_words(entry: LedgerEntry) -> str:
+    if entry.finished_at is None:
+        return "its run was cut short after the submission left"
+    return f"outcome {entry.outcome}"
+
+
+def _resubmit_confirmed(entry: LedgerEntry) -> str:
+    return (
+        f"sending again a code that got no answer before (run {entry.run_id} at "
+        f"{local_time(entry.started_at)}): the operator confirmed it (--confirm-resubmit)"
     )
 
 

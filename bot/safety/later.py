@@ -38,6 +38,8 @@ class _Finish:
     site_status: int | None
     #: the ledger was the claim's own: closed once the finish is written or given up
     close: bool
+    #: the gate's word (``LedgerStore.finish``'s ``sent``): False takes back a "sent" mark
+    sent: bool | None = None
     tries: int = 0
     waited_s: float = 0.0
 
@@ -68,9 +70,10 @@ class LateFinishes:
         site_status: int | None,
         *,
         close: bool,
+        sent: bool | None = None,
     ) -> None:
         with self._mutex:
-            self._queue.append(_Finish(ledger, attempt_id, outcome, site_status, close))
+            self._queue.append(_Finish(ledger, attempt_id, outcome, site_status, close, sent))
             self._idle.clear()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -104,7 +107,7 @@ class LateFinishes:
     def _write(self, item: _Finish) -> bool:
         """True when ``item`` is done with (written, or given up); False to try again later."""
         try:
-            item.ledger.finish(item.attempt_id, item.outcome, item.site_status)
+            item.ledger.finish(item.attempt_id, item.outcome, item.site_status, sent=item.sent)
         except Exception as exc:
             if item.waited_s < self.give_up_after_s and _worth_again(item.ledger, exc):
                 return False

@@ -16,6 +16,7 @@ from bot.safety.rows import (
     COLUMNS,
     COUNTED_OUTCOMES,
     PENDING,
+    UNANSWERED_OUTCOMES,
     CodeVerdict,
     LedgerEntry,
     PersonLock,
@@ -207,8 +208,10 @@ class LedgerReads(ABC):
         return int(row[0])
 
     def code_verdict(self, person: str, code_hash: str) -> tuple[CodeVerdict, LedgerEntry] | None:
-        """What the site last said to this code for this person: ``rejected`` (wrong_info) or
-        ``accepted`` (success), with that attempt; None when it never judged it.
+        """What the ledger knows of this code for this person: ``rejected`` (the site answered
+        wrong_info) or ``accepted`` (success), the last verdict; else ``unanswered`` when it was
+        sent and got no verdict (:data:`UNANSWERED_OUTCOMES`: it may have reached the site);
+        with that attempt. None when it was never sent.
 
         Resets do not forget codes: a reset follows a new SMS, whose code is another one.
         """
@@ -217,11 +220,19 @@ class LedgerReads(ABC):
             " AND sent = 1 AND code_hash = ? AND outcome IN (?, ?) ORDER BY id DESC LIMIT 1",
             (person, code_hash, Category.wrong_info.value, Category.success.value),
         ).fetchone()
+        if row is not None:
+            entry = self._entry(row, floor=None, locked=False, newest_open=None)
+            verdict: CodeVerdict = "accepted" if entry.outcome == Category.success else "rejected"
+            return verdict, entry
+        marks = ", ".join("?" for _ in UNANSWERED_OUTCOMES)
+        row = self._execute(
+            f"SELECT {COLUMNS} FROM attempts WHERE person = ? AND action = 'verify'"
+            f" AND sent = 1 AND code_hash = ? AND outcome IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (person, code_hash, *sorted(UNANSWERED_OUTCOMES)),
+        ).fetchone()
         if row is None:
             return None
-        entry = self._entry(row, floor=None, locked=False, newest_open=None)
-        verdict: CodeVerdict = "accepted" if entry.outcome == Category.success else "rejected"
-        return verdict, entry
+        return "unanswered", self._entry(row, floor=None, locked=False, newest_open=None)
 
     # -- listing --------------------------------------------------------------------------------
 

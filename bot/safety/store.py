@@ -194,7 +194,8 @@ class LedgerStore(LedgerReads):
         return int(row[0]) == 0 and int(row[1]) == 1
 
     def mark_sending(self, attempt_id: int) -> None:
-        """The click that submits is next: from now on the attempt counts until it finishes."""
+        """The submission request is released now (it leaves the browser next): from now on the
+        attempt counts until it finishes. Refused (ValueError) for a finished attempt."""
 
         def mark() -> None:
             cursor = self._execute(
@@ -208,9 +209,19 @@ class LedgerStore(LedgerReads):
         # COMMIT the second try matches that row again.
         self.atomic(mark, what="marking an attempt sent", idempotent=True)
 
-    def finish(self, attempt_id: int, outcome: str, site_status: int | None = None) -> None:
+    def finish(
+        self,
+        attempt_id: int,
+        outcome: str,
+        site_status: int | None = None,
+        *,
+        sent: bool | None = None,
+    ) -> None:
         """Record how an unfinished attempt ended. ``outcome`` must be a :class:`Category`
-        value. Raises ValueError for an attempt that does not exist or ended otherwise."""
+        value. Raises ValueError for an attempt that does not exist or ended otherwise.
+
+        ``sent`` False takes back a "sent" mark for a request that was held back after all (the
+        run that knows it ended before the request left); None leaves the mark as it is."""
         try:
             category = Category(outcome)
         except ValueError:
@@ -218,9 +229,16 @@ class LedgerStore(LedgerReads):
 
         def write() -> None:
             cursor = self._execute(
-                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ?"
+                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ?,"
+                " sent = CASE WHEN ? = 0 THEN 0 ELSE sent END"
                 " WHERE id = ? AND finished_at IS NULL",
-                (category.value, site_status, self._stamp(utcnow()), attempt_id),
+                (
+                    category.value,
+                    site_status,
+                    self._stamp(utcnow()),
+                    1 if sent is None or sent else 0,
+                    attempt_id,
+                ),
             )
             if cursor.rowcount == 1:
                 return

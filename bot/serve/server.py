@@ -2,8 +2,9 @@
 engine's), with one browser started on first need.
 
 Cancelled (SIGTERM or Ctrl-C through :func:`bot.run.signals.run_blocking`), it stops taking
-runs, lets every running run record its outcome (a run stopped before its request left is queued
-again for the next start), then stops serving.
+runs, lets every running run record its outcome (an API run stopped before its request was
+released, at its security check included, is queued again for the next start; a link's run ends
+saying that nothing was sent), then stops serving.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ waiting for a person at its check holds no working slot).
 
 Each run is a batch of one on the engine (:func:`bot.run.runner.prepare_batch`), with the
 service's relay (the security check served by the API and the pages) and a pacer whose lock and
-last-submission time are in the database (:class:`DbPacers`), so that the site's pacing holds
-across every process sharing it.
+last-submission time are in the database (:class:`bot.serve.pacing.DbPacers`), so that the
+site's pacing holds across every process sharing it.
 
 Each taken run is fenced (:class:`~bot.serve.store.Lease`): its writes are compare-and-sets on
 its owner and attempt generation, made in order by one chain of tasks per run, and the engine's
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -31,16 +30,13 @@ from typing import Any, TypeVar
 
 from bot.config.scenario import Inputs, Scenario
 from bot.config.scenario_input import register
-from bot.config.selector_models import Pacing
 from bot.errors import ReleaseRefused, first_line
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
 from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
-from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
-from bot.safety.store import PersonLock
 from bot.serve.idempotency import forget_old_keys
 from bot.serve.links import Links
 from bot.serve.outcomes import (
@@ -50,12 +46,13 @@ from bot.serve.outcomes import (
     outcome_of,
     restarted_outcome,
 )
+from bot.serve.pacing import DbPacers
 from bot.serve.seal import Sealer
 from bot.serve.slots import Limits, Slots
 from bot.serve.store import Ending, Lease, RunRow, ServeStore
 from bot.types import Action
 
-__all__ = ["DbPacers", "TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
+__all__ = ["TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
 
 T = TypeVar("T")
 RECOVER_EVERY_S = 3.0
@@ -72,65 +69,6 @@ _PHASES = {
     "request_sent": "sent",
     "reply_received": "reply",
 }
-
-
-class DbPacer(Pacer):
-    """The site's pacing through the database: a submission holds the site's lock (the
-    ledger's per-key lock, released by the system if the process dies) and starts no sooner
-    than ``min_interval_s`` after the last one recorded by any process."""
-
-    def __init__(self, pacing: Pacing, store: ServeStore, key: str) -> None:
-        super().__init__(pacing)
-        self.store = store
-        self.key = key
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        slots = pacing.max_parallel or 1
-        self._locks = [f"serve-pace-{digest}-{n}" for n in range(slots)]
-        self._held: PersonLock | None = None
-
-    def try_acquire(self) -> bool:
-        """Take the site's lock now if it is free and the interval has passed (then the
-        submission is recorded as now); False otherwise. Blocking (the database)."""
-        for name in self._locks:
-            lock = self.store.try_lock(name)
-            if lock is None:
-                continue
-            if time.time() - self.store.last_submission(self.key) >= self.pacing.min_interval_s:
-                self.store.mark_submission(self.key, time.time())
-                self._held = lock
-                return True
-            lock.release()
-            return False
-        return False
-
-    async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
-        told = False
-        while not await asyncio.to_thread(self.try_acquire):
-            if not told and waiting is not None:
-                told = True
-                waiting()
-            await asyncio.sleep(POLL_S)  # another process's submission: asked again, on purpose
-
-    def release_now(self) -> None:
-        """Let go of the site's lock, if held (blocking: the database)."""
-        held, self._held = self._held, None
-        if held is not None:
-            self.store.locked(held.release)
-
-    async def release(self) -> None:
-        await asyncio.to_thread(self.release_now)
-
-
-class DbPacers(Pacers):
-    def __init__(self, store: ServeStore, *, ignore: bool = False) -> None:
-        super().__init__(ignore=ignore)
-        self.store = store
-
-    def for_site(self, site: str, base_url: str, pacing: Pacing) -> Pacer | None:
-        if self.ignore or is_local(base_url):
-            return None
-        pacer = DbPacer(pacing, self.store, site_key(site, base_url))
-        return pacer if pacer.limited else None
 
 
 @dataclass
@@ -300,7 +238,9 @@ class Worker:
             outcome = cannot_start_outcome(exc, link=row.link_id is not None)
             await finish_shielded(self._finish(taken, outcome, None, nothing_sent=True))
             return None
-        batch.pacers = DbPacers(self.store, ignore=options.ignore_site_pacing)
+        batch.pacers = DbPacers(
+            self.store, ignore=options.ignore_site_pacing, loopback=options.pace_loopback
+        )
         return batch
 
     def _scenario(self, row: RunRow) -> Scenario:

@@ -3,22 +3,36 @@ throw-away PostgreSQL): two stores on one database stand for two processes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
+from bot.run.pacing import Slot
+from bot.serve.pacing import DbPacer
 from bot.serve.store import ServeStore
-from bot.serve.worker import DbPacer
 from tests.serve.conftest import start_serve
 
 from .conftest import Backend
+
+T = TypeVar("T")
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` in a fresh thread: the session's browser fixtures keep an event loop
+    running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, main).result()
+
 
 KEY = "miit|https://beian.miit.gov.cn"
 
@@ -40,18 +54,27 @@ def _add(store: ServeStore, person: str) -> str:
     )  # fmt: skip
 
 
+def _released(slot: object) -> None:
+    assert isinstance(slot, Slot), slot
+    _run(slot.release())
+
+
 def test_the_sites_pacing_lock_holds_across_stores(two: tuple[ServeStore, ServeStore]) -> None:
     a, b = two
     pacing = Pacing(max_parallel=1, min_interval_s=10)
     first, second = DbPacer(pacing, a, KEY), DbPacer(pacing, b, KEY)
-    assert first.try_acquire()
-    assert b.last_submission(KEY) == pytest.approx(time.time(), abs=5)
-    assert not second.try_acquire()  # the lock is held by the other "process"
-    first.release_now()
-    assert not second.try_acquire()  # free, but the last submission was just now
-    a.mark_submission(KEY, time.time() - 11)  # ... as if 11 s had passed
-    assert second.try_acquire()
-    assert not first.try_acquire()
+    held = first.try_acquire()
+    assert isinstance(held, Slot)
+    # stamped with the database's clock
+    assert b.last_submission(KEY) == pytest.approx(b.db_now(), abs=2)
+    assert second.try_acquire() is None  # the place is held by the other "process"
+    _released(held)
+    left = second.try_acquire()  # free, but the last submission was just now
+    assert isinstance(left, float)
+    assert 9 < left <= 10
+    a.mark_submission(KEY, a.db_now() - 11)  # ... as if 11 s had passed
+    _released(second.try_acquire())
+    assert isinstance(first.try_acquire(), float)  # the interval counts from second's stamp
 
 
 _HOLDER = """
@@ -60,10 +83,11 @@ from bot.config.selector_models import Pacing
 from bot.mocksite import Filing, MockSite
 from bot.safety.ledger import open_ledger
 from bot.serve.store import ServeStore
-from bot.serve.worker import DbPacer
+from bot.serve.pacing import DbPacer
+
 
 pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), ServeStore(open_ledger()), sys.argv[1])
-print("held" if pacer.try_acquire() else "refused", flush=True)
+print("held" if pacer.try_acquire() is not None else "refused", flush=True)
 sys.stdin.read()  # until killed
 """
 
@@ -79,13 +103,13 @@ def test_the_sites_lock_is_released_when_its_process_dies(backend: Backend) -> N
         assert holder.stdout.readline().strip() == "held"
         b = ServeStore(backend.open())
         pacer = DbPacer(Pacing(max_parallel=1, min_interval_s=0), b, KEY)
-        assert not pacer.try_acquire()
+        assert pacer.try_acquire() is None
         holder.kill()  # SIGKILL: no clean-up of its own; the system drops its lock
         holder.communicate(timeout=30)
         # PostgreSQL ends the dead client's session (and frees its lock) a moment after the
         # process is gone: asked again until then, within a deadline.
         deadline = time.monotonic() + 15
-        while not pacer.try_acquire():
+        while not isinstance(pacer.try_acquire(), Slot):
             assert time.monotonic() < deadline, "the dead process's lock was never released"
             time.sleep(0.05)
     finally:

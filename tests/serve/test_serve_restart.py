@@ -62,15 +62,7 @@ def _raw_values_in(folder: Path, values: list[str]) -> list[str]:
     [
         (signal.SIGKILL, True),
         (signal.SIGTERM, True),
-        pytest.param(
-            signal.SIGKILL,
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the check after the click needs the ledger's 'sent' mark at the gate's "
-                "release (another branch): here it is written before the click",
-            ),
-        ),
+        (signal.SIGKILL, False),
     ],
     ids=["kill-9-check-first", "sigterm-check-first", "kill-9-check-after-click"],
 )
