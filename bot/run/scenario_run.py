@@ -312,6 +312,10 @@ class ScenarioRun(RunRecording):
         try:
             # Finished even when the run is cancelled meanwhile: the mark is known either way.
             await finish_shielded(asyncio.to_thread(claim.mark_sending))
+        except GuardRefused as exc:  # the claim lapsed (its lock lost, the person taken)
+            refused = ReleaseRefused(exc.reason, exc.next_step)
+            refused.status = exc.status  # ``claim_lost``
+            raise refused from exc
         except Exception as exc:
             raise ReleaseRefused(
                 f"The ledger could not record the submission as sent ({type(exc).__name__}).",

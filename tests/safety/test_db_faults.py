@@ -205,11 +205,13 @@ def test_no_process_is_buried_right_after_the_server_started(backend: Backend) -
 class _FailsOnce(PgLedger):
     """The seam: a ledger whose next finish fails as a dropped connection would make it."""
 
-    def finish(self, attempt_id: int, outcome: str, site_status: int | None = None) -> None:
+    def finish(
+        self, attempt_id: int, outcome: str, site_status: int | None = None, **kw: Any
+    ) -> None:
         if not getattr(self, "failed", False):
             self.failed = True
             raise CommitUnknown("finishing an attempt")
-        super().finish(attempt_id, outcome, site_status)
+        super().finish(attempt_id, outcome, site_status, **kw)
 
 
 def test_a_finish_that_fails_once_frees_the_person_and_is_written_later(

@@ -41,6 +41,7 @@ def stores(backend: Backend) -> Iterator[Callable[[], ServeStore]]:
 
     def make() -> ServeStore:
         store = ServeStore(backend.open())
+        store.lives.grace_s = 0.0  # the throw-away server may have started a moment ago
         made.append(store)
         return store
 
