@@ -238,8 +238,10 @@ def test_the_pacing_place_is_given_back_when_the_ledger_fails_to_record_the_end(
         real_finish(self, *args, **kw)
 
     monkeypatch.setattr(LedgerStore, "finish", finish_failing_once)
-    with pytest.raises(OSError, match="disk full"):
-        _batch(icpbot_browser, [first], options, pacers)
+    # The ledger's failure is the run's warning, never its end: the run ends as the site said.
+    [ended] = _batch(icpbot_browser, [first], options, pacers)
+    assert failed
+    assert any("did not record" in w for w in ended.warnings), ended.warnings
     [result] = _batch(icpbot_browser, [second], options, pacers)
     assert result.outcome.category is Category.success, result.outcome
     assert len(site.submissions()) == 2
