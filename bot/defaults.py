@@ -14,6 +14,7 @@ __all__ = [
     "LEDGER_SERVER_TIMEOUT_S",
     "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
+    "SERVE_CAPTCHA_WAIT_S",
     "SITE",
     "TIMEOUT_S",
     "WAIT_NOTICE_AFTER_S",
@@ -33,6 +34,10 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Seconds a run of ``icpbot serve`` waits for a person (an operator, a customer) to pass the
+#: security check (``icpbot serve --captcha-timeout``): longer than a headed run's, since the
+#: person is elsewhere and first has to open the page.
+SERVE_CAPTCHA_WAIT_S = 600.0
 #: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.

@@ -41,7 +41,7 @@ class ServeConfig:
     base_url: str = defaults.BASE_URL
     out_dir: Path = defaults.OUT_DIR
     parallel: int = 4
-    captcha_timeout_s: float = 600.0
+    captcha_timeout_s: float = defaults.SERVE_CAPTCHA_WAIT_S
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
