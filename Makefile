@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets everything up first (idempotent, fast when done).
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench docs clean
 
 PY := .venv/bin/python
 
@@ -10,14 +10,21 @@ demo: setup
 	@$(PY) -m bot demo
 
 test: setup
-	$(PY) -m ruff check bot tests bench
+	$(PY) -m ruff check bot tests bench scripts
 	$(PY) -m mypy
 	.venv/bin/lint-imports
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/bench_batch.py
 
+# The docs site on http://127.0.0.1:$(DOCS_PORT)/, rebuilt on each edit. After a change to the
+# code that the reference pages show: $(PY) scripts/gen_docs.py
+DOCS_PORT ?= 8008
+docs: setup
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache
+	rm -rf .venv .mypy_cache .ruff_cache site
