@@ -20,10 +20,11 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/bench_batch.py
 
-# The docs site on http://127.0.0.1:$(DOCS_PORT)/, rebuilt on each edit. After a change to the
-# code that the reference pages show: $(PY) scripts/gen_docs.py
+# The docs site on http://127.0.0.1:$(DOCS_PORT)/, rebuilt on each edit; the reference pages
+# are written from the code first (scripts/gen_docs.py: commit what it changes).
 DOCS_PORT ?= 8008
 docs: setup
+	$(PY) scripts/gen_docs.py
 	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 clean:
