@@ -83,18 +83,16 @@ def operator_voice(outcome: Outcome) -> tuple[str, str]:
 
 
 def customer_voice(outcome: Outcome) -> tuple[str, str] | None:
-    """The customer's words for ``outcome``, once the code gives outcomes a second voice (the
-    customer's link and hand-off pages, issue 23): a function ``bot.outcome.customer_voice``
-    returning (message, next step), or fields ``customer_message`` / ``customer_next_step`` on
-    the outcome. None while neither exists."""
-    import bot.outcome
-
-    told = getattr(bot.outcome, "customer_voice", None)
-    if callable(told):
-        got = told(outcome)
-        return None if got is None else (str(got[0]), str(got[1]))
-    data = outcome.model_dump()
-    message, step = data.get("customer_message"), data.get("customer_next_step")
+    """The customer's words for ``outcome`` (the customer's link and hand-off pages, issue 23),
+    once outcomes carry them: a ``customer`` with ``message`` and ``next_step``, or fields
+    ``customer_message`` / ``customer_next_step``. None while they carry neither."""
+    told = getattr(outcome, "customer", None)
+    if told is not None:
+        if isinstance(told, dict):
+            return str(told.get("message", "")), str(told.get("next_step", ""))
+        return str(told.message), str(told.next_step)
+    message = getattr(outcome, "customer_message", None)
+    step = getattr(outcome, "customer_next_step", None)
     return (str(message or ""), str(step or "")) if message or step else None
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
-import bot.outcome
 from bot.config.selector_map import load_selector_map
 from bot.outcome.model import Outcome
 from bot.types import Category
@@ -108,9 +107,15 @@ def test_a_second_voice_is_shown_beside_the_operators() -> None:
     assert "**customer:** CUSTOMER DOES no_reply" in page
 
 
-def test_the_customers_voice_is_found_in_the_code_once_it_is_there(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(bot.outcome, "customer_voice", _customer, raising=False)
-    page = gen_docs.outcomes_page()
-    assert "**customer:** CUSTOMER SAYS in_flight" in page
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        SimpleNamespace(customer=SimpleNamespace(message="M", next_step="N")),
+        SimpleNamespace(customer={"message": "M", "next_step": "N"}),
+        SimpleNamespace(customer_message="M", customer_next_step="N"),
+    ],
+    ids=["a voice object", "a mapping", "two fields"],
+)
+def test_the_customers_voice_is_found_on_an_outcome_once_it_is_there(outcome: object) -> None:
+    assert gen_docs.customer_voice(outcome) == ("M", "N")
+    assert gen_docs.customer_voice(SimpleNamespace()) is None
