@@ -65,7 +65,7 @@ async def measure(browser: Browser, site: MockSite, clicks: int) -> list[float]:
         await person.add_init_script(script=f"({_SENT})()")
         await person.goto(url)
         shot = person.get_by_role("img", name=re.compile(r"^Security check"))
-        await person.wait_for_function("() => document.getElementById('shot').naturalWidth > 0")
+        await person.wait_for_function("() => document.querySelector('.ck-shot').naturalWidth > 0")
         bounds = await shot.bounding_box()
         assert bounds is not None
         latencies: list[float] = []

@@ -10,10 +10,12 @@ __all__ = [
     "BASE_URL",
     "BROWSER_SERVER_TIMEOUT_S",
     "CAPTCHA_WAIT_HEADED_S",
+    "CHECK_CLOSED_GRACE_S",
     "CHECK_TIMEOUT_S",
     "LEDGER_SERVER_TIMEOUT_S",
     "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
+    "PACING_WAIT_S",
     "SERVE_CAPTCHA_WAIT_S",
     "SITE",
     "TIMEOUT_S",
@@ -34,6 +36,14 @@ TIMEOUT_S = 30.0
 CHECK_TIMEOUT_S = 15.0
 #: Seconds a headed run waits for a person to pass the security check (headless waits none).
 CAPTCHA_WAIT_HEADED_S = 300.0
+#: Seconds the watch gives the page, once the security check's box has gone, to send its request:
+#: a passed check sends at once; one that was closed (its ×, its own time limit) sends nothing,
+#: and the run ends then as ``check_closed`` instead of waiting out the whole check's time.
+CHECK_CLOSED_GRACE_S = 3.0
+#: Seconds a submission may wait for the site's pacing (other submissions to the same site going
+#: first) before its run ends with nothing sent: a few of the real site's 10 s intervals, with
+#: room for a queue of runs whose checks were passed together.
+PACING_WAIT_S = 180.0
 #: Seconds a run of ``icpbot serve`` waits for a person (an operator, a customer) to pass the
 #: security check (``icpbot serve --captcha-timeout``): longer than a headed run's, since the
 #: person is elsewhere and first has to open the page.

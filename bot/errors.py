@@ -22,7 +22,9 @@ __all__ = [
     "BrowserUnavailable",
     "ConfigError",
     "GuardRefused",
+    "PacingTimeout",
     "Problem",
+    "ReleaseRefused",
     "ScenarioError",
     "SelectorError",
     "SelectorMapError",
@@ -121,6 +123,36 @@ class GuardRefused(BotError):
         #: facts for result.json (counts, the run in flight); never personal values
         self.details = dict(details or {})
         super().__init__(reason)
+
+
+class ReleaseRefused(BotError):
+    """The one submission request was held back at the gate, before it left the browser: the
+    run's release work refused it (a caller's check, e.g. the web service no longer owning the
+    run; the ledger's "sent" mark that could not be written). Nothing was sent."""
+
+    category = Category.stopped
+    exit_code = category.exit_code
+    #: the outcome's machine name
+    status = "not_released"
+
+    def __init__(self, reason: str, next_step: str = "Run it again.") -> None:
+        self.reason = reason
+        self.next_step = next_step
+        super().__init__(reason)
+
+
+class PacingTimeout(ReleaseRefused):
+    """The site's pacing did not let the submission go within the run's pacing deadline."""
+
+    status = "pacing_timeout"
+
+    def __init__(self, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(
+            f"The site's pacing did not let the submission go within {waited_s:g} s (other "
+            "submissions to the site went first).",
+            "Run it again later, or with a longer --pacing-wait.",
+        )
 
 
 class Stopped(KeyboardInterrupt):

@@ -37,7 +37,10 @@ from bot.config.selector_map import load_selector_map  # noqa: E402
 from bot.errors import (  # noqa: E402
     BrowserNotFound,
     BrowserUnavailable,
+    ConfigError,
+    PacingTimeout,
     Problem,
+    ReleaseRefused,
     SelectorError,
 )
 from bot.outcome import verdicts  # noqa: E402
@@ -154,6 +157,12 @@ def _ledger_cases() -> Iterator[tuple[str, str, Outcome]]:
 
             attempt("RUN-1", "111111", Category.wrong_info, 2)
             yield "guard.claim", "a code the site already rejected, sent again", refusal("111111")
+            attempt("RUN-0", "888888", Category.unknown, None)
+            yield (
+                "guard.claim",
+                "a code sent before that got no answer, sent again without --confirm-resubmit",
+                refusal("888888"),
+            )
             held = attempt("RUN-2", "222222", None, None)
             yield "guard.claim", "another run for the person is in flight", refusal("333333")
             held.finish(Category.success, 3)
@@ -192,11 +201,23 @@ def _steady(text: str) -> str:
     return _AGO.sub("(30 h ago)", _TIME.sub("2026-11-28 10:15:00 +0800", text))
 
 
-def _site_outcome() -> Outcome:
-    from bot.serve.worker import interrupted_outcome
+def _served(name: str, *args: Any, **kw: Any) -> Callable[[], Outcome]:
+    """An outcome the web service gives a run itself (``bot.serve.outcomes``), as an Outcome."""
 
-    fields = set(Outcome.model_fields)
-    return Outcome(**{k: v for k, v in interrupted_outcome().items() if k in fields})
+    def make() -> Outcome:
+        import bot.serve.outcomes as served
+
+        fields = set(Outcome.model_fields)
+        made = getattr(served, name)(*args, **kw)
+        return Outcome(**{k: v for k, v in made.items() if k in fields})
+
+    return make
+
+
+def _unreadable() -> BaseException:
+    from bot.serve.outcomes import Unreadable
+
+    return Unreadable("sealed values")
 
 
 def _smap() -> Any:
@@ -321,6 +342,36 @@ CASES: list[Case] = [
         "nobody passed the check in time",
         lambda: verdicts.captcha_required(True, CaptchaMode.manual, waited=300),
     ),
+    Case(
+        "verdicts.check_closed",
+        "the site's check was closed without being passed (its ×, its own time limit)",
+        verdicts.check_closed,
+    ),
+    Case(
+        "verdicts.not_released",
+        "the site's pacing did not let the request go within --pacing-wait",
+        lambda: verdicts.not_released(PacingTimeout(180)),
+    ),
+    Case(
+        "verdicts.not_released",
+        "icpbot serve: the run is no longer this process's to send (fenced)",
+        lambda: verdicts.not_released(
+            ReleaseRefused(
+                "run RUN is no longer this process's to send (another process took it over, "
+                "or the database could not confirm it): nothing was sent"
+            )
+        ),
+    ),
+    Case(
+        "verdicts.not_released",
+        "the ledger could not record the request as sent",
+        lambda: verdicts.not_released(
+            ReleaseRefused(
+                "The ledger could not record the submission as sent (OperationalError).",
+                "Check the ledger (its disk, or its database server), then run it again.",
+            )
+        ),
+    ),
     # after the click
     Case(
         "verdicts.unknown_unexpected",
@@ -414,10 +465,38 @@ CASES: list[Case] = [
         "a run that never settled (should not happen)",
         verdicts.not_finished,
     ),
+    # the web service's own
     Case(
-        "serve.worker.interrupted_outcome",
-        "icpbot serve: the process died after the run had reached 提交",
-        _site_outcome,
+        "serve.outcomes.interrupted_outcome",
+        "icpbot serve: the service stopped or died after the run's request was let go",
+        _served("interrupted_outcome"),
+    ),
+    Case(
+        "serve.outcomes.restarted_outcome",
+        "icpbot serve: a link's run cut short by a stop or a crash before anything was sent",
+        _served("restarted_outcome"),
+    ),
+    Case(
+        "serve.outcomes.cannot_start_outcome",
+        "icpbot serve: the run's selector map cannot be loaded",
+        _served(
+            "cannot_start_outcome", ConfigError("not found", path="selectors/miit.yaml"), link=False
+        ),
+    ),
+    Case(
+        "serve.outcomes.cannot_start_outcome",
+        "icpbot serve: the run's folder cannot be made under --out",
+        _served("cannot_start_outcome", PermissionError(13, "Permission denied"), link=False),
+    ),
+    Case(
+        "serve.outcomes.cannot_start_outcome",
+        "icpbot serve: a link's run whose sealed values cannot be opened",
+        lambda: _served("cannot_start_outcome", _unreadable(), link=True)(),
+    ),
+    Case(
+        "serve.outcomes.cannot_start_outcome",
+        "icpbot serve: any other error before the run starts",
+        _served("cannot_start_outcome", RuntimeError("example"), link=False),
     ),
 ]
 

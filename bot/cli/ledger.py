@@ -138,7 +138,7 @@ def _show_person(store: LedgerStore, person: str, masked: str) -> None:
         elif entry.state == "interrupted":
             counts = "it counts as a possible failure" if entry.counted else "no longer counted"
             echo(
-                f"  INTERRUPTED: run {entry.run_id} died after its click "
+                f"  INTERRUPTED: run {entry.run_id} died after its submission left "
                 f"({_local(entry.started_at)}); {counts}"
             )
     rows: list[tuple[str, ...]] = [

@@ -76,6 +76,13 @@ class _Running:
     started: float
     told_at: float = 0.0  # when its wait was last announced
     task: TaskID | None = None
+    until: float | None = None  # when its wait (the site's pacing) is expected to end
+
+    def left(self, now: float) -> str:
+        """``, about N s left`` for a wait that said how long it lasts; else nothing."""
+        if self.until is None:
+            return ""
+        return f", about {max(0, round(self.until - now))} s left"
 
 
 class LiveOutput:
@@ -143,7 +150,10 @@ class LiveOutput:
                 run = self._running[ev.index] = _Running(ev.name, ev.stage, now, now)
                 if self._progress is not None:
                     run.task = self._progress.add_task(self._describe(run), total=None)
-            run.stage, run.since, run.told_at = ev.stage, now, 0.0
+            if ev.stage != run.stage:
+                run.since, run.told_at = now, 0.0
+            run.stage = ev.stage
+            run.until = None if ev.seconds is None else now + ev.seconds
             if run.task is not None and self._progress is not None:
                 self._progress.update(run.task, description=self._describe(run))
 
@@ -170,7 +180,8 @@ class LiveOutput:
                 self._write(result_line(res))
 
     def _describe(self, run: _Running) -> str:
-        return REDACTOR(f"{run.name}: {stage_text(run.stage)}")
+        left = run.left(time.monotonic())
+        return REDACTOR(f"{run.name}: {stage_text(run.stage)}" + (f" ({left[2:]})" if left else ""))
 
     def _write(self, text: str, *, err: bool = False) -> None:
         text = REDACTOR(text)
@@ -196,6 +207,7 @@ class LiveOutput:
                     run.told_at = now
                     waited = int(now - run.since)
                     self._write(
-                        f"waiting           {run.name}: {stage_text(run.stage)} ({waited} s)",
+                        f"waiting           {run.name}: {stage_text(run.stage)} "
+                        f"({waited} s{run.left(now)})",
                         err=True,
                     )

@@ -15,8 +15,9 @@ __all__ = ["configure_console"]
 
 
 class _ToLoguru(logging.Handler):
-    """Playwright's and asyncio's own Python logs (e.g. a reply that arrives for a call Ctrl-C
-    abandoned) go to icpbot's log at DEBUG, masked like every line, not raw to the terminal."""
+    """Playwright's, asyncio's and psycopg's own Python logs (e.g. a reply that arrives for a
+    call Ctrl-C abandoned, the ledger's pool replacing a dropped connection) go to icpbot's log
+    at DEBUG, masked like every line, not raw to the terminal."""
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
@@ -55,7 +56,7 @@ def configure_console(level: str = "INFO") -> None:
         backtrace=False,
         diagnose=False,
     )
-    for name in ("playwright", "asyncio"):
+    for name in ("playwright", "asyncio", "psycopg"):
         stdlib_log = logging.getLogger(name)
         stdlib_log.handlers[:] = [_ToLoguru()]
         stdlib_log.propagate = False

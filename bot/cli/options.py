@@ -20,6 +20,7 @@ __all__ = [
     "CaptchaArg",
     "CaptchaModeOpt",
     "CaptchaTimeoutArg",
+    "ConfirmResubmitArg",
     "ConnectArg",
     "EvidenceArg",
     "ExposeNetworkArg",
@@ -31,6 +32,7 @@ __all__ = [
     "JsonOutArg",
     "JunitArg",
     "OutArg",
+    "PacingWaitArg",
     "ParallelArg",
     "PeopleArg",
     "ReportArg",
@@ -203,5 +205,22 @@ EvidenceArg = Annotated[
 AllowRiskyAttemptArg = Annotated[
     bool,
     typer.Option("--allow-risky-attempt", help="Allow one verify after 3 recorded failures."),
+]
+ConfirmResubmitArg = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-resubmit",
+        help="Send again a code that was sent before and got no answer (outcome unknown): only "
+        "after checking the filing's status.",
+    ),
+]
+PacingWaitArg = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="Seconds a submission may wait for the site's pacing before its run ends with "
+        "nothing sent.",
+        metavar="SECONDS",
+    ),
 ]
 ReportArg = Annotated[bool, typer.Option(help="Write an HTML report.")]

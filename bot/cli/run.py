@@ -21,6 +21,7 @@ from bot.cli.options import (
     CaptchaArg,
     CaptchaModeOpt,
     CaptchaTimeoutArg,
+    ConfirmResubmitArg,
     ConnectArg,
     EvidenceArg,
     ExposeNetworkArg,
@@ -32,6 +33,7 @@ from bot.cli.options import (
     JsonOutArg,
     JunitArg,
     OutArg,
+    PacingWaitArg,
     ParallelArg,
     PeopleArg,
     ReportArg,
@@ -67,6 +69,7 @@ def run(
     captcha: CaptchaArg = None,
     parallel: ParallelArg = 1,
     ignore_site_pacing: IgnoreSitePacingArg = False,
+    pacing_wait: PacingWaitArg = defaults.PACING_WAIT_S,
     junit: JunitArg = None,
     json_out: JsonOutArg = None,
     base_url: BaseUrlArg = None,
@@ -84,6 +87,7 @@ def run(
     har: HarArg = False,
     evidence: EvidenceArg = EvidenceOpt.masked,
     allow_risky_attempt: AllowRiskyAttemptArg = False,
+    confirm_resubmit: ConfirmResubmitArg = False,
     report: ReportArg = True,
 ) -> None:
     """Run scenarios (SCENARIO: YAML files): fill the form once each, classify the reply, keep
@@ -108,9 +112,11 @@ def run(
         har=har,
         evidence=evidence.value,
         allow_risky=allow_risky_attempt,
+        confirm_resubmit=confirm_resubmit,
         notify=lambda line: echo(line, err=True),
         parallel=parallel,
         ignore_site_pacing=ignore_site_pacing,
+        pacing_wait_s=pacing_wait,
     )
     source = _source(scenarios, people, action, template, captcha)
     summaries = Summaries(junit, json_out)

@@ -41,6 +41,36 @@ _Name = Annotated[
 ]
 
 
+_Parallel = Annotated[
+    int,
+    typer.Option(
+        "--parallel",
+        help="Runs working at once in this process (runs waiting at their security check not "
+        "counted).",
+        metavar="N",
+        min=1,
+    ),
+]
+_AtCheck = Annotated[
+    int,
+    typer.Option(
+        "--at-check",
+        help="Besides those, runs that may wait for a person at their security check.",
+        metavar="N",
+        min=0,
+    ),
+]
+_MaxPages = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pages",
+        help="Browser pages open at once, all runs (default: --parallel + --at-check).",
+        metavar="N",
+        min=1,
+    ),
+]
+
+
 def _check_name(name: str) -> str:
     if not 1 <= len(name) <= 64 or not all(c.isalnum() or c in "-_.@" for c in name):
         raise typer.BadParameter("use 1 to 64 letters, digits, - _ . @", param_hint="NAME")
@@ -76,9 +106,9 @@ def serve_main(
         Path | None,
         typer.Option("--out", help="Where run folders go (default recordings/).", metavar="DIR"),
     ] = None,
-    parallel: Annotated[
-        int, typer.Option("--parallel", help="Runs at once in this process.", metavar="N", min=1)
-    ] = 4,
+    parallel: _Parallel = 4,
+    at_check: _AtCheck = 8,
+    max_pages: _MaxPages = None,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +148,8 @@ def serve_main(
         base_url=base_url or defaults.BASE_URL,
         out_dir=out or defaults.OUT_DIR,
         parallel=parallel,
+        at_check=at_check,
+        pages=max_pages,
         captcha_timeout_s=captcha_timeout,
         public_url=public_url,
         browser=os.environ.get("ICPBOT_BROWSER") or None,

@@ -190,6 +190,12 @@ class CheckHandoff:
         """The lines given to :meth:`ended` (empty before)."""
         return self._outcome
 
+    def seen(self) -> None:
+        """A person's page has just been shown the state (it asks every second)."""
+        self.last_seen = time.monotonic()
+        if self._state == "ended":
+            self.outcome_seen.set()
+
     def time_left(self) -> float:
         """Seconds until the deadline (0 when it has passed)."""
         return max(0.0, self.deadline - time.monotonic())

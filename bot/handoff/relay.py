@@ -1,18 +1,24 @@
-"""The hand-off as the engine sees it: a :class:`WebRelay` gives each run whose security check
-appears a link of its own on one :class:`~bot.handoff.server.HandoffServer`, started on first
-need on the engine's loop.
+"""The hand-off as the engine sees it, for the command line and the service alike: a
+:class:`Relay` gives each run whose security check appears a link of its own on one
+:class:`~bot.handoff.server.HandoffServer` and keeps the check by the run's key, so that other
+doors (the service's API and customer pages) serve the same :class:`CheckHandoff`.
 
-The engine knows only the shape of it (``bot.run.options.CheckRelay``): :meth:`WebRelay.open`
-when the check shows, then ``passed()`` once the box is gone and ``ended(lines)`` with the run's
-outcome. The link keeps showing that outcome for a short grace (the person's page asks every
+The engine knows only the shape of it (``bot.run.options.CheckRelay``): :meth:`Relay.open`
+when the check shows, then ``passed()`` once the check was passed and ``ended(lines)`` with the
+run's outcome. The link keeps showing that outcome for a grace period (a person's page asks every
 second), then answers 410; it never serves the check again once the run has ended.
+
+One relay, two doors (httpx's ``BaseClient`` under ``Client`` and ``AsyncClient``): ``icpbot run
+--handoff web`` starts its own server on first need and stops it at the end of the invocation;
+``icpbot serve`` gives the relay its server (mounted in the service's app), a key (the run id)
+and ``on_change`` (the run's row follows the check).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 
 from playwright.async_api import Locator, Page
@@ -23,6 +29,7 @@ from bot.handoff.server import HandoffServer
 __all__ = [
     "ENDED_GRACE_S",
     "OUTCOME_WAIT_S",
+    "Relay",
     "RelayedCheck",
     "WebRelay",
     "parse_listen",
@@ -49,38 +56,57 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 class RelayedCheck:
-    """One run's check on the relay: its link, and what the run tells it."""
+    """One run's check on the relay: its key, its link, and what the run tells it."""
 
-    def __init__(self, url: str, handoff: CheckHandoff, server: HandoffServer, grace_s: float):
+    def __init__(self, relay: Relay, key: str, url: str, handoff: CheckHandoff) -> None:
+        self.relay = relay
+        self.key = key
         self.url = url
         self.handoff = handoff
-        self._server = server
-        self._grace_s = grace_s
 
     def passed(self) -> None:
+        """The check was passed (the site said so, or the request left)."""
         self.handoff.passed()
+        self.relay.changed(self.key, "passed")
 
     def ended(self, lines: Sequence[str]) -> None:
-        """The run's outcome for the person; the link goes after the grace."""
+        """The run's outcome for the person; the link goes after the relay's grace."""
         self.handoff.ended(lines)
-        asyncio.get_running_loop().call_later(self._grace_s, self._server.unregister, self.url)
+        asyncio.get_running_loop().call_later(self.relay.grace_s, self.relay.forget, self.key)
 
 
-class WebRelay:
-    """Hands security checks to people through links on one hand-off server (loopback by
-    default). Close it at the end of the invocation (its server stops: every link dies)."""
+class Relay:
+    """Hands security checks to people through links on one hand-off server.
+
+    ``server``: a server that is already serving (the service's, mounted in its app); None: the
+    relay starts its own on ``host:port`` (loopback by default) on first need, and :meth:`close`
+    stops it (every link dies). ``key(run_name)``: how other doors find a run's check (default:
+    its link's token). ``on_change(key, what)`` is called on the loop when a check opens
+    (``"opened"``) and when it is passed (``"passed"``).
+    """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, grace_s: float = ENDED_GRACE_S
+        self,
+        server: HandoffServer | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        grace_s: float = ENDED_GRACE_S,
+        key: Callable[[str], str] | None = None,
+        on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.host, self.port, self.grace_s = host, port, grace_s
-        self.server = HandoffServer()
-        self._started = False
+        self.server = server if server is not None else HandoffServer()
+        self._own = server is None
+        self._key = key
+        self._on_change = on_change
+        self._started = not self._own
         self._starting = asyncio.Lock()
+        self._checks: dict[str, RelayedCheck] = {}
         self._opened: list[CheckHandoff] = []
 
     async def start(self) -> str:
-        """Start the server now (else on the first check); its base URL."""
+        """Start the relay's own server now (else on the first check); its base URL."""
         async with self._starting:
             if not self._started:  # (the server warns when it listens beyond loopback)
                 await self.server.start(self.host, self.port)
@@ -92,13 +118,39 @@ class WebRelay:
     ) -> RelayedCheck:
         await self.start()
         handoff = CheckHandoff(page, box, run_name=run_name, person=person, deadline=deadline)
+        url = self.server.register(handoff)
+        key = self._key(run_name) if self._key is not None else url.rsplit("/", 1)[-1]
+        check = RelayedCheck(self, key, url, handoff)
+        self._checks[key] = check
         self._opened.append(handoff)
-        return RelayedCheck(self.server.register(handoff), handoff, self.server, self.grace_s)
+        self.changed(key, "opened")
+        return check
+
+    def changed(self, key: str, what: str) -> None:
+        if self._on_change is not None:
+            self._on_change(key, what)
+
+    def check(self, key: str) -> RelayedCheck | None:
+        """The run's check, from its opening until the grace after its end."""
+        return self._checks.get(key)
+
+    def waiting(self, key: str) -> RelayedCheck | None:
+        """The run's check while a person can act on it."""
+        found = self._checks.get(key)
+        return found if found is not None and found.handoff.state == "waiting" else None
+
+    def forget(self, key: str) -> None:
+        """The run's check is no longer served (its link answers 410)."""
+        found = self._checks.pop(key, None)
+        if found is not None:
+            self.server.unregister(found.url)
+            with suppress(ValueError):
+                self._opened.remove(found.handoff)
 
     async def close(self) -> None:
-        """Stop the server. A person whose page is open on a check that just ended is first
-        given a moment (at most ``OUTCOME_WAIT_S``) to be told the outcome."""
-        if not self._started:
+        """Stop the relay's own server. A person whose page is open on a check that just ended
+        is first given a moment (at most ``OUTCOME_WAIT_S``) to be told the outcome."""
+        if not self._own or not self._started:
             return
         watched = [
             c.outcome_seen.wait()
@@ -113,3 +165,13 @@ class WebRelay:
                 await asyncio.wait_for(asyncio.gather(*watched), OUTCOME_WAIT_S)
         self._started = False
         await self.server.stop()
+
+
+class WebRelay(Relay):
+    """The command line's door (``--handoff web``): a relay with a server of its own on
+    ``host:port``."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, grace_s: float = ENDED_GRACE_S
+    ) -> None:
+        super().__init__(host=host, port=port, grace_s=grace_s)

@@ -4,13 +4,12 @@ sent back to the real page.
 A small Starlette app served by uvicorn on the engine's own asyncio loop (no thread, no second
 loop: every Playwright call stays on the loop that owns the page). icpbot owns SIGINT and SIGTERM,
 so uvicorn installs no signal handler. Each check gets an unguessable link, ``/h/<token>``: the
-token is the capability. POSTs must also come from the page itself (``Origin`` matching the host,
-and ``Sec-Fetch-Site: same-origin`` when the browser sends it), as JSON of a few KB at most.
+token is the capability.
 
-Routes under ``/h/<token>``: the page (``GET``), ``state`` (``GET``, JSON: state, time left, the
-instruction in English and Chinese, the outcome), ``image`` (``GET``, the box as a PNG), ``click``
-(``POST {"x", "y"}``) and ``drag`` (``POST {"points": [[x, y], ...]}``), in the picture's pixels.
-An unknown token is 404; a check that was unregistered is 410.
+``GET /h/<token>`` is the page (the check's widget, :mod:`bot.handoff.widget`); under it, the
+check's routes that every door shares (:func:`bot.handoff.routes.check_routes`: ``state``,
+``image``, ``click``, ``drag``), with the one body reader and origin rule of
+:mod:`bot.handoff.web`. An unknown token is 404; a check that was unregistered is 410.
 """
 
 from __future__ import annotations
@@ -18,86 +17,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import secrets
 import socket
-import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from bot.handoff.check import CheckHandoff, HandoffClosed, read_point
+from bot.handoff.check import CheckHandoff
+from bot.handoff.routes import Access, check_routes, starlette_routes
+from bot.handoff.web import Refused, SecurityHeaders
+from bot.handoff.widget import STATIC_DIR, STATIC_FILES, with_check
 from bot.privacy import logger
 
 __all__ = [
-    "MAX_BODY",
-    "SECURITY_HEADERS",
     "HandoffServer",
     "QuietServer",
     "bind_listening",
     "http_url",
     "is_loopback",
+    "static_file",
 ]
 
-STATIC_DIR = Path(__file__).parent / "static"
-#: the largest POST body accepted (a drag of MAX_DRAG_POINTS points fits)
-MAX_BODY = 16 * 1024
 _RETIRED_KEPT = 1024  # unregistered tokens still answered 410 rather than 404
-_STATIC = {
-    "handoff.js": "text/javascript; charset=utf-8",
-    "handoff.css": "text/css; charset=utf-8",
-}
-#: on every response: nothing from other origins, no inline script, no framing, no caching, and
-#: no referrer (the link is the capability: it must not leak to another site)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _SecurityHeaders:
-    """Pure ASGI middleware: :data:`SECURITY_HEADERS` on every response, errors included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def static_file(name: str) -> Response:
+    """One of the check's files (``check.js``, ``check.css``, ``handoff.css``); 404 else."""
+    if name not in STATIC_FILES:
+        return Response("404: not found\n", status_code=404, media_type="text/plain")
+    return Response((STATIC_DIR / name).read_bytes(), media_type=STATIC_FILES[name])
 
 
 class QuietServer(uvicorn.Server):
@@ -144,10 +100,6 @@ class QuietServer(uvicorn.Server):
         return task
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 class HandoffServer:
     """Serves the hand-off pages of any number of checks, on the caller's asyncio loop."""
 
@@ -159,13 +111,10 @@ class HandoffServer:
         self._task: asyncio.Task[None] | None = None
         routes = [
             Route("/h/{token}", self._page, methods=["GET"]),
-            Route("/h/{token}/state", self._state, methods=["GET"]),
-            Route("/h/{token}/image", self._image, methods=["GET"]),
-            Route("/h/{token}/click", self._click, methods=["POST"]),
-            Route("/h/{token}/drag", self._drag, methods=["POST"]),
+            *starlette_routes("/h/{token}", check_routes(self._resolve)),
             Route("/static/{name}", self._static, methods=["GET"]),
         ]
-        self.app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+        self.app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -236,119 +185,32 @@ class HandoffServer:
         if found is not None:
             return found
         if token in self._retired:
-            raise _Refused(410, "this security check has ended")
-        raise _Refused(404, "not found")
+            raise Refused(410, "this security check has ended")
+        raise Refused(404, "not found")
+
+    async def _resolve(self, request: Request) -> Access:
+        """The hand-off door: the token in the path is the capability."""
+        return Access(self._check(request))
 
     # -- routes -------------------------------------------------------------------------------
 
     async def _page(self, request: Request) -> Response:
         try:
             self._check(request)
-        except _Refused as exc:
+        except Refused as exc:
             return Response(
                 f"{exc.status}: {exc}\n", status_code=exc.status, media_type="text/plain"
             )
-        html = (STATIC_DIR / "handoff.html").read_bytes()
+        html = with_check(
+            (STATIC_DIR / "handoff.html").read_text(encoding="utf-8"),
+            url=request.url.path.rstrip("/"),
+            meta=True,
+            outcome=True,
+        )
         return Response(html, media_type="text/html; charset=utf-8")
 
     async def _static(self, request: Request) -> Response:
-        name = str(request.path_params["name"])
-        if name not in _STATIC:
-            return Response("404: not found\n", status_code=404, media_type="text/plain")
-        return Response((STATIC_DIR / name).read_bytes(), media_type=_STATIC[name])
-
-    async def _state(self, request: Request) -> Response:
-        try:
-            check = self._check(request)
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        instruction = await check.instruction()
-        check.last_seen = time.monotonic()
-        if check.state == "ended":
-            check.outcome_seen.set()
-        return JSONResponse(
-            {
-                "state": check.state,
-                "passed": check.has_passed,
-                "run": check.run_name,
-                "person": check.person,
-                "time_left": round(check.time_left(), 1),
-                "instruction": instruction.as_json(),
-                "outcome": list(check.outcome),
-            }
-        )
-
-    async def _image(self, request: Request) -> Response:
-        try:
-            png = await self._check(request).image()
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        except HandoffClosed as exc:
-            return _error(409, str(exc))
-        return Response(png, media_type="image/png")
-
-    async def _click(self, request: Request) -> Response:
-        async def click(check: CheckHandoff, body: Any) -> None:
-            if not isinstance(body, dict) or set(body) != {"x", "y"}:
-                raise _Refused(400, 'expected {"x": number, "y": number}')
-            await check.click(*read_point([body["x"], body["y"]]))
-
-        return await self._act(request, click)
-
-    async def _drag(self, request: Request) -> Response:
-        async def drag(check: CheckHandoff, body: Any) -> None:
-            raw = body.get("points") if isinstance(body, dict) and set(body) == {"points"} else None
-            if not isinstance(raw, list):
-                raise _Refused(400, 'expected {"points": [[x, y], ...]}')
-            await check.drag([read_point(point) for point in raw])  # 2 to MAX_DRAG_POINTS
-
-        return await self._act(request, drag)
-
-    async def _act(
-        self, request: Request, action: Callable[[CheckHandoff, Any], Awaitable[None]]
-    ) -> Response:
-        """A person's action on the check, from the posted JSON; its refusals as 4xx."""
-        try:
-            check = self._check(request)
-            await action(check, await _json_body(request))
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        except HandoffClosed as exc:
-            return _error(409, str(exc))
-        except ValueError as exc:
-            return _error(400, str(exc))
-        return JSONResponse({"ok": True})
-
-
-async def _json_body(request: Request) -> Any:
-    """The POST's JSON, once it is known to come from the page itself and to be small."""
-    if not _same_origin(request):
-        raise _Refused(403, "only the hand-off page itself may post here")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise _Refused(415, "expected application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
-    try:
-        return json.loads(body)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise _Refused(400, "the body is not JSON") from exc
-
-
-def _same_origin(request: Request) -> bool:
-    """The request comes from a page of this server: ``Origin`` names it (browsers send it on
-    every POST), and ``Sec-Fetch-Site``, when sent, says same-origin."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site != "same-origin":
-        return False
-    origin, host = request.headers.get("origin"), request.headers.get("host")
-    return origin is not None and host is not None and origin == f"{request.url.scheme}://{host}"
+        return static_file(str(request.path_params["name"]))
 
 
 def bind_listening(host: str, port: int, backlog: int = 64) -> socket.socket:

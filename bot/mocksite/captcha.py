@@ -75,6 +75,22 @@ class _Layout:
     picture_top: int = 47 + 41  # .sp-header 47 (its border included); .sp-tip 41
     slider_top: int = 47 + 41 + HEIGHT + 10  # below the picture, margin 10
     slider_height: int = 40
+    header_height: int = 47  # .sp-header: 请完成安全校验 and the close button (×) on its right
+    footer_height: int = 44  # .sp-footer: 换一张 (a new picture) on its left
+    close_size: int = 18  # the × (.sp-close: an 18 px icon, 20 px from the right edge)
+
+    def controls(self, form: CaptchaForm) -> dict[str, dict[str, float]]:
+        """The centres of the box's own controls: ``close`` (×) and ``refresh`` (换一张)."""
+        width = WIDTH + 2 * self.picture_left
+        if form == "slider":
+            footer_top = self.slider_top + self.slider_height
+        else:
+            footer_top = self.picture_top + HEIGHT
+        close_x = width - self.picture_left - self.close_size / 2
+        return {
+            "close": {"x": close_x, "y": self.header_height / 2},
+            "refresh": {"x": self.picture_left + 30, "y": footer_top + self.footer_height / 2},
+        }
 
 
 BOX_LAYOUT = _Layout()
@@ -300,6 +316,7 @@ class CaptchaStore:
         self._signs: OrderedDict[str, str] = OrderedDict()
         self._latest: Challenge | None = None
         self._pass = False
+        self._pass_every = False
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -308,6 +325,7 @@ class CaptchaStore:
             self._signs.clear()
             self._latest = None
             self._pass = False
+            self._pass_every = False
 
     def new(self, form: CaptchaForm = "click") -> Challenge:
         with self._lock:
@@ -351,16 +369,25 @@ class CaptchaStore:
             del self._signs[uuid]
             return True
 
-    def request_pass(self) -> None:
+    def request_pass(self, every: bool = False) -> None:
+        """Let the page's test-mode script pass the latest challenge; ``every``: each open
+        challenge, on every page that asks, until the next reset (many checks passed at once)."""
         with self._lock:
-            self._pass = True
+            if every:
+                self._pass_every = True
+            else:
+                self._pass = True
 
-    def pending(self) -> dict[str, Any]:
-        """For the page's test-mode script: whether to pass, and where to click."""
+    def pending(self, uuid: str | None = None) -> dict[str, Any]:
+        """For the page's test-mode script: whether to pass, and where to click (the latest
+        challenge's, or challenge ``uuid``'s when the page names its own)."""
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
+            own = self._open.get(uuid) if uuid is not None else None
+            if own is not None and (self._pass_every or own is not latest):
+                return {"pass": self._pass_every, "uuid": own.uuid, "points": own.solution()}
             return {
-                "pass": self._pass,
+                "pass": self._pass or self._pass_every,
                 "uuid": latest.uuid if latest else None,
                 "points": latest.solution() if latest else [],
             }
@@ -376,14 +403,21 @@ class CaptchaStore:
     def answer(self) -> dict[str, Any]:
         """The latest still-open challenge's moves relative to the check box (CSS pixels).
 
-        ``{"uuid", "form", "points"}``: click: the points to click, in order; slider: the drag's
-        start (the handle) and end. ``uuid`` None (and no points) when no challenge is open.
+        ``{"uuid", "form", "points", "controls"}``: click: the points to click, in order;
+        slider: the drag's start (the handle) and end; ``controls``: where the box's own close
+        button (``close``, ×) and 换一张 (``refresh``) are. ``uuid`` None (and no points) when
+        no challenge is open.
         """
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
             if latest is None:
-                return {"uuid": None, "form": None, "points": []}
-            return {"uuid": latest.uuid, "form": latest.form, "points": latest.answer()}
+                return {"uuid": None, "form": None, "points": [], "controls": {}}
+            return {
+                "uuid": latest.uuid,
+                "form": latest.form,
+                "points": latest.answer(),
+                "controls": BOX_LAYOUT.controls(latest.form),
+            }
 
 
 def _hits(challenge: Challenge, clicks: Any) -> Literal["pass", "more", "miss"]:

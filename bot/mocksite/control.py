@@ -2,7 +2,8 @@
 
 Tests and the page's test-mode script use it to read the submission log and state, load filings,
 set faults, move the clock, switch variant or security check, and let a person "pass" the check
-(``captcha/pass``, ``captcha/pending``: the page's script clicks), or read where a person would
+(``captcha/pass``, ``{"every": true}`` for every open check at once; ``captcha/pending``: the
+page's script clicks), or read where a person would
 click or drag (``captcha/answer``: relative to the check box, for a test acting as the person).
 The real site has nothing like it; outside test mode every route answers 404.
 """
@@ -49,6 +50,8 @@ def _get(site: Site, route: str) -> dict[str, Any] | None:
         }
     if route == "captcha/pending":
         return site.captcha.pending()
+    if route.startswith("captcha/pending/"):  # the page names its own challenge
+        return site.captcha.pending(route.removeprefix("captcha/pending/"))
     if route == "captcha/solution":
         pending = site.captcha.pending()
         return {"uuid": pending["uuid"], "points": pending["points"]}
@@ -79,7 +82,7 @@ def _post(site: Site, route: str, body: Any) -> dict[str, Any] | None:
         with site.lock:
             site.empty_route = check_empty_route(str(name))
     elif route == "captcha/pass":
-        site.captcha.request_pass()
+        site.captcha.request_pass(every=isinstance(body, dict) and body.get("every") is True)
     else:
         return None
     return {"ok": True}

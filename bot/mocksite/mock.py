@@ -193,6 +193,11 @@ class MockSite:
         """Let the page's test-mode script solve the current or next challenge like a person."""
         self._site.captcha.request_pass()
 
+    def pass_every_captcha(self) -> None:
+        """Let the test-mode script of every page solve its open challenge (and any later one,
+        until :meth:`reset`): many people passing their checks at once."""
+        self._site.captcha.request_pass(every=True)
+
 
 def serve(
     port: int,

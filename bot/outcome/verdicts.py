@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.config.selector_map import Barrier
-from bot.errors import BotError, GuardRefused, Problem, SelectorError, first_line
+from bot.errors import (
+    BotError,
+    GuardRefused,
+    Problem,
+    ReleaseRefused,
+    SelectorError,
+    first_line,
+)
 from bot.outcome.model import Outcome
 from bot.privacy import REDACTOR
 from bot.types import CaptchaMode, Category, Submitted
@@ -22,6 +29,7 @@ __all__ = [
     "barrier",
     "browser_gone",
     "captcha_required",
+    "check_closed",
     "document_error",
     "envelope_error",
     "error_outcome",
@@ -32,6 +40,7 @@ __all__ = [
     "no_reaction",
     "no_reply",
     "not_finished",
+    "not_released",
     "outcome",
     "page_not_loading",
     "page_validation",
@@ -136,6 +145,21 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         "icpbot waits for you. Nothing was sent.",
         submitted="no",
         details={"headed": headed},
+    )
+
+
+def check_closed() -> Outcome:
+    """The site's security check closed without being passed (a person pressed its ×, or it
+    timed out by itself): the page sent nothing, and the run ends at once rather than waiting
+    out the check's time with the person's lock held."""
+    return outcome(
+        Category.captcha_required,
+        "check_closed",
+        "The site's security check was closed before it was passed (its × or its own time "
+        "limit); nothing was sent.",
+        "Start again and pass the check without closing it. Nothing was sent, so no attempt "
+        "of the failure budget was used.",
+        submitted="no",
     )
 
 
@@ -258,6 +282,28 @@ def site_message_before_send(text: str | None) -> Outcome:
     )
 
 
+def not_released(reason: BaseException | None) -> Outcome:
+    """The page's one request reached the gate and was held back there, before it left the
+    browser: the site's pacing did not let it go in time (``pacing_timeout``), or the run's
+    release work refused it (``not_released``: the caller's check, the ledger's mark)."""
+    if isinstance(reason, ReleaseRefused):
+        status, why, step = reason.status, reason.reason, reason.next_step
+    else:
+        status = "not_released"
+        why = "The submission could not be released" + (
+            f" ({type(reason).__name__}: {first_line(reason)})." if reason is not None else "."
+        )
+        step = "Run it again."
+    return outcome(
+        Category.stopped,
+        status,
+        f"{why.rstrip('.')}. The submission was held back before it left the browser. "
+        f"{SUBMITTED_WORDS['no']}",
+        f"{step} It did not count against the failure budget.",
+        submitted="no",
+    )
+
+
 def no_reply(error: str | None) -> Outcome:
     return outcome(
         Category.unknown,
@@ -344,7 +390,8 @@ SUBMITTED_WORDS: dict[str, str] = {
 
 def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
     """Ctrl-C or SIGTERM. Before anything left the browser it is ``stopped`` (nothing to check,
-    run it again); after the click it is ``unknown`` (the submission may have been sent)."""
+    run it again), also at the security check; once the request left it is ``unknown`` (the
+    submission may have been sent)."""
     submitted: Submitted = "maybe" if sent else "no"
     return outcome(
         Category.unknown if sent else Category.stopped,

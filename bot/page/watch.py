@@ -21,6 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from bot.defaults import CHECK_CLOSED_GRACE_S
 from bot.outcome import verdicts
 from bot.outcome.classify import classify_reply
 from bot.outcome.model import Outcome
@@ -29,14 +30,36 @@ from bot.page.locate import Resolver
 from bot.privacy import in_current_run, logger
 from bot.types import Action, CaptchaMode
 
-__all__ = ["AfterClick", "Hooks", "PageSignals", "Sending", "hand_off_open_check", "wait_for_event"]
+__all__ = [
+    "CHECK_PASSED_TEXT",
+    "AfterClick",
+    "Hooks",
+    "PageSignals",
+    "Sending",
+    "hand_off_open_check",
+    "wait_for_event",
+]
 
+#: what the check's box says once passed, before it closes (domain.md: 验证成功)
+CHECK_PASSED_TEXT = "验证成功"
 SLICE_MS = 250  # how long one wait on "any of these elements" lasts before flags are re-checked
 _WATCHED = ("captcha_box", "validation_error", "error_toast", "result_banner")
 
 
 class Sending(Protocol):
     """The submission gate as the watch sees it."""
+
+    @property
+    def held(self) -> bool: ...  # the one request reached the gate: it is being released
+
+    @property
+    def held_event(self) -> asyncio.Event: ...  # set when ``held`` becomes true
+
+    @property
+    def released_event(self) -> asyncio.Event: ...  # set once it left, or was held back
+
+    @property
+    def refusal(self) -> BaseException | None: ...  # why it was held back (nothing sent)
 
     @property
     def sent(self) -> bool: ...  # the one request has left the browser
@@ -113,13 +136,18 @@ async def hand_off_open_check(
 ) -> Outcome | None:
     """A security check that is open before the click (it covers the form and 提交): a person
     passes it within ``wait_s``, or the run ends as ``captcha_required`` with nothing sent. The
-    box is recognised by the map, whatever its form (characters to click, a slider)."""
+    box is recognised by the map, whatever its form (characters to click, a slider).
+
+    Passing it sends nothing (the pass serves the next 提交), so the box going away is not
+    enough: only a box that said :data:`CHECK_PASSED_TEXT` before it went was passed; one that
+    went without it was closed (its ×), and the run ends at once with nothing sent."""
     # One look at all the box's candidates at once: it is absent on almost every load.
     if await resolver.visible("captcha_box") is None:
         return None
     box = await resolver.present("captcha_box")
     if box is None:
         return None
+    said = await _watch_for_pass(box)  # first: a person at a headed window may be quick
     hooks.stage("captcha_shown")
     await hooks.screenshot("captcha.png")
     if wait_s <= 0:
@@ -133,15 +161,55 @@ async def hand_off_open_check(
         )
     except PlaywrightTimeoutError:
         return verdicts.captcha_required(headed, mode, waited=wait_s)
+    if said is not None and not await _said_pass(said):
+        return verdicts.check_closed()
     hooks.check_passed()
     hooks.stage("captcha_passed")
     return None
 
 
+_WATCH_FOR_PASS = """(el, text) => {
+  const seen = { passed: false };
+  // Only while the box is rendered: a hidden element's innerText is all of its text.
+  const look = () => {
+    if (el.getClientRects().length && el.innerText.includes(text)) seen.passed = true;
+  };
+  look();
+  new MutationObserver(look).observe(el, {
+    subtree: true, childList: true, attributes: true, characterData: true
+  });
+  return seen;
+}"""
+
+
+async def _watch_for_pass(box: Locator) -> Any:
+    """A handle that remembers whether the box ever said :data:`CHECK_PASSED_TEXT` while shown
+    (held by the handle: no global on the page); None when the box cannot be watched (then
+    the box's going is taken as the pass, as before)."""
+    try:
+        return await box.evaluate_handle(_WATCH_FOR_PASS, CHECK_PASSED_TEXT)
+    except PlaywrightError:
+        return None
+
+
+async def _said_pass(said: Any) -> bool:
+    try:
+        return bool(await said.evaluate("seen => seen.passed"))
+    except PlaywrightError:
+        return True  # the page went away: not a sign that the check was closed
+    finally:
+        with suppress(PlaywrightError):
+            await said.dispose()
+
+
 @dataclass
 class AfterClick:
     """Watches the page after the click; :meth:`until_sent` returns an outcome when the run ends
-    before anything was sent, None once the request has left."""
+    before anything was sent, None once the request has left.
+
+    Once the page's request reaches the gate, the page has done its part (the check, if any, was
+    passed): the watch then waits for the gate's release (the site's pacing, the ledger's mark),
+    which has deadlines of its own, rather than for the page."""
 
     resolver: Resolver
     sending: Sending
@@ -152,7 +220,7 @@ class AfterClick:
     captcha_mode: CaptchaMode
     captcha_wait_s: float
     headed: bool
-    check_gone: bool = False  # the check was shown and has gone (passed)
+    check_gone: bool = False  # the check was shown and has gone (passed or closed)
 
     async def until_sent(self) -> Outcome | None:
         resolver = self.resolver
@@ -165,8 +233,8 @@ class AfterClick:
         # A page that accepts the click sends at once: the gate says so within milliseconds, and
         # looking at the page first would cost a handful of round trips to the browser per run.
         # A page that refuses (a check, its own messages) is looked at a slice later.
-        await wait_for_event(self.sending.sent_event, SLICE_MS / 1000)
-        while not self.sending.sent:
+        await wait_for_event(self.sending.held_event, SLICE_MS / 1000)
+        while not self.sending.held:
             box = None if captcha_seen else await resolver.present("captcha_box")
             if box is not None:
                 captcha_seen = True
@@ -179,11 +247,14 @@ class AfterClick:
             if not captcha_seen or await resolver.present("captcha_box") is None:
                 if captcha_seen and not self.check_gone:
                     self.check_gone = True
-                    self.hooks.check_passed()
+                    closed = await self._passed_or_closed()
+                    if closed is not None:
+                        return closed
+                    break  # passed: the request has come to the gate
                 problem = await self._pre_send_problem()
-                # The reply may have arrived while we looked: then the page shows the answer to
-                # the submission, which is judged from the reply itself.
-                if self.sending.sent:
+                # The request may have reached the gate while we looked: then what the page
+                # shows is the answer to the submission, judged from the reply itself.
+                if self.sending.held:
                     break
                 if problem is not None:
                     return problem
@@ -205,16 +276,26 @@ class AfterClick:
                             state="attached", timeout=SLICE_MS
                         )
                     )
-        if captcha_seen and not self.check_gone:
-            self.check_gone = True
-            self.hooks.check_passed()  # the request left: the check was passed
-        return None
+        if captcha_seen:
+            self.hooks.check_passed()  # the request came through: the check was passed
+        await self.sending.released_event.wait()
+        if self.sending.sent:
+            return None
+        return verdicts.not_released(self.sending.refusal)
+
+    async def _passed_or_closed(self) -> Outcome | None:
+        """The check's box has gone. A passed check sends at once; within
+        ``CHECK_CLOSED_GRACE_S`` nothing left: it was closed (its ×, its own time limit), or the
+        page refused by itself. The gate is closed with the outcome, so nothing leaves later."""
+        if await wait_for_event(self.sending.held_event, CHECK_CLOSED_GRACE_S):
+            return None
+        return await self._pre_send_problem() or verdicts.check_closed()
 
     async def _until_sent_or(self, waiting: Awaitable[None]) -> None:
         """Wait for ``waiting`` (a slice of the page's own wait), or less when the request
-        leaves meanwhile: the gate's event ends the wait at once."""
+        reaches the gate meanwhile: the gate's event ends the wait at once."""
         page_wait = asyncio.ensure_future(waiting)
-        sent = asyncio.ensure_future(self.sending.sent_event.wait())
+        sent = asyncio.ensure_future(self.sending.held_event.wait())
         try:
             await asyncio.wait((page_wait, sent), return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -94,7 +94,7 @@ class Batch:
         self.options = options
         self.maps = maps
         self.browser = browser
-        self.pacers = Pacers(ignore=options.ignore_site_pacing)
+        self.pacers = Pacers(ignore=options.ignore_site_pacing, loopback=options.pace_loopback)
         self.queue = _Queue(scenarios)
         self._results: list[RunResult | None] = [None] * len(scenarios)
         self.errors: list[BaseException] = []

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +59,18 @@ class RunOptions:
     parallel: int = 1
     #: lift the selector map's pacing (a staging copy of the site)
     ignore_site_pacing: bool = False
+    #: pace a site on this machine too (the mock is not paced otherwise): for benchmarks and
+    #: tests of the pacing itself
+    pace_loopback: bool = False
+    #: how long a submission may wait for the site's pacing before the run ends, nothing sent
+    pacing_wait_s: float = defaults.PACING_WAIT_S
+    #: awaited right before the one request leaves, after the site's pacing and before the
+    #: ledger's "sent" mark; raising (e.g. :class:`~bot.errors.ReleaseRefused`) holds it back,
+    #: nothing sent (the web service checks that it still owns the run: a fence)
+    release_check: Callable[[], Awaitable[None]] | None = None
+    #: send again a code that was sent before and got no verdict (``unknown``, interrupted after
+    #: it left): the operator checked the filing and confirms (``--confirm-resubmit``)
+    confirm_resubmit: bool = False
     #: hands the security check to a person elsewhere (``bot.handoff.relay.WebRelay``); None:
     #: only a person at a headed browser's window can pass it
     relay: CheckRelay | None = None
@@ -92,6 +104,9 @@ class RunEvent:
     name: str
     stage: str
     result: RunResult | None = None
+    #: stage "pacing": the seconds left to wait (until the site's interval allows the
+    #: submission, or, while other submissions hold the site, until the wait gives up)
+    seconds: float | None = None
 
 
 @dataclass

@@ -17,7 +17,7 @@ from bot.evidence.recorder import Recorder
 from bot.page.locate import Resolver
 from bot.privacy import REDACTOR, logger, mask_mobile
 from bot.run.options import RunEvent, RunOptions, RunResult, now
-from bot.run.pacing import Pacer
+from bot.run.pacing import Pacer, Slot
 from bot.run.person import PersonAtCheck
 from bot.run.session import Session
 from bot.safety.guard import Claim
@@ -38,7 +38,7 @@ class RunRecording:
     session: Session | None
     resolver: Resolver | None
     claim: Claim | None
-    paced: bool
+    slot: Slot | None
     person: PersonAtCheck
     settled: bool
     gathered: bool
@@ -61,14 +61,37 @@ class RunRecording:
         who = f"{self.scenario.name} ({mask_mobile(self.scenario.inputs.mobile)})"
         self.notify(f"WARNING: {who}: {warning}")
 
-    def stage(self, name: str) -> None:
+    def stage(self, name: str, *, seconds: float | None = None) -> None:
+        """The run reached stage ``name`` (``seconds``: what stage "pacing" has left to wait)."""
         self.result.progress = name
-        logger.debug("progress: {}", name)
-        self._event(name)
+        if seconds is None:
+            logger.debug("progress: {}", name)
+        else:
+            logger.debug("progress: {} ({:.1f} s left)", name, seconds)
+        self._event(name, seconds=seconds)
 
-    def _event(self, stage: str, *, done: bool = False) -> None:
+    async def free_slot(self) -> None:
+        """Give back this submission's place in the site's pacing (idempotent). A request that
+        left is stamped again first: the site has it by now (its reply is in, or the run gave
+        up on it), so the next submission reaches the site at least the interval after this one
+        whatever the network's delay."""
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            try:
+                if self.sent:
+                    await slot.stamp()
+            finally:
+                await slot.release()
+
+    def _event(self, stage: str, *, done: bool = False, seconds: float | None = None) -> None:
         if self.options.on_event is not None:
-            event = RunEvent(self.index, self.scenario.name, stage, self.result if done else None)
+            event = RunEvent(
+                self.index,
+                self.scenario.name,
+                stage,
+                self.result if done else None,
+                seconds=None if seconds is None else round(seconds, 1),
+            )
             safe_capture("progress display", lambda: self.options.on_event(event))  # type: ignore[misc]
 
     def _caption(self, shot: str, url: str) -> list[str]:
@@ -140,17 +163,21 @@ class RunRecording:
         return asyncio.ensure_future(close())
 
     async def _settle(self) -> None:
-        """Close the gate, finish the ledger row, write result.json: no browser call."""
+        """Close the gate, finish the ledger row, give back the pacing place, write
+        result.json: no browser call."""
         if self.settled:
             await self._write_result()
             return
         self.settled = True
         session = self.session
-        outcome = self.result.outcome
         if session is not None:
             # Closed before the ledger's finish: a person who passes the security check after
-            # icpbot gave up must not send the form behind the operator's back.
+            # icpbot gave up must not send the form behind the operator's back. A release under
+            # way is cancelled and ends first (its ledger mark and its pacing place are known).
             session.gate.close()
+            await session.gate.quiet()
+        outcome = self.result.outcome
+        if session is not None:
             self.result.submissions = session.gate.submissions
             if session.gate.blocked:
                 details = {**outcome.details, "blocked_duplicates": session.gate.blocked}
@@ -159,15 +186,21 @@ class RunRecording:
             outcome = outcome.model_copy(update={"submitted": "maybe"})
         self.result.outcome = outcome
         self.person.ended(outcome)  # the person who passed the check reads how it ended
-        if self.claim is not None:
-            claim, self.claim = self.claim, None
-            # also frees the person; in a thread: a slow disk or database stops no other run.
-            # The budget is read there too: this run's figures, not the report's later ones.
-            await asyncio.to_thread(claim.finish, outcome.category, outcome.site_status)
-            self.result.failure_budget = claim.budget
-        if self.paced and self.pacer is not None:
-            self.paced = False
-            await self.pacer.release()
+        try:
+            if self.claim is not None:
+                claim, self.claim = self.claim, None
+                # also frees the person; in a thread: a slow disk or database stops no other
+                # run. The budget is read there too: this run's figures, not the report's later
+                # ones. ``sent`` is the gate's word: a mark written for a request that was then
+                # held back (the run ended in between) is taken back.
+                await asyncio.to_thread(
+                    claim.finish, outcome.category, outcome.site_status, sent=self.sent
+                )
+                self.result.failure_budget = claim.budget
+                if claim.unsettled:  # the ledger's write is owed: the run's own end goes on
+                    self.warn(claim.unsettled)
+        finally:
+            await self.free_slot()  # whatever the ledger did: the site's next submission may go
         await self._write_result()
 
     async def _write_result(self) -> None:

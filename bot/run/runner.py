@@ -188,7 +188,8 @@ def _pacing_notice(
         pacing = maps[id(sc)].pacing
         limit = pacing.max_parallel
         key = site_key(sc.site, sc.base_url)
-        if key in told or is_local(sc.base_url) or limit is None or options.parallel <= limit:
+        local = is_local(sc.base_url) and not options.pace_loopback
+        if key in told or local or limit is None or options.parallel <= limit:
             continue
         told.add(key)
         options.notify(

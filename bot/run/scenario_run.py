@@ -15,7 +15,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from bot.config.scenario import Scenario
 from bot.config.selector_map import SelectorMap
-from bot.errors import BotError, GuardRefused, SelectorError, first_line
+from bot.errors import BotError, GuardRefused, ReleaseRefused, SelectorError, first_line
 from bot.evidence.files import private_dir
 from bot.evidence.recorder import Recorder
 from bot.evidence.runlog import run_log
@@ -29,7 +29,7 @@ from bot.page.locate import Resolver
 from bot.page.watch import AfterClick, Hooks, PageSignals, hand_off_open_check, wait_for_event
 from bot.privacy import logger
 from bot.run.options import RunOptions, RunResult, new_run_id, now
-from bot.run.pacing import Pacer
+from bot.run.pacing import Pacer, Slot
 from bot.run.person import PersonAtCheck
 from bot.run.recording import RunRecording
 from bot.run.session import Session, open_session
@@ -87,7 +87,7 @@ class ScenarioRun(RunRecording):
         self.after_click: AfterClick | None = None
         self.person = PersonAtCheck(scenario, options, self.notify)
         self.claim: Claim | None = None
-        self.paced = False  # holds a submission slot of the site's pacer
+        self.slot: Slot | None = None  # this submission's place in the site's pacing
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
 
@@ -105,6 +105,7 @@ class ScenarioRun(RunRecording):
             try:
                 await self._outcome_of_phases()
             except asyncio.CancelledError:
+                self._close_gate()  # nothing leaves from now on: the outcome below stays true
                 if not self.settled:
                     interruption = current_interruption()
                     by = interruption.by if interruption is not None else None
@@ -139,6 +140,13 @@ class ScenarioRun(RunRecording):
             else:
                 logger.exception("unexpected error: {}", exc)
                 self.result.outcome = verdicts.internal_error(exc, self.sent)
+        # Decided (no await since the outcome read ``sent``): a request that reaches the gate
+        # from now on is held back (a person passing the check after icpbot gave up).
+        self._close_gate()
+
+    def _close_gate(self) -> None:
+        if self.session is not None:
+            self.session.gate.close()
 
     async def _phases(self) -> Outcome:
         problem = await self.guard() or await self.open()
@@ -179,6 +187,7 @@ class ScenarioRun(RunRecording):
                 sc,
                 run_id=self.result.run_id,
                 allow_risky=self.options.allow_risky,
+                confirm_resubmit=self.options.confirm_resubmit,
                 state_dir=self.options.state_dir,
             )
         )
@@ -250,7 +259,11 @@ class ScenarioRun(RunRecording):
     async def submit(
         self, form: FormTab, button: Locator, before_click: Awaitable[None]
     ) -> Outcome | None:
-        """Record the attempt, arm the gate, click 提交 once (once ``before_click`` is done)."""
+        """Arm the gate with the release work, click 提交 once (once ``before_click`` is done).
+
+        Neither the site's pacing nor the ledger's "sent" mark happens here: the security check
+        opens after this click and may hold the run for minutes, and nothing leaves the browser
+        before a person has passed it. Both happen where the request leaves (:meth:`release`)."""
         assert self.claim is not None
         assert self.session is not None
         assert self.signals is not None
@@ -265,18 +278,54 @@ class ScenarioRun(RunRecording):
         problem = await self.captcha_first()
         if problem is not None:
             return problem
-        # The site's pacing: at most so many submissions at once, so many seconds apart.
-        if self.pacer is not None:
-            await self.pacer.acquire(waiting=lambda: self.stage("pacing"))
-            self.paced = True
-        # Recorded before the click, durably: a crash from here on still counts as an attempt.
-        await finish_shielded(asyncio.to_thread(self.claim.mark_sending))
         await before_click
-        session.gate.arm()
+        session.gate.arm(release=self.release)
         self.signals.start_watching_requests()
         self.stage("submit_clicked")
         await form.click_submit(button)
         return None
+
+    async def release(self) -> None:
+        """The gate's release work, awaited when the page's one request reaches the gate and
+        right before it leaves; raising holds it back (nothing sent). In this order:
+
+        (a) the site's pacing: a place taken now (at most so many in flight, so many seconds
+            apart), waiting up to ``pacing_wait_s`` and saying so with the seconds left;
+        (b) the caller's own check (``RunOptions.release_check``, e.g. the web service's fence);
+        (c) the ledger's durable "sent" mark: from here on a crash counts as a possible failure.
+
+        Then the place is stamped: the next submission to the site waits the interval from now.
+        """
+        assert self.claim is not None
+        opts = self.options
+        if self.pacer is not None:
+            self.slot = await self.pacer.acquire(opts.pacing_wait_s, self._pacing)
+        if opts.release_check is not None:
+            try:
+                async with asyncio.timeout(opts.timeout_s):
+                    await opts.release_check()
+            except TimeoutError:
+                raise ReleaseRefused(
+                    f"The run's release check did not answer within {opts.timeout_s:g} s."
+                ) from None
+        claim = self.claim
+        try:
+            # Finished even when the run is cancelled meanwhile: the mark is known either way.
+            await finish_shielded(asyncio.to_thread(claim.mark_sending))
+        except GuardRefused as exc:  # the claim lapsed (its lock lost, the person taken)
+            refused = ReleaseRefused(exc.reason, exc.next_step)
+            refused.status = exc.status  # ``claim_lost``
+            raise refused from exc
+        except Exception as exc:
+            raise ReleaseRefused(
+                f"The ledger could not record the submission as sent ({type(exc).__name__}).",
+                "Check the ledger (its disk, or its database server), then run it again.",
+            ) from exc
+        if self.slot is not None:
+            await self.slot.stamp()
+
+    def _pacing(self, seconds: float) -> None:
+        self.stage("pacing", seconds=seconds)
 
     async def captcha_first(self) -> Outcome | None:
         """The security check when it is open before the click (it covers the form)."""
@@ -335,6 +384,7 @@ class ScenarioRun(RunRecording):
         assert self.resolver is not None
         assert self.after_click is not None
         await self.after_click.until_reply()
+        await self.free_slot()  # the reply is in: the site's next submission may go
         gate = self.session.gate
         if gate.error is not None or gate.reply is None:
             self.stage("no_reply")

@@ -9,6 +9,14 @@ https://source.chromium.org/chromium/chromium/src/+/main:net/http/http_network_t
 ``ShouldResendRequest``) would otherwise spend the customer's failure budget twice. Because the
 request is fulfilled from Python, the reply is read without racing the page.
 
+The request is *released* there, not at the click: on the real site the security check opens
+after the click and the request only comes once a person has passed it. Right before it leaves,
+the gate awaits the run's release work (:meth:`SubmissionGate.arm`'s ``release``: the site's
+pacing, the caller's own check, the ledger's durable "sent" mark, in that order). If that work
+raises, the request is aborted before it leaves: nothing was sent (:attr:`SubmissionGate.refusal`).
+While it waits the page's own request just waits (the mock's and the real page's calls set no
+timeout of their own); a run that ends meanwhile cancels it.
+
 One more hole is closed by a detour: while Python fetches, the browser's own request is paused,
 and if the Playwright driver dies then (a terminal's Ctrl-C reaches it too, or a crash), Chromium
 releases paused requests to the network: a second submission. So an init script points the page's
@@ -22,7 +30,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +38,7 @@ from urllib.parse import unquote, urlparse
 
 from playwright.async_api import BrowserContext, Route
 
-from bot.errors import first_line
+from bot.errors import ReleaseRefused, first_line
 from bot.outcome.classify import envelope_code
 from bot.privacy import in_current_run, logger
 
@@ -98,9 +106,21 @@ class SubmissionGate:
     error: str | None = None
     blocked: int = 0
     closed: bool = False  # the run's outcome is decided
-    #: set when the one request has left the browser, and when its reply (or failure) is in
+    #: why the one request was held back at its release (nothing sent); None otherwise
+    refusal: BaseException | None = None
+    #: set when the one request reached the gate (its release begins), when it was released or
+    #: refused, when it has left the browser, and when its reply (or failure) is in
+    held_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    released_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     sent_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _release: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+    _releasing: asyncio.Future[None] | None = field(default=None, repr=False)
+
+    @property
+    def held(self) -> bool:
+        """The one request has reached the gate (it is being released, or was)."""
+        return self.held_event.is_set()
 
     @property
     def sent(self) -> bool:
@@ -177,15 +197,47 @@ class SubmissionGate:
                 out["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
         return out
 
-    def arm(self) -> None:
-        """Allow the next submission through. Called right before the one click."""
+    def arm(self, release: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Allow the next submission through. Called right before the one click.
+
+        ``release`` is awaited when that request reaches the gate, right before it leaves; if
+        it raises, the request is aborted instead (nothing sent) and the error kept in
+        :attr:`refusal`."""
+        self._release = release
         self.armed = True
 
     def close(self) -> None:
         """No more submissions: the run's outcome is decided (a person who passes the security
-        check after icpbot gave up must not send the form behind the operator's back)."""
+        check after icpbot gave up must not send the form behind the operator's back). A
+        release under way is cancelled: :meth:`quiet` waits for it to end."""
         self.armed = False
         self.closed = True
+        if self._releasing is not None and not self._releasing.done():
+            self._releasing.cancel()
+
+    async def quiet(self) -> None:
+        """Once :meth:`close` was called: wait until no release work runs any more (what it
+        writes is written, what it holds is known to its owner)."""
+        if self._releasing is not None:
+            await asyncio.wait([self._releasing])
+
+    async def _released(self) -> bool:
+        """Await the run's release work; whether the request may leave now (else it was
+        refused, :attr:`refusal` says why, or the run ended meanwhile)."""
+        if self._release is not None:
+            work = self._releasing = asyncio.ensure_future(self._release())
+            try:
+                await asyncio.wait([work])
+            except asyncio.CancelledError:  # the handler itself (the context closing)
+                work.cancel()
+                raise
+            if work.cancelled():
+                self.refusal = ReleaseRefused("the run ended before the request was released")
+            elif work.exception() is not None:
+                self.refusal = work.exception()
+        if self.refusal is None and self.closed:
+            self.refusal = ReleaseRefused("the run ended before the request was released")
+        return self.refusal is None
 
     @property
     def submissions(self) -> int:
@@ -206,16 +258,36 @@ class SubmissionGate:
             else:
                 await route.continue_()
             return
-        if not self.armed or self.sent:
+        if not self.armed or self.held:
             self.blocked += 1
             logger.warning(
                 "blocked a {} submission request to {} (at most one per run)",
-                "second" if self.sent else "premature or late",
+                "second" if self.held else "premature or late",
                 urlparse(real_url).path,
             )
             await route.abort("blockedbyclient")
             return
+        self.held_event.set()  # from here on every other request is a second one
+        try:
+            released = await self._released()
+        except BaseException:
+            self.refusal = self.refusal or ReleaseRefused("the browser let go of the request")
+            self.released_event.set()
+            with suppress(Exception):
+                await route.abort("blockedbyclient")
+            raise
+        if not released:
+            self.released_event.set()
+            logger.warning(
+                "the submission was held back before it left the browser: {} Nothing was sent.",
+                first_line(self.refusal) if self.refusal is not None else "",
+            )
+            with suppress(Exception):
+                await route.abort("blockedbyclient")
+            return
+        # Nothing awaited from the check in _released to here: a close() cannot slip in.
         self.sent_at = time.monotonic()
+        self.released_event.set()
         self.sent_event.set()
         self.endpoint = urlparse(real_url).path
         logger.info("submission sent to {}", self.endpoint)

@@ -36,6 +36,7 @@ from bot.safety.store import (
     LedgerStore,
     PersonLock,
     ResetMarker,
+    Rows,
 )
 
 __all__ = [
@@ -62,7 +63,10 @@ LEDGER_URL_ENV = "ICPBOT_LEDGER_URL"
 MISSING_DRIVER = "set, but the PostgreSQL driver is missing: pip install 'icpbot[postgres]'"
 
 SCHEMA_VERSION = 2
+#: How long one statement waits for another process's write lock (SQLite's busy handler) before
+#: it fails "database is locked"; the whole work is then tried again (bot.safety.retry).
 _LOCK_TIMEOUT_S = 10.0
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _SALT_BYTES = 32
 
 # Each entry brings a ledger from the version before it to its own number (PRAGMA user_version).
@@ -131,6 +135,7 @@ def check_driver() -> None:
         return
     try:
         import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
     except ImportError:
         raise ConfigError(MISSING_DRIVER, path=LEDGER_URL_ENV) from None
 
@@ -150,15 +155,23 @@ class _FileLock(PersonLock):
             self._fd = None
             self._owner.discard(self._person)
 
+    def still_held(self) -> bool:
+        # The kernel keeps a flock for as long as its descriptor is open: it cannot be lost.
+        return self._fd is not None
+
 
 class Ledger(LedgerStore):
     """The local SQLite ledger, shared by concurrent icpbot processes on one machine.
 
     Every write is one short transaction, committed (and synced to disk) before the method
-    returns. Use as a context manager or call :meth:`close`.
+    returns. A statement waits ``busy_timeout_s`` for another process's write lock; past it,
+    the whole work is tried again (:mod:`bot.safety.retry`). Use as a context manager or call
+    :meth:`close`.
     """
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, state_dir: Path | None = None, *, busy_timeout_s: float = _LOCK_TIMEOUT_S
+    ) -> None:
         self.state_dir = (state_dir if state_dir is not None else default_state_dir()).resolve()
         _ensure_private_dir(self.state_dir)
         self._salt = _load_or_create_salt(self.state_dir / "salt")
@@ -172,7 +185,7 @@ class Ledger(LedgerStore):
         # check_same_thread=False: the async engine calls the ledger through worker threads
         # (one call at a time per ledger), so that a slow disk never stops the other runs.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=_LOCK_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         try:
             # A plain rollback journal rather than WAL: it also works on network home folders
@@ -193,8 +206,24 @@ class Ledger(LedgerStore):
             raise RuntimeError("the ledger is closed")
         return self._conn
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._db.execute(sql, tuple(params))
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        cursor = self._db.execute(sql, tuple(params))
+        rows = cursor.fetchall()  # read whole here: a busy error comes now, not at a later fetch
+        return Rows(rows, cursor.rowcount)
+
+    def _in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
+    def _transient(self, exc: BaseException) -> bool:
+        # SQLITE_BUSY/LOCKED: another connection held the file's lock past the busy timeout.
+        # SQLite changes nothing when it answers so (a busy COMMIT leaves the transaction open,
+        # and transaction() then rolls it back), so the whole work can run again.
+        code = getattr(exc, "sqlite_errorcode", None)
+        return (
+            isinstance(exc, sqlite3.OperationalError)
+            and code is not None
+            and (code & 0xFF in _BUSY_CODES)
+        )
 
     def _stamp(self, moment: datetime) -> str:
         return moment.isoformat(timespec="microseconds")
@@ -205,26 +234,32 @@ class Ledger(LedgerStore):
         db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # Also after a COMMIT that failed busy: SQLite keeps that transaction open, and a
+            # connection left in it would join the next caller's statements to it.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self.transaction():
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"the ledger has schema version {version}, newer than this icpbot "
-                    f"understands ({SCHEMA_VERSION}); upgrade icpbot",
-                    path=self.path,
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Run again whole after a busy file: migrations are in one transaction, all or nothing.
+        self.atomic(self._migrate_once, what="the ledger's migration")
+
+    def _migrate_once(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"the ledger has schema version {version}, newer than this icpbot "
+                f"understands ({SCHEMA_VERSION}); upgrade icpbot",
+                path=self.path,
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+        if version < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -1,18 +1,22 @@
-"""The ledger's reads (counts, lists, the code memory) over the hooks a back end supplies."""
+"""The ledger's reads (counts, lists, the code memory) over the hooks a back end supplies, and
+the plumbing every statement goes through: retried after transient errors (:mod:`bot.safety.retry`)
+when that is safe, and read whole (:class:`Rows`)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
+from bot.safety.retry import RETRY_S, retrying
 from bot.safety.rows import (
     COLUMNS,
     COUNTED_OUTCOMES,
     PENDING,
+    UNANSWERED_OUTCOMES,
     CodeVerdict,
     LedgerEntry,
     PersonLock,
@@ -21,11 +25,33 @@ from bot.safety.rows import (
 )
 from bot.types import Category
 
-__all__ = ["LedgerReads"]
+__all__ = ["LedgerReads", "Rows"]
+
+T = TypeVar("T")
+
+
+class Rows:
+    """A statement's answer, read whole when it ran: its rows and its row count. (A pooled
+    connection is back in its pool, or lent to another thread, by the time the caller reads.)"""
+
+    def __init__(self, rows: Sequence[Any], rowcount: int) -> None:
+        self._rows = list(rows)
+        self._next = 0
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Any]:
+        rest, self._next = self._rows[self._next :], len(self._rows)
+        return rest
 
 
 class LedgerReads(ABC):
-    """What a back end supplies (the hooks below), and every read of the ledger."""
+    """What a back end supplies (the hooks below), the statements' plumbing, and every read."""
 
     # -- what a back end supplies -------------------------------------------------------------
 
@@ -33,14 +59,29 @@ class LedgerReads(ABC):
     location: str
     #: the secret that person keys and code hashes are salted with (set when the ledger opens)
     _salt: bytes
+    #: seconds in all that one statement or transaction is tried for after transient errors
+    retry_s: float = RETRY_S
 
     @abstractmethod
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Run one statement (``?`` placeholders) and return its cursor."""
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement (``?`` placeholders) once, on this thread's transaction if it is in
+        one. A write outside a transaction whose answer was lost with its connection raises
+        :class:`~bot.safety.retry.CommitUnknown`."""
+
+    @abstractmethod
+    def _in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`transaction` on this ledger."""
+
+    @abstractmethod
+    def _transient(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is worth trying again (see :mod:`bot.safety.retry`): a lost
+        connection, a rolled-back transaction, a busy file. Never a constraint or a bug."""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
-        """One write transaction that takes the write lock up front; all or nothing."""
+        """One write transaction that takes the write lock up front; all or nothing. Not tried
+        again by itself (its body is the caller's): :meth:`atomic` is. A COMMIT whose answer was
+        lost raises :class:`~bot.safety.retry.CommitUnknown`."""
 
     @abstractmethod
     def try_lock_person(self, person: str) -> PersonLock | None:
@@ -67,6 +108,58 @@ class LedgerReads(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by this ledger, is worth trying again later (the database
+        away, a busy file), as opposed to a constraint or a bug."""
+        return self._transient(exc)
+
+    def _execute(self, sql: str, params: Sequence[Any] = (), *, idempotent: bool = False) -> Rows:
+        """One statement. Inside a transaction it runs once (the transaction is what is tried
+        again, by :meth:`atomic`). Outside, it is tried again after a transient error: a read
+        always, a write when its failure says nothing was written, or when ``idempotent`` (the
+        caller vouches that running it twice does what running it once does)."""
+        if self._in_transaction():
+            return self._run(sql, params)
+        return retrying(
+            lambda: self._run(sql, params),
+            transient=self._transient,
+            what="a statement",
+            idempotent=idempotent,
+            bound_s=self.retry_s,
+        )
+
+    def atomic(
+        self,
+        work: Callable[[], T],
+        *,
+        what: str = "a transaction",
+        idempotent: bool = False,
+        settled: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``work()`` inside one :meth:`transaction`, run again from the start after a transient
+        failure: before the COMMIT nothing was written (the server rolls an unfinished
+        transaction back), so that is always safe. A COMMIT whose answer was lost is run again
+        only when ``idempotent``, or after ``settled()`` (a read) found it did not land (None);
+        otherwise :class:`~bot.safety.retry.CommitUnknown` is raised. Inside a transaction
+        already, ``work()`` simply joins it."""
+        if self._in_transaction():
+            return work()
+
+        def once() -> T:
+            with self.transaction():
+                return work()
+
+        return retrying(
+            once,
+            transient=self._transient,
+            what=what,
+            idempotent=idempotent,
+            settled=settled,
+            bound_s=self.retry_s,
+        )
 
     # -- counts ---------------------------------------------------------------------------------
 
@@ -115,8 +208,10 @@ class LedgerReads(ABC):
         return int(row[0])
 
     def code_verdict(self, person: str, code_hash: str) -> tuple[CodeVerdict, LedgerEntry] | None:
-        """What the site last said to this code for this person: ``rejected`` (wrong_info) or
-        ``accepted`` (success), with that attempt; None when it never judged it.
+        """What the ledger knows of this code for this person: ``rejected`` (the site answered
+        wrong_info) or ``accepted`` (success), the last verdict; else ``unanswered`` when it was
+        sent and got no verdict (:data:`UNANSWERED_OUTCOMES`: it may have reached the site);
+        with that attempt. None when it was never sent.
 
         Resets do not forget codes: a reset follows a new SMS, whose code is another one.
         """
@@ -125,11 +220,19 @@ class LedgerReads(ABC):
             " AND sent = 1 AND code_hash = ? AND outcome IN (?, ?) ORDER BY id DESC LIMIT 1",
             (person, code_hash, Category.wrong_info.value, Category.success.value),
         ).fetchone()
+        if row is not None:
+            entry = self._entry(row, floor=None, locked=False, newest_open=None)
+            verdict: CodeVerdict = "accepted" if entry.outcome == Category.success else "rejected"
+            return verdict, entry
+        marks = ", ".join("?" for _ in UNANSWERED_OUTCOMES)
+        row = self._execute(
+            f"SELECT {COLUMNS} FROM attempts WHERE person = ? AND action = 'verify'"
+            f" AND sent = 1 AND code_hash = ? AND outcome IN ({marks}) ORDER BY id DESC LIMIT 1",
+            (person, code_hash, *sorted(UNANSWERED_OUTCOMES)),
+        ).fetchone()
         if row is None:
             return None
-        entry = self._entry(row, floor=None, locked=False, newest_open=None)
-        verdict: CodeVerdict = "accepted" if entry.outcome == Category.success else "rejected"
-        return verdict, entry
+        return "unanswered", self._entry(row, floor=None, locked=False, newest_open=None)
 
     # -- listing --------------------------------------------------------------------------------
 

@@ -6,6 +6,9 @@ placeholders are turned into ``%s`` for PostgreSQL); it inherits the reads from
 A back end supplies the connection, the salt, the write transaction and the per-person run lock:
 :class:`bot.safety.ledger.Ledger` (SQLite, the default) and :class:`bot.safety.pgledger.PgLedger`
 (``ICPBOT_LEDGER_URL``).
+
+Every write is tried again after a transient database error only where that is safe
+(:mod:`bot.safety.retry`); each says why next to it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from hashlib import sha256
 from typing import Any
 
 from bot.privacy import reveal
-from bot.safety.queries import LedgerReads
+from bot.safety.queries import LedgerReads, Rows
 from bot.safety.rows import (
     CLAIMED,
     COLUMNS,
@@ -41,6 +44,7 @@ __all__ = [
     "LedgerStore",
     "PersonLock",
     "ResetMarker",
+    "Rows",
     "State",
     "as_datetime",
     "local_time",
@@ -57,10 +61,18 @@ class LedgerStore(LedgerReads):
     #: their own in the ledger's database (``icpbot serve``'s queue)
     dialect: str = "sqlite"
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, idempotent: bool = False) -> Rows:
         """One statement on the ledger's database (``?`` placeholders, in either back end); its
-        cursor. Inside :meth:`transaction` when it must be atomic with others."""
-        return self._execute(sql, params)
+        rows. Inside :meth:`transaction` (or :meth:`atomic`) when it must be atomic with others.
+
+        Outside a transaction it is tried again after a transient error while that is safe: a
+        read always; a write when the error says nothing was written, or when the caller passes
+        ``idempotent`` (running it twice does what running it once does: a conditional UPDATE
+        that sets the same values, an ``INSERT ... ON CONFLICT DO NOTHING`` of a key chosen
+        before the first try). A write whose answer was lost with its connection otherwise raises
+        :class:`~bot.safety.retry.CommitUnknown`.
+        """
+        return self._execute(sql, params, idempotent=idempotent)
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -122,8 +134,10 @@ class LedgerStore(LedgerReads):
         Without the person's lock or the budget check: runs use
         :func:`bot.safety.guard.claim` instead, which does both in one step.
         """
-        with self.transaction():
-            return self._insert(
+        # Not idempotent (a second row would count twice): tried again only when nothing was
+        # written; a lost COMMIT raises CommitUnknown.
+        return self.atomic(
+            lambda: self._insert(
                 person,
                 action,
                 scenario=scenario,
@@ -132,7 +146,9 @@ class LedgerStore(LedgerReads):
                 outcome=PENDING,
                 sent=True,
                 code_hash=None,
-            )
+            ),
+            what="recording an attempt",
+        )
 
     def claim_attempt(
         self,
@@ -157,9 +173,31 @@ class LedgerStore(LedgerReads):
             code_hash=code_hash,
         )
 
+    def open_attempt(self, person: str, run_id: str) -> int | None:
+        """The unfinished attempt that run ``run_id`` recorded for ``person``, if any: how a
+        claim whose COMMIT was lost finds out whether it landed (the run id is chosen before)."""
+        row = self._execute(
+            "SELECT id FROM attempts WHERE person = ? AND run_id = ? AND finished_at IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (person, run_id),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def claim_current(self, person: str, attempt_id: int) -> bool:
+        """Whether ``attempt_id`` is still unfinished and the person's newest attempt: no other
+        run recorded one since (as one could if the person's lock was lost for a moment)."""
+        row = self._execute(
+            "SELECT (SELECT COUNT(*) FROM attempts WHERE person = ? AND id > ?),"
+            " (SELECT COUNT(*) FROM attempts WHERE id = ? AND finished_at IS NULL)",
+            (person, attempt_id, attempt_id),
+        ).fetchone()
+        return int(row[0]) == 0 and int(row[1]) == 1
+
     def mark_sending(self, attempt_id: int) -> None:
-        """The click that submits is next: from now on the attempt counts until it finishes."""
-        with self.transaction():
+        """The submission request is released now (it leaves the browser next): from now on the
+        attempt counts until it finishes. Refused (ValueError) for a finished attempt."""
+
+        def mark() -> None:
             cursor = self._execute(
                 "UPDATE attempts SET outcome = ?, sent = 1 WHERE id = ? AND finished_at IS NULL",
                 (PENDING, attempt_id),
@@ -167,19 +205,55 @@ class LedgerStore(LedgerReads):
             if cursor.rowcount != 1:
                 raise ValueError(f"no unfinished attempt with id {attempt_id}")
 
-    def finish(self, attempt_id: int, outcome: str, site_status: int | None = None) -> None:
-        """Record how an attempt ended. ``outcome`` must be a :class:`Category` value."""
+        # Idempotent: it sets the same two values on the same unfinished row; after a lost
+        # COMMIT the second try matches that row again.
+        self.atomic(mark, what="marking an attempt sent", idempotent=True)
+
+    def finish(
+        self,
+        attempt_id: int,
+        outcome: str,
+        site_status: int | None = None,
+        *,
+        sent: bool | None = None,
+    ) -> None:
+        """Record how an unfinished attempt ended. ``outcome`` must be a :class:`Category`
+        value. Raises ValueError for an attempt that does not exist or ended otherwise.
+
+        ``sent`` False takes back a "sent" mark for a request that was held back after all (the
+        run that knows it ended before the request left); None leaves the mark as it is."""
         try:
             category = Category(outcome)
         except ValueError:
             raise ValueError(f"unknown outcome {outcome!r}") from None
-        with self.transaction():
+
+        def write() -> None:
             cursor = self._execute(
-                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ? WHERE id = ?",
-                (category.value, site_status, self._stamp(utcnow()), attempt_id),
+                "UPDATE attempts SET outcome = ?, site_status = ?, finished_at = ?,"
+                " sent = CASE WHEN ? = 0 THEN 0 ELSE sent END"
+                " WHERE id = ? AND finished_at IS NULL",
+                (
+                    category.value,
+                    site_status,
+                    self._stamp(utcnow()),
+                    1 if sent is None or sent else 0,
+                    attempt_id,
+                ),
             )
-            if cursor.rowcount != 1:
+            if cursor.rowcount == 1:
+                return
+            row = self._execute(
+                "SELECT outcome, finished_at FROM attempts WHERE id = ?", (attempt_id,)
+            ).fetchone()
+            if row is None:
                 raise ValueError(f"no attempt with id {attempt_id}")
+            if str(row[0]) != category.value:
+                raise ValueError(f"attempt {attempt_id} already ended as {row[0]}")
+            # Already finished with this outcome: an earlier try whose COMMIT's answer was lost.
+
+        # Idempotent: conditioned on the row being unfinished, and a second try that finds it
+        # finished with this same outcome is the first one's landing.
+        self.atomic(write, what="finishing an attempt", idempotent=True)
 
     def reset(self, person: str | None = None, reason: str = "") -> int:
         """Start counting afresh for one person, or every person (``None``).
@@ -189,23 +263,27 @@ class LedgerStore(LedgerReads):
         A person whose run is in flight is not reset either (its attempt must keep counting):
         check :meth:`in_flight` first to say so.
         """
-        with self.transaction():
-            last = int(self._execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0])
-            if person is None:
-                rows = self._execute("SELECT DISTINCT person FROM attempts").fetchall()
-                persons = [str(p) for (p,) in rows]
-            else:
-                known = self._execute(
-                    "SELECT 1 FROM attempts WHERE person = ? LIMIT 1", (person,)
-                ).fetchone()
-                persons = [person] if known else []
-            persons = [p for p in persons if not self.person_locked(p)]
-            at = self._stamp(utcnow())
-            for who in persons:
-                self._execute(
-                    "INSERT INTO resets (person, at, reason, after_attempt) VALUES (?, ?, ?, ?)",
-                    (who, at, reason, last),
-                )
+        # Tried again only when nothing was written (a second try could reset attempts made
+        # in between); a lost COMMIT raises CommitUnknown: `ledger list` shows whether it did.
+        return self.atomic(lambda: self._reset(person, reason), what="a reset")
+
+    def _reset(self, person: str | None, reason: str) -> int:
+        last = int(self._execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[0])
+        if person is None:
+            rows = self._execute("SELECT DISTINCT person FROM attempts").fetchall()
+            persons = [str(p) for (p,) in rows]
+        else:
+            known = self._execute(
+                "SELECT 1 FROM attempts WHERE person = ? LIMIT 1", (person,)
+            ).fetchone()
+            persons = [person] if known else []
+        persons = [p for p in persons if not self.person_locked(p)]
+        at = self._stamp(utcnow())
+        for who in persons:
+            self._execute(
+                "INSERT INTO resets (person, at, reason, after_attempt) VALUES (?, ?, ?, ?)",
+                (who, at, reason, last),
+            )
         return len(persons)
 
     # -- import ---------------------------------------------------------------------------------

@@ -9,27 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import ConfigError
 from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
-from bot.handoff import HandoffClosed
+from bot.handoff.routes import Access, check_routes
+from bot.handoff.web import Refused
 from bot.serve.context import Context, context, require_api
-from bot.serve.service import Invalid
+from bot.serve.idempotency import KeyReused, valid_key
+from bot.serve.service import Invalid, LinkRefused
 from bot.serve.store import RunRow
 
 __all__ = ["invalid", "router", "run_out", "run_view"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 Caller = Annotated[str, Depends(require_api)]
-Number = StrictInt | StrictFloat
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any 1 to 200 visible characters: a retry with the same key and body gets "
+        "the first answer (for a day); the same key with another body is refused (422).",
+    ),
+]
 _OUTCOME_KEYS = (
     "category", "status", "site_status", "message", "next_step", "submitted", "banner_zh"
 )  # fmt: skip
@@ -52,6 +61,11 @@ class RunIn(_In):
     id_last6: str = Field(max_length=40)
     base_url: str | None = Field(default=None, max_length=2000)
     site: str | None = Field(default=None, max_length=64)
+    confirm_resubmit: bool = Field(
+        default=False,
+        description="Send again a code that was sent without a verdict (the operator checked "
+        "the filing's status first); refused without it.",
+    )
 
 
 class Created(BaseModel):
@@ -65,21 +79,14 @@ class RunOut(BaseModel):
     check_url: str | None
 
 
-class Click(_In):
-    x: Number
-    y: Number
-
-
-class Drag(_In):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-    start: tuple[Number, Number] = Field(alias="from")
-    to: tuple[Number, Number]
-
-
 class LinkIn(_In):
     mobile: str = Field(max_length=40)
     id_last6: str = Field(max_length=40)
     base_url: str | None = Field(default=None, max_length=2000)
+    expires_in_s: int = Field(ge=60, le=7 * 24 * 3600)
+
+
+class ExtendIn(_In):
     expires_in_s: int = Field(ge=60, le=7 * 24 * 3600)
 
 
@@ -141,16 +148,45 @@ async def _row(ctx: Context, run_id: str) -> RunRow:
 
 
 @router.post("/runs", status_code=201, response_model=Created, summary="Queue a run")
-async def create_run(body: RunIn, caller: Caller, request: Request) -> Any:
+async def create_run(
+    body: RunIn, caller: Caller, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
     ctx = context(request)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 201, {"id": ctx.service.queue_run(**body.model_dump(), created_by=caller)}
+
+    return await _created(ctx, caller, idempotency_key, "runs", body, work)
+
+
+async def _created(
+    ctx: Context,
+    caller: str,
+    key: str | None,
+    what: str,
+    body: BaseModel,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> Response:
+    """``work()``'s answer; once per ``Idempotency-Key`` when one is given (a repeat gets the
+    first answer, with ``Idempotent-Replayed: true``)."""
+    if key is not None and not valid_key(key):
+        return invalid("Idempotency-Key", "must be 1 to 200 visible characters", where="header")
+    replayed = False
     try:
-        run_id = await asyncio.to_thread(
-            ctx.service.queue_run, **body.model_dump(), created_by=caller
-        )
+        if key is None:
+            status, answer = await asyncio.to_thread(work)
+        else:
+            keys = ctx.service.keys
+            mark = keys.fingerprint(f"POST /api/{what}", body.model_dump(mode="json"))
+            status, answer, replayed = await asyncio.to_thread(keys.once, caller, key, mark, work)
     except Invalid as exc:
         return invalid(exc.field, str(exc))
-    ctx.kick()
-    return {"id": run_id}
+    except KeyReused as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    if not replayed:
+        ctx.kick()
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(answer, status_code=status, headers=headers)
 
 
 @router.get("/runs", summary="The latest runs")
@@ -166,55 +202,39 @@ async def get_run(run_id: str, caller: Caller, request: Request) -> Any:
     return run_out(ctx, await _row(ctx, run_id))
 
 
-def _waiting(ctx: Context, run_id: str) -> Any:
-    check = ctx.relay.waiting(run_id)
+async def _check_access(request: Request) -> Access:
+    """The API's door to a run's security check: an API caller (a token, or an operator's
+    session with its CSRF token) and a run whose check the relay holds (409 otherwise)."""
+    caller = await require_api(request)
+    run_id = str(request.path_params["run_id"])
+    check = context(request).relay.check(run_id) if len(run_id) <= 40 else None
     if check is None:
-        raise HTTPException(409, "this run does not wait for a person")
-    return check.handoff
+        raise Refused(409, "this run does not wait for a person")
+    # A token is no ambient credential: only a session's posts must come from this origin.
+    return Access(check.handoff, from_page=caller.startswith("operator:"))
 
 
-@router.get("/runs/{run_id}/check", summary="What the security check asks (English, Chinese)")
-async def check_state(run_id: str, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    ins = await handoff.instruction()  # the last one read, once the check is over
-    return ins.as_json() | {"time_left": round(handoff.time_left())}
-
-
-@router.get("/runs/{run_id}/check.png", summary="The security check (image pixel = CSS pixel)")
-async def check_image(run_id: str, caller: Caller, request: Request) -> Response:
-    handoff = _waiting(context(request), run_id)
-    try:
-        png = await handoff.image()
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    return Response(png, media_type="image/png")
-
-
-@router.post("/runs/{run_id}/check/click", summary="Click the check at (x, y) of its picture")
-async def check_click(run_id: str, body: Click, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    return await _relayed(handoff.click(float(body.x), float(body.y)), field="x")
-
-
-@router.post("/runs/{run_id}/check/drag", summary="Drag on the check, from -> to")
-async def check_drag(run_id: str, body: Drag, caller: Caller, request: Request) -> Any:
-    handoff = _waiting(context(request), run_id)
-    (x0, y0), (x1, y1) = body.start, body.to
-    steps = 16  # a hand's drag passes through points, as the slider expects
-    points = [(x0 + (x1 - x0) * n / steps, y0 + (y1 - y0) * n / steps) for n in range(steps + 1)]
-    return await _relayed(handoff.drag(points), field="from")
-
-
-async def _relayed(action: Awaitable[None], *, field: str) -> Any:
-    """A person's click or drag relayed to the check: 409 once it is over, 422 (naming
-    ``field``) for a point it refuses."""
-    try:
-        await action
-    except HandoffClosed as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        return invalid(field, str(exc))
-    return {"ok": True}
+# The check's routes, the same as the hand-off and customer pages' (bot/handoff/routes.py).
+_CHECK = "/runs/{run_id}/check"
+_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+for _route in check_routes(_check_access):
+    router.add_api_route(
+        _CHECK + _route.path,
+        _route.endpoint,
+        methods=[_route.method],
+        summary=_route.summary,
+        openapi_extra={"parameters": [_RUN_ID], **(_route.openapi or {})},
+    )
+    # The first names of the state and the picture, still answered.
+    if _route.path in ("/state", "/image"):
+        router.add_api_route(
+            _CHECK if _route.path == "/state" else _CHECK + ".png",
+            _route.endpoint,
+            methods=["GET"],
+            summary=_route.summary,
+            openapi_extra={"parameters": [_RUN_ID]},
+            deprecated=True,
+        )
 
 
 @router.get("/runs/{run_id}/evidence/{path:path}", summary="A file of the run's folder")
@@ -268,27 +288,29 @@ async def create_batch(
 
 
 @router.post("/links", status_code=201, response_model=LinkOut, summary="A self-service link")
-async def create_link(body: LinkIn, caller: Caller, request: Request) -> Any:
+async def create_link(
+    body: LinkIn, caller: Caller, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
     ctx = context(request)
-    try:
-        token = await asyncio.to_thread(
-            ctx.service.add_link,
+    origin = ctx.public_url(request)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        link_id, token = ctx.service.add_link(
             mobile=body.mobile,
             id_last6=body.id_last6,
             base_url=body.base_url,
             expires_in_s=body.expires_in_s,
             by=caller,
         )
-    except Invalid as exc:
-        return invalid(exc.field, str(exc))
-    link = await asyncio.to_thread(ctx.service.link_by_token, token)
-    assert link is not None
-    return {"id": link.id, "url": f"{ctx.public_url(request)}/l/{token}"}
+        return 201, {"id": link_id, "url": f"{origin}/l/{token}"}
+
+    return await _created(ctx, caller, idempotency_key, "links", body, work)
 
 
 @router.get("/links", summary="Every link (never its token)")
 async def list_links(caller: Caller, request: Request) -> list[dict[str, Any]]:
-    return [link.public() for link in await asyncio.to_thread(context(request).service.links)]
+    rows = await asyncio.to_thread(context(request).service.links_list)
+    return [link.public() for link in rows]
 
 
 @router.post("/links/{link_id}/revoke", summary="Revoke a link (it answers 410)")
@@ -296,6 +318,33 @@ async def revoke_link(link_id: str, caller: Caller, request: Request) -> Any:
     if not await asyncio.to_thread(context(request).service.revoke_link, link_id[:40]):
         raise HTTPException(404, "no such link")
     return {"ok": True}
+
+
+@router.post(
+    "/links/{link_id}/reset",
+    summary="After checking with the customer: the link takes codes again, every try back",
+)
+async def reset_link(link_id: str, caller: Caller, request: Request) -> Any:
+    """For a link held after a submission that may have reached the site (``state``
+    ``held``), or one out of tries. 409 while its run is in flight or once it is done; 410
+    when revoked or expired."""
+    try:
+        await asyncio.to_thread(context(request).service.reset_link, link_id[:40])
+    except LinkRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"ok": True}
+
+
+@router.post("/links/{link_id}/extend", summary="The link expires expires_in_s from now")
+async def extend_link(link_id: str, body: ExtendIn, caller: Caller, request: Request) -> Any:
+    """410 once revoked or expired (its values are erased then: make a new link); 409 once
+    done."""
+    service = context(request).service
+    try:
+        until = await asyncio.to_thread(service.extend_link, link_id[:40], body.expires_in_s)
+    except LinkRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return {"ok": True, "expires_at": until}
 
 
 @router.get("/ledger", summary="The ledger's attempts (masked), newest first")

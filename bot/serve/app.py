@@ -23,7 +23,7 @@ import bot.serve.auth as auth
 import bot.serve.customer as customer
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
-from bot.handoff.server import SECURITY_HEADERS
+from bot.handoff.web import SECURITY_HEADERS
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context
 
@@ -52,6 +52,8 @@ _WORDS = frozenset(
         "evidence",
         "links",
         "revoke",
+        "reset",
+        "extend",
         "batches",
         "ledger",
         "l",
@@ -81,7 +83,8 @@ _WORDS = frozenset(
         "serve.css",
         "ui.js",
         "customer.js",
-        "handoff.js",
+        "check.js",
+        "check.css",
         "handoff.css",
         "favicon.ico",
         "icon.svg",

@@ -25,8 +25,8 @@ from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bot.config.people import load_people
+from bot.handoff import Relay
 from bot.privacy import reveal
-from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
 from bot.serve.store import ServeStore, new_id
 from bot.serve.throttle import LoginThrottle
@@ -57,7 +57,7 @@ class Session:
 @dataclass
 class Context:
     service: Service
-    relay: ServiceRelay
+    relay: Relay
     kick: Callable[[], None] = lambda: None  # wakes the workers after a run is queued
     public_base: str | None = None  # the origin links are made on (else the request's)
     version: list[float] = field(default_factory=lambda: [0.0])  # bumped on every change

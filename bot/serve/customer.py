@@ -4,33 +4,46 @@ security check on the same page, and reads the outcome with what to do next.
 
 The link is the capability (192 random bits; only its hash is stored). It names one person (the
 operator chose mobile and ID digits; the customer only gives the code), expires, can be revoked
-(both: 410), and is rate-limited (a few seconds between attempts, a few attempts in all). After
-a success it shows the outcome and takes no other code. The ledger's guard applies as for any
-run (failure budget, codes the site already rejected).
+(both: 410), and is rate-limited (a few seconds between attempts, a few attempts in all). A code
+is checked before anything is counted (a typo costs no try); the try itself is one conditional
+write (:mod:`bot.serve.links`), so posts at once make one run. A link has one run at a time,
+and its page shows that run. After a success it shows the outcome and takes no other code;
+after an outcome that says the form may have reached the site, it takes no code at all and
+says to contact the provider (an operator resets it after checking). The ledger's guard
+applies as for any run (failure budget, codes the site already rejected).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from bot.handoff import CheckHandoff, HandoffClosed
-from bot.handoff.check import MAX_DRAG_POINTS, read_point
+from bot.handoff.routes import Access, check_routes
+from bot.handoff.web import Refused
+from bot.handoff.widget import with_check
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
 
-__all__ = ["MAX_ATTEMPTS", "MIN_GAP_S", "router"]
+__all__ = ["CONTACT", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 MAX_ATTEMPTS = 5
 MIN_GAP_S = 3.0
+#: the page's words while a link is held (its last try may have reached the site)
+CONTACT = (
+    "Your last try may have reached the site already, and we could not tell whether it "
+    "worked. To avoid a second submission (wrong ones count against your filing), this page "
+    "takes no code now. Please contact your provider: they will check the filing's status "
+    "with you and reopen this page if needed."
+)
 _SMALL = 8 * 1024
 
 
@@ -65,7 +78,12 @@ async def page(token: str, request: Request) -> Response:
         status = found.status_code
         text = "This link has expired or was revoked." if status == 410 else "Not found."
         return render("gone.html", status=status, text=text)
-    return FileResponse(STATIC / "customer.html", media_type="text/html; charset=utf-8")
+    return Response(_page_html(), media_type="text/html; charset=utf-8")
+
+
+@cache
+def _page_html() -> str:
+    return with_check((STATIC / "customer.html").read_text(encoding="utf-8"))
 
 
 @router.get("/l/{token}/state")
@@ -81,12 +99,15 @@ async def state(token: str, request: Request) -> Response:
         if row.state == "done" and row.outcome:
             out["outcome"] = {k: row.outcome.get(k) for k in
                               ("category", "message", "next_step", "banner_zh")}  # fmt: skip
-            out["state"] = "done" if row.outcome.get("category") == "success" else "retry"
+            out["state"] = "done" if found.state == "done" else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
             shown = (await check.handoff.instruction()).as_json()
             del shown["form"]  # the customer's page draws the same picture either way
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
+    if found.state == "held" and not found.busy:
+        # The last try may have reached the site: no form until an operator decided.
+        out |= {"state": "contact", "contact": CONTACT, "outcome": None}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
     return JSONResponse(out)
 
@@ -104,11 +125,6 @@ async def verify(token: str, request: Request) -> Response:
     sms = body.get("sms") if isinstance(body, dict) and set(body) == {"sms"} else None
     if not isinstance(sms, str) or len(sms) > 1000:
         return _refused(422, "paste the SMS or type the 6-digit code")
-    row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
-    if row is not None and row.state != "done":
-        return _refused(409, "a verification is already under way")
-    if row is not None and row.outcome and row.outcome.get("category") == "success":
-        return _refused(409, "this verification is done; nothing more to send")
     try:
         await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS
@@ -116,47 +132,26 @@ async def verify(token: str, request: Request) -> Response:
     except Invalid as exc:
         return _refused(422, f"The SMS code {exc}.")
     except LinkRefused as exc:
-        return _refused(429, str(exc).capitalize() + ".")
+        return _refused(exc.status, str(exc).capitalize() + ".")
     ctx.kick()
     return JSONResponse({"ok": True}, status_code=202)
 
 
-async def _handoff(ctx: Context, token: str) -> CheckHandoff | JSONResponse:
-    found = await _link(ctx, token)
+async def _check_access(request: Request) -> Access:
+    """The customer's door to their run's security check: the link is the capability."""
+    ctx = context(request)
+    found = await _link(ctx, str(request.path_params["token"]))
     if isinstance(found, JSONResponse):
-        return found
-    check = ctx.relay.waiting(found.run_id) if found.run_id else None
+        raise Refused(found.status_code, json.loads(bytes(found.body))["error"])
+    check = ctx.relay.check(found.run_id) if found.run_id else None
     if check is None:
-        return _refused(409, "no security check is waiting")
-    return check.handoff
+        raise Refused(409, "no security check is waiting")
+    return Access(check.handoff)
 
 
-@router.get("/l/{token}/image")
-async def image(token: str, request: Request) -> Response:
-    handoff = await _handoff(context(request), token)
-    if isinstance(handoff, JSONResponse):
-        return handoff
-    try:
-        return Response(await handoff.image(), media_type="image/png")
-    except HandoffClosed as exc:
-        return _refused(409, str(exc))
-
-
-@router.post("/l/{token}/{what}")
-async def act(token: str, what: str, request: Request) -> Response:
-    if what not in ("click", "drag"):
-        return _refused(404, "not found")
-    handoff = await _handoff(context(request), token)
-    if isinstance(handoff, JSONResponse):
-        return handoff
-    try:
-        body = await _body(request)
-        if what == "click":
-            await handoff.click(*read_point([body.get("x"), body.get("y")]))
-        else:
-            await handoff.drag([read_point(p) for p in body.get("points", [])][:MAX_DRAG_POINTS])
-    except HandoffClosed as exc:
-        return _refused(409, str(exc))
-    except (ValueError, AttributeError, TypeError):
-        return _refused(400, "bad request")
-    return JSONResponse({"ok": True})
+# The check's routes under the link, the same as the hand-off page's and the API's
+# (bot/handoff/routes.py); the customer's page never shows the run's internal name.
+for _route in check_routes(_check_access, show_run=False):
+    router.add_api_route(
+        "/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method]
+    )

@@ -73,9 +73,35 @@ _V1 = (
 )""",
 )
 
+# Fenced runs, atomic links, idempotent creates (issue 22).
+_FENCED = (
+    # Each take of a run is a new attempt generation: every write about a taken run names its
+    # owner and generation, so a process that lost the run can change nothing about it.
+    "ALTER TABLE serve_runs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+    # When this run's one request was let go by the gate (NULL: never): after that, a run is
+    # never queued again.
+    "ALTER TABLE serve_runs ADD COLUMN released_at DOUBLE PRECISION",
+    # The operator's explicit yes to send again a code that was sent without a verdict.
+    "ALTER TABLE serve_runs ADD COLUMN confirm_resubmit INTEGER NOT NULL DEFAULT 0",
+    # A link: 'open' (takes a code), 'held' (the form may have reached the site: no code until
+    # an operator decides), 'done' (verified); busy = 1 while its one run is in flight.
+    "ALTER TABLE serve_links ADD COLUMN state TEXT NOT NULL DEFAULT 'open'",
+    "ALTER TABLE serve_links ADD COLUMN busy INTEGER NOT NULL DEFAULT 0",
+    """CREATE TABLE IF NOT EXISTS serve_idempotency (
+    caller     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    body_hash  TEXT NOT NULL,
+    status     INTEGER NOT NULL,
+    answer     TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (caller, key)
+)""",
+)
+
 #: version -> the statements that bring the schema from the version before to it
 MIGRATIONS: dict[int, Statements] = {
     1: _V1,
+    2: _FENCED,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -2,8 +2,9 @@
 engine's), with one browser started on first need.
 
 Cancelled (SIGTERM or Ctrl-C through :func:`bot.run.signals.run_blocking`), it stops taking
-runs, lets every running run record its outcome (a run stopped before its click is queued again
-for the next start), then stops serving.
+runs, lets every running run record its outcome (an API run stopped before its request was
+released, at its security check included, is queued again for the next start; a link's run ends
+saying that nothing was sent), then stops serving.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from bot import defaults
-from bot.handoff import HandoffServer
+from bot.handoff import HandoffServer, Relay
 from bot.handoff.server import QuietServer, bind_listening, http_url
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
@@ -26,12 +27,15 @@ from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
 from bot.serve.app import create_app
 from bot.serve.context import Context
-from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
-from bot.serve.store import RunState, ServeStore
+from bot.serve.slots import Limits
+from bot.serve.store import ServeStore
 from bot.serve.worker import Worker
 
-__all__ = ["ServeConfig", "open_service", "serve"]
+__all__ = ["CHECK_GRACE_S", "ServeConfig", "open_service", "run_id_of", "serve"]
+
+#: how long a check's link and pages show the outcome after the run ended
+CHECK_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,19 @@ class ServeConfig:
     base_url: str = defaults.BASE_URL
     out_dir: Path = defaults.OUT_DIR
     parallel: int = 4
+    #: besides ``parallel``, runs that may wait for a person at their security check
+    at_check: int = 8
+    #: browser pages at once, of either kind (None: ``parallel + at_check``)
+    pages: int | None = None
     captcha_timeout_s: float = defaults.SERVE_CAPTCHA_WAIT_S
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
+
+
+def run_id_of(run_name: str) -> str:
+    """The service's run id in the engine's run name (``RunRow.name``)."""
+    return run_name.removeprefix("serve-")
 
 
 def open_service(base_url: str = defaults.BASE_URL) -> Service:
@@ -58,18 +71,12 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     store = service.store
     handoffs = HandoffServer()
     ctx: Context
+    worker: Worker
 
     def on_check(run_id: str, what: str) -> None:
-        state: RunState = "needs_person" if what == "opened" else "running"
-        phase = "check" if what == "opened" else "passed"
+        worker.check_changed(run_id, what)  # the run's slot, and its fenced state
 
-        async def write() -> None:
-            await asyncio.to_thread(store.set_state, run_id, state, phase)
-            ctx.bump()
-
-        asyncio.get_running_loop().create_task(write())
-
-    relay = ServiceRelay(handoffs, on_check)
+    relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
     launcher = LazyBrowser(config.browser, connect=config.connect)
     options = RunOptions(
         out_dir=config.out_dir,
@@ -77,7 +84,10 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
         parallel=config.parallel,
         relay=relay,
     )
-    worker = Worker(store, service.sealer, options, launcher, changed=lambda: ctx.bump())
+    limits = Limits(parallel=config.parallel, at_check=config.at_check, pages=config.pages)
+    worker = Worker(
+        store, service.sealer, options, launcher, changed=lambda: ctx.bump(), limits=limits
+    )
     ctx = Context(service, relay, kick=worker.wake.set, public_base=config.public_url)
     sock = bind_listening(config.host, config.port, backlog=256)
     base = http_url(config.host, sock.getsockname()[1])

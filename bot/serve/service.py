@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,12 +30,15 @@ from bot.config.values import (
 )
 from bot.errors import ConfigError
 from bot.privacy import mask_mobile
+from bot.serve.idempotency import IdempotencyKeys
+from bot.serve.links import LinkRefused, LinkRow, Links
 from bot.serve.seal import Sealer
 from bot.serve.store import ServeStore, new_id
 
 __all__ = [
     "API_TOKEN_ENV",
     "Invalid",
+    "LinkRefused",
     "LinkRow",
     "Person",
     "Service",
@@ -86,42 +89,13 @@ def checked_code(code: str | None) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class LinkRow:
-    id: str
+class RunColumns(TypedDict):
+    action: str
+    site: str
+    base_url: str
+    person: str
     mobile_masked: str
-    base_url: str | None
-    created_at: float
-    expires_at: float
-    revoked: bool
-    attempts: int
-    last_attempt: float
-    run_id: str | None
-    created_by: str
     sealed: str
-
-    @property
-    def expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "person": self.mobile_masked,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "revoked": self.revoked,
-            "expired": self.expired,
-            "attempts": self.attempts,
-            "run_id": self.run_id,
-            "created_by": self.created_by,
-        }
-
-
-_LINK_COLUMNS = (
-    "id, mobile_masked, base_url, created_at, expires_at, revoked, attempts, last_attempt,"
-    " run_id, created_by, sealed"
-)
 
 
 def _sha(text: str) -> str:
@@ -137,6 +111,8 @@ class Service:
         self.base_url = base_url
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._maps_ok: set[str] = set()
+        self.links = Links(store)
+        self.keys = IdempotencyKeys(store, self.sealer, self.sealer.signing_key.encode())
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -163,10 +139,30 @@ class Service:
         created_by: str,
         site: str | None = None,
         base_url: str | None = None,
-        link_id: str | None = None,
         batch_id: str | None = None,
+        confirm_resubmit: bool = False,
     ) -> str:
-        """Check the values and queue the run; its id. Raises :class:`Invalid`."""
+        """Check the values and queue the run; its id. Raises :class:`Invalid`.
+
+        ``confirm_resubmit``: the operator's explicit yes to send again a code that was sent
+        without a verdict (the ledger refuses it otherwise); a customer's link never sets it."""
+        return self.store.add_run(
+            **self._run_values(action, mobile, id_last6, code, site, base_url),
+            created_by=created_by,
+            batch_id=batch_id,
+            confirm_resubmit=confirm_resubmit,
+        )
+
+    def _run_values(
+        self,
+        action: str,
+        mobile: str,
+        id_last6: str,
+        code: str | None,
+        site: str | None,
+        base_url: str | None,
+    ) -> RunColumns:
+        """A run's columns from its values: checked (raises :class:`Invalid`), sealed."""
         if action not in ("verify", "resend"):
             raise Invalid("action", "must be verify or resend")
         person = checked_person(mobile, id_last6)
@@ -180,17 +176,14 @@ class Service:
         sealed = self.sealer.seal(
             {"mobile": person.mobile, "id": person.id_last6, "code": the_code}
         )
-        return self.store.add_run(
-            action=action,
-            site=site,
-            base_url=url,
-            person=self.store.ledger.person_key(person.mobile, person.id_last6),
-            mobile_masked=mask_mobile(person.mobile),
-            sealed=sealed,
-            created_by=created_by,
-            link_id=link_id,
-            batch_id=batch_id,
-        )
+        return {
+            "action": action,
+            "site": site,
+            "base_url": url,
+            "person": self.store.ledger.person_key(person.mobile, person.id_last6),
+            "mobile_masked": mask_mobile(person.mobile),
+            "sealed": sealed,
+        }
 
     # -- API tokens and operators ---------------------------------------------------------------
 
@@ -245,75 +238,70 @@ class Service:
 
     def add_link(
         self, *, mobile: str, id_last6: str, base_url: str | None, expires_in_s: float, by: str
-    ) -> str:
-        """A new link's token (192 bits; only its hash is kept). Raises :class:`Invalid`."""
+    ) -> tuple[str, str]:
+        """A new link: its id and its token (192 bits; only its hash is kept). Raises
+        :class:`Invalid`."""
         person = checked_person(mobile, id_last6)
         if base_url is not None:
             self.site_and_url(None, base_url)
-        link_id, token = new_id(), secrets.token_urlsafe(24)
-        now = time.time()
-        self.store.execute(
-            "INSERT INTO serve_links (id, token_hash, person, mobile_masked, sealed, base_url,"
-            " created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (link_id, _sha(token), self.store.ledger.person_key(person.mobile, person.id_last6),
-             mask_mobile(person.mobile),
-             self.sealer.seal({"mobile": person.mobile, "id": person.id_last6}),
-             base_url, now, now + expires_in_s, by),
-        )  # fmt: skip
-        return token
+        return self.links.add(
+            person=self.store.ledger.person_key(person.mobile, person.id_last6),
+            mobile_masked=mask_mobile(person.mobile),
+            sealed=self.sealer.seal({"mobile": person.mobile, "id": person.id_last6}),
+            base_url=base_url,
+            expires_in_s=expires_in_s,
+            by=by,
+        )
 
     def link_by_token(self, token: str) -> LinkRow | None:
-        row = self.store.execute(
-            f"SELECT {_LINK_COLUMNS} FROM serve_links WHERE token_hash = ?", (_sha(token),)
-        ).fetchone()
-        return None if row is None else _link(row)
+        return self.links.by_token(token)
 
-    def links(self) -> list[LinkRow]:
-        rows = self.store.execute(
-            f"SELECT {_LINK_COLUMNS} FROM serve_links ORDER BY created_at DESC LIMIT 200"
-        ).fetchall()
-        return [_link(r) for r in rows]
+    def links_list(self) -> list[LinkRow]:
+        return self.links.all()
 
     def revoke_link(self, link_id: str) -> bool:
-        cur = self.store.execute("UPDATE serve_links SET revoked = 1 WHERE id = ?", (link_id,))
-        return bool(cur.rowcount)
+        return self.links.revoke(link_id)
 
     def link_attempt(self, link: LinkRow, code: str, *, min_gap_s: float, most: int) -> str:
         """Queue the link's verify with ``code`` (a code or a whole SMS); the run's id.
 
-        Raises :class:`Invalid` (field ``code``), or :class:`LinkRefused` when the link has
-        had too many attempts, or one too recently."""
-        if link.attempts >= most:
-            raise LinkRefused("this link has had too many attempts; ask your provider")
-        if time.time() - link.last_attempt < min_gap_s:
-            raise LinkRefused("please wait a few seconds before trying again")
-        values = self.sealer.open(link.sealed)
-        with self.store.transaction():
-            self.store.execute(
-                "UPDATE serve_links SET attempts = attempts + 1, last_attempt = ? WHERE id = ?",
-                (time.time(), link.id),
-            )
-        run_id = self.queue_run(
-            action="verify",
-            mobile=str(values["mobile"]),
-            id_last6=str(values["id"]),
-            code=code,
-            created_by=f"link:{link.id}",
-            base_url=link.base_url,
-            link_id=link.id,
+        The code is checked first (:class:`Invalid`, field ``code``: a typo costs no try).
+        Then one conditional write counts the try and makes the run the link's, in the same
+        transaction as the run: :class:`LinkRefused` when the link takes no code now (a run in
+        flight, a submission that may have reached the site, too many tries or too soon, done,
+        revoked, expired)."""
+        checked_code(code)
+        if link.erased:  # done, revoked or expired: nothing to open
+            raise self.links.refusal(link.id)
+        try:
+            values = self.sealer.open(link.sealed)
+        except ValueError:
+            raise LinkRefused(
+                410, "this link can no longer be used; ask your provider for a new one"
+            ) from None
+        run = self._run_values(
+            "verify", str(values["mobile"]), str(values["id"]), code, None, link.base_url
         )
-        self.store.execute("UPDATE serve_links SET run_id = ? WHERE id = ?", (run_id, link.id))
+        run_id = new_id()
+        self.links.attempt(
+            link.id,
+            run_id,
+            min_gap_s=min_gap_s,
+            most=most,
+            queue=lambda: self.store.add_run(
+                **run, created_by=f"link:{link.id}", link_id=link.id, run_id=run_id
+            ),
+        )
         return run_id
 
+    def reset_link(self, link_id: str) -> None:
+        """The operator's decision after checking with the customer: the link takes codes
+        again, every try back. Raises :class:`LinkRefused`."""
+        self.links.reset(link_id)
 
-class LinkRefused(Exception):
-    """A link's attempt refused for now (rate limit)."""
-
-
-def _link(row: Any) -> LinkRow:
-    values = list(row)
-    values[5] = bool(values[5])
-    return LinkRow(*values)
+    def extend_link(self, link_id: str, expires_in_s: float) -> float:
+        """The link's new expiry, ``expires_in_s`` from now. Raises :class:`LinkRefused`."""
+        return self.links.extend(link_id, expires_in_s)
 
 
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))

@@ -6,9 +6,24 @@ when its person has a run going, so one person never runs twice at once, across 
 
 A process holds a lock of its own for as long as it lives (the ledger's per-key lock: a
 PostgreSQL session advisory lock or a ``flock``, both dropped by the system however the process
-ends). A run whose process holds no lock any more was cut short (``kill -9``, a crash):
-:meth:`ServeStore.orphans` finds it, and the worker resumes it, or, if it had reached the click
-(the ledger's attempt was marked sent), ends it as interrupted, outcome unknown.
+ends). A run whose process holds no lock any more was cut short (``kill -9``, a crash, a lost
+database session): :meth:`ServeStore.recover` finds it inside the queue's transaction and
+queues it again, or, if its request may have left (the gate released it, or the ledger marked
+its attempt sent), ends it, outcome unknown.
+
+Fencing: each take of a run starts a new attempt generation, and every later write about the
+run (its phase, its security check, the gate's release, its end, its return to the queue) is a
+compare-and-set on (id, owner, generation, the state it expects) that says whether it applied.
+A process that lost a run (recovered by another, which bumped the generation) can change
+nothing about it, and the gate asks :meth:`ServeStore.release` right before the one request
+leaves: a lost run is never sent.
+
+A PostgreSQL lock also drops, for a moment, with its connection; a process that finds another
+one dead *buries* it (:mod:`bot.serve.lives`), so that one that was only cut off learns it.
+
+Every statement goes through the ledger's plumbing: tried again after a transient database error
+where that is safe (:mod:`bot.safety.retry`); :meth:`ServeStore.atomic` for a transaction that
+is tried again whole.
 
 No personal value is stored in clear: the person is the ledger's salted key, the mobile is kept
 masked, and the values a queued run needs are sealed (:mod:`bot.serve.seal`) and erased when
@@ -17,7 +32,6 @@ the run ends.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import string
@@ -28,10 +42,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from bot.safety.store import LedgerStore, PersonLock
+from bot.safety.store import LedgerStore, PersonLock, Rows
+from bot.serve.lives import Lives, lock_key
 from bot.serve.schema import migrate
 
-__all__ = ["RunRow", "RunState", "ServeStore", "new_id"]
+__all__ = ["Ending", "Lease", "RunRow", "RunState", "ServeStore", "new_id"]
 
 T = TypeVar("T")
 RunState = Literal["queued", "running", "needs_person", "done"]
@@ -39,8 +54,12 @@ _QUEUE_LOCK = 0x1C9B07  # the transaction advisory lock that orders takes (Postg
 
 _RUN_COLUMNS = (
     "id, created_at, updated_at, action, site, base_url, person, mobile_masked, sealed, state,"
-    " phase, owner, link_id, batch_id, outcome, run_dir, created_by"
+    " phase, owner, link_id, batch_id, outcome, run_dir, created_by, generation, released_at,"
+    " confirm_resubmit"
 )
+_LIVE = "state IN ('running', 'needs_person')"  # taken: some process works on it
+_END = "state = 'done', phase = 'done', outcome = ?, run_dir = ?, sealed = NULL"
+_REQUEUE = "state = 'queued', phase = 'queued', owner = NULL, generation = generation + 1"
 
 
 def new_id(n: int = 16) -> str:
@@ -67,17 +86,46 @@ class RunRow:
     outcome: dict[str, Any] | None
     run_dir: str | None
     created_by: str
+    generation: int
+    released_at: float | None  # when the gate let its one request go (None: never)
+    confirm_resubmit: bool
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> RunRow:
         values = list(row)
         values[14] = json.loads(values[14]) if values[14] else None
+        values[17] = int(values[17])
+        values[19] = bool(values[19])
         return cls(*values)
 
     @property
     def name(self) -> str:
         """The scenario's name in the engine and the ledger."""
         return f"serve-{self.id}"
+
+    @property
+    def lease(self) -> Lease:
+        """The run as its taker knows it (a row that :meth:`ServeStore.take` returned)."""
+        return Lease(self.id, self.owner or "", self.generation)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A taken run as its taker knows it: every write about the run names all three, so that
+    a process that lost the run (another recovered it) can change nothing about it."""
+
+    run_id: str
+    owner: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What a recovered run ends with: its outcome, and ``then()``, more writes in the same
+    transaction (its link's)."""
+
+    outcome: dict[str, Any]
+    then: Callable[[], None] | None = None
 
 
 class ServeStore:
@@ -88,26 +136,68 @@ class ServeStore:
         self.ledger = ledger
         self.owner = owner or new_id(12)
         self._mutex = threading.RLock()
-        self._alive: PersonLock | None = None
+        self.lives = Lives(ledger, self.owner, self._mutex, self.execute)
+        self._past_lives: list[Lives] = []
         try:
-            with self.transaction():
-                migrate(self.execute, ledger.dialect, ledger.location)
+            # Migrations are one transaction: run again whole after a transient error.
+            self.atomic(
+                lambda: migrate(self.execute, ledger.dialect, ledger.location),
+                what="the service's migration",
+            )
         except BaseException:
             ledger.close()
             raise
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, idempotent: bool = False) -> Rows:
+        """One statement; its rows (``fetchone``, ``fetchall``, ``rowcount``). Outside a
+        transaction, tried again after a transient error when that is safe: a read always, a
+        write when nothing was written, or when ``idempotent`` (see
+        :meth:`bot.safety.store.LedgerStore.execute`); else a write whose answer was lost raises
+        :class:`~bot.safety.retry.CommitUnknown`."""
         with self._mutex:
-            return self.ledger.execute(sql, params)
+            return self.ledger.execute(sql, params, idempotent=idempotent)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, queue: bool = True) -> Iterator[None]:
+        """One transaction on this store's connection, not tried again (its body is the
+        caller's: :meth:`atomic` is). ``queue``: under the queue's lock too (PostgreSQL: a
+        transaction advisory lock; SQLite's ``BEGIN IMMEDIATE`` orders every write transaction
+        anyway), for what orders takes and recoveries; a write that is one compare-and-set on
+        its rows needs only the transaction."""
         with self._mutex, self.ledger.transaction():
-            if self.ledger.dialect == "postgresql":
-                self.ledger.execute("SELECT pg_advisory_xact_lock(?)", (_QUEUE_LOCK,))
+            if queue:
+                self._queue_lock()
             yield
+
+    def _queue_lock(self) -> None:
+        if self.ledger.dialect == "postgresql":
+            self.ledger.execute("SELECT pg_advisory_xact_lock(?)", (_QUEUE_LOCK,))
+
+    def atomic(
+        self,
+        work: Callable[[], T],
+        *,
+        what: str = "a transaction",
+        idempotent: bool = False,
+        settled: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``work()`` in one transaction under the queue's lock, run again from the start after
+        a transient failure (nothing was written before the COMMIT). A COMMIT whose answer was
+        lost is run again only when ``idempotent``, or once ``settled()`` (a read) found that
+        it did not land (None; else its result is returned); otherwise it raises
+        :class:`~bot.safety.retry.CommitUnknown`. See :meth:`bot.safety.store.LedgerStore.atomic`.
+        """
+
+        def locked_work() -> T:
+            self._queue_lock()
+            return work()
+
+        with self._mutex:
+            return self.ledger.atomic(
+                locked_work, what=what, idempotent=idempotent, settled=settled
+            )
 
     def db_now(self) -> float:
         """The database's clock, in seconds since the epoch: the one clock every process
@@ -125,36 +215,51 @@ class ServeStore:
 
     def close(self) -> None:
         with self._mutex:
-            if self._alive is not None:
-                self._alive.release()
-                self._alive = None
+            for life in (*self._past_lives, self.lives):
+                life.close()
             self.ledger.close()
 
-    # -- this process's life ----------------------------------------------------------------------
+    # -- this process's life (bot.serve.lives) -------------------------------------------------
 
     @staticmethod
     def lock_key(name: str) -> str:
-        """The ledger's lock key for one of the service's own locks: hex, as the ledger's
-        person keys are (PostgreSQL's advisory lock is made from the key's first 64 bits)."""
-        return hashlib.sha256(f"icpbot-serve:{name}".encode()).hexdigest()
-
-    @classmethod
-    def _owner_key(cls, owner: str) -> str:
-        return cls.lock_key(f"process-{owner}")
+        """The ledger's lock key for one of the service's own locks (:func:`lock_key`)."""
+        return lock_key(name)
 
     def hold_life(self) -> None:
         """Take this process's lock: while it is held, its runs are not orphans."""
+        self.lives.hold()
+
+    def still_alive(self) -> bool:
+        """:meth:`bot.serve.lives.Lives.still_alive`: False once this process was buried."""
+        return self.lives.still_alive()
+
+    def renew_life(self) -> bool:
+        """After this process was buried (:attr:`life_lost`): go on as a new process, with a
+        new owner id and a life lock of its own; the runs of the old id are the recoverer's
+        (their writes are fenced by the old id). Whether it renewed."""
         with self._mutex:
-            if self._alive is None:
-                self._alive = self.ledger.try_lock_person(self._owner_key(self.owner))
-                if self._alive is None:
-                    raise RuntimeError("another process uses this owner id")
+            if not self.lives.lost:
+                return False
+            self._past_lives.append(self.lives)
+            self.owner = new_id(12)
+            self.lives = Lives(self.ledger, self.owner, self._mutex, self.execute)
+            self.lives.hold()
+            return True
+
+    @property
+    def life_lost(self) -> bool:
+        """:attr:`bot.serve.lives.Lives.lost`"""
+        return self.lives.lost
 
     def owner_alive(self, owner: str) -> bool:
-        if owner == self.owner:
-            return True
-        with self._mutex:
-            return self.ledger.person_locked(self._owner_key(owner))
+        """Whether the process ``owner`` holds its life lock now (a read: see :meth:`bury`)."""
+        return self.lives.alive(owner)
+
+    def bury(self, owner: str) -> bool:
+        """:meth:`bot.serve.lives.Lives.bury`: whether ``owner`` is dead for sure, its lock
+        now this process's."""
+        return self.lives.bury(owner)
 
     # -- meta -----------------------------------------------------------------------------------
 
@@ -182,14 +287,19 @@ class ServeStore:
         created_by: str,
         link_id: str | None = None,
         batch_id: str | None = None,
+        confirm_resubmit: bool = False,
+        run_id: str | None = None,
     ) -> str:
-        run_id = new_id()
+        """Queue a run; its id (``run_id``, or a new one). Inside :meth:`transaction` when it
+        must be atomic with other writes (a link's attempt)."""
+        run_id = run_id or new_id()
         stamp = time.time()
         self.execute(
             f"INSERT INTO serve_runs ({_RUN_COLUMNS}) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', NULL, ?, ?, NULL, NULL, ?)",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', NULL, ?, ?, NULL, NULL, ?, 0, NULL,"
+            " ?)",
             (run_id, stamp, stamp, action, site, base_url, person, mobile_masked, sealed,
-             link_id, batch_id, created_by),
+             link_id, batch_id, created_by, 1 if confirm_resubmit else 0),
         )  # fmt: skip
         return run_id
 
@@ -214,13 +324,11 @@ class ServeStore:
 
     def take(self) -> RunRow | None:
         """The oldest queued run whose person has no run going (in any process), now this
-        process's; None when there is none."""
+        process's in a new attempt generation; None when there is none."""
         with self.transaction():
             busy = {
                 str(r[0])
-                for r in self.execute(
-                    "SELECT person FROM serve_runs WHERE state IN ('running', 'needs_person')"
-                ).fetchall()
+                for r in self.execute(f"SELECT person FROM serve_runs WHERE {_LIVE}").fetchall()
             }
             rows = self.execute(
                 f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE state = 'queued'"
@@ -230,61 +338,128 @@ class ServeStore:
                 row = RunRow.of(raw)
                 if row.person in busy:
                     continue
-                busy.add(row.person)
-                self.execute(
+                cur = self.execute(
                     "UPDATE serve_runs SET state = 'running', phase = 'starting', owner = ?,"
-                    " updated_at = ? WHERE id = ?",
-                    (self.owner, time.time(), row.id),
+                    " generation = generation + 1, updated_at = ?"
+                    " WHERE id = ? AND generation = ? AND state = 'queued'",
+                    (self.owner, time.time(), row.id, row.generation),
                 )
-                return self.run(row.id)
+                if cur.rowcount == 1:
+                    return self.run(row.id)
         return None
 
-    def set_state(self, run_id: str, state: RunState, phase: str | None = None) -> None:
-        self.execute(
-            "UPDATE serve_runs SET state = ?, phase = COALESCE(?, phase), updated_at = ?"
-            " WHERE id = ? AND state <> 'done'",
-            (state, phase, time.time(), run_id),
+    # Every write about a taken run is a compare-and-set on (id, owner, generation, the state
+    # it expects) and says whether it applied: a process that lost the run (recovered by
+    # another, which bumped the generation) changes nothing.
+
+    def _fenced(self, lease: Lease, sets: str, expect: str, params: Sequence[Any] = ()) -> bool:
+        cur = self.execute(
+            f"UPDATE serve_runs SET {sets}, updated_at = ?"
+            f" WHERE id = ? AND COALESCE(owner, '') = ? AND generation = ? AND {expect}",
+            (*params, time.time(), lease.run_id, lease.owner, lease.generation),
+        )
+        return bool(cur.rowcount == 1)
+
+    def set_phase(self, lease: Lease, phase: str) -> bool:
+        """The run's progress (its state stays: a security check that opened meanwhile keeps
+        its needs_person)."""
+        return self._fenced(lease, "phase = ?", _LIVE, (phase,))
+
+    def check_opened(self, lease: Lease) -> bool:
+        """The run's security check waits for a person (not once its request was let go)."""
+        return self._fenced(
+            lease,
+            "state = 'needs_person', phase = 'check'",
+            "state = 'running' AND released_at IS NULL",
         )
 
-    def set_phase(self, run_id: str, phase: str) -> None:
-        """The run's progress; a queued run is running from now on, any other keeps its state
-        (one statement: a security check that opens meanwhile keeps its needs_person)."""
-        self.execute(
-            "UPDATE serve_runs SET phase = ?, updated_at = ?,"
-            " state = CASE WHEN state = 'queued' THEN 'running' ELSE state END"
-            " WHERE id = ? AND state <> 'done'",
-            (phase, time.time(), run_id),
+    def check_passed(self, lease: Lease) -> bool:
+        return self._fenced(lease, "state = 'running', phase = 'passed'", "state = 'needs_person'")
+
+    def release(self, lease: Lease) -> bool:
+        """The gate's last question before the run's one request leaves: is the run still
+        this process's, in the generation it took, not done, not let go before? If so it is
+        marked as released (from now on it is never queued again) and True."""
+        return self._fenced(
+            lease,
+            "state = 'running', phase = 'sending', released_at = ?",
+            f"{_LIVE} AND released_at IS NULL",
+            (time.time(),),
         )
 
-    def finish(self, run_id: str, outcome: dict[str, Any], run_dir: str | None) -> None:
-        """Done: the outcome kept, the sealed values erased."""
-        self.execute(
-            "UPDATE serve_runs SET state = 'done', phase = 'done', outcome = ?, run_dir = ?,"
-            " sealed = NULL, updated_at = ? WHERE id = ?",
-            (json.dumps(outcome), run_dir, time.time(), run_id),
-        )
+    def finish(
+        self,
+        lease: Lease,
+        outcome: dict[str, Any],
+        run_dir: str | None,
+        *,
+        then: Callable[[], None] | None = None,
+    ) -> bool:
+        """Done: the outcome kept, the sealed values erased; ``then()`` runs in the same
+        transaction once the write applied (the run's link). False: the run is not this
+        process's any more (nothing written)."""
+        with self.transaction(queue=False):
+            applied = self._fenced(lease, _END, _LIVE, (json.dumps(outcome), run_dir))
+            if applied and then is not None:
+                then()
+            return applied
 
-    def requeue(self, run_id: str) -> None:
-        self.execute(
-            "UPDATE serve_runs SET state = 'queued', phase = 'queued', owner = NULL,"
-            " updated_at = ? WHERE id = ? AND state <> 'done'",
-            (time.time(), run_id),
-        )
+    def requeue(self, lease: Lease) -> bool:
+        """Back in the queue, for any process, in a new generation; only a run whose request
+        was never let go."""
+        return self._fenced(lease, _REQUEUE, f"{_LIVE} AND released_at IS NULL")
 
-    def orphans(self) -> list[RunRow]:
-        """Runs taken by a process that no longer lives."""
-        rows = self.execute(
-            f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE state IN ('running', 'needs_person')"
-        ).fetchall()
-        found = [RunRow.of(r) for r in rows]
-        return [r for r in found if r.owner is None or not self.owner_alive(r.owner)]
+    def recover(
+        self,
+        decide: Callable[[RunRow, bool], Ending | None],
+        *,
+        between: Callable[[RunRow], None] | None = None,
+    ) -> list[tuple[RunRow, str]]:
+        """Runs of processes that no longer live (their life lock is free, and now buried by
+        this process: checked here, in the queue's transaction, so recovering processes take
+        turns), each queued again
+        (``decide(row, sent)`` None; never once its request may have left) or ended.
+        ``between(row)`` runs between the decision and the write (tests drive races through
+        it).
+        Each run found, with ``"queued"``, ``"ended"`` or ``"changed"`` (it moved meanwhile:
+        looked at again next time)."""
+        done: list[tuple[RunRow, str]] = []
+        if self.life_lost:  # this process was buried by another: its runs are that one's
+            return done
+        with self.transaction():
+            rows = self.execute(f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE {_LIVE}").fetchall()
+            for raw in rows:
+                row = RunRow.of(raw)
+                # Dead for sure, and buried: a process only cut off from the database cannot
+                # take its life back and go on beside the runs recovered from it.
+                if row.owner is not None and not self.bury(row.owner):
+                    continue
+                sent = self.may_have_left(row.id)
+                ending = decide(row, sent)
+                if between is not None:
+                    between(row)
+                lease = Lease(row.id, row.owner or "", row.generation)
+                # decided on "not sent": only while it was not let go meanwhile
+                expect = f"state = '{row.state}'" + ("" if sent else " AND released_at IS NULL")
+                if ending is None:  # never once its request may have left: then only ended
+                    applied = not sent and self._fenced(lease, _REQUEUE, expect)
+                else:
+                    applied = self._fenced(lease, _END, expect, (json.dumps(ending.outcome), None))
+                    if applied and ending.then is not None:
+                        ending.then()
+                what = "changed" if not applied else "ended" if ending else "queued"
+                done.append((row, what))
+        return done
 
-    def reached_click(self, row: RunRow) -> bool:
-        """Whether the ledger marked an attempt of this run as sent (right before the click)."""
-        found = self.execute(
-            "SELECT COUNT(*) FROM attempts WHERE scenario = ? AND sent = 1", (row.name,)
+    def may_have_left(self, run_id: str) -> bool:
+        """Whether the run's request may have left: the gate released it, or the ledger marked
+        an attempt of the run sent."""
+        row = self.execute(
+            "SELECT EXISTS (SELECT 1 FROM serve_runs WHERE id = ? AND released_at IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM attempts WHERE scenario = ? AND sent = 1)",
+            (run_id, f"serve-{run_id}"),
         ).fetchone()
-        return bool(found[0])
+        return bool(row[0])
 
     def counts(self) -> dict[str, int]:
         rows = self.execute("SELECT state, COUNT(*) FROM serve_runs GROUP BY state").fetchall()

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from bot.handoff.widget import MARKER, with_check
 from bot.serve.api import run_view
 from bot.serve.context import Context, context, session_of
 
@@ -41,7 +42,8 @@ _KEEPALIVE_S = 15.0
 
 @cache
 def _template(name: str) -> str:
-    return (STATIC / name).read_text(encoding="utf-8")
+    text = (STATIC / name).read_text(encoding="utf-8")
+    return with_check(text) if MARKER in text else text  # the dashboard's check widget
 
 
 def render(

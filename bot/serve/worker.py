@@ -1,45 +1,64 @@
 """The service's workers: queued runs taken from the database and run on the engine, one
-browser for the process, up to ``parallel`` at once.
+browser for the process, as many at once as :class:`~bot.serve.slots.Limits` allow (a run
+waiting for a person at its check holds no working slot).
 
 Each run is a batch of one on the engine (:func:`bot.run.runner.prepare_batch`), with the
 service's relay (the security check served by the API and the pages) and a pacer whose lock and
-last-submission time are in the database (:class:`DbPacers`), so that the site's pacing holds
-across every process sharing it.
+last-submission time are in the database (:class:`bot.serve.pacing.DbPacers`), so that the
+site's pacing holds across every process sharing it.
 
-A stop (SIGTERM, Ctrl-C) cancels the workers: no run is taken any more, and each running run
-records its outcome first (the engine's shielded ``finally``). A run stopped before its click is
-queued again for the next start; one stopped after it ends as done, interrupted. Runs of a
-process that died (``kill -9``) are found by :meth:`Worker.recover`, at start and every few
-seconds: resumed if they had not reached the click, else ended as interrupted, outcome unknown.
+Each taken run is fenced (:class:`~bot.serve.store.Lease`): its writes are compare-and-sets on
+its owner and attempt generation, made in order by one chain of tasks per run, and the engine's
+gate awaits :meth:`Worker.fence` right before the one request leaves: a run that another
+process took over is never sent from here.
+
+A run that cannot start ends with an outcome saying so; nothing a run does ends the service. A
+stop (SIGTERM) cancels the workers; each running run records its outcome first. A run stopped,
+or whose process died (:meth:`Worker.recover`, at start and every few seconds), before its
+request left is queued again (a link's run ends, "nothing was sent; press Verify again", its
+try given back); after it, it ends as unknown and is never sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from bot.config.scenario import Inputs, Scenario
-from bot.config.selector_models import Pacing
+from bot.config.scenario_input import register
+from bot.errors import ReleaseRefused, first_line
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
+from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
-from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
-from bot.safety.store import PersonLock
+from bot.serve.idempotency import forget_old_keys
+from bot.serve.links import Links
+from bot.serve.outcomes import (
+    Unreadable,
+    cannot_start_outcome,
+    interrupted_outcome,
+    outcome_of,
+    restarted_outcome,
+)
+from bot.serve.pacing import DbPacers
 from bot.serve.seal import Sealer
-from bot.serve.store import RunRow, ServeStore
+from bot.serve.slots import Limits, Slots
+from bot.serve.store import Ending, Lease, RunRow, ServeStore
 from bot.types import Action
 
-__all__ = ["DbPacers", "Worker", "interrupted_outcome", "outcome_of"]
+__all__ = ["TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
 
+T = TypeVar("T")
 RECOVER_EVERY_S = 3.0
+SWEEP_EVERY_S = 60.0  # ended links' values and day-old idempotency keys are erased this often
 POLL_S = 0.5  # other processes' new runs: the database is asked this often when idle
+_END_TRIES = 6  # a run's end is written again after a database error, 0.5 s to 16 s apart
 _PHASES = {
     "guard_passed": "loading",
     "browser_started": "loading",
@@ -52,94 +71,18 @@ _PHASES = {
 }
 
 
-def outcome_of(result: RunResult) -> dict[str, Any]:
-    o = result.outcome
-    return {
-        "category": str(o.category),
-        "status": o.status,
-        "site_status": o.site_status,
-        "message": o.message,
-        "next_step": o.next_step,
-        "submitted": o.submitted,
-        "banner_zh": o.banner_zh or o.expected_banner_zh,
-        "run_id": result.run_id,
-    }
+@dataclass
+class TakenRun:
+    """A run this process took, while it runs here."""
 
+    row: RunRow
+    at_check: bool = False  # counted among the runs at their checks
+    released: bool = False  # the fence let its request go
+    last: asyncio.Task[bool] | None = field(default=None, repr=False)  # its latest write
 
-def interrupted_outcome() -> dict[str, Any]:
-    """A run whose process died after it had reached the click: never submitted again."""
-    return {
-        "category": "unknown",
-        "status": "interrupted",
-        "site_status": None,
-        "message": "The service stopped (a crash or kill) after this run had reached 提交 "
-        "(submit): the submission may have reached the site. icpbot will not submit it again.",
-        "next_step": "Check the filing's status before trying again (ask the customer whether "
-        "the site said verified, or look it up with the hosting provider); a new run needs the "
-        "operator's decision.",
-        "submitted": "maybe",
-        "banner_zh": None,
-        "run_id": None,
-    }
-
-
-class DbPacer(Pacer):
-    """The site's pacing through the database: a submission holds the site's lock (the
-    ledger's per-key lock, released by the system if the process dies) and starts no sooner
-    than ``min_interval_s`` after the last one recorded by any process."""
-
-    def __init__(self, pacing: Pacing, store: ServeStore, key: str) -> None:
-        super().__init__(pacing)
-        self.store = store
-        self.key = key
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        slots = pacing.max_parallel or 1
-        self._locks = [f"serve-pace-{digest}-{n}" for n in range(slots)]
-        self._held: PersonLock | None = None
-
-    def try_acquire(self) -> bool:
-        """Take the site's lock now if it is free and the interval has passed (then the
-        submission is recorded as now); False otherwise. Blocking (the database)."""
-        for name in self._locks:
-            lock = self.store.try_lock(name)
-            if lock is None:
-                continue
-            if time.time() - self.store.last_submission(self.key) >= self.pacing.min_interval_s:
-                self.store.mark_submission(self.key, time.time())
-                self._held = lock
-                return True
-            lock.release()
-            return False
-        return False
-
-    async def acquire(self, waiting: Callable[[], None] | None = None) -> None:
-        told = False
-        while not await asyncio.to_thread(self.try_acquire):
-            if not told and waiting is not None:
-                told = True
-                waiting()
-            await asyncio.sleep(POLL_S)  # another process's submission: asked again, on purpose
-
-    def release_now(self) -> None:
-        """Let go of the site's lock, if held (blocking: the database)."""
-        held, self._held = self._held, None
-        if held is not None:
-            self.store.locked(held.release)
-
-    async def release(self) -> None:
-        await asyncio.to_thread(self.release_now)
-
-
-class DbPacers(Pacers):
-    def __init__(self, store: ServeStore, *, ignore: bool = False) -> None:
-        super().__init__(ignore=ignore)
-        self.store = store
-
-    def for_site(self, site: str, base_url: str, pacing: Pacing) -> Pacer | None:
-        if self.ignore or is_local(base_url):
-            return None
-        pacer = DbPacer(pacing, self.store, site_key(site, base_url))
-        return pacer if pacer.limited else None
+    @property
+    def lease(self) -> Lease:
+        return self.row.lease
 
 
 @dataclass
@@ -149,54 +92,169 @@ class Worker:
     options: RunOptions
     launcher: LazyBrowser
     changed: Callable[[], None]  # called after every state change (live views)
+    limits: Limits | None = None  # None: ``options.parallel`` working, the other defaults
 
     def __post_init__(self) -> None:
         self.wake = asyncio.Event()
+        if self.limits is None:
+            self.limits = Limits(parallel=max(1, self.options.parallel))
+        self.slots = Slots(self.limits)
+        self.links = Links(self.store)
+        self._taken: dict[str, TakenRun] = {}
 
     async def run(self) -> None:
         """Work until cancelled."""
         await asyncio.to_thread(self.store.hold_life)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._recovering())
-            for _ in range(max(1, self.options.parallel)):
-                group.create_task(self._slot())
+            await self._dispatch(group)
+
+    async def _dispatch(self, group: asyncio.TaskGroup) -> None:
+        while True:  # until cancelled
+            await self.slots.wait_free()
+            self.wake.clear()
+            row = await self._take()
+            if row is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), POLL_S)
+                continue
+            taken = TakenRun(row)
+            self._taken[row.id] = taken
+            self.slots.start()
+            self.changed()
+            group.create_task(self._execute(taken), name=f"serve-run-{row.id}")
+
+    async def _take(self) -> RunRow | None:
+        try:
+            if self.store.life_lost and await asyncio.to_thread(self.store.renew_life):
+                logger.error(
+                    "this process was cut off from the database long enough for another one to "
+                    "recover its runs; it goes on as a new process (its old runs send nothing)"
+                )
+            return await asyncio.to_thread(self.store.take)
+        except Exception as exc:  # the database away for a moment: asked again
+            logger.warning("taking a run failed: {}", type(exc).__name__)
+            return None
+
+    # -- recovery -------------------------------------------------------------------------------
 
     async def _recovering(self) -> None:
+        swept = float("-inf")
         while True:
             try:
                 await self.recover()
+                if time.monotonic() - swept >= SWEEP_EVERY_S:
+                    await asyncio.to_thread(self.sweep)
+                    swept = time.monotonic()
             except Exception as exc:  # the database away for a moment: try again
                 logger.warning("recovering orphaned runs failed: {}", type(exc).__name__)
             await asyncio.sleep(RECOVER_EVERY_S)
 
-    async def recover(self) -> None:
-        """Runs of dead processes: resumed (queued again) before the click, ended after it."""
-        for row in await asyncio.to_thread(self.store.orphans):
-            if await asyncio.to_thread(self.store.reached_click, row):
-                await asyncio.to_thread(self.store.finish, row.id, interrupted_outcome(), None)
-                logger.warning("run {} was cut short after its click: ended, unknown", row.id)
-            else:
-                await asyncio.to_thread(self.store.requeue, row.id)
-                logger.info("run {} was cut short before its click: queued again", row.id)
+    async def recover(self, *, between: Callable[[RunRow], None] | None = None) -> None:
+        """Runs of dead processes, in the queue's transaction: queued again if their request
+        never left (a link's run ends instead: "nothing was sent; press Verify again", its try
+        given back), ended as unknown if it may have. ``between``: see
+        :meth:`ServeStore.recover`."""
+        found = await asyncio.to_thread(self.store.recover, self.ending, between=between)
+        for row, what in found:
+            if what == "queued":
+                logger.info("run {} was cut short before its request left: queued again", row.id)
+            elif what == "ended":
+                logger.warning("run {} was cut short: ended", row.id)
+        if found:
             self.changed()
             self.wake.set()
 
-    async def _slot(self) -> None:
-        while True:  # until cancelled
-            row = await asyncio.to_thread(self.store.take)
-            if row is None:
-                self.wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), POLL_S)
-                continue
-            self.changed()
-            await self._execute(row)
+    def ending(self, row: RunRow, sent: bool) -> Ending | None:
+        """What a run cut short by its process's death becomes (None: queued again)."""
+        if sent:
+            outcome = interrupted_outcome()
+        elif row.link_id is None:
+            return None
+        else:
+            outcome = restarted_outcome()
+        return Ending(outcome, self._link_then(row, outcome, nothing_sent=not sent))
+
+    def sweep(self) -> None:
+        """Erase ended links' values; forget day-old idempotency keys. Blocking."""
+        self.links.sweep()
+        forget_old_keys(self.store)
+
+    def _link_then(
+        self, row: RunRow, outcome: dict[str, Any], *, nothing_sent: bool
+    ) -> Callable[[], None] | None:
+        link_id = row.link_id
+        if link_id is None:
+            return None
+        return lambda: self.links.after_run(link_id, row.id, outcome, nothing_sent=nothing_sent)
+
+    # -- one run --------------------------------------------------------------------------------
+
+    async def _execute(self, taken: TakenRun) -> None:
+        try:
+            await self._run(taken)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: this run ends here, the service goes on
+            logger.opt(exception=exc).error("run {} failed: {}", taken.row.id, type(exc).__name__)
+        finally:
+            self._taken.pop(taken.row.id, None)
+            self.slots.end(at_check=taken.at_check)
             self.wake.set()  # the person's next run may go now
+
+    async def _run(self, taken: TakenRun) -> None:
+        batch = await self._start(taken)
+        if batch is None:
+            return
+        error: Exception | None = None
+        try:
+            await batch.run()
+        except asyncio.CancelledError:
+            await finish_shielded(self._settle(taken, batch.results, stopped=True))
+            raise
+        except Exception as exc:
+            logger.opt(exception=exc).error("run {} failed: {}", taken.row.id, type(exc).__name__)
+            error = exc
+        await finish_shielded(self._settle(taken, batch.results, stopped=False, error=error))
+
+    async def _start(self, taken: TakenRun) -> Batch | None:
+        """The run's batch; None when it cannot start (then it has ended, saying why)."""
+        row = taken.row
+        try:
+            scenario = await asyncio.to_thread(self._scenario, row)
+            options = replace(
+                self.options,
+                parallel=1,
+                on_event=self._on_event(taken),
+                release_check=self.fence(taken),
+                confirm_resubmit=row.confirm_resubmit,
+            )
+            batch = prepare_batch([scenario], options, self.launcher.get)
+        except asyncio.CancelledError:
+            await finish_shielded(self._settle(taken, [], stopped=True))
+            raise
+        except Exception as exc:
+            logger.error("run {} cannot start: {}", row.id, first_line(exc))
+            outcome = cannot_start_outcome(exc, link=row.link_id is not None)
+            await finish_shielded(self._finish(taken, outcome, None, nothing_sent=True))
+            return None
+        batch.pacers = DbPacers(
+            self.store, ignore=options.ignore_site_pacing, loopback=options.pace_loopback
+        )
+        return batch
 
     def _scenario(self, row: RunRow) -> Scenario:
         if row.sealed is None:
-            raise ValueError("the run's values are gone")
-        values = self.sealer.open(row.sealed)
+            raise Unreadable("the run's values are gone")
+        try:
+            values = self.sealer.open(row.sealed)
+        except ValueError as exc:
+            raise Unreadable(str(exc)) from None
+        # Whoever queued the run, this process types the values: its redactor masks them in
+        # every log line and evidence file (the trace's fill entries).
+        register("mobile", values.get("mobile"))
+        register("id_last6", values.get("id"))
+        register("code", values.get("code"))
         return Scenario(
             name=row.name,
             action=Action(row.action),
@@ -207,59 +265,143 @@ class Worker:
             ),
         )
 
-    def _on_event(self, run_id: str) -> Callable[[RunEvent], None]:
+    # -- the run's writes, in order, fenced -----------------------------------------------------
+
+    def _write(self, taken: TakenRun, work: Callable[[], bool]) -> asyncio.Task[bool]:
+        """``work()`` (a compare-and-set of the run's lease) in a thread, after the run's
+        earlier writes: one run's writes land in the order they were made. Its task says
+        whether it applied (False on a database error too)."""
+        before = taken.last
+
+        async def write() -> bool:
+            if before is not None:
+                await asyncio.wait([before])
+            try:
+                applied = await asyncio.to_thread(work)
+            except Exception as exc:
+                logger.warning("run {}: a write failed: {}", taken.row.id, type(exc).__name__)
+                return False
+            if applied:
+                self.changed()
+            return applied
+
+        taken.last = asyncio.get_running_loop().create_task(write())
+        return taken.last
+
+    def fence(self, taken: TakenRun) -> Callable[[], Awaitable[None]]:
+        """The engine's ``release_check`` for this run: right before its one request leaves,
+        the run must still be this process's, in its generation, not done, not released
+        before; then it is marked released (never queued again). Otherwise (or when the
+        database cannot say) :class:`~bot.errors.ReleaseRefused`: nothing is sent."""
+
+        async def release_check() -> None:
+            write = self._write(
+                taken,
+                lambda: self.store.still_alive() and self.store.release(taken.lease),
+            )
+            if not await asyncio.shield(write):
+                raise ReleaseRefused(
+                    f"run {taken.row.id} is no longer this process's to send (another process "
+                    "took it over, or the database could not confirm it): nothing was sent"
+                )
+            taken.released = True
+
+        return release_check
+
+    def _on_event(self, taken: TakenRun) -> Callable[[RunEvent], None]:
         loop = asyncio.get_running_loop()
 
         def on_event(event: RunEvent) -> None:
             phase = _PHASES.get(event.stage)
             if phase is not None:
-                loop.call_soon_threadsafe(self._phase, run_id, phase)
+                loop.call_soon_threadsafe(self._phase, taken, phase)
 
         return on_event
 
-    def _phase(self, run_id: str, phase: str) -> None:
-        async def write() -> None:
-            await asyncio.to_thread(self.store.set_phase, run_id, phase)
-            self.changed()
+    def _phase(self, taken: TakenRun, phase: str) -> None:
+        self._write(taken, lambda: self.store.set_phase(taken.lease, phase))
 
-        asyncio.get_running_loop().create_task(write())
-
-    async def _execute(self, row: RunRow) -> None:
-        try:
-            scenario = await asyncio.to_thread(self._scenario, row)
-        except Exception as exc:
-            logger.error("run {} cannot start: {}", row.id, type(exc).__name__)
-            outcome = interrupted_outcome() | {
-                "category": "failed",
-                "status": "unreadable",
-                "message": "The run's values could not be read (the service's secret changed).",
-                "next_step": "Queue the run again.",
-                "submitted": "no",
-            }
-            await asyncio.to_thread(self.store.finish, row.id, outcome, None)
+    def check_changed(self, run_id: str, what: str) -> None:
+        """The relay's word (on the loop): a run's security check ``"opened"`` (it waits for
+        a person: its working slot goes to the next run) or was ``"passed"``."""
+        taken = self._taken.get(run_id)
+        if taken is None:
             return
-        options = replace(self.options, on_event=self._on_event(row.id))
-        batch = prepare_batch([scenario], options, self.launcher.get)
-        batch.pacers = DbPacers(self.store, ignore=options.ignore_site_pacing)
-        try:
-            await batch.run()
-        except asyncio.CancelledError:
-            await finish_shielded(self._settle(row, batch.results, stopped=True))
-            raise
-        except Exception as exc:
-            logger.opt(exception=exc).error("run {} failed: {}", row.id, type(exc).__name__)
-        await finish_shielded(self._settle(row, batch.results, stopped=False))
+        if what == "opened":
+            if not taken.at_check:
+                taken.at_check = self.slots.to_check()
+            self._write(taken, lambda: self.store.check_opened(taken.lease))
+        elif what == "passed":
+            if taken.at_check:
+                self.slots.from_check()
+                taken.at_check = False
+            self._write(taken, lambda: self.store.check_passed(taken.lease))
 
-    async def _settle(self, row: RunRow, results: list[RunResult], *, stopped: bool) -> None:
+    # -- the run's end --------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        taken: TakenRun,
+        results: list[RunResult],
+        *,
+        stopped: bool,
+        error: Exception | None = None,
+    ) -> None:
+        if taken.last is not None:
+            await asyncio.wait([taken.last])  # the run's writes land before its end
+        row = taken.row
         result = results[0] if results else None
-        sent = await asyncio.to_thread(self.store.reached_click, row)
+        sent = taken.released or await _retrying(lambda: self.store.may_have_left(row.id))
         cut = result is None or result.outcome.status == "interrupted"
+        run_dir = str(result.run_dir) if result is not None else None
         if stopped and cut and not sent:
-            await asyncio.to_thread(self.store.requeue, row.id)  # resumed at the next start
+            if row.link_id is None:
+                if await _retrying(lambda: self.store.requeue(taken.lease)):
+                    logger.info("run {} was stopped before its request left: queued again", row.id)
+                else:
+                    _lost(row)
+                self.changed()
+                return
+            outcome, nothing_sent = restarted_outcome(), True
         elif result is None:
-            await asyncio.to_thread(self.store.finish, row.id, interrupted_outcome(), None)
+            if sent:
+                outcome, nothing_sent = interrupted_outcome(), False
+            else:
+                why = error or RuntimeError("the run left no result")
+                outcome = cannot_start_outcome(why, link=row.link_id is not None)
+                nothing_sent = True
         else:
-            await asyncio.to_thread(
-                self.store.finish, row.id, outcome_of(result), str(result.run_dir)
-            )
+            outcome, nothing_sent = outcome_of(result), False
+        await self._finish(taken, outcome, run_dir, nothing_sent=nothing_sent)
+
+    async def _finish(
+        self, taken: TakenRun, outcome: dict[str, Any], run_dir: str | None, *, nothing_sent: bool
+    ) -> None:
+        row = taken.row
+        then = self._link_then(row, outcome, nothing_sent=nothing_sent)
+        if not await _retrying(lambda: self.store.finish(taken.lease, outcome, run_dir, then=then)):
+            _lost(row)
         self.changed()
+
+
+def _lost(row: RunRow) -> None:
+    logger.warning(
+        "run {} is no longer this process's (another process took it over): its end here "
+        "is not recorded",
+        row.id,
+    )
+
+
+async def _retrying(work: Callable[[], T]) -> T:
+    """``work()`` in a thread, again after a database error (a run's end must land)."""
+    delay = 0.5
+    for _ in range(_END_TRIES - 1):
+        try:
+            return await asyncio.to_thread(work)
+        except Exception as exc:
+            logger.warning(
+                "writing a run's end failed ({}); again in {:g} s", type(exc).__name__, delay
+            )
+            await asyncio.sleep(delay)  # allow-sleep: a back-off for the database
+            delay *= 2
+    return await asyncio.to_thread(work)

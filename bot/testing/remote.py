@@ -96,6 +96,9 @@ class RemoteMock:
     def pass_captcha(self) -> None:
         self._control("POST", "captcha/pass", {})
 
+    def pass_every_captcha(self) -> None:
+        self._control("POST", "captcha/pass", {"every": True})
+
 
 def _filing_json(filing: Any) -> dict[str, Any]:
     if isinstance(filing, dict):

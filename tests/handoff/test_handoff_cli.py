@@ -86,13 +86,13 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         page.goto(url)
         shot = page.get_by_role("img", name=re.compile("^Security check"))
         expect(shot).to_be_visible()
-        expect(page.locator("#english")).to_contain_text("in this order")
-        words = page.locator("#chars .char").all_inner_texts()
+        expect(page.locator(".ck-ask")).to_contain_text("in this order")
+        words = page.locator(".ck-chars .ck-char").all_inner_texts()
         assert len(words) == 3
-        expect(page.locator("#chinese")).to_have_text(
+        expect(page.locator(".ck-chinese")).to_have_text(
             "请依次点击：" + "".join(f"【{w}】" for w in words)
         )
-        expect(page.locator("#run")).to_have_text("acme-legal-rep")
+        expect(page.locator(".ck-run")).to_have_text("acme-legal-rep")
         assert MOBILE not in page.content()
 
         # A tampered link serves nothing.
@@ -111,7 +111,7 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         )
         with page.expect_response(lambda r: r.url.endswith("/click")):
             shot.click(position={"x": wrong[0], "y": wrong[1]})
-        expect(page.locator("#notice")).to_contain_text("Not right")
+        expect(page.locator(".ck-notice")).to_contain_text("Not right")
         fresh = _next_challenge(site, answer["uuid"])
         assert site.submissions() == []
         # As a person would: look at the new picture (the page's next refresh) before clicking.
@@ -123,8 +123,8 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
             with page.expect_response(lambda r: r.url.endswith("/click")) as reply:
                 shot.click(position={"x": point["x"], "y": point["y"]})
             assert reply.value.status == 200
-        expect(page.locator("#passed")).to_be_visible()
-        expect(page.locator("#outcome")).to_contain_text("success")
+        expect(page.locator(".ck-passed")).to_be_visible()
+        expect(page.locator(".ck-outcome")).to_contain_text("success")
         stdout, stderr = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
@@ -210,3 +210,46 @@ def test_a_wrong_handoff_setting_is_refused_before_anything_starts(
     assert result.exit_code == 20, result.output
     assert says in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["after-submit", "on-load"])
+def test_a_check_closed_by_its_x_ends_the_run_at_once_with_nothing_sent(
+    site: MockSite, page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: bool
+) -> None:
+    """The person presses the site's own × on the picture (after 提交, or over the form on
+    load): the run ends as check_closed within seconds, not after the whole wait, and no page
+    ever says the check was passed."""
+    monkeypatch.setenv("ICPBOT_STATE_DIR", str(tmp_path / "state"))
+    site.load_filings([Filing(MOBILE, ID6, CODE)])
+    site.set_captcha("click", first=first)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", str(_scenario(tmp_path)), "--base-url", site.url,
+         "--out", str(out), "--headless", "--handoff", "web", "--captcha-timeout", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            found = LINK.search(line)
+            if found:
+                break
+        else:
+            pytest.fail("no hand-off link")
+        page.goto(found.group(1))
+        shot = page.get_by_role("img", name=re.compile("^Security check"))
+        page.wait_for_function("() => document.querySelector('.ck-shot').naturalWidth > 0")
+        close = site.captcha_answer()["controls"]["close"]
+        with page.expect_response(lambda r: r.url.endswith("/click")):
+            shot.click(position=close)
+        expect(page.locator(".ck-outcome")).to_contain_text("closed")
+        expect(page.locator(".ck-passed")).to_be_hidden()
+        # Far sooner than the 300 s the run would otherwise wait for the check.
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 21
+    [result] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert (result["outcome"]["status"], result["outcome"]["submitted"]) == ("check_closed", "no")
+    assert site.submissions() == []

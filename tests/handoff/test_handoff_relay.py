@@ -108,7 +108,7 @@ async def person_page(browser: Browser, url: str) -> tuple[BrowserContext, Page,
     await person.goto(url)
     shot = person.get_by_role("img", name=re.compile(r"^Security check"))
     await expect(shot).to_be_visible()
-    await person.wait_for_function("() => document.getElementById('shot').naturalWidth > 0")
+    await person.wait_for_function("() => document.querySelector('.ck-shot').naturalWidth > 0")
     return context, person, shot
 
 
@@ -129,16 +129,16 @@ def test_a_person_passes_the_click_check_through_the_handoff_page(site: MockSite
             words = re.findall(r"【(.)】", await check.box.inner_text())
             assert len(words) == 3
             # The English names the characters, large and in order, with the Chinese original.
-            await expect(person.locator("#english")).to_have_text(
+            await expect(person.locator(".ck-ask")).to_have_text(
                 f"Click {', '.join(words)} in this order:"
             )
-            await expect(person.locator("#chars .char")).to_have_text(words)
-            await expect(person.locator("#chinese")).to_have_text(
+            await expect(person.locator(".ck-chars .ck-char")).to_have_text(words)
+            await expect(person.locator(".ck-chinese")).to_have_text(
                 "请依次点击：" + "".join(f"【{w}】" for w in words)
             )
-            await expect(person.locator("#run")).to_have_text("acme-legal-rep")
-            await expect(person.locator("#person")).to_have_text(mask_mobile(DONE[0]))
-            await expect(person.locator("#left")).to_have_text(re.compile(r"^[12]:\d\d$"))
+            await expect(person.locator(".ck-run")).to_have_text("acme-legal-rep")
+            await expect(person.locator(".ck-person")).to_have_text(mask_mobile(DONE[0]))
+            await expect(person.locator(".ck-left")).to_have_text(re.compile(r"^[12]:\d\d$"))
             assert DONE[0] not in await person.content()
             # At its natural size: a picture pixel is a CSS pixel of the site's box.
             size = await shot.evaluate("i => [i.naturalWidth, i.naturalHeight, i.width, i.height]")
@@ -170,7 +170,7 @@ def test_a_person_passes_the_click_check_through_the_handoff_page(site: MockSite
             assert after != before
             fresh = site.captcha_answer()
             assert fresh["uuid"] != answer["uuid"]
-            await expect(person.locator("#notice")).to_contain_text("Not right")
+            await expect(person.locator(".ck-notice")).to_contain_text("Not right")
             assert site.submissions() == []
             await expect(check.box).to_be_visible()  # the box stays open for another try
 
@@ -182,12 +182,12 @@ def test_a_person_passes_the_click_check_through_the_handoff_page(site: MockSite
                     assert (await reply.value).status == 200
                 await engine_sees_the_pass(check)
             assert check.handoff.state == "passed"
-            await expect(person.locator("#passed")).to_contain_text("The check is passed")
+            await expect(person.locator(".ck-passed")).to_contain_text("The check is passed")
             await expect(check.page.locator(".tips span")).to_have_text(DONE_TEXT)
             assert len(site.submissions()) == 1
 
             check.handoff.ended(OUTCOME)
-            await expect(person.locator("#outcome li")).to_have_text(OUTCOME)
+            await expect(person.locator(".ck-outcome li")).to_have_text(OUTCOME)
             # Actions after the pass are refused, not relayed.
             reply = await person.request.post(
                 check.url + "/click", data={"x": 5, "y": 5}, headers={"Origin": origin(check.url)}
@@ -197,7 +197,7 @@ def test_a_person_passes_the_click_check_through_the_handoff_page(site: MockSite
             check.server.unregister(token)
             assert (await person.request.get(check.url)).status == 410
             assert (await person.request.get(check.url + "/image")).status == 410
-            await expect(person.locator("#gone")).to_be_visible()
+            await expect(person.locator(".ck-gone")).to_be_visible()
             assert len(site.submissions()) == 1
 
     run_async(body)
@@ -207,9 +207,9 @@ def test_a_person_drags_the_slider_through_the_handoff_page(site: MockSite) -> N
     async def body(browser: Browser) -> None:
         async with handed_off(browser, site, "slider") as check:
             _, person, shot = await person_page(browser, check.url)
-            await expect(person.locator("#english")).to_have_text("Drag the piece into the gap.")
-            await expect(person.locator("#chinese")).to_have_text("向右拖动滑块填充拼图")
-            await expect(person.locator("#chars")).to_be_hidden()
+            await expect(person.locator(".ck-ask")).to_have_text("Drag the piece into the gap.")
+            await expect(person.locator(".ck-chinese")).to_have_text("向右拖动滑块填充拼图")
+            await expect(person.locator(".ck-chars")).to_be_hidden()
             answer = site.captcha_answer()
             assert answer["form"] == "slider"
             (x0, y0), (x1, y1) = ((p["x"], p["y"]) for p in answer["points"])
@@ -225,7 +225,7 @@ def test_a_person_drags_the_slider_through_the_handoff_page(site: MockSite) -> N
                 await engine_sees_the_pass(check)
             await expect(check.page.locator(".tips span")).to_have_text(DONE_TEXT)
             assert len(site.submissions()) == 1
-            await expect(person.locator("#passed")).to_be_visible()
+            await expect(person.locator(".ck-passed")).to_be_visible()
 
     run_async(body)
 
@@ -251,7 +251,7 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                 assert page.headers["referrer-policy"] == "no-referrer"
                 assert page.headers["cache-control"] == "no-store"
                 assert "<script>" not in page.text  # the script is a file
-                js = await http.get(own + "/static/handoff.js")
+                js = await http.get(own + "/static/check.js")
                 assert js.headers["content-type"].startswith("text/javascript")
                 assert (await http.get(own + "/static/x.js")).status_code == 404
                 image = await http.get(check.url + "/image")
@@ -270,10 +270,10 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                     ({**good, "Content-Type": "text/plain"}, b'{"x": 1, "y": 1}', 415),
                     (good, b"x" * 20000, 413),
                     (good, b"{not json", 400),
-                    (good, b'{"x": "1", "y": 1}', 400),
-                    (good, b'{"x": 1}', 400),
-                    (good, b'{"x": 1e400, "y": 1}', 400),
-                    (good, b'{"x": 9999, "y": 1}', 400),  # outside the box
+                    (good, b'{"x": "1", "y": 1}', 422),
+                    (good, b'{"x": 1}', 422),
+                    (good, b'{"x": 1e400, "y": 1}', 422),
+                    (good, b'{"x": 9999, "y": 1}', 422),  # outside the box
                 ]
                 for headers, data, status in cases:
                     reply = await http.post(click, content=data, headers=headers)
@@ -281,8 +281,10 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                     assert "Traceback" not in reply.text
                     assert reply.headers["referrer-policy"] == "no-referrer"
                 drag = check.url + "/drag"
-                for data in (b'{"points": [[1, 1]]}', b'{"points": [[1, 1], [2]]}', b"[]"):
-                    assert (await http.post(drag, content=data, headers=good)).status_code == 400
+                too_long = b'{"points": [' + b",".join([b"[1, 1]"] * 401) + b"]}"
+                for data in (b'{"points": [[1, 1]]}', b'{"points": [[1, 1], [2]]}', b"[]",
+                             b'{"from": [1, 1]}', b'{"from": [1, 1], "to": "x"}', too_long):
+                    assert (await http.post(drag, content=data, headers=good)).status_code == 422
                 assert (await http.get(click)).status_code == 405
                 assert site.submissions() == []
                 assert (await http.get(own + "/h/" + "A" * 32)).status_code == 404

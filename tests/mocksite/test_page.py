@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 VERIFY_PATH = "/smsValidate/validateByCondition"
 RESEND_PATH = "/smsValidate/resendSMSByCondition"
 CHECK_PATH = "/image/checkImage"
+NEW_PICTURE = {"click": "/image/getCheckImagePoint", "slider": "/image/getCheckImage"}
 PH_CODE, PH_MOBILE, PH_CERT = "请输短信验证码", "请输入手机号", "请输入证件号码后6位"
 PH_RESEND_MOBILE = "请输入手机号码"
 NETWORK_ERROR = "网络异常，请稍后再试"
@@ -424,6 +425,39 @@ def test_closing_the_check_cancels(page: Page, site: MockSite) -> None:
     expect(box).to_be_hidden()
     expect(page.locator("#shield")).to_be_hidden()
     expect(page.locator(".tips")).to_be_hidden()
+    assert site.submissions() == []
+
+
+@pytest.mark.parametrize("form", ["click", "slider"])
+def test_the_boxs_own_controls_are_where_the_answer_says(
+    page: Page, site: MockSite, form: str
+) -> None:
+    """The header (请完成安全校验) has the close button, the footer 换一张 (domain.md); the
+    answer route names where each is, for a test acting as a person on a relayed picture."""
+    site.set_captcha(form)
+    open_page(page, site)
+    fill_verify(page, *DONE)
+    card(page, 0).locator("button.Submission").click()
+    box = page.locator("#slidingPictures")
+    expect(box.locator(".sp-loading")).to_be_hidden()
+    expect(box.locator(".sp-header")).to_contain_text("请完成安全校验")
+    answer = site.captcha_answer()
+    assert answer["form"] == form
+    bounds = box.bounding_box()
+    assert bounds is not None
+    hit = "([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.className; }"
+    for name, cls in (("close", "sp-close"), ("refresh", "sp-refresh")):
+        point = answer["controls"][name]
+        at = [bounds["x"] + point["x"], bounds["y"] + point["y"]]
+        assert cls in page.evaluate(hit, at), name
+    # 换一张: a new arrangement, nothing sent.
+    first = answer["uuid"]
+    refresh = answer["controls"]["refresh"]
+    with page.expect_response(posted(NEW_PICTURE[form])):
+        page.mouse.click(bounds["x"] + refresh["x"], bounds["y"] + refresh["y"])
+    expect(box.locator(".sp-loading")).to_be_hidden()
+    assert site.captcha_answer()["uuid"] != first
+    expect(box).to_be_visible()
     assert site.submissions() == []
 
 

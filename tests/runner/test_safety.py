@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
+from bot.errors import ReleaseRefused
 from bot.mocksite import Filing, MockSite
 from bot.safety.gate import SubmissionGate
 from bot.types import Category
@@ -46,6 +48,67 @@ def test_gate_lets_one_request_through_when_the_page_posts_twice(
     assert results == ["reply 401", "failed", "failed"]
     assert gate.blocked == 2
     assert len(site.submissions()) == 1
+
+
+def test_a_request_held_at_its_release_blocks_every_other_one(
+    on_page: Callable[..., Any], site: MockSite
+) -> None:
+    """While the first request waits at the gate for its release (the site's pacing, the
+    ledger's mark), a second one is a second one: blocked at once, never queued behind it."""
+    gate = SubmissionGate([VERIFY], timeout_s=10)
+    go = asyncio.Event()
+
+    async def release() -> None:
+        await go.wait()
+
+    async def body(page: Page) -> Any:
+        await gate.install(page.context)
+        gate.arm(release=release)
+        await page.goto(site.url)
+        await page.evaluate(
+            """(url) => {
+            window.post = () => fetch(url, {method: 'POST', body: '{}',
+                headers: {'Content-Type': 'application/json'}})
+                .then(r => 'reply ' + r.status, e => 'failed');
+            window.first = window.post();
+        }""",
+            site.api_url.rstrip("/") + VERIFY,
+        )
+        await gate.held_event.wait()
+        second = await page.evaluate("window.post()")  # answered while the first is held
+        held = (gate.blocked, gate.sent)
+        go.set()
+        return second, held, await page.evaluate("window.first")
+
+    second, held, first = on_page(body)
+    assert (second, held) == ("failed", (1, False))
+    assert first == "reply 401"
+    assert len(site.submissions()) == 1
+
+
+def test_a_refused_release_leaves_nothing_at_the_site(
+    on_page: Callable[..., Any], site: MockSite
+) -> None:
+    gate = SubmissionGate([VERIFY], timeout_s=10)
+
+    async def release() -> None:
+        raise ReleaseRefused("not this run's any more")
+
+    async def body(page: Page) -> Any:
+        await gate.install(page.context)
+        gate.arm(release=release)
+        await page.goto(site.url)
+        return await page.evaluate(
+            """(url) => fetch(url, {method: 'POST', body: '{}',
+                headers: {'Content-Type': 'application/json'}})
+                .then(r => 'reply ' + r.status, e => 'failed')""",
+            site.api_url.rstrip("/") + VERIFY,
+        )
+
+    assert on_page(body) == "failed"
+    assert (gate.held, gate.sent, gate.released_event.is_set()) == (True, False, True)
+    assert isinstance(gate.refusal, ReleaseRefused)
+    assert site.submissions() == []
 
 
 def test_failure_budget_sequence(site: MockSite, run: Run, write_scenario: WriteScenario) -> None:

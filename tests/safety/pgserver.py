@@ -136,6 +136,12 @@ class PgServer:
         )
         self._run("pg_ctl", "-D", str(self.data), "-w", "reload")
 
+    def restart(self) -> None:
+        """``pg_ctl restart`` (fast: every session is ended, as a package upgrade or a failover
+        would), with the options it was started with; returns once it accepts connections."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-m", "fast",
+                  "-w", "restart")  # fmt: skip
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

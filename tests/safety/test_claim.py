@@ -25,7 +25,12 @@ RACER = Path(__file__).with_name("racer.py")
 
 
 def take(
-    store: LedgerStore, code: str | None = "111111", *, action: str = "verify", risky: bool = False
+    store: LedgerStore,
+    code: str | None = "111111",
+    *,
+    action: str = "verify",
+    risky: bool = False,
+    confirm: bool = False,
 ) -> Claim:
     return claim(
         store,
@@ -36,6 +41,7 @@ def take(
         mobile_masked="139****5678",
         code=code,
         allow_risky=risky,
+        confirm_resubmit=confirm,
         now=NOW,
     )
 
@@ -153,6 +159,57 @@ def test_accepted_code_says_done(store: LedgerStore) -> None:
     assert again.refusal.submitted == "no"
     assert again.refusal.exit_code == 0
     assert len(store.entries()) == 1
+
+
+def test_a_code_sent_without_a_verdict_goes_again_only_when_the_operator_confirms(
+    store: LedgerStore,
+) -> None:
+    spend(store, "333333", Category.unknown)  # sent; the reply never came
+    again = take(store, "333333", risky=True)
+    assert again.refusal is not None
+    assert (again.refusal.category, again.refusal.status) == (Category.refused, "code_unanswered")
+    assert "may have reached the site" in again.refusal.message
+    assert "outcome unknown" in again.refusal.message
+    assert "Check the filing's status" in again.refusal.next_step
+    assert "--confirm-resubmit" in again.refusal.next_step
+    assert "333333" not in again.refusal.message + again.refusal.next_step
+    assert again.refusal.details["unanswered_before"]["run_id"] == "run-1"
+    other = take(store, "444444")  # another code: the budget decides as usual
+    assert other.granted
+    other.finish(Category.stopped)
+    confirmed = take(store, "333333", confirm=True)
+    assert confirmed.granted
+    assert "the operator confirmed it" in confirmed.warnings[0]
+    confirmed.mark_sending()
+    confirmed.finish(Category.wrong_info, 2)
+    # The verdict is known now: the code is refused as rejected, confirmation or not.
+    refused = take(store, "333333", confirm=True)
+    assert refused.refusal is not None
+    assert refused.refusal.status == "code_rejected"
+
+
+def test_a_code_whose_run_died_after_its_release_needs_confirmation(store: LedgerStore) -> None:
+    first = take(store, "555555")
+    first.mark_sending()
+    first.release()  # the process died: the attempt stays pending
+    again = take(store, "555555")
+    assert again.refusal is not None
+    assert again.refusal.status == "code_unanswered"
+    assert "cut short after the submission left" in again.refusal.message
+
+
+def test_a_mark_for_a_request_held_back_is_taken_back(store: LedgerStore) -> None:
+    """The gate released the request, then the run ended before it left (its close came in
+    between): the run knows it never left, and says so at its finish."""
+    person = store.person_key(MOBILE, ID6)
+    got = take(store, "666666")
+    got.mark_sending()
+    assert store.failures_since_success(person) == 1
+    got.finish(Category.stopped, sent=False)
+    [entry] = store.entries()
+    assert (entry.outcome, entry.sent, entry.counted) == ("stopped", False, False)
+    assert store.failures_since_success(person) == 0
+    assert take(store, "666666").granted  # never sent: no memory of the code
 
 
 def test_code_hashes_hold_no_code(backend: Backend, store: LedgerStore) -> None:

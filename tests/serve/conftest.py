@@ -102,3 +102,19 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     started = start_serve(tmp_path)
     yield started
     started.stop()
+
+
+@pytest.fixture
+def serves(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
+    """Starts ``icpbot serve`` processes on one state folder (``serves(*args, env=...)``);
+    each still running at the end is stopped, so a failed test leaves none behind."""
+    made: list[Serve] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Serve:
+        started = start_serve(tmp_path, *args, env=env)
+        made.append(started)
+        return started
+
+    yield start
+    for started in made:
+        started.stop()

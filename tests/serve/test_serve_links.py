@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from bot.mocksite import Filing, MockSite
 from tests.serve.conftest import Serve
+from tests.serve.people import database
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +54,7 @@ def test_a_customer_pastes_the_sms_and_passes_the_check(
     with page.expect_response(lambda r: "/image" in r.url and r.status == 200, timeout=60_000):
         pass
     expect(shot).to_be_visible()
-    expect(page.locator("#english")).to_contain_text("in this order")
+    expect(page.locator(".ck-ask")).to_contain_text("in this order")
     page.screenshot(path=str(tmp_path / "customer-check.png"))
     for _ in range(3):  # as a person: a new picture after a miss, look and click again
         answer = site.captcha_answer()
@@ -76,6 +78,9 @@ def test_a_customer_pastes_the_sms_and_passes_the_check(
                               headers={"Origin": serve.url.rstrip("/")})  # fmt: skip
     assert again.status == 409
     assert len(site.submissions()) == 1
+    # Ended with a success: the link's sealed values are erased.
+    with closing(database(serve)) as db:
+        assert db.execute("SELECT sealed FROM serve_links").fetchone()[0] == ""
     printed = serve.stop()
     for value in (MOBILE, ID6, CODE):
         assert value not in printed

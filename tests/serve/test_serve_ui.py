@@ -161,7 +161,7 @@ def _pass_check_inline(page: Page, site: MockSite) -> None:
     shot = page.get_by_role("img", name=re.compile("^Security check"))
     for _ in range(3):
         answer = site.captcha_answer()
-        with page.expect_response(lambda r: "/check.png" in r.url and r.status == 200):
+        with page.expect_response(lambda r: "/check/image" in r.url and r.status == 200):
             pass  # a picture of this arrangement (refreshed at least every 2 s)
         for point in answer["points"]:
             with page.expect_response(lambda r: r.url.endswith("/check/click")):
@@ -199,8 +199,8 @@ def test_an_operator_queues_a_verify_watches_it_live_and_passes_its_check(
     expect(row).to_contain_text("139****5678")
     expect(row.locator(".state")).to_contain_text("waits for you", timeout=60_000)
     expect(page.locator("#check")).to_be_visible()
-    expect(page.locator("#english")).to_contain_text("in this order")
-    expect(page.locator("#chinese")).to_contain_text("依次")
+    expect(page.locator(".ck-ask")).to_contain_text("in this order")
+    expect(page.locator(".ck-chinese")).to_contain_text("依次")
     shot = page.get_by_role("img", name=re.compile("^Security check"))
     expect(shot).to_be_visible()
     _shown_values_masked(page)

@@ -450,7 +450,7 @@
         var c = this.check;
         if (this._polling || !c.open || !c.ready || c.busy || c.passed || c.fired) return;
         this._polling = true;
-        fetch(MOCK.controlBase + '/captcha/pending').then(function (res) {
+        fetch(MOCK.controlBase + '/captcha/pending/' + encodeURIComponent(c.uuid || '')).then(function (res) {
           return res.ok ? res.json() : null;
         }).then(function (d) {
           if (!d || !d.pass || !d.points || self.check !== c || !c.open || c.fired) return;

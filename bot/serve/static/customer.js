@@ -4,8 +4,7 @@
   'use strict';
   var BASE = location.pathname.replace(/\/+$/, '');
   var $ = function (id) { return document.getElementById(id); };
-  var shot = $('shot');
-  var showing = null, busy = false, pressed = null;
+  var check = document.querySelector('#check .ck');  // the check's widget (check.js)
 
   function show(id, on) { $(id).hidden = !on; }
   function text(id, v) { $(id).textContent = v || ''; }
@@ -19,16 +18,6 @@
     });
   }
 
-  function picture() {
-    if (busy || showing !== 'check') return;
-    busy = true;
-    fetch(BASE + '/image?t=' + Date.now(), { cache: 'no-store' }).then(function (r) {
-      return r.ok ? r.blob() : null;
-    }).then(function (b) {
-      if (b) { var old = shot.src; shot.src = URL.createObjectURL(b); if (old) URL.revokeObjectURL(old); }
-    }).catch(function () {}).then(function () { busy = false; });
-  }
-
   function render(s) {
     text('person', s.person);
     var state = s.state;
@@ -37,24 +26,15 @@
     show('wait', state === 'queued' || state === 'running');
     show('check', state === 'needs_person' && !!s.check);
     show('done', !!s.outcome);
+    show('contact', state === 'contact');
+    text('contact-text', s.contact);
     if (s.outcome) {
       text('message', s.outcome.message);
       text('next', s.outcome.next_step);
       text('banner', s.outcome.banner_zh || '-');
     }
-    if (s.check) {
-      text('english', s.check.english + '.');
-      var list = $('chars');
-      while (list.firstChild) list.removeChild(list.firstChild);
-      (s.check.characters || []).forEach(function (c) {
-        var li = document.createElement('li'); li.textContent = c; li.lang = 'zh-CN'; list.appendChild(li);
-      });
-      text('chinese', s.check.chinese);
-      show('notice', !!s.check.notice); text('notice', s.check.notice);
-    }
-    var was = showing;
-    showing = state === 'needs_person' ? 'check' : state;
-    if (showing === 'check' && was !== 'check') picture();
+    // The widget draws and relays the check while the run waits for the customer.
+    check.setAttribute('data-check-url', state === 'needs_person' ? BASE + '/check' : '');
   }
 
   function refresh() {
@@ -77,39 +57,6 @@
     });
   });
 
-  function at(ev) {
-    var r = shot.getBoundingClientRect();
-    var sx = shot.naturalWidth && r.width ? shot.naturalWidth / r.width : 1;
-    var sy = shot.naturalHeight && r.height ? shot.naturalHeight / r.height : 1;
-    return [Math.round((ev.clientX - r.left) * sx * 10) / 10, Math.round((ev.clientY - r.top) * sy * 10) / 10];
-  }
-  var queue = Promise.resolve();
-  function act(path, body) {
-    queue = queue.then(function () { return post(path, body); }).then(function () {
-      [150, 500, 1000].forEach(function (ms) { setTimeout(picture, ms); });
-      refresh();
-    });
-  }
-  shot.addEventListener('pointerdown', function (ev) {
-    if (ev.button !== 0) return;
-    ev.preventDefault(); shot.setPointerCapture(ev.pointerId);
-    pressed = { points: [at(ev)], moved: false };
-  });
-  shot.addEventListener('pointermove', function (ev) {
-    if (!pressed) return;
-    var p = at(ev), f = pressed.points[0];
-    if (Math.abs(p[0] - f[0]) > 4 || Math.abs(p[1] - f[1]) > 4) pressed.moved = true;
-    if (pressed.points.length < 390) pressed.points.push(p);
-  });
-  shot.addEventListener('pointerup', function (ev) {
-    if (!pressed) return;
-    var done = pressed; pressed = null;
-    if (!done.moved) act('/click', { x: done.points[0][0], y: done.points[0][1] });
-    else { done.points.push(at(ev)); act('/drag', { points: done.points }); }
-  });
-  shot.addEventListener('dragstart', function (ev) { ev.preventDefault(); });
-
   refresh();
   setInterval(refresh, 1000);
-  setInterval(picture, 2000);
 })();

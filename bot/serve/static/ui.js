@@ -77,7 +77,7 @@
   // -- the dashboard ------------------------------------------------------------------------
   function dashboard() {
     var runs = {}, order = [], selected = null;
-    var shot = $('shot');
+    var check = document.querySelector('#check .ck');  // the check's widget (check.js)
 
     function syncCodeField() {
       var verify = $('action').value === 'verify';
@@ -160,27 +160,27 @@
     }
 
     function select(id) {
-      if (selected !== id) { evidenceFor = null; checkFor = null; }
+      if (selected !== id) evidenceFor = null;
       selected = id;
       table();
       detail();
       $('run').scrollIntoView({ block: 'nearest' });
     }
 
-    var evidenceFor = null, checkFor = null;
+    var evidenceFor = null;
     function detail() {
       var run = runs[selected];
       show('run', true);
       text('run-id', selected);
-      if (!run) { text('run-state', 'queued'); return; }
+      if (!run) { text('run-state', 'queued'); check.setAttribute('data-check-url', ''); return; }
       text('run-person', run.person);
       text('run-action', ACTIONS[run.action] || run.action);
       text('run-state', both(STATES[run.state]));
       text('run-phase', run.state === 'done' ? '' : '(' + run.phase + ')');
       var waiting = run.state === 'needs_person';
       show('check', waiting);
-      if (waiting && checkFor !== selected) { checkFor = selected; refreshCheck(); refreshImage(); }
-      if (!waiting) checkFor = null;
+      // The widget draws and relays the check (the API's check routes) while the run waits.
+      check.setAttribute('data-check-url', waiting ? '/api/runs/' + selected + '/check' : '');
       var o = run.outcome;
       show('outcome', !!o);
       if (o) {
@@ -216,97 +216,7 @@
       });
     }
 
-    // -- the security check, inline: picture pixel = CSS pixel of the site's box ----------------
-    var imageBusy = false, imageAgain = false, imageUrl = null, leftAt = null;
-    function waitingId() { var r = runs[selected]; return r && r.state === 'needs_person' ? selected : null; }
-    function refreshImage() {
-      var id = waitingId();
-      if (!id) return;
-      if (imageBusy) { imageAgain = true; return; }
-      imageBusy = true;
-      fetch('/api/runs/' + id + '/check.png?t=' + Date.now(), { cache: 'no-store', credentials: 'same-origin' })
-        .then(function (res) { return res.ok ? res.blob() : null; })
-        .then(function (blob) {
-          if (!blob) return;
-          var url = URL.createObjectURL(blob);
-          shot.onload = function () { if (imageUrl && imageUrl !== url) URL.revokeObjectURL(imageUrl); imageUrl = url; };
-          shot.src = url;
-        }).catch(function () {}).then(function () {
-          imageBusy = false;
-          if (imageAgain) { imageAgain = false; refreshImage(); }
-        });
-    }
-    function refreshCheck() {
-      var id = waitingId();
-      if (!id) return;
-      call('GET', '/api/runs/' + id + '/check').then(function (r) {
-        if (!r.ok || id !== waitingId()) return;
-        var ins = r.data;
-        text('english', ins.english + (ins.form === 'click' ? ':' : '.'));
-        var list = $('chars');
-        clear(list);
-        (ins.characters || []).forEach(function (c) { var li = el('li', c); li.lang = 'zh-CN'; list.appendChild(li); });
-        list.hidden = !(ins.characters && ins.characters.length);
-        text('chinese', ins.chinese);
-        show('notice', !!ins.notice); text('notice', ins.notice);
-        leftAt = [ins.time_left, performance.now()];
-        tick();
-      });
-    }
-    function tick() {
-      if (!leftAt) return;
-      var left = Math.max(0, leftAt[0] - (performance.now() - leftAt[1]) / 1000);
-      var m = Math.floor(left / 60), s = Math.floor(left % 60);
-      text('left', m + ':' + (s < 10 ? '0' : '') + s);
-    }
-    function at(ev) {
-      var r = shot.getBoundingClientRect();
-      var sx = shot.naturalWidth && r.width ? shot.naturalWidth / r.width : 1;
-      var sy = shot.naturalHeight && r.height ? shot.naturalHeight / r.height : 1;
-      return [Math.round((ev.clientX - r.left) * sx * 10) / 10, Math.round((ev.clientY - r.top) * sy * 10) / 10];
-    }
-    // One action at a time, in the order made: the site judges clicks in order.
-    var queue = Promise.resolve();
-    function act(path, body) {
-      var id = waitingId();
-      if (!id) return;
-      queue = queue.then(function () {
-        return call('POST', '/api/runs/' + id + '/check/' + path, body);
-      }).then(function (r) {
-        if (!r.ok && r.status !== 409) { show('notice', true); text('notice', problem(r.data)); }
-      }).catch(function () {}).then(function () {
-        [120, 450, 1000].forEach(function (ms) { setTimeout(refreshImage, ms); });
-        setTimeout(refreshCheck, 300);
-      });
-    }
-    var press = null;
-    shot.addEventListener('pointerdown', function (ev) {
-      if (ev.button !== 0 || !waitingId()) return;
-      ev.preventDefault();
-      shot.setPointerCapture(ev.pointerId);
-      press = { from: at(ev), moved: false };
-    });
-    shot.addEventListener('pointermove', function (ev) {
-      if (!press) return;
-      var p = at(ev);
-      if (Math.abs(p[0] - press.from[0]) > 4 || Math.abs(p[1] - press.from[1]) > 4) press.moved = true;
-    });
-    function release(ev) {
-      if (!press) return;
-      var done = press;
-      press = null;
-      if (ev.type === 'pointercancel') return;
-      if (!done.moved) act('click', { x: done.from[0], y: done.from[1] });
-      else act('drag', { from: done.from, to: at(ev) });
-    }
-    shot.addEventListener('pointerup', release);
-    shot.addEventListener('pointercancel', release);
-    shot.addEventListener('dragstart', function (ev) { ev.preventDefault(); });
-
     connect();
-    setInterval(refreshImage, 2000);
-    setInterval(refreshCheck, 1000);
-    setInterval(tick, 250);
   }
 
   // -- the ledger ---------------------------------------------------------------------------
@@ -336,10 +246,22 @@
         rows.forEach(function (link) {
           var tr = el('tr');
           tr.id = 'link-' + link.id;
-          var state = link.revoked ? 'revoked 已撤销' : link.expired ? 'expired 已过期' : 'active 有效';
+          var state = link.revoked ? 'revoked 已撤销' : link.expired ? 'expired 已过期' :
+            link.state === 'done' ? 'done 已完成' :
+            link.state === 'held' ? 'held: may have reached the site; check with the customer, then reset 待确认' :
+            'active 有效';
           [link.person, when(link.created_at), when(link.expires_at), state,
             link.attempts, link.created_by].forEach(function (v) { tr.appendChild(el('td', v)); });
           var td = el('td');
+          if (!link.revoked && !link.expired && link.state === 'held') {
+            var reset = el('button', 'Reset', 'small');
+            reset.type = 'button';
+            reset.addEventListener('click', function () {
+              reset.disabled = true;
+              call('POST', '/api/links/' + link.id + '/reset').then(load);
+            });
+            td.appendChild(reset);
+          }
           if (!link.revoked && !link.expired) {
             var b = el('button', 'Revoke', 'small danger');
             b.type = 'button';
