@@ -3,21 +3,34 @@
 One process, one browser, up to N contexts at once (Playwright's async API), each doing the
 minimal script's steps (open, pick the tab, fill, click 提交 once, wait for the reply and the
 banner, one screenshot). No evidence, no ledger, no report, no masking. Used by bench_batch.py;
-not part of icpbot.
+not part of icpbot, and it imports nothing of icpbot: Playwright only, with the switches icpbot's
+launcher gives Chromium written out (as in ``minimal_verify.py``).
 
-Usage: ``python bench/minimal_batch.py URL PARALLEL PEOPLE.csv SHOT_DIR [--like-icpbot]``
-(``--like-icpbot``: the browser work icpbot's evidence and safety need, see ``like_icpbot``)
+Usage: ``python bench/minimal_batch.py URL PARALLEL PEOPLE.csv SHOT_DIR [EXECUTABLE]
+[--like-icpbot]`` (``EXECUTABLE``: the Chromium to launch, as bench_batch.py found it; none or
+empty: Playwright's own. ``--like-icpbot``: the browser work icpbot's evidence and safety need,
+see ``like_icpbot``)
 """
 
 import asyncio
 import csv
+import os
 import re
 import sys
 from pathlib import Path
 
 from playwright.async_api import Browser, Route, async_playwright
 
-from bot.page.browser import find_browser, launch_options
+#: the switches icpbot's launcher adds, written out (``--no-sandbox``: as root only)
+ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--disable-quic",
+    *(["--no-sandbox"] if os.geteuid() == 0 else []),
+]
 
 
 async def one(browser: Browser, url: str, row: dict[str, str], shot: Path) -> None:
@@ -75,7 +88,14 @@ async def main() -> None:
     with open(people, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(**launch_options(CHOICE, headless=True))
+        browser = await pw.chromium.launch(
+            headless=True,
+            args=ARGS,
+            executable_path=EXECUTABLE,
+            handle_sigint=False,
+            handle_sigterm=False,
+            handle_sighup=False,
+        )
         slots = asyncio.Semaphore(parallel)
 
         async def paced(i: int, row: dict[str, str]) -> None:
@@ -89,5 +109,5 @@ async def main() -> None:
 LIKE_ICPBOT = "--like-icpbot" in sys.argv
 if LIKE_ICPBOT:
     sys.argv.remove("--like-icpbot")
-CHOICE = find_browser()  # before the event loop: it may ask Playwright's sync API
+EXECUTABLE = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
 asyncio.run(main())

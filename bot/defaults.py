@@ -16,6 +16,7 @@ __all__ = [
     "MOCK_CAPABILITY_PATH",
     "OUT_DIR",
     "PACING_WAIT_S",
+    "SERVE_CAPTCHA_WAIT_S",
     "SITE",
     "TIMEOUT_S",
     "WAIT_NOTICE_AFTER_S",
@@ -43,6 +44,10 @@ CHECK_CLOSED_GRACE_S = 3.0
 #: first) before its run ends with nothing sent: a few of the real site's 10 s intervals, with
 #: room for a queue of runs whose checks were passed together.
 PACING_WAIT_S = 180.0
+#: Seconds a run of ``icpbot serve`` waits for a person (an operator, a customer) to pass the
+#: security check (``icpbot serve --captcha-timeout``): longer than a headed run's, since the
+#: person is elsewhere and first has to open the page.
+SERVE_CAPTCHA_WAIT_S = 600.0
 #: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.

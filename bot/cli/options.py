@@ -146,7 +146,7 @@ BrowserArg = Annotated[
     typer.Option(
         help="Chromium/Chrome executable (else $ICPBOT_BROWSER, Playwright's, the system's); "
         "with --connect, its path on the server's machine, honoured only by a server started "
-        "with --unsafe (README: keep such a server on loopback, behind an SSH tunnel).",
+        "with --unsafe (docs/team.md: keep such a server on loopback, behind an SSH tunnel).",
         metavar="PATH",
     ),
 ]
@@ -166,7 +166,7 @@ HandoffListenArg = Annotated[
     typer.Option(
         "--handoff-listen",
         help="Where the hand-off page listens (default 127.0.0.1:0, a free loopback port). "
-        "Another address is reachable from other machines: put it behind TLS (README).",
+        "Another address is reachable from other machines: put it behind TLS (docs/handoff.md).",
         metavar="HOST:PORT",
     ),
 ]

@@ -134,8 +134,8 @@ class HandoffServer:
             return self.base_url
         if not is_loopback(host):
             logger.warning(
-                "the security-check hand-off listens on {}, not only on this machine: anyone "
-                "who reaches it with a link can act on the check; put TLS in front (README)",
+                "the security-check hand-off listens on {}, not only on this machine: anyone who "
+                "reaches it with a link can act on the check; put TLS in front (docs/handoff.md)",
                 host,
             )
         sock = bind_listening(host, port)

@@ -182,7 +182,8 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
             Category.selector_error,
             "selector_error",
             f"The page no longer matches the selector map: element {exc.element!r} not found.",
-            "Run `icpbot check-selectors` and update the map in selectors/ (see the README). "
+            "Run `icpbot check-selectors` and update the map in selectors/ (docs: selector maps, "
+            '"When the site changes"). '
             + ("Nothing was sent." if not sent else "Check the filing's status first."),
             submitted="maybe" if sent else "no",
             details={

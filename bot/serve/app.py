@@ -27,7 +27,7 @@ from bot.handoff.web import SECURITY_HEADERS
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["MAX_BODY", "create_app", "not_found"]
 
 #: the largest request body (a people CSV of a few thousand rows fits)
 MAX_BODY = 1024 * 1024
@@ -86,6 +86,8 @@ _WORDS = frozenset(
         "check.js",
         "check.css",
         "handoff.css",
+        "favicon.ico",
+        "icon.svg",
     ]
 )
 
@@ -177,6 +179,8 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and exc.detail == _NO_ROUTE:
+            return not_found(request)
         return JSONResponse(
             {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
@@ -198,10 +202,28 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(customer.router)
     app.include_router(ui.router)
     app.include_router(auth.router)
-    # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url.
+    # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url. Every path
+    # no route of the service's own knows ends there: its 404 is the service's, too.
+    handoffs.app.add_exception_handler(404, _not_found_of_mount)
     app.mount("/", handoffs.app)
     app.add_middleware(_Guard)
     return app
+
+
+#: the detail of Starlette's 404 when no route matched (a route's own 404 names what is missing)
+_NO_ROUTE = "Not Found"
+
+
+def not_found(request: Request) -> Response:
+    """A path the service does not know: JSON for the API, an English page for a person (a
+    mistyped address, an old bookmark), with the way back."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    return ui.render("notfound.html", status=404)
+
+
+async def _not_found_of_mount(request: Request, exc: Exception) -> Response:
+    return not_found(request)
 
 
 def _docs_page(spec: dict[str, Any]) -> str:
@@ -217,7 +239,8 @@ def _docs_page(spec: dict[str, Any]) -> str:
     schema = html.escape(json.dumps(spec, indent=2))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>icpbot serve API"
-        "</title><link rel='stylesheet' href='/assets/serve.css'></head><body><main>"
+        "</title><link rel='icon' href='/favicon.ico' sizes='32x32'>"
+        "<link rel='stylesheet' href='/assets/serve.css'></head><body><main>"
         "<h1>icpbot serve: the JSON API</h1><p>Every call needs <code>Authorization: Bearer "
         "TOKEN</code> (<code>icpbot serve add-token NAME</code>). The machine-readable "
         "description: <a href='/openapi.json'>/openapi.json</a>.</p>"

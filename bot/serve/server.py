@@ -49,7 +49,7 @@ class ServeConfig:
     at_check: int = 8
     #: browser pages at once, of either kind (None: ``parallel + at_check``)
     pages: int | None = None
-    captcha_timeout_s: float = 600.0
+    captcha_timeout_s: float = defaults.SERVE_CAPTCHA_WAIT_S
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None

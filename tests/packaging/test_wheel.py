@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 UV = find_uv_bin()
 
-# The README's example, "CI: replay your own scenarios", as a provider would copy it.
+# docs/ci-replay.md's example, "Your scenarios in CI", as a provider would copy it.
 README_TEST = """
 from pathlib import Path
 
@@ -213,7 +213,7 @@ def _pytest(installed: Installed, project: Path) -> subprocess.CompletedProcess[
 
 
 def test_the_readme_replay_example_runs_against_the_installed_plugin(installed: Installed) -> None:
-    """README, "CI: replay your own scenarios", copied as is, without docs/ci-replay.md's
+    """docs/ci-replay.md, "Your scenarios in CI", copied as is, without the plugin section's
     conftest: the plugin must launch the browser icpbot finds by itself."""
     project = _provider_project(installed, "provider")
     done = _pytest(installed, project)
