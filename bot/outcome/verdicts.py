@@ -1,8 +1,9 @@
 """Outcomes that do not come from the site's status table: refusals, errors, lost replies.
 
 The site's own answers are classified from data (``bot.outcome.classify_reply`` and the status
-table in the selector map); these are icpbot's own verdicts, each with an English message and the
-next step for the operator.
+table in the selector map); these are icpbot's own verdicts, each in two voices side by side: an
+English message and the next step for the operator, and ``customer=(what happened, what to do)``
+for the person being verified (message ids of the catalogs: no command, flag, file or run id).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from typing import Any, Literal
 
 from bot.config.selector_map import Barrier
 from bot.errors import BotError, GuardRefused, Problem, SelectorError, first_line
-from bot.outcome.model import Outcome
+from bot.i18n import N_
+from bot.outcome.model import CustomerVoice, Outcome
 from bot.privacy import REDACTOR
-from bot.types import CaptchaMode, Category, Submitted
+from bot.types import CUSTOMER_DEFAULTS, CaptchaMode, Category, Submitted
 
 __all__ = [
+    "MAYBE_SENT_NEXT",
     "STAGE_WORDS",
     "SUBMITTED_WORDS",
     "bad_reply",
@@ -38,12 +41,40 @@ __all__ = [
     "session_expired",
     "site_message_before_send",
     "stage_words",
+    "stopped_after_click",
     "unknown_unexpected",
 ]
 
 
-def outcome(category: Category, status: str, message: str, next_step: str, **kw: Any) -> Outcome:
-    return Outcome(category=category, status=status, message=message, next_step=next_step, **kw)
+#: What a customer can do when their details may have reached the site: nothing themselves.
+MAYBE_SENT_NEXT = N_(
+    "Do not send the code again: contact your hosting provider, who can check whether the "
+    "verification went through."
+)
+_LATER = N_("Try again later. If it keeps happening, contact your hosting provider.")
+_AGAIN = N_("Press Verify to try again.")
+_AGAIN_OR_ASK = N_("Press Verify to try again. If it happens again, contact your hosting provider.")
+
+
+def outcome(
+    category: Category,
+    status: str,
+    message: str,
+    next_step: str,
+    *,
+    customer: tuple[str, str],
+    **kw: Any,
+) -> Outcome:
+    """An outcome in both voices: the operator's ``message`` and ``next_step``, and the
+    customer's ``(what happened, what to do)``."""
+    return Outcome(
+        category=category,
+        status=status,
+        message=message,
+        next_step=next_step,
+        customer=CustomerVoice(message=customer[0], next_step=customer[1]),
+        **kw,
+    )
 
 
 def document_error(status: int, body: str) -> Outcome:
@@ -56,11 +87,23 @@ def document_error(status: int, body: str) -> Outcome:
         "http_error",
         f"The page answered HTTP {status}; nothing was filled or sent.",
         "Try again later.",
+        customer=(N_("The filing site could not be opened, so nothing was sent."), _LATER),
         submitted="no",
         details={"http_status": status},
     )
 
 
+#: The customer's voice of a firewall page on the page load (nothing was sent).
+_BARRIER_CUSTOMER = {
+    "blocked": (
+        N_("The filing site's firewall turned this service away, so nothing was sent."),
+        N_("Try again in about 30 minutes. If it happens again, contact your hosting provider."),
+    ),
+    "rate_limited": (
+        N_("The filing site asked this service to slow down, so nothing was sent."),
+        N_("Try again in about 10 minutes."),
+    ),
+}
 _BARRIER_TEXT = {
     "blocked": (
         "The site's web firewall answered instead of the site: its block page "
@@ -90,17 +133,26 @@ def barrier(
     if where == "page":
         sent = "Nothing was filled or sent."
         submitted: Submitted = "no"
+        customer = _BARRIER_CUSTOMER[kind]
     else:
         sent = (
             "It answered the submission itself, so the form most likely never reached the site, "
             "but icpbot cannot be sure: check the filing's status before running again."
         )
         submitted = "maybe"
+        customer = (
+            N_(
+                "The filing site's firewall answered instead of the site. Your details most "
+                "likely did not reach it, but that is not certain."
+            ),
+            MAYBE_SENT_NEXT,
+        )
     return outcome(
         Category.site_error,
         kind,
         f"{what}{status}. {sent}",
         when,
+        customer=customer,
         submitted=submitted,
         details={"http_status": http_status, "where": where, "page_text": page_text[:200]},
     )
@@ -113,6 +165,12 @@ def session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
         "The site answered 401 (session expired) and sent the page to its login route.",
         "Run again; the page fetches a new session token when it opens."
         + ("" if submitted == "no" else " The submission was not accepted."),
+        customer=(
+            N_("The filing site's session ended before anything was sent.")
+            if submitted == "no"
+            else N_("The filing site's session ended, and it did not accept the details."),
+            _AGAIN,
+        ),
         submitted=submitted,
         details={"http_status": 401},
     )
@@ -123,10 +181,22 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         message = (
             f"The site's security check was not completed within {waited:g} s; nothing was sent."
         )
+        customer = (
+            N_("The security check was not finished in time, so nothing was sent."),
+            N_("Press Verify to try again: a new security check appears."),
+        )
     elif mode is CaptchaMode.none:
         message = "The site asked for its security check, but the scenario says captcha: none."
+        customer = (
+            N_("The filing site asked for a security check that this service skips."),
+            N_("Nothing was sent. Contact your hosting provider."),
+        )
     else:
         message = "The site asked for its security check, which a person must pass."
+        customer = (
+            N_("The filing site asked for a security check, and nothing was sent."),
+            _AGAIN_OR_ASK,
+        )
     return outcome(
         Category.captcha_required,
         "captcha_required",
@@ -134,6 +204,7 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         "Run again headed (--headed) and complete the site's security check in the browser "
         "window (click the characters in the order shown, or drag the slider, as it asks); "
         "icpbot waits for you. Nothing was sent.",
+        customer=customer,
         submitted="no",
         details={"headed": headed},
     )
@@ -146,13 +217,24 @@ def unknown_unexpected(paths: list[str]) -> Outcome:
         "After the click the page sent a request to an endpoint icpbot does not know "
         f"({', '.join(sorted(set(paths)))}); the submission may have gone out.",
         "Check the filing's status before trying again, then update the selector map's endpoints.",
+        customer=(
+            N_("Your details may have reached the filing site, but its answer could not be read."),
+            MAYBE_SENT_NEXT,
+        ),
         submitted="maybe",
     )
 
 
 def error_outcome(exc: BotError, sent: bool) -> Outcome:
     if isinstance(exc, GuardRefused):
-        return outcome(Category.refused, exc.status, exc.reason, exc.next_step, details=exc.details)
+        return outcome(
+            Category.refused,
+            exc.status,
+            exc.reason,
+            exc.next_step,
+            customer=exc.customer or CUSTOMER_DEFAULTS[Category.refused],
+            details=exc.details,
+        )
     if isinstance(exc, SelectorError):
         return outcome(
             Category.selector_error,
@@ -160,6 +242,12 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
             f"The page no longer matches the selector map: element {exc.element!r} not found.",
             "Run `icpbot check-selectors` and update the map in selectors/ (see the README). "
             + ("Nothing was sent." if not sent else "Check the filing's status first."),
+            customer=(
+                N_("The filing site has changed, and your details may have reached it."),
+                MAYBE_SENT_NEXT,
+            )
+            if sent
+            else CUSTOMER_DEFAULTS[Category.selector_error],
             submitted="maybe" if sent else "no",
             details={
                 "element": exc.element,
@@ -172,6 +260,7 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
         category.value,
         REDACTOR(str(exc)),
         "Fix the problem named above and run again.",
+        customer=CUSTOMER_DEFAULTS[Category.unknown if sent else category],
         submitted="maybe" if sent else "no",
     )
 
@@ -179,7 +268,14 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
 # -- icpbot's own verdicts, by the phase that reaches them ----------------------------------------
 def not_finished() -> Outcome:
     return outcome(
-        Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
+        Category.unknown,
+        "not_finished",
+        "The run did not finish.",
+        "Check the run log.",
+        customer=(
+            N_("This verification did not finish."),
+            N_("Contact your hosting provider before you try again."),
+        ),
     )
 
 
@@ -199,6 +295,10 @@ def invalid_input(problems: list[Problem]) -> Outcome:
         "The scenario was refused before any browser started: "
         + "; ".join(str(p) for p in problems),
         f"{fix}, then run again. Nothing was sent.",
+        customer=(
+            N_("The details for this verification could not be used, so nothing was sent."),
+            N_("Contact your hosting provider."),
+        ),
         details={
             "problems": [
                 {
@@ -220,6 +320,7 @@ def page_not_loading(exc: BaseException) -> Outcome:
         "page_not_loading",
         f"The page did not load: {first_line(exc)}",
         "Check the address and the network, then run again. Nothing was sent.",
+        customer=(N_("The filing site could not be opened, so nothing was sent."), _LATER),
     )
 
 
@@ -230,6 +331,7 @@ def no_reaction(timeout_s: float) -> Outcome:
         "The page did not react to the click on 提交 (submit) within "
         f"{timeout_s:g} s; no submission request left the browser.",
         "Open the page by hand to see what it shows; run again later.",
+        customer=(N_("The filing site did not respond, and nothing was sent."), _LATER),
         submitted="no",
     )
 
@@ -241,6 +343,13 @@ def page_validation(text: str | None, *, alert: bool) -> Outcome:
         "The page refused the values before sending "
         + ("(an alert)." if alert else "(its own check)."),
         "Check the values in the scenario; nothing was sent.",
+        customer=(
+            N_("The filing site refused the details before anything was sent."),
+            N_(
+                "Check the code and press Verify again. If the code is right, contact your "
+                "hosting provider: the mobile number or ID digits they have may be wrong."
+            ),
+        ),
         site_message=text,
         submitted="no",
     )
@@ -252,6 +361,7 @@ def site_message_before_send(text: str | None) -> Outcome:
         "site_message",
         f"The site showed an error before anything was sent: {text or '?'}",
         "Try again later; nothing was sent.",
+        customer=(N_("The filing site showed an error before anything was sent."), _LATER),
         site_message=text,
         submitted="no",
     )
@@ -265,6 +375,13 @@ def no_reply(error: str | None) -> Outcome:
         f"({error or 'timed out'}). The site may or may not have processed it.",
         "Do not run it again yet: check the filing's status with the hosting provider or "
         "on the site first. icpbot never resubmits on its own.",
+        customer=(
+            N_(
+                "Your details were sent, but no answer came back: the filing site may or "
+                "may not have taken them."
+            ),
+            MAYBE_SENT_NEXT,
+        ),
         submitted="maybe",
         details={"error": error},
     )
@@ -276,6 +393,13 @@ def http_error(http_status: int, msg: str | None, details: dict[str, Any]) -> Ou
         "http_error",
         f"The site answered HTTP {http_status} to the submission" + (f": {msg}" if msg else "."),
         "Check the filing's status before trying again; the site may have received the data.",
+        customer=(
+            N_(
+                "The filing site answered with an error after your details were sent; it "
+                "may have received them."
+            ),
+            MAYBE_SENT_NEXT,
+        ),
         site_message=msg,
         submitted="maybe",
         details=details,
@@ -288,6 +412,10 @@ def bad_reply(details: dict[str, Any]) -> Outcome:
         "bad_reply",
         "The site's reply to the submission was not the expected JSON.",
         "Check the filing's status before trying again.",
+        customer=(
+            N_("Your details may have reached the filing site, but its answer could not be read."),
+            MAYBE_SENT_NEXT,
+        ),
         submitted="maybe",
         details=details,
     )
@@ -301,6 +429,10 @@ def envelope_error(
         "envelope_error",
         f"The site returned an error (code {code}): {msg or toast or '?'}",
         "Wait a while and check the filing's status before trying again.",
+        customer=(
+            N_("The filing site reported an error after your details were sent."),
+            MAYBE_SENT_NEXT,
+        ),
         site_message=msg or toast,
         submitted="yes",
         details={**details, "envelope_code": code, "toast": toast},
@@ -341,6 +473,31 @@ SUBMITTED_WORDS: dict[str, str] = {
 }
 
 
+#: The service stopped during a run: before anything was sent, and after.
+_STOPPED = (N_("The service restarted before anything was sent."), _AGAIN)
+_STOPPED_SENT = (
+    N_(
+        "The service stopped while your details were being sent: they may have "
+        "reached the filing site."
+    ),
+    MAYBE_SENT_NEXT,
+)
+#: icpbot itself failed: before anything was sent, and after.
+_FAULT = (N_("The service had a problem, and nothing was sent."), _AGAIN_OR_ASK)
+_FAULT_SENT = (
+    N_(
+        "The service had a problem while your details were being sent: they may "
+        "have reached the filing site."
+    ),
+    MAYBE_SENT_NEXT,
+)
+
+
+def stopped_after_click() -> tuple[str, str]:
+    """The customer's voice of a run cut short after its click (the service's own verdict)."""
+    return _STOPPED_SENT
+
+
 def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
     """Ctrl-C or SIGTERM. Before anything left the browser it is ``stopped`` (nothing to check,
     run it again); after the click it is ``unknown`` (the submission may have been sent)."""
@@ -350,6 +507,7 @@ def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") ->
         "interrupted",
         f"Interrupted by {by} while {stage_words(stage)}. {SUBMITTED_WORDS[submitted]}",
         "Check the filing's status before running again." if sent else "Run it again.",
+        customer=_STOPPED_SENT if sent else _STOPPED,
         submitted=submitted,
         details={"stage": stage},
     )
@@ -366,6 +524,7 @@ def browser_gone(exc: BaseException, sent: bool) -> Outcome:
         "Check the filing's status before running again."
         if sent
         else "Run it again; if it happens again, check the machine (memory, a killed process).",
+        customer=_FAULT_SENT if sent else _FAULT,
         submitted="maybe" if sent else "no",
     )
 
@@ -378,5 +537,6 @@ def internal_error(exc: BaseException, sent: bool) -> Outcome:
         "Check the filing's status before running again; report this with the run folder."
         if sent
         else "Nothing was sent. Report this with the run folder.",
+        customer=_FAULT_SENT if sent else _FAULT,
         submitted="maybe" if sent else "no",
     )

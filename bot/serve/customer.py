@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.handoff import CheckHandoff, HandoffClosed
 from bot.handoff.check import MAX_DRAG_POINTS, read_point
+from bot.outcome.model import customer_voice
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
@@ -79,8 +80,13 @@ async def state(token: str, request: Request) -> Response:
     if row is not None:
         out["state"] = row.state
         if row.state == "done" and row.outcome:
-            out["outcome"] = {k: row.outcome.get(k) for k in
-                              ("category", "message", "next_step", "banner_zh")}  # fmt: skip
+            voice = customer_voice(row.outcome)  # the customer's voice, never the operator's
+            out["outcome"] = {
+                "category": row.outcome.get("category"),
+                "message": voice.message,
+                "next_step": voice.next_step,
+                "banner_zh": row.outcome.get("banner_zh"),
+            }
             out["state"] = "done" if row.outcome.get("category") == "success" else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
