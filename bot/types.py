@@ -85,26 +85,29 @@ _EXIT_CODES: dict[Category, int] = {
 
 
 class Voices(NamedTuple):
-    """One thing said twice: to the operator (English, as icpbot's console and result files
-    say it) and to the customer (a message id of the catalogs, translated where it is shown)."""
+    """One thing said twice: to the operator and to the customer. Both are message ids of the
+    catalogs (English), translated where a page shows them."""
 
     operator: str
     customer: str
 
 
-#: Each category's short label, in both voices: the operator's pages and the customer's.
+#: Each category's short label, in both voices: the operator's pages and the customer's. (The
+#: outcomes' own texts for the operator stay English, as result.json and the console say them.)
 CATEGORY_LABELS: dict[Category, Voices] = {
-    Category.success: Voices("success", N_("Done")),
-    Category.wrong_info: Voices("wrong information", N_("Not accepted")),
-    Category.no_record: Voices("no such filing", N_("Nothing to verify")),
-    Category.failed: Voices("failed", N_("Not completed")),
-    Category.invalid_input: Voices("invalid input", N_("Not sent")),
-    Category.captcha_required: Voices("security check not passed", N_("Security check not done")),
-    Category.site_error: Voices("site error", N_("The filing site had a problem")),
-    Category.unknown: Voices("unknown: check the status", N_("Result not known")),
-    Category.refused: Voices("refused by icpbot", N_("Not sent")),
-    Category.selector_error: Voices("the page changed", N_("Service problem")),
-    Category.stopped: Voices("stopped", N_("Stopped")),
+    Category.success: Voices(N_("success"), N_("Done")),
+    Category.wrong_info: Voices(N_("wrong information"), N_("Not accepted")),
+    Category.no_record: Voices(N_("no such filing"), N_("Nothing to verify")),
+    Category.failed: Voices(N_("failed"), N_("Not completed")),
+    Category.invalid_input: Voices(N_("invalid input"), N_("Not sent")),
+    Category.captcha_required: Voices(
+        N_("security check not passed"), N_("Security check not done")
+    ),
+    Category.site_error: Voices(N_("site error"), N_("The filing site had a problem")),
+    Category.unknown: Voices(N_("unknown: check the status"), N_("Result not known")),
+    Category.refused: Voices(N_("refused by icpbot"), N_("Not sent")),
+    Category.selector_error: Voices(N_("the page changed"), N_("Service problem")),
+    Category.stopped: Voices(N_("stopped"), N_("Stopped")),
 }
 
 #: What the customer reads for an outcome of each category when nothing more precise is said

@@ -3,8 +3,8 @@
 Every verdict function (each of its branches), the guard's refusals, the service's own outcomes,
 the classifier's own, each category's labels and default words, and every status of every
 shipped selector map: each has the operator's text and a customer's text, and the customer's
-text (in every shipped language) holds none of the operator's words: no command, flag, signal,
-file, run id, "scenario" or "the customer".
+text, in every shipped language (from the catalogs), holds none of the operator's words: no
+command, flag, signal, file, run id, "scenario" or "the customer".
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from bot.errors import (
     Problem,
     SelectorError,
 )
+from bot.i18n import LANGUAGES
+from bot.i18n.catalogs import translations
 from bot.outcome import verdicts
 from bot.outcome.classify import classify_reply
 from bot.outcome.model import CustomerVoice, Outcome
@@ -76,12 +78,19 @@ FORBIDDEN = [
     r"\bJSON\b",
     r"\btoken\b",
 ]
-_FORBIDDEN = re.compile("|".join(f"(?:{p})" for p in FORBIDDEN), re.IGNORECASE)
+#: The same words in Chinese (the translations must not bring them back).
+FORBIDDEN_ZH = ["场景", "运行", "操作员", "客户", "命令", "参数", "文件", "浏览器", "信号", "脚本"]
+_FORBIDDEN = re.compile("|".join(f"(?:{p})" for p in FORBIDDEN + FORBIDDEN_ZH), re.IGNORECASE)
 
 
 def operator_words(text: str) -> list[str]:
     """The operator's words found in ``text`` (empty: none)."""
     return [m.group(0) for m in _FORBIDDEN.finditer(text)]
+
+
+def customer_reads(text: str) -> dict[str, str]:
+    """``text`` (a catalog id) as the customer reads it, in each shipped language."""
+    return {lang: translations(lang).gettext(text) for lang in LANGUAGES}
 
 
 # -- every outcome ---------------------------------------------------------------------------
@@ -212,6 +221,7 @@ def test_the_forbidden_list_catches_the_operators_words() -> None:
     ):
         assert operator_words(said), said
     assert not operator_words("Press Verify to try again. Contact your hosting provider.")
+    assert operator_words("请联系客户，再运行一次场景。") == ["客户", "运行", "场景"]
 
 
 def test_every_verdict_function_is_walked(tmp_path: Path) -> None:
@@ -237,7 +247,8 @@ def test_every_outcome_has_both_voices(tmp_path: Path) -> None:
         for text in (voice.message, voice.next_step):
             assert text.strip() == text, (name, text)
             assert text.endswith("."), (name, text)
-            assert operator_words(text) == [], (name, text)
+            for lang, read in customer_reads(text).items():
+                assert operator_words(read) == [], (name, lang, read)
 
 
 def test_the_guard_and_service_give_their_own_words(tmp_path: Path) -> None:
@@ -253,9 +264,11 @@ def test_every_category_has_labels_and_words_in_both_voices() -> None:
         label = CATEGORY_LABELS[category]
         assert label.operator, category
         assert label.customer, category
-        assert operator_words(label.customer) == [], category
-        for text in CUSTOMER_DEFAULTS[category]:
-            assert operator_words(text) == [], (category, text)
+        for text in (label.customer, *CUSTOMER_DEFAULTS[category]):
+            for lang, read in customer_reads(text).items():
+                assert operator_words(read) == [], (category, lang, read)
+            if text != label.customer:
+                assert customer_reads(text)["zh-Hans"] != text, f"not translated: {text}"
 
 
 @pytest.mark.parametrize("path", SHIPPED_MAPS, ids=lambda p: p.name)

@@ -37,6 +37,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.handoff.check import CheckHandoff, HandoffClosed, read_point
+from bot.i18n import N_
+from bot.i18n.catalogs import translations
+from bot.i18n.web import Pages, gettext_for, language
 from bot.privacy import logger
 
 __all__ = [
@@ -50,6 +53,15 @@ __all__ = [
 ]
 
 STATIC_DIR = Path(__file__).parent / "static"
+#: the pages (Jinja2 templates in the person's language: English or Simplified Chinese)
+PAGES = Pages(STATIC_DIR)
+#: a link that serves no check, as its page says it: (title, text)
+_NO_CHECK = {
+    0: (N_("Page not found"), N_("There is no page at this address.")),
+    404: (N_("Link not found"), N_("There is no security check at this address.")),
+    410: (N_("The security check is over"),
+          N_("This link has expired: the check is over. You can close this page.")),
+}  # fmt: skip
 #: the largest POST body accepted (a drag of MAX_DRAG_POINTS points fits)
 MAX_BODY = 16 * 1024
 _RETIRED_KEPT = 1024  # unregistered tokens still answered 410 rather than 404
@@ -148,6 +160,15 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: a page in the person's language for a browser, else plain text."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return Response("404: not found\n", status_code=404, media_type="text/plain")
+    title, text = _NO_CHECK[0]
+    _ = gettext_for(request)
+    return PAGES.render(request, "ended.html", status=404, title=_(title), text=_(text))
+
+
 class HandoffServer:
     """Serves the hand-off pages of any number of checks, on the caller's asyncio loop."""
 
@@ -165,7 +186,11 @@ class HandoffServer:
             Route("/h/{token}/drag", self._drag, methods=["POST"]),
             Route("/static/{name}", self._static, methods=["GET"]),
         ]
-        self.app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+        self.app = Starlette(
+            routes=routes,
+            middleware=[Middleware(_SecurityHeaders)],
+            exception_handlers={404: _not_found},
+        )
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -245,11 +270,11 @@ class HandoffServer:
         try:
             self._check(request)
         except _Refused as exc:
-            return Response(
-                f"{exc.status}: {exc}\n", status_code=exc.status, media_type="text/plain"
-            )
-        html = (STATIC_DIR / "handoff.html").read_bytes()
-        return Response(html, media_type="text/html; charset=utf-8")
+            title, text = _NO_CHECK[exc.status]
+            _ = gettext_for(request)
+            return PAGES.render(request, "ended.html", status=exc.status, title=_(title),
+                                text=_(text))  # fmt: skip
+        return PAGES.render(request, "handoff.html")
 
     async def _static(self, request: Request) -> Response:
         name = str(request.path_params["name"])
@@ -266,6 +291,7 @@ class HandoffServer:
         check.last_seen = time.monotonic()
         if check.state == "ended":
             check.outcome_seen.set()
+        tr = translations(language(request))
         return JSONResponse(
             {
                 "state": check.state,
@@ -273,8 +299,9 @@ class HandoffServer:
                 "run": check.run_name,
                 "person": check.person,
                 "time_left": round(check.time_left(), 1),
-                "instruction": instruction.as_json(),
-                "outcome": list(check.outcome),
+                "instruction": instruction.as_json(tr),
+                # the outcome's lines: the customer's voice (catalog ids), in the page's language
+                "outcome": [tr.gettext(line) for line in check.outcome],
             }
         )
 
@@ -313,8 +340,8 @@ class HandoffServer:
             await action(check, await _json_body(request))
         except _Refused as exc:
             return _error(exc.status, str(exc))
-        except HandoffClosed as exc:
-            return _error(409, str(exc))
+        except HandoffClosed as exc:  # its message is a catalog id: said in the page's language
+            return _error(409, gettext_for(request)(str(exc)))
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse({"ok": True})

@@ -71,7 +71,7 @@ class PersonAtCheck:
             return
         self.notify(
             f"Pass the security check for {name} at {self.relayed.url} "
-            f"(English instructions there; waiting up to {wait_s:g} s)"
+            f"(instructions in English or Chinese there; waiting up to {wait_s:g} s)"
         )
 
     def passed(self) -> None:

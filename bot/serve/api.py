@@ -21,6 +21,8 @@ from bot.errors import ConfigError
 from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
 from bot.handoff import HandoffClosed
+from bot.i18n.catalogs import translations
+from bot.i18n.web import language
 from bot.serve.context import Context, context, require_api
 from bot.serve.service import Invalid
 from bot.serve.store import RunRow
@@ -177,7 +179,8 @@ def _waiting(ctx: Context, run_id: str) -> Any:
 async def check_state(run_id: str, caller: Caller, request: Request) -> Any:
     handoff = _waiting(context(request), run_id)
     ins = await handoff.instruction()  # the last one read, once the check is over
-    return ins.as_json() | {"time_left": round(handoff.time_left())}
+    shown = ins.as_json(translations(language(request)))  # "text": in the caller's language
+    return shown | {"time_left": round(handoff.time_left())}
 
 
 @router.get("/runs/{run_id}/check.png", summary="The security check (image pixel = CSS pixel)")

@@ -46,7 +46,7 @@
   }
 
   function showInstruction(ins) {
-    text('english', ins.english + (ins.form === 'click' ? ':' : '.'));
+    text('english', ins.text);  // in the page's language, with its punctuation
     var list = $('chars');
     while (list.firstChild) list.removeChild(list.firstChild);
     (ins.characters || []).forEach(function (ch) {

@@ -1,9 +1,12 @@
 /* The customer's page: the SMS form, then the security check, then the outcome.
- * Every text from the server goes in as textContent; nothing from other origins. */
+ * Every text comes from the server (the page's JSON block #texts, and the state, both in the
+ * page's language) and goes in as textContent; nothing from other origins. */
 (function () {
   'use strict';
   var BASE = location.pathname.replace(/\/+$/, '');
   var $ = function (id) { return document.getElementById(id); };
+  var T = JSON.parse($('texts').textContent);
+  var LANG = '?lang=' + encodeURIComponent(document.documentElement.lang);
   var shot = $('shot');
   var showing = null, busy = false, pressed = null;
 
@@ -12,7 +15,7 @@
 
   function post(path, body) {
     return fetch(BASE + path, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'Accept-Language': document.documentElement.lang },
       body: JSON.stringify(body), cache: 'no-store'
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (d) { d.status = res.status; return d; });
@@ -22,28 +25,40 @@
   function picture() {
     if (busy || showing !== 'check') return;
     busy = true;
-    fetch(BASE + '/image?t=' + Date.now(), { cache: 'no-store' }).then(function (r) {
+    fetch(BASE + '/image' + LANG + '&t=' + Date.now(), { cache: 'no-store' }).then(function (r) {
       return r.ok ? r.blob() : null;
     }).then(function (b) {
       if (b) { var old = shot.src; shot.src = URL.createObjectURL(b); if (old) URL.revokeObjectURL(old); }
     }).catch(function () {}).then(function () { busy = false; });
   }
 
+  function clock(seconds) {
+    var m = Math.floor(seconds / 60), sec = Math.floor(seconds % 60);
+    return m + ':' + (sec < 10 ? '0' : '') + sec;
+  }
+
   function render(s) {
+    show('offline', false);
     text('person', s.person);
     var state = s.state;
     var form = state === 'form' || state === 'retry';
     show('form', form && s.attempts_left > 0);
+    show('used', form && s.attempts_left <= 0);
+    show('tries', state !== 'done' && s.attempts_left > 0);
+    text('tries', T.tries_left.replace('{n}', s.attempts_left));
     show('wait', state === 'queued' || state === 'running');
     show('check', state === 'needs_person' && !!s.check);
     show('done', !!s.outcome);
     if (s.outcome) {
+      text('label', s.outcome.label);
       text('message', s.outcome.message);
       text('next', s.outcome.next_step);
-      text('banner', s.outcome.banner_zh || '-');
+      show('said', !!s.outcome.banner_zh);
+      text('banner', s.outcome.banner_zh);
     }
     if (s.check) {
-      text('english', s.check.english + '.');
+      text('english', s.check.text);
+      text('left', T.time_left.replace('{time}', clock(s.check.time_left)));
       var list = $('chars');
       while (list.firstChild) list.removeChild(list.firstChild);
       (s.check.characters || []).forEach(function (c) {
@@ -57,11 +72,18 @@
     if (showing === 'check' && was !== 'check') picture();
   }
 
+  // The service out of reach: say so, and show no check that nobody relays any more.
+  function offline() {
+    show('offline', true); show('check', false); show('wait', false);
+    showing = null;
+  }
+
   function refresh() {
-    fetch(BASE + '/state', { cache: 'no-store' }).then(function (r) {
+    fetch(BASE + '/state' + LANG, { cache: 'no-store' }).then(function (r) {
       if (r.status === 404 || r.status === 410) { location.reload(); return null; }
+      if (r.status >= 500) { offline(); return null; }
       return r.ok ? r.json() : null;
-    }).then(function (s) { if (s) render(s); }).catch(function () {});
+    }).then(function (s) { if (s) render(s); }).catch(offline);
   }
 
   $('form').addEventListener('submit', function (ev) {
@@ -70,11 +92,11 @@
     $('verify').disabled = true;
     post('/verify', { sms: $('sms').value }).then(function (d) {
       $('verify').disabled = false;
-      if (d.status >= 400) { show('error', true); text('error', d.error || 'Something went wrong.'); return; }
+      if (d.status >= 400) { show('error', true); text('error', d.error || T.went_wrong); return; }
       $('sms').value = '';
       show('form', false); show('wait', true);
       refresh();
-    });
+    }).catch(function () { $('verify').disabled = false; offline(); });
   });
 
   function at(ev) {
