@@ -64,8 +64,16 @@
     text('notice', ins.notice || '');
   }
 
+  // The service out of reach: say so, and show no check that nobody relays any more.
+  function offline(on) {
+    $('offline').hidden = !on;
+    var shown = !on && state === 'waiting';
+    $('stage').hidden = $('ask').hidden = $('help').hidden = !shown;
+  }
+
   function showState(s) {
     state = s.state;
+    offline(false);
     text('run', s.run);
     text('person', s.person);
     leftAt = [s.time_left, performance.now()];
@@ -91,10 +99,11 @@
 
   function refreshState() {
     if (over) return;
-    fetch(BASE + '/state', { cache: 'no-store' }).then(function (res) {
+    fetch(BASE + '/state?lang=' + encodeURIComponent(document.documentElement.lang), { cache: 'no-store' }).then(function (res) {
       if (res.status === 404 || res.status === 410) { gone(); return null; }
+      if (res.status >= 500) { offline(true); return null; }
       return res.ok ? res.json() : null;
-    }).then(function (s) { if (s) showState(s); }).catch(function () { /* try again */ });
+    }).then(function (s) { if (s) showState(s); }).catch(function () { offline(true); });
   }
 
   function gone() {
@@ -119,7 +128,7 @@
   function send(path, body) {
     return fetch(BASE + path, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'Accept-Language': document.documentElement.lang },
       body: JSON.stringify(body),
       cache: 'no-store'
     }).then(function (res) {

@@ -46,7 +46,7 @@
     show('used', form && s.attempts_left <= 0);
     show('tries', state !== 'done' && s.attempts_left > 0);
     text('tries', T.tries_left.replace('{n}', s.attempts_left));
-    show('wait', state === 'queued' || state === 'running');
+    show('wait', state === 'queued' || state === 'running' || (state === 'needs_person' && !s.check));
     show('check', state === 'needs_person' && !!s.check);
     show('done', !!s.outcome);
     if (s.outcome) {
