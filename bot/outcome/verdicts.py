@@ -176,23 +176,66 @@ def session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
     )
 
 
+#: Where a person can pass the check when the run has no window: what a headless run suggests.
+_HANDOFF_ADVICE = (
+    "run again with `--handoff web`: icpbot prints a link where a person passes the check from "
+    "any browser, whether or not this machine has a display (or queue the run on `icpbot "
+    "serve`, where an operator or the customer passes it on a web page)"
+)
+_HOW = "click the characters in the order shown, or drag the slider, as it asks"
+
+
 def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = None) -> Outcome:
+    """The site's security check appeared and nobody passed it: nothing was sent.
+
+    The operator's next step depends on where a person could have passed it: a headless run
+    (a server without a display) is told to hand the check off (``--handoff web``, ``icpbot
+    serve``), not only to run headed, which needs a display.
+    """
     if waited:
         message = (
             f"The site's security check was not completed within {waited:g} s; nothing was sent."
         )
+        if headed:
+            next_step = (
+                f"Run again and complete the check in the browser window ({_HOW}) in time; "
+                f"`--captcha-timeout S` gives more. Or {_HANDOFF_ADVICE}. Nothing was sent."
+            )
+        else:
+            next_step = (
+                "Run again and have the person open the check's link sooner (with "
+                "`--handoff web` icpbot prints it as soon as the check appears), or give more "
+                "time with `--captcha-timeout S`. Nothing was sent."
+            )
         customer = (
             N_("The security check was not finished in time, so nothing was sent."),
             N_("Press Verify to try again: a new security check appears."),
         )
     elif mode is CaptchaMode.none:
         message = "The site asked for its security check, but the scenario says captcha: none."
+        next_step = (
+            "Set `captcha: manual` in the scenario, then "
+            f"{_HANDOFF_ADVICE}; on a machine with a display, `--headed` opens a window for "
+            "you instead. Nothing was sent."
+        )
         customer = (
             N_("The filing site asked for a security check that this service skips."),
             N_("Nothing was sent. Contact your hosting provider."),
         )
     else:
         message = "The site asked for its security check, which a person must pass."
+        if headed:
+            next_step = (
+                f"Run again headed with time for the check (`--captcha-timeout S`) and complete "
+                f"it in the browser window ({_HOW}); icpbot waits for you. Nothing was sent."
+            )
+        else:
+            message += " This run was headless, with no window and no hand-off: nobody could."
+            next_step = (
+                f"{_HANDOFF_ADVICE[0].upper()}{_HANDOFF_ADVICE[1:]}. `--headed` needs a display: "
+                f"where there is one, it opens a window where you pass the check ({_HOW}). "
+                "Nothing was sent."
+            )
         customer = (
             N_("The filing site asked for a security check, and nothing was sent."),
             _AGAIN_OR_ASK,
@@ -201,9 +244,7 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         Category.captcha_required,
         "captcha_required",
         message,
-        "Run again headed (--headed) and complete the site's security check in the browser "
-        "window (click the characters in the order shown, or drag the slider, as it asks); "
-        "icpbot waits for you. Nothing was sent.",
+        next_step,
         customer=customer,
         submitted="no",
         details={"headed": headed},
