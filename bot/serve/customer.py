@@ -65,6 +65,17 @@ _GONE: dict[str, tuple[int, str, str, str]] = {
 }
 
 
+#: Outcomes after which the customer may try again: the site's own answers (a wrong code, a
+#: failure, nothing pending) and whatever ended before anything was sent.
+_SITE_ANSWERED = frozenset({"wrong_info", "failed", "no_record"})
+
+
+def _maybe_sent(outcome: dict[str, Any]) -> bool:
+    """The last try may have reached the site without a clear answer: its customer's voice says
+    to contact the provider, so the page offers no new try (the operator decides)."""
+    return outcome.get("submitted") != "no" and outcome.get("category") not in _SITE_ANSWERED
+
+
 def _refused(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -133,7 +144,8 @@ async def state(token: str, request: Request) -> Response:
                 "next_step": _(voice.next_step),
                 "banner_zh": row.outcome.get("banner_zh"),
             }
-            out["state"] = "done" if row.outcome.get("category") == "success" else "retry"
+            ended = row.outcome.get("category") == "success" or _maybe_sent(row.outcome)
+            out["state"] = "done" if ended else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
             shown = (await check.handoff.instruction()).as_json(tr)
@@ -165,6 +177,9 @@ async def verify(token: str, request: Request) -> Response:
         return _refused(409, _(N_("A verification is already under way: wait for its result.")))
     if row is not None and row.outcome and row.outcome.get("category") == "success":
         return _refused(409, _(N_("This verification is done: there is nothing more to send.")))
+    if row is not None and row.outcome and _maybe_sent(row.outcome):
+        return _refused(409, _(N_("The last try may have reached the filing site: contact your "
+                                  "hosting provider before anything more is sent.")))  # fmt: skip
     try:
         await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS

@@ -78,3 +78,29 @@ def test_a_used_up_link_says_so_and_what_to_do(
     expect(page.locator("#form")).to_be_hidden()
     expect(page.locator("#tries")).to_be_hidden()
     context.close()
+
+
+def test_after_a_try_that_may_have_reached_the_site_the_page_offers_no_other(
+    serve: Serve, site: MockSite, page: Page
+) -> None:
+    """The site answered HTTP 500 to the submission: it may have taken it. The customer reads
+    what happened and to contact the provider, and gets no Verify button that says otherwise;
+    the service refuses another code too (the operator decides)."""
+    site.load_filings([Filing(MOBILE, ID6, CODE)])
+    site.set_captcha(None)
+    site.set_fault("verify", "http500")
+    url = make_link(serve, site)
+    page.goto(url)
+    page.get_by_label(re.compile("SMS")).fill(SMS)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#done")).to_be_visible(timeout=60_000)
+    expect(page.locator("#label")).to_have_text("The filing site had a problem")
+    expect(page.locator("#next")).to_contain_text("Do not send the code again")
+    expect(page.locator("#form")).to_be_hidden()
+    expect(page.locator("#tries")).to_be_hidden()
+    again = page.request.post(
+        url + "/verify", data={"sms": SMS}, headers={"Origin": serve.url.rstrip("/")}
+    )
+    assert again.status == 409
+    assert "contact your hosting provider" in again.json()["error"]
+    assert len(site.submissions()) == 1

@@ -53,6 +53,7 @@
       text('label', s.outcome.label);
       text('message', s.outcome.message);
       text('next', s.outcome.next_step);
+      show('next-line', !(form && s.attempts_left <= 0));  // used up: the link's own words say what to do
       show('said', !!s.outcome.banner_zh);
       text('banner', s.outcome.banner_zh);
     }
