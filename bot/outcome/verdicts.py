@@ -4,16 +4,26 @@ The site's own answers are classified from data (``bot.outcome.classify_reply`` 
 table in the selector map); these are icpbot's own verdicts, each in two voices side by side: an
 English message and the next step for the operator, and ``customer=(what happened, what to do)``
 for the person being verified (message ids of the catalogs: no command, flag, file or run id).
+The site's answers outside its table (firewall pages, HTTP errors, lost replies) are defined in
+:mod:`bot.outcome.answers` and named here too, so that every verdict is ``verdicts.NAME``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from bot.config.selector_map import Barrier
 from bot.errors import BotError, GuardRefused, Problem, SelectorError, first_line
 from bot.i18n import N_
-from bot.outcome.model import CustomerVoice, Outcome
+from bot.outcome.answers import (
+    bad_reply,
+    barrier,
+    document_error,
+    envelope_error,
+    http_error,
+    no_reply,
+    session_expired,
+    unknown_unexpected,
+)
+from bot.outcome.model import Outcome
+from bot.outcome.voice import AGAIN, AGAIN_OR_ASK, LATER, MAYBE_SENT_NEXT, outcome
 from bot.privacy import REDACTOR
 from bot.types import CUSTOMER_DEFAULTS, CaptchaMode, Category, Submitted
 
@@ -44,136 +54,6 @@ __all__ = [
     "stopped_after_click",
     "unknown_unexpected",
 ]
-
-
-#: What a customer can do when their details may have reached the site: nothing themselves.
-MAYBE_SENT_NEXT = N_(
-    "Do not send the code again: contact your hosting provider, who can check whether the "
-    "verification went through."
-)
-_LATER = N_("Try again later. If it keeps happening, contact your hosting provider.")
-_AGAIN = N_("Press Verify to try again.")
-_AGAIN_OR_ASK = N_("Press Verify to try again. If it happens again, contact your hosting provider.")
-
-
-def outcome(
-    category: Category,
-    status: str,
-    message: str,
-    next_step: str,
-    *,
-    customer: tuple[str, str],
-    **kw: Any,
-) -> Outcome:
-    """An outcome in both voices: the operator's ``message`` and ``next_step``, and the
-    customer's ``(what happened, what to do)``."""
-    return Outcome(
-        category=category,
-        status=status,
-        message=message,
-        next_step=next_step,
-        customer=CustomerVoice(message=customer[0], next_step=customer[1]),
-        **kw,
-    )
-
-
-def document_error(status: int, body: str) -> Outcome:
-    if status == 403:
-        return barrier("blocked", "page", http_status=403, page_text=body)
-    if status == 429:
-        return barrier("rate_limited", "page", http_status=429, page_text=body)
-    return outcome(
-        Category.site_error,
-        "http_error",
-        f"The page answered HTTP {status}; nothing was filled or sent.",
-        "Try again later.",
-        customer=(N_("The filing site could not be opened, so nothing was sent."), _LATER),
-        submitted="no",
-        details={"http_status": status},
-    )
-
-
-#: The customer's voice of a firewall page on the page load (nothing was sent).
-_BARRIER_CUSTOMER = {
-    "blocked": (
-        N_("The filing site's firewall turned this service away, so nothing was sent."),
-        N_("Try again in about 30 minutes. If it happens again, contact your hosting provider."),
-    ),
-    "rate_limited": (
-        N_("The filing site asked this service to slow down, so nothing was sent."),
-        N_("Try again in about 10 minutes."),
-    ),
-}
-_BARRIER_TEXT = {
-    "blocked": (
-        "The site's web firewall answered instead of the site: its block page "
-        '(当前访问疑似黑客攻击 / 访问被拒绝, "access denied")',
-        "Wait at least 30 minutes, then run again from a normal network, one run at a time; "
-        "bursts of requests or an unusual network trigger the firewall.",
-    ),
-    "rate_limited": (
-        "The site's web firewall says this address is visiting too often (访问频次过高)",
-        "Wait at least 10 minutes before the next run, and leave 10 s or more between runs "
-        "against the real site: users report bans of several minutes after bursts.",
-    ),
-}
-
-
-def barrier(
-    kind: Barrier,
-    where: Literal["page", "submission"],
-    *,
-    http_status: int | None,
-    page_text: str = "",
-) -> Outcome:
-    """The site's CDN or web firewall answered with a page of its own (``front_door`` texts in
-    the selector map), on the page load or on the submission."""
-    what, when = _BARRIER_TEXT[kind]
-    status = f" (HTTP {http_status})" if http_status is not None else ""
-    if where == "page":
-        sent = "Nothing was filled or sent."
-        submitted: Submitted = "no"
-        customer = _BARRIER_CUSTOMER[kind]
-    else:
-        sent = (
-            "It answered the submission itself, so the form most likely never reached the site, "
-            "but icpbot cannot be sure: check the filing's status before running again."
-        )
-        submitted = "maybe"
-        customer = (
-            N_(
-                "The filing site's firewall answered instead of the site. Your details most "
-                "likely did not reach it, but that is not certain."
-            ),
-            MAYBE_SENT_NEXT,
-        )
-    return outcome(
-        Category.site_error,
-        kind,
-        f"{what}{status}. {sent}",
-        when,
-        customer=customer,
-        submitted=submitted,
-        details={"http_status": http_status, "where": where, "page_text": page_text[:200]},
-    )
-
-
-def session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "session_expired",
-        "The site answered 401 (session expired) and sent the page to its login route.",
-        "Run again; the page fetches a new session token when it opens."
-        + ("" if submitted == "no" else " The submission was not accepted."),
-        customer=(
-            N_("The filing site's session ended before anything was sent.")
-            if submitted == "no"
-            else N_("The filing site's session ended, and it did not accept the details."),
-            _AGAIN,
-        ),
-        submitted=submitted,
-        details={"http_status": 401},
-    )
 
 
 #: Where a person can pass the check when the run has no window: what a headless run suggests.
@@ -238,7 +118,7 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
             )
         customer = (
             N_("The filing site asked for a security check, and nothing was sent."),
-            _AGAIN_OR_ASK,
+            AGAIN_OR_ASK,
         )
     return outcome(
         Category.captcha_required,
@@ -248,21 +128,6 @@ def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = Non
         customer=customer,
         submitted="no",
         details={"headed": headed},
-    )
-
-
-def unknown_unexpected(paths: list[str]) -> Outcome:
-    return outcome(
-        Category.unknown,
-        "unexpected_request",
-        "After the click the page sent a request to an endpoint icpbot does not know "
-        f"({', '.join(sorted(set(paths)))}); the submission may have gone out.",
-        "Check the filing's status before trying again, then update the selector map's endpoints.",
-        customer=(
-            N_("Your details may have reached the filing site, but its answer could not be read."),
-            MAYBE_SENT_NEXT,
-        ),
-        submitted="maybe",
     )
 
 
@@ -361,7 +226,7 @@ def page_not_loading(exc: BaseException) -> Outcome:
         "page_not_loading",
         f"The page did not load: {first_line(exc)}",
         "Check the address and the network, then run again. Nothing was sent.",
-        customer=(N_("The filing site could not be opened, so nothing was sent."), _LATER),
+        customer=(N_("The filing site could not be opened, so nothing was sent."), LATER),
     )
 
 
@@ -372,7 +237,7 @@ def no_reaction(timeout_s: float) -> Outcome:
         "The page did not react to the click on 提交 (submit) within "
         f"{timeout_s:g} s; no submission request left the browser.",
         "Open the page by hand to see what it shows; run again later.",
-        customer=(N_("The filing site did not respond, and nothing was sent."), _LATER),
+        customer=(N_("The filing site did not respond, and nothing was sent."), LATER),
         submitted="no",
     )
 
@@ -402,81 +267,9 @@ def site_message_before_send(text: str | None) -> Outcome:
         "site_message",
         f"The site showed an error before anything was sent: {text or '?'}",
         "Try again later; nothing was sent.",
-        customer=(N_("The filing site showed an error before anything was sent."), _LATER),
+        customer=(N_("The filing site showed an error before anything was sent."), LATER),
         site_message=text,
         submitted="no",
-    )
-
-
-def no_reply(error: str | None) -> Outcome:
-    return outcome(
-        Category.unknown,
-        "no_reply",
-        "The submission was sent but no reply came back "
-        f"({error or 'timed out'}). The site may or may not have processed it.",
-        "Do not run it again yet: check the filing's status with the hosting provider or "
-        "on the site first. icpbot never resubmits on its own.",
-        customer=(
-            N_(
-                "Your details were sent, but no answer came back: the filing site may or "
-                "may not have taken them."
-            ),
-            MAYBE_SENT_NEXT,
-        ),
-        submitted="maybe",
-        details={"error": error},
-    )
-
-
-def http_error(http_status: int, msg: str | None, details: dict[str, Any]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "http_error",
-        f"The site answered HTTP {http_status} to the submission" + (f": {msg}" if msg else "."),
-        "Check the filing's status before trying again; the site may have received the data.",
-        customer=(
-            N_(
-                "The filing site answered with an error after your details were sent; it "
-                "may have received them."
-            ),
-            MAYBE_SENT_NEXT,
-        ),
-        site_message=msg,
-        submitted="maybe",
-        details=details,
-    )
-
-
-def bad_reply(details: dict[str, Any]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "bad_reply",
-        "The site's reply to the submission was not the expected JSON.",
-        "Check the filing's status before trying again.",
-        customer=(
-            N_("Your details may have reached the filing site, but its answer could not be read."),
-            MAYBE_SENT_NEXT,
-        ),
-        submitted="maybe",
-        details=details,
-    )
-
-
-def envelope_error(
-    code: int | None, msg: str, toast: str | None, details: dict[str, Any]
-) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "envelope_error",
-        f"The site returned an error (code {code}): {msg or toast or '?'}",
-        "Wait a while and check the filing's status before trying again.",
-        customer=(
-            N_("The filing site reported an error after your details were sent."),
-            MAYBE_SENT_NEXT,
-        ),
-        site_message=msg or toast,
-        submitted="yes",
-        details={**details, "envelope_code": code, "toast": toast},
     )
 
 
@@ -515,7 +308,7 @@ SUBMITTED_WORDS: dict[str, str] = {
 
 
 #: The service stopped during a run: before anything was sent, and after.
-_STOPPED = (N_("The service restarted before anything was sent."), _AGAIN)
+_STOPPED = (N_("The service restarted before anything was sent."), AGAIN)
 _STOPPED_SENT = (
     N_(
         "The service stopped while your details were being sent: they may have "
@@ -524,7 +317,7 @@ _STOPPED_SENT = (
     MAYBE_SENT_NEXT,
 )
 #: icpbot itself failed: before anything was sent, and after.
-_FAULT = (N_("The service had a problem, and nothing was sent."), _AGAIN_OR_ASK)
+_FAULT = (N_("The service had a problem, and nothing was sent."), AGAIN_OR_ASK)
 _FAULT_SENT = (
     N_(
         "The service had a problem while your details were being sent: they may "
