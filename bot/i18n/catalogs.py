@@ -4,9 +4,9 @@ Catalogs are kept as text only (``locale/<folder>/LC_MESSAGES/icpbot.po``, with 
 ``locale/icpbot.pot``): no compiled ``.mo`` file is committed or built. The first page asked for in
 a language reads its ``.po`` with Babel and compiles it in memory into a
 :class:`gettext.GNUTranslations` (once per process: about 0.3 s with Babel's import, measured on a
-loaded 2-core machine). A fuzzy or empty
-translation is left out, so its English source is shown rather than a wrong text; CI refuses both
-(``tests/test_i18n.py``). English is the source: its translations are the message ids.
+loaded 2-core machine). A fuzzy or empty translation is left out, so its English source is shown
+rather than a wrong text; CI refuses both (``tests/test_i18n.py``). English is the source: its
+translations are the message ids.
 """
 
 from __future__ import annotations
