@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets everything up first (idempotent, fast when done).
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench clean i18n
 
 PY := .venv/bin/python
 
@@ -14,6 +14,11 @@ test: setup
 	$(PY) -m mypy
 	.venv/bin/lint-imports
 	$(PY) -m pytest
+
+# The message catalogs brought up to date with the sources (docs/i18n.md); `make test` fails
+# until they are, and until every shipped language has every text translated.
+i18n: setup
+	$(PY) -m bot.i18n.extract
 
 bench: setup
 	$(PY) bench/startup.py

@@ -25,6 +25,8 @@ from typing import Any
 
 from bot.config.scenario import Inputs, Scenario
 from bot.config.selector_models import Pacing
+from bot.i18n import N_
+from bot.outcome import verdicts
 from bot.page.browser import LazyBrowser
 from bot.privacy import logger
 from bot.run.options import RunEvent, RunOptions, RunResult
@@ -36,7 +38,7 @@ from bot.serve.seal import Sealer
 from bot.serve.store import RunRow, ServeStore
 from bot.types import Action
 
-__all__ = ["DbPacers", "Worker", "interrupted_outcome", "outcome_of"]
+__all__ = ["DbPacers", "Worker", "interrupted_outcome", "outcome_of", "unreadable_outcome"]
 
 RECOVER_EVERY_S = 3.0
 POLL_S = 0.5  # other processes' new runs: the database is asked this often when idle
@@ -53,6 +55,7 @@ _PHASES = {
 
 
 def outcome_of(result: RunResult) -> dict[str, Any]:
+    """A run's outcome as the service stores it: both voices (``customer``: catalog ids)."""
     o = result.outcome
     return {
         "category": str(o.category),
@@ -60,10 +63,15 @@ def outcome_of(result: RunResult) -> dict[str, Any]:
         "site_status": o.site_status,
         "message": o.message,
         "next_step": o.next_step,
+        "customer": o.customer.model_dump(),
         "submitted": o.submitted,
         "banner_zh": o.banner_zh or o.expected_banner_zh,
         "run_id": result.run_id,
     }
+
+
+def _customer(words: tuple[str, str]) -> dict[str, str]:
+    return {"message": words[0], "next_step": words[1]}
 
 
 def interrupted_outcome() -> dict[str, Any]:
@@ -77,9 +85,27 @@ def interrupted_outcome() -> dict[str, Any]:
         "next_step": "Check the filing's status before trying again (ask the customer whether "
         "the site said verified, or look it up with the hosting provider); a new run needs the "
         "operator's decision.",
+        "customer": _customer(verdicts.stopped_after_click()),
         "submitted": "maybe",
         "banner_zh": None,
         "run_id": None,
+    }
+
+
+def unreadable_outcome() -> dict[str, Any]:
+    """A run whose sealed values cannot be opened: nothing was sent."""
+    return interrupted_outcome() | {
+        "category": "failed",
+        "status": "unreadable",
+        "message": "The run's values could not be read (the service's secret changed).",
+        "next_step": "Queue the run again.",
+        "customer": _customer(
+            (
+                N_("This request's details could not be read, so nothing was sent."),
+                N_("Contact your hosting provider."),
+            )
+        ),
+        "submitted": "no",
     }
 
 
@@ -229,14 +255,7 @@ class Worker:
             scenario = await asyncio.to_thread(self._scenario, row)
         except Exception as exc:
             logger.error("run {} cannot start: {}", row.id, type(exc).__name__)
-            outcome = interrupted_outcome() | {
-                "category": "failed",
-                "status": "unreadable",
-                "message": "The run's values could not be read (the service's secret changed).",
-                "next_step": "Queue the run again.",
-                "submitted": "no",
-            }
-            await asyncio.to_thread(self.store.finish, row.id, outcome, None)
+            await asyncio.to_thread(self.store.finish, row.id, unreadable_outcome(), None)
             return
         options = replace(self.options, on_event=self._on_event(row.id))
         batch = prepare_batch([scenario], options, self.launcher.get)
