@@ -1,6 +1,7 @@
 """The security check's widget on a page: one partial (``static/_check.html``) that every door's
-page includes (``{% include "_check.html" %}``), driven by one script (``static/check.js``)
-through its ``data-check-url``.
+page includes (``{% include "_check.html" %}``: a page's template environment searches
+:data:`STATIC_DIR` too), driven by one script (``static/check.js``) through its
+``data-check-url``.
 
 Every text of the widget that a person reads is in :data:`TEXTS`, in one place: message ids of
 the catalogs (:func:`bot.i18n.N_`), translated into the page's language by :func:`check_widget`.
@@ -18,7 +19,7 @@ from typing import Any
 from bot.handoff.check import MAX_DRAG_POINTS
 from bot.i18n import N_
 
-__all__ = ["PARTIAL", "STATIC_DIR", "STATIC_FILES", "TEXTS", "check_widget"]
+__all__ = ["STATIC_DIR", "STATIC_FILES", "TEXTS", "check_widget"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: the files the doors serve under ``/static/`` (media types)
@@ -27,8 +28,6 @@ STATIC_FILES = {
     "check.css": "text/css; charset=utf-8",
     "handoff.css": "text/css; charset=utf-8",
 }
-#: the partial's template name; a page's template environment must find it in :data:`STATIC_DIR`
-PARTIAL = "_check.html"
 
 TEXTS: dict[str, str] = {
     "loading": N_("Loading the check…"),
