@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets everything up first (idempotent, fast when done).
-.PHONY: demo test setup lint bench docs clean
+.PHONY: demo test setup lint bench docs clean i18n
 
 PY := .venv/bin/python
 
@@ -15,6 +15,11 @@ test: setup
 	.venv/bin/lint-imports
 	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest
+
+# The message catalogs brought up to date with the sources (docs/i18n.md); `make test` fails
+# until they are, and until every shipped language has every text translated.
+i18n: setup
+	$(PY) -m bot.i18n.extract
 
 bench: setup
 	$(PY) bench/startup.py

@@ -114,9 +114,13 @@ class GuardRefused(BotError):
         *,
         status: str = "refused",
         details: dict[str, Any] | None = None,
+        customer: tuple[str, str] | None = None,
     ) -> None:
         self.reason = reason
         self.next_step = next_step
+        #: the refusal in the customer's voice (what happened, what to do: catalog message
+        #: ids); None: the category's own words
+        self.customer = customer
         #: why, as a machine name: ``refused`` (the budget, an expired code), ``in_flight``,
         #: ``code_rejected``
         self.status = status

@@ -9,7 +9,7 @@ fails CI until the pages are written again and committed. What each page is made
 - ``outcomes.md``: the categories and exit codes (``bot/types.py``); the site's answers, each
   classified by ``classify_reply`` from the selector maps (``selectors/*.yaml``); icpbot's own
   verdicts, each made by calling the function that makes it (:data:`CASES`), with every voice
-  the code has (:data:`VOICES`: the operator's today; a customer's as soon as outcomes carry one);
+  the code has (:data:`VOICES`: the operator's and the customer's);
 - ``cli.md``: every command's ``--help``, walked from the Typer app;
 - ``scenario.md``, ``selector-map.md``: the formats' JSON Schemas (pydantic) as tables, and the
   schemas themselves as files for editors;

@@ -54,9 +54,7 @@ def sideways(page: Page) -> int:
 
 def scale(page: Page) -> float:
     """CSS px per pixel of the site's box, as the picture is drawn now (zoom included)."""
-    return float(
-        picture(page).evaluate("i => i.getBoundingClientRect().width / i.naturalWidth")
-    )
+    return float(picture(page).evaluate("i => i.getBoundingClientRect().width / i.naturalWidth"))
 
 
 def on_screen(

@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from bot.config.problems import NAME_PATTERN, NonEmpty
-from bot.types import Action, Category
+from bot.types import CUSTOMER_DEFAULTS, Action, Category
 
 __all__ = [
     "OPTIONAL_ELEMENTS",
     "REQUIRED_ELEMENTS",
     "Barrier",
     "Candidate",
+    "CustomerVoice",
     "ElementSpec",
     "EndpointKind",
     "Endpoints",
@@ -118,8 +119,30 @@ def _each_once(actions: tuple[Action, ...]) -> tuple[Action, ...]:
     return actions
 
 
+class CustomerVoice(BaseModel):
+    """An outcome in the customer's words: the person being verified, who reads the service's
+    pages (``/l/``, ``/h/``) in English or Chinese. Both texts are the message catalogs' ids
+    (English), translated where they are shown. They say what happened and what the person can
+    do themselves, or that they should contact their hosting provider: never a command, a flag,
+    a file, a run id or icpbot's inner words (``tests/test_voices.py`` checks)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message: NonEmpty = Field(description="What happened, as the customer reads it (English).")
+    next_step: NonEmpty = Field(
+        description="What the customer can do, or whom to contact (English)."
+    )
+
+    @classmethod
+    def default(cls, category: Category) -> CustomerVoice:
+        """The category's own words (``bot.types.CUSTOMER_DEFAULTS``)."""
+        message, next_step = CUSTOMER_DEFAULTS[category]
+        return cls(message=message, next_step=next_step)
+
+
 class StatusEntry(BaseModel):
-    """One row of the statuses table: a ``validStatus`` as the page words it and as icpbot does."""
+    """One row of the statuses table: a ``validStatus`` as the page words it and as icpbot does,
+    to the operator (``message``, ``next_step``) and to the customer (``customer``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -139,6 +162,17 @@ class StatusEntry(BaseModel):
     #: English: what happened, and what the operator should do now
     message: NonEmpty = Field(description="English: what happened.")
     next_step: NonEmpty = Field(description="English: what the operator should do now.")
+    #: the customer's voice; a map without it gets its category's (``bot.types``)
+    customer: CustomerVoice | None = Field(
+        default=None,
+        description="The customer's voice: what happened and what they can do (English; "
+        "translated through the message catalogs). Default: the category's own words.",
+    )
+
+    @property
+    def customer_voice(self) -> CustomerVoice:
+        """``customer``, or the category's own words when the map gives none."""
+        return self.customer or CustomerVoice.default(self.category)
 
 
 EndpointKind = Literal["auth", "verify", "resend"]

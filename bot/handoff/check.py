@@ -14,6 +14,7 @@ picture is the same point of the box.
 from __future__ import annotations
 
 import asyncio
+import gettext
 import math
 import re
 import time
@@ -25,6 +26,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from bot.errors import BotError
+from bot.i18n import N_
 from bot.privacy import REDACTOR, logger
 
 __all__ = [
@@ -60,6 +62,13 @@ _SLIDER = re.compile(r"拖动|滑块|拼图")
 _FAILED = re.compile(r"验证错误|验证失败|请重新验证")
 _PASSED = "验证成功"
 _SHOWN_TEXT = "el => el.getClientRects().length ? el.innerText : null"
+#: What the box asks, in English (the API's ``english``), and as a person's page shows it (message
+#: ids of the catalogs: :meth:`Instruction.as_json` translates them); the box's verdicts.
+_CLICK, _CLICK_SHOWN = "Click {characters} in this order", N_("Click {characters} in this order:")
+_DRAG, _DRAG_SHOWN = "Drag the piece into the gap", N_("Drag the piece into the gap.")
+_ANY, _ANY_SHOWN = "Do what the picture asks", N_("Do what the picture asks.")
+_ACCEPTED = N_("The site accepted it (验证成功).")
+_NOT_RIGHT = N_("Not right (验证错误): the site shows a new picture. Try again on the new one.")
 
 
 class HandoffClosed(BotError):
@@ -71,7 +80,8 @@ class Instruction:
     """What the box asks, in English and in the site's Chinese.
 
     ``characters``: for the click form, the characters between 【】 in the order to click them.
-    ``notice``: the box's last verdict in English (a wrong answer, a pass), when it shows one.
+    ``english`` (what it asks) and ``notice`` (the box's last verdict: a wrong answer, a pass,
+    when it shows one) are English; :meth:`as_json` gives them in a person's language too.
     """
 
     form: CheckForm
@@ -80,14 +90,25 @@ class Instruction:
     chinese: str
     notice: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        """What a person's page shows of it (the characters as a list)."""
+    def as_json(self, translations: gettext.NullTranslations | None = None) -> dict[str, Any]:
+        """What a person's page shows of it (the characters as a list): ``text`` is what it asks
+        and ``notice`` its verdict in the language of ``translations`` (default English);
+        ``english`` stays English for API clients."""
+        tr = translations or gettext.NullTranslations()
+        if self.form == "click":
+            # Translators: between the characters to click, e.g. "备, 案, 核"
+            between = tr.pgettext("characters to click", ", ")
+            text = tr.gettext(_CLICK_SHOWN).format(characters=between.join(self.characters))
+        else:
+            asks = _DRAG_SHOWN if self.form == "slider" else _ANY_SHOWN
+            text = tr.gettext(asks)
         return {
             "english": self.english,
+            "text": text,
             "chinese": self.chinese,
             "characters": list(self.characters),
             "form": self.form,
-            "notice": self.notice,
+            "notice": tr.gettext(self.notice) if self.notice else None,
         }
 
 
@@ -97,16 +118,16 @@ def read_instruction(text: str) -> Instruction:
     lines = [line for line in lines if line]
     notice = None
     if _PASSED in text:
-        notice = "The site accepted it (验证成功)."
+        notice = _ACCEPTED
     elif _FAILED.search(text):
-        notice = "Not right (验证错误): the site shows a new picture. Try again on the new one."
+        notice = _NOT_RIGHT
     asked = [line for line in lines if _ASKED.search(line)]
     if asked:
         chars = tuple(_ASKED.findall(asked[0]))
         return Instruction(
             form="click",
             characters=chars,
-            english=f"Click {', '.join(chars)} in this order",
+            english=_CLICK.format(characters=", ".join(chars)),
             chinese=asked[0],
             notice=notice,
         )
@@ -115,14 +136,14 @@ def read_instruction(text: str) -> Instruction:
         return Instruction(
             form="slider",
             characters=(),
-            english="Drag the piece into the gap",
+            english=_DRAG,
             chinese=slider[0],
             notice=notice,
         )
     return Instruction(
         form="unknown",
         characters=(),
-        english="Do what the picture asks",
+        english=_ANY,
         chinese=" ".join(lines),
         notice=notice,
     )
@@ -137,8 +158,8 @@ class CheckHandoff:
     the run stops waiting, a :func:`time.monotonic` value.
 
     The engine calls :meth:`passed` when the box is gone (the check passed) and :meth:`ended` with
-    the outcome's lines in English when the run has ended; from then on actions raise
-    :class:`HandoffClosed`.
+    the outcome's lines when the run has ended; from then on actions raise :class:`HandoffClosed`
+    (its message a catalog id, as are the :class:`ValueError` messages of a refused point).
     """
 
     def __init__(
@@ -170,7 +191,8 @@ class CheckHandoff:
             self._state = "passed"
 
     def ended(self, outcome_lines: Sequence[str]) -> None:
-        """The run has ended; ``outcome_lines`` (English, masked) tell the person how."""
+        """The run has ended; ``outcome_lines`` tell the person how (the customer's voice:
+        catalog ids, translated by the page that shows them; masked)."""
         self._state = "ended"
         self._outcome = tuple(REDACTOR(line) for line in outcome_lines)
 
@@ -210,12 +232,12 @@ class CheckHandoff:
             if self._shot is not None and self._shot[0] >= asked:
                 return self._shot[1]
             if self._state != "waiting":
-                raise HandoffClosed("the security check is over")
+                raise HandoffClosed(N_("the security check is over"))
             taken = time.monotonic()
             try:
                 png = await self._box.screenshot(type="png", scale="css", timeout=_SHOT_TIMEOUT_MS)
             except PlaywrightError as exc:
-                raise HandoffClosed("the security check is no longer on the page") from exc
+                raise HandoffClosed(N_("the security check is no longer on the page")) from exc
             self._shot = (taken, png)
             return png
 
@@ -240,7 +262,7 @@ class CheckHandoff:
         async with self._acting:
             left, top, width, height = await self._bounds()
             if not (0 <= x <= width and 0 <= y <= height):
-                raise ValueError("the point is outside the security check")
+                raise ValueError(N_("the point is outside the security check"))
             await self._act(self._page.mouse.click(left + x, top + y))
         logger.debug("hand-off {}: click relayed", self.run_name)
 
@@ -256,7 +278,7 @@ class CheckHandoff:
             left, top, width, height = await self._bounds()
             x0, y0 = points[0]
             if not (0 <= x0 <= width and 0 <= y0 <= height):
-                raise ValueError("the drag starts outside the security check")
+                raise ValueError(N_("the drag starts outside the security check"))
             mouse = self._page.mouse
             await self._act(mouse.move(left + x0, top + y0))
             await self._act(mouse.down())
@@ -270,15 +292,15 @@ class CheckHandoff:
 
     async def _bounds(self) -> tuple[float, float, float, float]:
         if self._state != "waiting":
-            raise HandoffClosed("the security check is over")
+            raise HandoffClosed(N_("the security check is over"))
         if self.time_left() <= 0:
-            raise HandoffClosed("the time for the security check is up")
+            raise HandoffClosed(N_("the time for the security check is up"))
         try:
             box = await self._box.bounding_box(timeout=_READ_TIMEOUT_MS)
         except PlaywrightError as exc:
-            raise HandoffClosed("the security check is no longer on the page") from exc
+            raise HandoffClosed(N_("the security check is no longer on the page")) from exc
         if box is None or box["width"] <= 0:
-            raise HandoffClosed("the security check is no longer on the page")
+            raise HandoffClosed(N_("the security check is no longer on the page"))
         return box["x"], box["y"], box["width"], box["height"]
 
     @staticmethod
@@ -286,4 +308,4 @@ class CheckHandoff:
         try:
             await action
         except PlaywrightError as exc:
-            raise HandoffClosed("the page is gone") from exc
+            raise HandoffClosed(N_("the page is gone")) from exc

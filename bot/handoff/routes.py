@@ -7,7 +7,8 @@ its prefix, and the one script (``static/check.js``) drives any element whose
 ``data-check-url`` names such a prefix:
 
 - ``GET  PREFIX/state``: JSON ``{"state", "passed", "time_left", "instruction", "outcome",
-  "run", "person"}``;
+  "run", "person"}``, its texts in the request's language (:func:`bot.i18n.web.language`:
+  ``?lang=``, the cookie, ``Accept-Language``; the instruction's ``english`` stays English);
 - ``GET  PREFIX/image``: the box as a PNG (a pixel of it is a CSS pixel of the site's box);
 - ``POST PREFIX/click`` ``{"x", "y"}``;
 - ``POST PREFIX/drag`` ``{"points": [[x, y], ...]}`` (the person's own path, 2 to
@@ -15,12 +16,13 @@ its prefix, and the one script (``static/check.js``) drives any element whose
   (a press at one point and a release at the other).
 
 Every answer of these routes is the same at every door: 409 once the check takes no more
-actions, 422 naming the field for a point it refuses, and the body reader's 400/403/413/415
-(:func:`bot.handoff.web.json_body`).
+actions, 422 naming the field for a point it refuses (both said in the request's language), and
+the body reader's 400/403/413/415 (:func:`bot.handoff.web.json_body`).
 """
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,8 @@ from starlette.routing import Route
 
 from bot.handoff.check import MAX_DRAG_POINTS, CheckHandoff, HandoffClosed, read_point
 from bot.handoff.web import Refused, json_body, refusal
+from bot.i18n.catalogs import translations
+from bot.i18n.web import gettext_for, language
 
 __all__ = ["Access", "CheckRoute", "Resolve", "check_routes", "starlette_routes"]
 
@@ -125,14 +129,15 @@ def check_routes(resolve: Resolve, *, show_run: bool = True) -> list[CheckRoute]
                 return await act(request)
             except Refused as exc:
                 return refusal(exc)
-            except HandoffClosed as exc:
-                return refusal(Refused(409, str(exc)))
+            except HandoffClosed as exc:  # its message is a catalog id: said in the page's language
+                return refusal(Refused(409, gettext_for(request)(str(exc))))
 
         return endpoint
 
     async def state(request: Request) -> Response:
         check = (await resolve(request)).handoff
-        return JSONResponse(await state_of(check, show_run=show_run))
+        tr = translations(language(request))
+        return JSONResponse(await state_of(check, show_run=show_run, translations=tr))
 
     async def image(request: Request) -> Response:
         check = (await resolve(request)).handoff
@@ -143,8 +148,8 @@ def check_routes(resolve: Resolve, *, show_run: bool = True) -> list[CheckRoute]
         x, y = read_click(await json_body(request, from_page=access.from_page))
         try:
             await access.handoff.click(x, y)
-        except ValueError as exc:
-            raise Refused(422, str(exc), "x") from None
+        except ValueError as exc:  # the check's own refusal of a point: a person may read it
+            raise Refused(422, gettext_for(request)(str(exc)), "x") from None
         return JSONResponse({"ok": True})
 
     async def drag(request: Request) -> Response:
@@ -153,7 +158,7 @@ def check_routes(resolve: Resolve, *, show_run: bool = True) -> list[CheckRoute]
         try:
             await access.handoff.drag(points)
         except ValueError as exc:
-            raise Refused(422, str(exc), field) from None
+            raise Refused(422, gettext_for(request)(str(exc)), field) from None
         return JSONResponse({"ok": True})
 
     return [
@@ -169,16 +174,24 @@ def starlette_routes(prefix: str, routes: list[CheckRoute]) -> list[Route]:
     return [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in routes]
 
 
-async def state_of(check: CheckHandoff, *, show_run: bool = True) -> dict[str, Any]:
-    """What a person's page shows of the check now (and it marks the check as watched)."""
+async def state_of(
+    check: CheckHandoff,
+    *,
+    show_run: bool = True,
+    translations: gettext.NullTranslations | None = None,
+) -> dict[str, Any]:
+    """What a person's page shows of the check now (and it marks the check as watched), in the
+    language of ``translations`` (default English): the instruction's ``text`` and ``notice``,
+    and the outcome's lines (the customer's voice: catalog ids)."""
+    tr = translations or gettext.NullTranslations()
     instruction = await check.instruction()
     check.seen()
     return {
         "state": check.state,
         "passed": check.has_passed,
         "time_left": round(check.time_left(), 1),
-        "instruction": instruction.as_json(),
-        "outcome": list(check.outcome),
+        "instruction": instruction.as_json(tr),
+        "outcome": [tr.gettext(line) for line in check.outcome],
         "run": check.run_name if show_run else None,
         "person": check.person,
     }

@@ -34,7 +34,9 @@ from starlette.types import ASGIApp
 from bot.handoff.check import CheckHandoff
 from bot.handoff.routes import Access, check_routes, starlette_routes
 from bot.handoff.web import Refused, SecurityHeaders
-from bot.handoff.widget import STATIC_DIR, STATIC_FILES, with_check
+from bot.handoff.widget import STATIC_DIR, STATIC_FILES, check_widget
+from bot.i18n import N_
+from bot.i18n.web import Pages, gettext_for
 from bot.privacy import logger
 
 __all__ = [
@@ -46,6 +48,15 @@ __all__ = [
     "static_file",
 ]
 
+#: the pages (Jinja2 templates in the person's language: English or Simplified Chinese)
+PAGES = Pages(STATIC_DIR)
+#: a link that serves no check, as its page says it: (title, text)
+_NO_CHECK = {
+    0: (N_("Page not found"), N_("There is no page at this address.")),
+    404: (N_("Link not found"), N_("There is no security check at this address.")),
+    410: (N_("The security check is over"),
+          N_("This link has expired: the check is over. You can close this page.")),
+}  # fmt: skip
 _RETIRED_KEPT = 1024  # unregistered tokens still answered 410 rather than 404
 
 
@@ -100,6 +111,20 @@ class QuietServer(uvicorn.Server):
         return task
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: a page in the person's language for a browser, else plain text."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return Response("404: not found\n", status_code=404, media_type="text/plain")
+    return _no_check(request, 0, 404)
+
+
+def _no_check(request: Request, which: int, status: int) -> Response:
+    """The page of a link that serves no check (``which``: a key of :data:`_NO_CHECK`)."""
+    title, text = _NO_CHECK[which]
+    _ = gettext_for(request)
+    return PAGES.render(request, "ended.html", status=status, title=_(title), text=_(text))
+
+
 class HandoffServer:
     """Serves the hand-off pages of any number of checks, on the caller's asyncio loop."""
 
@@ -114,7 +139,11 @@ class HandoffServer:
             *starlette_routes("/h/{token}", check_routes(self._resolve)),
             Route("/static/{name}", self._static, methods=["GET"]),
         ]
-        self.app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+        self.app = Starlette(
+            routes=routes,
+            middleware=[Middleware(SecurityHeaders)],
+            exception_handlers={404: _not_found},
+        )
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -198,16 +227,11 @@ class HandoffServer:
         try:
             self._check(request)
         except Refused as exc:
-            return Response(
-                f"{exc.status}: {exc}\n", status_code=exc.status, media_type="text/plain"
-            )
-        html = with_check(
-            (STATIC_DIR / "handoff.html").read_text(encoding="utf-8"),
-            url=request.url.path.rstrip("/"),
-            meta=True,
-            outcome=True,
+            return _no_check(request, exc.status, exc.status)
+        check = check_widget(
+            gettext_for(request), url=request.url.path.rstrip("/"), meta=True, outcome=True
         )
-        return Response(html, media_type="text/html; charset=utf-8")
+        return PAGES.render(request, "handoff.html", check=check)
 
     async def _static(self, request: Request) -> Response:
         return static_file(str(request.path_params["name"]))

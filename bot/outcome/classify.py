@@ -11,11 +11,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.config.selector_map import SelectorMap, StatusEntry, banner_matches
+from bot.i18n import N_
 from bot.outcome import verdicts
-from bot.outcome.model import Outcome
+from bot.outcome.model import CustomerVoice, Outcome
 from bot.types import Action, Category
 
 __all__ = ["PageRead", "classify_reply", "classify_response", "envelope_code", "page_read_for"]
+
+#: The customer's voice of an answer icpbot could not read: it may have counted.
+_UNREAD = CustomerVoice(
+    message=N_("The filing site answered, but its answer could not be read."),
+    next_step=verdicts.MAYBE_SENT_NEXT,
+)
 
 #: What the page must be read for before a reply can be classified.
 PageRead = Literal["nothing", "toast", "banner"]
@@ -134,6 +141,7 @@ def classify_reply(
                 next_step="Read the banner in the screenshot (or have it translated) and check "
                 "the filing's state with the hosting provider before anything else; do "
                 "not resubmit.",
+                customer=_UNREAD,
                 submitted="yes",
                 details=details,
             )
@@ -146,6 +154,7 @@ def classify_reply(
             expected_banner_zh=entry.banner,
             message=entry.message,
             next_step=entry.next_step,
+            customer=entry.customer_voice,
             submitted="yes",
             details=details,
         )
@@ -158,6 +167,7 @@ def classify_reply(
         "the submission may or may not have counted.",
         next_step="Check the screenshot and the filing's state with the hosting provider before "
         "trying again; do not resubmit blindly.",
+        customer=_UNREAD,
         submitted="yes",
         details=details,
     )
@@ -197,6 +207,7 @@ def _by_status(
         expected_banner_zh=entry.banner,
         message=message,
         next_step=entry.next_step,
+        customer=entry.customer_voice,
         submitted="yes",
         details=details,
     )
@@ -226,6 +237,13 @@ def _unknown_status(
         f"shows the generic failure text for such statuses); {shown}.",
         next_step="Check the filing's state with the hosting provider before trying again; do "
         "not resubmit blindly, as the attempt may have counted.",
+        customer=CustomerVoice(
+            message=N_(
+                "The filing site answered with a result this service does not know; the try may "
+                "have counted."
+            ),
+            next_step=N_("Contact your hosting provider before you try again."),
+        ),
         submitted="yes",
         details=details,
     )

@@ -1,15 +1,15 @@
 """Outcomes that do not come from the site's status table: refusals, errors, lost replies.
 
 The site's own answers are classified from data (``bot.outcome.classify_reply`` and the status
-table in the selector map); these are icpbot's own verdicts, each with an English message and the
-next step for the operator.
+table in the selector map); these are icpbot's own verdicts, each in two voices side by side: an
+English message and the next step for the operator, and ``customer=(what happened, what to do)``
+for the person being verified (message ids of the catalogs: no command, flag, file or run id).
+The site's answers outside its table (firewall pages, HTTP errors, lost replies) are defined in
+:mod:`bot.outcome.answers` and named here too, so that every verdict is ``verdicts.NAME``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from bot.config.selector_map import Barrier
 from bot.errors import (
     BotError,
     GuardRefused,
@@ -18,11 +18,24 @@ from bot.errors import (
     SelectorError,
     first_line,
 )
+from bot.i18n import N_
+from bot.outcome.answers import (
+    bad_reply,
+    barrier,
+    document_error,
+    envelope_error,
+    http_error,
+    no_reply,
+    session_expired,
+    unknown_unexpected,
+)
 from bot.outcome.model import Outcome
+from bot.outcome.voice import AGAIN, AGAIN_OR_ASK, LATER, MAYBE_SENT_NEXT, outcome
 from bot.privacy import REDACTOR
-from bot.types import CaptchaMode, Category, Submitted
+from bot.types import CUSTOMER_DEFAULTS, CaptchaMode, Category, Submitted
 
 __all__ = [
+    "MAYBE_SENT_NEXT",
     "STAGE_WORDS",
     "SUBMITTED_WORDS",
     "bad_reply",
@@ -47,102 +60,81 @@ __all__ = [
     "session_expired",
     "site_message_before_send",
     "stage_words",
+    "stopped_after_click",
     "unknown_unexpected",
 ]
 
 
-def outcome(category: Category, status: str, message: str, next_step: str, **kw: Any) -> Outcome:
-    return Outcome(category=category, status=status, message=message, next_step=next_step, **kw)
-
-
-def document_error(status: int, body: str) -> Outcome:
-    if status == 403:
-        return barrier("blocked", "page", http_status=403, page_text=body)
-    if status == 429:
-        return barrier("rate_limited", "page", http_status=429, page_text=body)
-    return outcome(
-        Category.site_error,
-        "http_error",
-        f"The page answered HTTP {status}; nothing was filled or sent.",
-        "Try again later.",
-        submitted="no",
-        details={"http_status": status},
-    )
-
-
-_BARRIER_TEXT = {
-    "blocked": (
-        "The site's web firewall answered instead of the site: its block page "
-        '(当前访问疑似黑客攻击 / 访问被拒绝, "access denied")',
-        "Wait at least 30 minutes, then run again from a normal network, one run at a time; "
-        "bursts of requests or an unusual network trigger the firewall.",
-    ),
-    "rate_limited": (
-        "The site's web firewall says this address is visiting too often (访问频次过高)",
-        "Wait at least 10 minutes before the next run, and leave 10 s or more between runs "
-        "against the real site: users report bans of several minutes after bursts.",
-    ),
-}
-
-
-def barrier(
-    kind: Barrier,
-    where: Literal["page", "submission"],
-    *,
-    http_status: int | None,
-    page_text: str = "",
-) -> Outcome:
-    """The site's CDN or web firewall answered with a page of its own (``front_door`` texts in
-    the selector map), on the page load or on the submission."""
-    what, when = _BARRIER_TEXT[kind]
-    status = f" (HTTP {http_status})" if http_status is not None else ""
-    if where == "page":
-        sent = "Nothing was filled or sent."
-        submitted: Submitted = "no"
-    else:
-        sent = (
-            "It answered the submission itself, so the form most likely never reached the site, "
-            "but icpbot cannot be sure: check the filing's status before running again."
-        )
-        submitted = "maybe"
-    return outcome(
-        Category.site_error,
-        kind,
-        f"{what}{status}. {sent}",
-        when,
-        submitted=submitted,
-        details={"http_status": http_status, "where": where, "page_text": page_text[:200]},
-    )
-
-
-def session_expired(*, submitted: Literal["no", "yes", "maybe"]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "session_expired",
-        "The site answered 401 (session expired) and sent the page to its login route.",
-        "Run again; the page fetches a new session token when it opens."
-        + ("" if submitted == "no" else " The submission was not accepted."),
-        submitted=submitted,
-        details={"http_status": 401},
-    )
+#: Where a person can pass the check when the run has no window: what a headless run suggests.
+_HANDOFF_ADVICE = (
+    "run again with `--handoff web`: icpbot prints a link where a person passes the check from "
+    "any browser, whether or not this machine has a display (or queue the run on `icpbot "
+    "serve`, where an operator or the customer passes it on a web page)"
+)
+_HOW = "click the characters in the order shown, or drag the slider, as it asks"
 
 
 def captcha_required(headed: bool, mode: CaptchaMode, waited: float | None = None) -> Outcome:
+    """The site's security check appeared and nobody passed it: nothing was sent.
+
+    The operator's next step depends on where a person could have passed it: a headless run
+    (a server without a display) is told to hand the check off (``--handoff web``, ``icpbot
+    serve``), not only to run headed, which needs a display.
+    """
     if waited:
         message = (
             f"The site's security check was not completed within {waited:g} s; nothing was sent."
         )
+        if headed:
+            next_step = (
+                f"Run again and complete the check in the browser window ({_HOW}) in time; "
+                f"`--captcha-timeout S` gives more. Or {_HANDOFF_ADVICE}. Nothing was sent."
+            )
+        else:
+            next_step = (
+                "Run again and have the person open the check's link sooner (with "
+                "`--handoff web` icpbot prints it as soon as the check appears), or give more "
+                "time with `--captcha-timeout S`. Nothing was sent."
+            )
+        customer = (
+            N_("The security check was not finished in time, so nothing was sent."),
+            N_("Press Verify to try again: a new security check appears."),
+        )
     elif mode is CaptchaMode.none:
         message = "The site asked for its security check, but the scenario says captcha: none."
+        next_step = (
+            "Set `captcha: manual` in the scenario, then "
+            f"{_HANDOFF_ADVICE}; on a machine with a display, `--headed` opens a window for "
+            "you instead. Nothing was sent."
+        )
+        customer = (
+            N_("The filing site asked for a security check that this service skips."),
+            N_("Nothing was sent. Contact your hosting provider."),
+        )
     else:
         message = "The site asked for its security check, which a person must pass."
+        if headed:
+            next_step = (
+                f"Run again headed with time for the check (`--captcha-timeout S`) and complete "
+                f"it in the browser window ({_HOW}); icpbot waits for you. Nothing was sent."
+            )
+        else:
+            message += " This run was headless, with no window and no hand-off: nobody could."
+            next_step = (
+                f"{_HANDOFF_ADVICE[0].upper()}{_HANDOFF_ADVICE[1:]}. `--headed` needs a display: "
+                f"where there is one, it opens a window where you pass the check ({_HOW}). "
+                "Nothing was sent."
+            )
+        customer = (
+            N_("The filing site asked for a security check, and nothing was sent."),
+            AGAIN_OR_ASK,
+        )
     return outcome(
         Category.captcha_required,
         "captcha_required",
         message,
-        "Run again headed (--headed) and complete the site's security check in the browser "
-        "window (click the characters in the order shown, or drag the slider, as it asks); "
-        "icpbot waits for you. Nothing was sent.",
+        next_step,
+        customer=customer,
         submitted="no",
         details={"headed": headed},
     )
@@ -159,24 +151,24 @@ def check_closed() -> Outcome:
         "limit); nothing was sent.",
         "Start again and pass the check without closing it. Nothing was sent, so no attempt "
         "of the failure budget was used.",
+        customer=(
+            N_("The security check was closed before it was passed, so nothing was sent."),
+            N_("Press Verify to try again, and pass the new security check without closing it."),
+        ),
         submitted="no",
-    )
-
-
-def unknown_unexpected(paths: list[str]) -> Outcome:
-    return outcome(
-        Category.unknown,
-        "unexpected_request",
-        "After the click the page sent a request to an endpoint icpbot does not know "
-        f"({', '.join(sorted(set(paths)))}); the submission may have gone out.",
-        "Check the filing's status before trying again, then update the selector map's endpoints.",
-        submitted="maybe",
     )
 
 
 def error_outcome(exc: BotError, sent: bool) -> Outcome:
     if isinstance(exc, GuardRefused):
-        return outcome(Category.refused, exc.status, exc.reason, exc.next_step, details=exc.details)
+        return outcome(
+            Category.refused,
+            exc.status,
+            exc.reason,
+            exc.next_step,
+            customer=exc.customer or CUSTOMER_DEFAULTS[Category.refused],
+            details=exc.details,
+        )
     if isinstance(exc, SelectorError):
         return outcome(
             Category.selector_error,
@@ -185,6 +177,12 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
             "Run `icpbot check-selectors` and update the map in selectors/ (docs: selector maps, "
             '"When the site changes"). '
             + ("Nothing was sent." if not sent else "Check the filing's status first."),
+            customer=(
+                N_("The filing site has changed, and your details may have reached it."),
+                MAYBE_SENT_NEXT,
+            )
+            if sent
+            else CUSTOMER_DEFAULTS[Category.selector_error],
             submitted="maybe" if sent else "no",
             details={
                 "element": exc.element,
@@ -197,6 +195,7 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
         category.value,
         REDACTOR(str(exc)),
         "Fix the problem named above and run again.",
+        customer=CUSTOMER_DEFAULTS[Category.unknown if sent else category],
         submitted="maybe" if sent else "no",
     )
 
@@ -204,7 +203,14 @@ def error_outcome(exc: BotError, sent: bool) -> Outcome:
 # -- icpbot's own verdicts, by the phase that reaches them ----------------------------------------
 def not_finished() -> Outcome:
     return outcome(
-        Category.unknown, "not_finished", "The run did not finish.", "Check the run log."
+        Category.unknown,
+        "not_finished",
+        "The run did not finish.",
+        "Check the run log.",
+        customer=(
+            N_("This verification did not finish."),
+            N_("Contact your hosting provider before you try again."),
+        ),
     )
 
 
@@ -224,6 +230,10 @@ def invalid_input(problems: list[Problem]) -> Outcome:
         "The scenario was refused before any browser started: "
         + "; ".join(str(p) for p in problems),
         f"{fix}, then run again. Nothing was sent.",
+        customer=(
+            N_("The details for this verification could not be used, so nothing was sent."),
+            N_("Contact your hosting provider."),
+        ),
         details={
             "problems": [
                 {
@@ -245,6 +255,7 @@ def page_not_loading(exc: BaseException) -> Outcome:
         "page_not_loading",
         f"The page did not load: {first_line(exc)}",
         "Check the address and the network, then run again. Nothing was sent.",
+        customer=(N_("The filing site could not be opened, so nothing was sent."), LATER),
     )
 
 
@@ -255,6 +266,7 @@ def no_reaction(timeout_s: float) -> Outcome:
         "The page did not react to the click on 提交 (submit) within "
         f"{timeout_s:g} s; no submission request left the browser.",
         "Open the page by hand to see what it shows; run again later.",
+        customer=(N_("The filing site did not respond, and nothing was sent."), LATER),
         submitted="no",
     )
 
@@ -266,6 +278,13 @@ def page_validation(text: str | None, *, alert: bool) -> Outcome:
         "The page refused the values before sending "
         + ("(an alert)." if alert else "(its own check)."),
         "Check the values in the scenario; nothing was sent.",
+        customer=(
+            N_("The filing site refused the details before anything was sent."),
+            N_(
+                "Check the code and press Verify again. If the code is right, contact your "
+                "hosting provider: the mobile number or ID digits they have may be wrong."
+            ),
+        ),
         site_message=text,
         submitted="no",
     )
@@ -277,6 +296,7 @@ def site_message_before_send(text: str | None) -> Outcome:
         "site_message",
         f"The site showed an error before anything was sent: {text or '?'}",
         "Try again later; nothing was sent.",
+        customer=(N_("The filing site showed an error before anything was sent."), LATER),
         site_message=text,
         submitted="no",
     )
@@ -300,57 +320,13 @@ def not_released(reason: BaseException | None) -> Outcome:
         f"{why.rstrip('.')}. The submission was held back before it left the browser. "
         f"{SUBMITTED_WORDS['no']}",
         f"{step} It did not count against the failure budget.",
+        customer=(
+            N_("The filing site was busy, so nothing was sent.")
+            if status == "pacing_timeout"
+            else N_("Your details were held back before they were sent, so nothing was sent."),
+            LATER if status == "pacing_timeout" else AGAIN_OR_ASK,
+        ),
         submitted="no",
-    )
-
-
-def no_reply(error: str | None) -> Outcome:
-    return outcome(
-        Category.unknown,
-        "no_reply",
-        "The submission was sent but no reply came back "
-        f"({error or 'timed out'}). The site may or may not have processed it.",
-        "Do not run it again yet: check the filing's status with the hosting provider or "
-        "on the site first. icpbot never resubmits on its own.",
-        submitted="maybe",
-        details={"error": error},
-    )
-
-
-def http_error(http_status: int, msg: str | None, details: dict[str, Any]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "http_error",
-        f"The site answered HTTP {http_status} to the submission" + (f": {msg}" if msg else "."),
-        "Check the filing's status before trying again; the site may have received the data.",
-        site_message=msg,
-        submitted="maybe",
-        details=details,
-    )
-
-
-def bad_reply(details: dict[str, Any]) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "bad_reply",
-        "The site's reply to the submission was not the expected JSON.",
-        "Check the filing's status before trying again.",
-        submitted="maybe",
-        details=details,
-    )
-
-
-def envelope_error(
-    code: int | None, msg: str, toast: str | None, details: dict[str, Any]
-) -> Outcome:
-    return outcome(
-        Category.site_error,
-        "envelope_error",
-        f"The site returned an error (code {code}): {msg or toast or '?'}",
-        "Wait a while and check the filing's status before trying again.",
-        site_message=msg or toast,
-        submitted="yes",
-        details={**details, "envelope_code": code, "toast": toast},
     )
 
 
@@ -388,6 +364,31 @@ SUBMITTED_WORDS: dict[str, str] = {
 }
 
 
+#: The service stopped during a run: before anything was sent, and after.
+_STOPPED = (N_("The service restarted before anything was sent."), AGAIN)
+_STOPPED_SENT = (
+    N_(
+        "The service stopped while your details were being sent: they may have "
+        "reached the filing site."
+    ),
+    MAYBE_SENT_NEXT,
+)
+#: icpbot itself failed: before anything was sent, and after.
+_FAULT = (N_("The service had a problem, and nothing was sent."), AGAIN_OR_ASK)
+_FAULT_SENT = (
+    N_(
+        "The service had a problem while your details were being sent: they may "
+        "have reached the filing site."
+    ),
+    MAYBE_SENT_NEXT,
+)
+
+
+def stopped_after_click() -> tuple[str, str]:
+    """The customer's voice of a run cut short after its click (the service's own verdict)."""
+    return _STOPPED_SENT
+
+
 def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") -> Outcome:
     """Ctrl-C or SIGTERM. Before anything left the browser it is ``stopped`` (nothing to check,
     run it again), also at the security check; once the request left it is ``unknown`` (the
@@ -398,6 +399,7 @@ def interrupted(stage: str, sent: bool, *, by: str = "the operator (Ctrl-C)") ->
         "interrupted",
         f"Interrupted by {by} while {stage_words(stage)}. {SUBMITTED_WORDS[submitted]}",
         "Check the filing's status before running again." if sent else "Run it again.",
+        customer=_STOPPED_SENT if sent else _STOPPED,
         submitted=submitted,
         details={"stage": stage},
     )
@@ -414,6 +416,7 @@ def browser_gone(exc: BaseException, sent: bool) -> Outcome:
         "Check the filing's status before running again."
         if sent
         else "Run it again; if it happens again, check the machine (memory, a killed process).",
+        customer=_FAULT_SENT if sent else _FAULT,
         submitted="maybe" if sent else "no",
     )
 
@@ -426,5 +429,6 @@ def internal_error(exc: BaseException, sent: bool) -> Outcome:
         "Check the filing's status before running again; report this with the run folder."
         if sent
         else "Nothing was sent. Report this with the run folder.",
+        customer=_FAULT_SENT if sent else _FAULT,
         submitted="maybe" if sent else "no",
     )

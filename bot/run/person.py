@@ -71,7 +71,7 @@ class PersonAtCheck:
             return
         self.notify(
             f"Pass the security check for {name} at {self.relayed.url} "
-            f"(English instructions there; waiting up to {wait_s:g} s)"
+            f"(instructions in English or Chinese there; waiting up to {wait_s:g} s)"
         )
 
     def passed(self) -> None:
@@ -79,11 +79,7 @@ class PersonAtCheck:
             self.relayed.passed()
 
     def ended(self, outcome: Outcome) -> None:
-        """The run's outcome for the person who passed (or was to pass) the check."""
+        """The run's outcome for the person who passed (or was to pass) the check: in the
+        customer's voice (catalog message ids, translated by the page that shows them)."""
         if self.relayed is not None:
-            self.relayed.ended(
-                [
-                    f"{outcome.category.value} ({outcome.status}): {outcome.message}",
-                    f"Next: {outcome.next_step}",
-                ]
-            )
+            self.relayed.ended([outcome.customer.message, outcome.customer.next_step])

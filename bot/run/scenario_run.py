@@ -202,6 +202,7 @@ class ScenarioRun(RunRecording):
                     refusal.next_step,
                     status=refusal.status,
                     details=refusal.details,
+                    customer=(refusal.customer.message, refusal.customer.next_step),
                 )
             return refusal
         self.stage("guard_passed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.i18n import N_
 from bot.safety.store import LedgerStore
 
 __all__ = [
@@ -41,6 +42,23 @@ EXPIRY_WARNING_AFTER = timedelta(hours=20)
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 
 
+#: A refusal in both voices: the operator's reason and next step, and the customer's
+#: (what happened, what to do: catalog message ids).
+_Refusal = tuple[str, str, tuple[str, str]]
+
+#: The customer's voice of a refusal for the failure budget.
+_TOO_MANY = (
+    N_(
+        "Nothing was sent: several failed tries are already recorded for this filing, and "
+        "about five return the whole filing."
+    ),
+    N_(
+        "Contact your hosting provider: they will check the details with you before anything "
+        "more is sent."
+    ),
+)
+
+
 @dataclass(frozen=True)
 class GuardDecision:
     """Whether a submission may go ahead. Texts are English and hold no personal values."""
@@ -51,6 +69,8 @@ class GuardDecision:
     warnings: tuple[str, ...]
     #: counted failed verifications for this person (pending ones included)
     failures: int
+    #: a refusal in the customer's voice (what happened, what to do); None when allowed
+    customer: tuple[str, str] | None = None
 
 
 def _duration(delta: timedelta) -> str:
@@ -81,6 +101,7 @@ def check_submission(
             next_step="fix the scenario",
             warnings=(),
             failures=0,
+            customer=(N_("This request could not be sent."), N_("Contact your hosting provider.")),
         )
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:
@@ -100,7 +121,9 @@ def check_submission(
             )
 
     if refusal is not None:
-        return GuardDecision(False, refusal[0], refusal[1], tuple(warnings), failures)
+        return GuardDecision(
+            False, refusal[0], refusal[1], tuple(warnings), failures, customer=refusal[2]
+        )
     return GuardDecision(
         allowed=True,
         reason=f"{failures} counted failed verification attempts; within the budget",
@@ -112,9 +135,9 @@ def check_submission(
 
 def _code_age(
     action: str, sms_received_at: datetime | None, moment: datetime, warnings: list[str]
-) -> tuple[str, str] | None:
+) -> _Refusal | None:
     """The code's age against its 24 h: a refusal for an expired verify; warnings otherwise."""
-    refusal: tuple[str, str] | None = None
+    refusal: _Refusal | None = None
     if sms_received_at is not None:
         if sms_received_at.tzinfo is None:
             # Operators sit in many time zones and the SMS time is usually Beijing time; guessing
@@ -132,6 +155,16 @@ def _code_age(
                         "filing has been returned and a submission can only fail",
                         "resubmit the filing through the hosting provider; a new SMS follows "
                         "the next review",
+                        (
+                            N_(
+                                "The code is more than 24 hours old and can no longer be used, "
+                                "so nothing was sent."
+                            ),
+                            N_(
+                                "Contact your hosting provider: the filing has to be submitted "
+                                "again, and a new SMS follows."
+                            ),
+                        ),
                     )
                 else:
                     warnings.append(
@@ -153,10 +186,10 @@ def _code_age(
 
 def _failure_budget(
     failures: int, pending: int, allow_risky: bool, warnings: list[str]
-) -> tuple[str, str] | None:
+) -> _Refusal | None:
     """A verify against the failure budget: refused from 4 counted failures, and at 3 unless
     ``allow_risky``; warnings below that."""
-    refusal: tuple[str, str] | None = None
+    refusal: _Refusal | None = None
     unfinished = (
         f" ({pending} of them unfinished, which may have reached the site)" if pending else ""
     )
@@ -166,6 +199,7 @@ def _failure_budget(
             f"{unfinished}; the next failure could return the whole filing",
             "check the values with the customer; if sure, verify by hand on the site; "
             "or wait for a new SMS and run `icpbot ledger reset`",
+            _TOO_MANY,
         )
     elif failures == FAILURE_RISKY_LIMIT:
         if allow_risky:
@@ -181,6 +215,7 @@ def _failure_budget(
                 f"{SITE_FAILURE_LIMIT}",
                 "check the values with the customer, then pass --allow-risky-attempt "
                 "to allow one more",
+                _TOO_MANY,
             )
     elif failures > 0:
         warnings.append(

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from bot.config.scenario import Scenario
 from bot.errors import GuardRefused
+from bot.i18n import N_
 from bot.outcome import verdicts
 from bot.outcome.model import Outcome
 from bot.privacy import logger, mask_mobile
@@ -42,7 +43,7 @@ from bot.safety.later import LATER
 from bot.safety.ledger import open_ledger
 from bot.safety.retry import CommitUnknown
 from bot.safety.store import LedgerEntry, LedgerStore, PersonLock, local_time
-from bot.types import Category
+from bot.types import CUSTOMER_DEFAULTS, Category
 
 __all__ = ["Claim", "Lapse", "claim", "claim_run"]
 
@@ -140,6 +141,13 @@ class Claim:
                 "(`icpbot ledger list`); run again only if it is still needed.",
                 status="claim_lost",
                 details={"lapse": lapse},
+                customer=(
+                    N_("This verification was stopped before anything was sent."),
+                    N_(
+                        "Try again in a few minutes. If it happens again, contact your hosting "
+                        "provider."
+                    ),
+                ),
             )
         self.ledger.mark_sending(self.attempt_id)
         self.sending = True
@@ -351,6 +359,7 @@ class _Ask:
                 "refused",
                 decision.reason,
                 decision.next_step,
+                customer=decision.customer or CUSTOMER_DEFAULTS[Category.refused],
                 details={"failures_recorded": decision.failures},
             )
             return Claim(
@@ -454,6 +463,10 @@ def _in_flight(ledger: LedgerStore, person: str) -> Outcome:
         "so that two submissions can never race for the same failure budget.",
         "Wait for that run to end and read its result (`icpbot ledger list`); run again only "
         "if it is still needed. Nothing was sent.",
+        customer=(
+            N_("Another verification for this mobile number is under way, so nothing was sent."),
+            N_("Wait a few minutes for it to finish, then try again only if it is still needed."),
+        ),
         details=details,
     )
 
@@ -467,6 +480,13 @@ def _rejected(entry: LedgerEntry) -> Outcome:
         f"spend another of the about {SITE_FAILURE_LIMIT} failed verifications the site allows.",
         "Get the right code from the customer (the latest SMS from 12381), or request a new "
         "one with a resend scenario. Nothing was sent.",
+        customer=(
+            N_("The filing site already rejected this code, so it was not sent again."),
+            N_(
+                "Use the code from the latest SMS from 12381. If there is no newer SMS, contact "
+                "your hosting provider: they can have a new code sent."
+            ),
+        ),
         details={"rejected_before": _seen(entry)},
     )
 
@@ -485,6 +505,16 @@ def _unanswered(entry: LedgerEntry) -> Outcome:
         "provider says verified, or look it up with the hosting provider. If it is not verified "
         "and the code is still valid (24 h from the SMS), run again with --confirm-resubmit to "
         "send it once more; or request a new code with a resend scenario. Nothing was sent.",
+        customer=(
+            N_(
+                "This code was sent before and the filing site's answer did not arrive, so it "
+                "was not sent again."
+            ),
+            N_(
+                "Contact your hosting provider: they will check whether your verification went "
+                "through."
+            ),
+        ),
         details={"unanswered_before": _seen(entry)},
     )
 
@@ -509,6 +539,10 @@ def _accepted(entry: LedgerEntry) -> Outcome:
         "This person was already verified with this code (run "
         f"{entry.run_id} at {local_time(entry.started_at)}); nothing was submitted again.",
         "Nothing to do: the earlier run's result folder has the proof.",
+        customer=(
+            N_("This code was already accepted earlier; nothing was sent again."),
+            N_("Nothing more to do."),
+        ),
         submitted="no",
         details={"verified_before": _seen(entry)},
     )

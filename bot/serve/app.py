@@ -24,6 +24,8 @@ import bot.serve.customer as customer
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
 from bot.handoff.web import SECURITY_HEADERS
+from bot.i18n import N_
+from bot.i18n.web import gettext_for
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context
 
@@ -188,6 +190,12 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
         logger.error("request failed: {}", type(exc).__name__)
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            _ = gettext_for(request)
+            return ui.render(request, "gone.html", status=500,
+                             title=_(N_("Something went wrong")),
+                             text=_(N_("The service could not answer this request.")),
+                             todo=_(N_("Try again in a moment.")))  # fmt: skip
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.get("/docs", include_in_schema=False)
@@ -219,7 +227,7 @@ def not_found(request: Request) -> Response:
     mistyped address, an old bookmark), with the way back."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": "not found"}, status_code=404)
-    return ui.render("notfound.html", status=404)
+    return ui.render(request, "notfound.html", status=404)
 
 
 async def _not_found_of_mount(request: Request, exc: Exception) -> Response:

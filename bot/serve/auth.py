@@ -18,6 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from bot.i18n import N_
+from bot.i18n.web import gettext_for
 from bot.privacy import logger
 from bot.serve.context import (
     SESSION_COOKIE,
@@ -47,7 +49,8 @@ def _login_page(
     token = request.cookies.get(LOGIN_COOKIE, "")
     if not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
         token = secrets.token_urlsafe(24)
-    answer = render("login.html", status=status, csrf=token, error=error, headers=headers)
+    answer = render(request, "login.html", status=status, csrf=token, error=error,
+                    headers=headers)  # fmt: skip
     answer.set_cookie(
         LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/login",
@@ -79,7 +82,8 @@ async def login(request: Request) -> Response:
     if not (cookie and given and hmac.compare_digest(cookie.encode(), given.encode())) or (
         not same_origin(request)
     ):
-        return _login_page(request, status=403, error="The form had expired. Please log in again.")
+        expired = N_("The form had expired. Please log in again.")
+        return _login_page(request, status=403, error=gettext_for(request)(expired))
     name, password = got.get("name", "")[:_MAX_NAME], got.get("password", "")[:_MAX_PASSWORD]
     keys = _keys(request, name)
     throttle = ctx.logins
@@ -95,7 +99,9 @@ async def login(request: Request) -> Response:
         wait = throttle.wait_s(keys)
         if wait > 0:
             return _too_many(request, wait)
-        return _login_page(request, status=401, error="Wrong name or password.")
+        return _login_page(
+            request, status=401, error=gettext_for(request)(N_("Wrong name or password."))
+        )
     throttle.succeeded(keys[0])
     answer = RedirectResponse("/", status_code=303)
     answer.set_cookie(
@@ -112,7 +118,9 @@ def _too_many(request: Request, wait: float) -> Response:
     return _login_page(
         request,
         status=429,
-        error=f"Too many failed logins. Try again in {seconds} s.",
+        error=gettext_for(request)(N_("Too many failed logins. Try again in {seconds} s.")).format(
+            seconds=seconds
+        ),
         headers={"Retry-After": str(seconds)},
     )
 

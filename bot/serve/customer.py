@@ -1,6 +1,9 @@
-"""The customer's self-service page, ``/l/<token>``: one person's verify, in English with the
-Chinese terms beside it. The customer pastes the SMS (or the code), presses Verify, passes the
-security check on the same page, and reads the outcome with what to do next.
+"""The customer's self-service page, ``/l/<token>``: one person's verify, in English or Simplified
+Chinese (the catalogs; the site's own Chinese terms beside the English). The customer pastes the
+SMS (or the code), presses Verify, passes the security check on the same page, and reads the
+outcome in the customer's voice with what to do next, the tries the link has left and the time
+left at the check. Every state the page can be in has its words (a used-up, expired or revoked
+link says so and what to do; an unreachable service is said by the page's script).
 
 The link is the capability (192 random bits; only its hash is stored). It names one person (the
 operator chose mobile and ID digits; the customer only gives the code), expires, can be revoked
@@ -17,8 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from functools import cache
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,19 +28,23 @@ from fastapi.responses import JSONResponse, Response
 
 from bot.handoff.routes import Access, check_routes
 from bot.handoff.web import Refused
-from bot.handoff.widget import with_check
+from bot.handoff.widget import check_widget
+from bot.i18n import N_
+from bot.i18n.catalogs import translations
+from bot.i18n.web import gettext_for, language
+from bot.outcome.model import customer_voice
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
+from bot.types import CATEGORY_LABELS, Category
 
 __all__ = ["CONTACT", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
-STATIC = Path(__file__).parent / "static"
 MAX_ATTEMPTS = 5
 MIN_GAP_S = 3.0
 #: the page's words while a link is held (its last try may have reached the site)
-CONTACT = (
+CONTACT = N_(
     "Your last try may have reached the site already, and we could not tell whether it "
     "worked. To avoid a second submission (wrong ones count against your filing), this page "
     "takes no code now. Please contact your provider: they will check the filing's status "
@@ -47,19 +53,75 @@ CONTACT = (
 _SMALL = 8 * 1024
 
 
+#: A link that no longer serves, as its page says it: (status, title, what happened, what to do).
+_GONE: dict[str, tuple[int, str, str, str]] = {
+    "missing": (
+        404,
+        N_("Link not found"),
+        N_("There is no verification at this address: the link may be incomplete or mistyped."),
+        N_("Open the link exactly as your hosting provider sent it, or ask them for a new one."),
+    ),
+    "revoked": (
+        410,
+        N_("This link was withdrawn"),
+        N_("Your hosting provider withdrew this link: nothing more can be sent with it."),
+        N_("Contact your hosting provider if you still need to verify."),
+    ),
+    "expired": (
+        410,
+        N_("This link has expired"),
+        N_("The time to use this link is over: nothing more can be sent with it."),
+        N_("Contact your hosting provider for a new link."),
+    ),
+}
+
+
+#: Why the link's store refused a try (:class:`LinkRefused`'s ``kind``), in the customer's words.
+_REFUSALS: dict[str, str] = {
+    "busy": N_("A verification is already under way: wait for its result."),
+    "done": N_("This verification is done: there is nothing more to send."),
+    "held": N_(
+        "The last try may have reached the filing site: contact your hosting provider "
+        "before anything more is sent."
+    ),
+    "tries": N_("This link has no tries left."),
+    "gap": N_("Please wait a few seconds before you try again."),
+}
+
+
+def _refusal(exc: LinkRefused, _: Callable[[str], str]) -> str:
+    """A refused try in the page's language; a link that ended says what its page says."""
+    if exc.kind in _GONE:
+        _status, _title, text, todo = _GONE[exc.kind]
+        return f"{_(text)} {_(todo)}"
+    if exc.kind in _REFUSALS:
+        return _(_REFUSALS[exc.kind])
+    return _(N_("This link can no longer be used. Contact your hosting provider."))
+
+
 def _refused(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _link(ctx: Context, token: str) -> LinkRow | JSONResponse:
+async def _find(ctx: Context, token: str) -> LinkRow | str:
+    """The link, or why it no longer serves (a key of :data:`_GONE`)."""
     link = await asyncio.to_thread(ctx.service.link_by_token, token) if len(token) < 80 else None
     if link is None:
-        return _refused(404, "no such link")
+        return "missing"
     if link.revoked:
-        return _refused(410, "this link was revoked; ask your provider for a new one")
+        return "revoked"
     if link.expired:
-        return _refused(410, "this link has expired; ask your provider for a new one")
+        return "expired"
     return link
+
+
+async def _link(ctx: Context, token: str, request: Request) -> LinkRow | JSONResponse:
+    found = await _find(ctx, token)
+    if isinstance(found, LinkRow):
+        return found
+    status, _title, text, todo = _GONE[found]
+    _ = gettext_for(request)
+    return _refused(status, f"{_(text)} {_(todo)}")
 
 
 async def _body(request: Request) -> Any:
@@ -73,41 +135,47 @@ async def _body(request: Request) -> Any:
 
 @router.get("/l/{token}")
 async def page(token: str, request: Request) -> Response:
-    found = await _link(context(request), token)
-    if isinstance(found, JSONResponse):
-        status = found.status_code
-        text = "This link has expired or was revoked." if status == 410 else "Not found."
-        return render("gone.html", status=status, text=text)
-    return Response(_page_html(), media_type="text/html; charset=utf-8")
-
-
-@cache
-def _page_html() -> str:
-    return with_check((STATIC / "customer.html").read_text(encoding="utf-8"))
+    found = await _find(context(request), token)
+    _ = gettext_for(request)
+    if not isinstance(found, LinkRow):
+        status, title, text, todo = _GONE[found]
+        return render(request, "gone.html", status=status, title=_(title), text=_(text),
+                      todo=_(todo))  # fmt: skip
+    return render(request, "customer.html", check=check_widget(_))
 
 
 @router.get("/l/{token}/state")
 async def state(token: str, request: Request) -> Response:
     ctx = context(request)
-    found = await _link(ctx, token)
+    found = await _link(ctx, token, request)
     if isinstance(found, JSONResponse):
         return found
+    tr = translations(language(request))
+    _ = tr.gettext
     out: dict[str, Any] = {"person": found.mobile_masked, "state": "form", "outcome": None}
     row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
     if row is not None:
         out["state"] = row.state
         if row.state == "done" and row.outcome:
-            out["outcome"] = {k: row.outcome.get(k) for k in
-                              ("category", "message", "next_step", "banner_zh")}  # fmt: skip
+            voice = customer_voice(row.outcome)  # the customer's voice, never the operator's
+            category = str(row.outcome.get("category"))
+            label = CATEGORY_LABELS[Category(category)] if category in set(Category) else None
+            out["outcome"] = {
+                "category": category,
+                "label": _(label.customer) if label else "",
+                "message": _(voice.message),
+                "next_step": _(voice.next_step),
+                "banner_zh": row.outcome.get("banner_zh"),
+            }
             out["state"] = "done" if found.state == "done" else "retry"
         check = ctx.relay.waiting(row.id)
         if check is not None:
-            shown = (await check.handoff.instruction()).as_json()
+            shown = (await check.handoff.instruction()).as_json(tr)
             del shown["form"]  # the customer's page draws the same picture either way
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
     if found.state == "held" and not found.busy:
         # The last try may have reached the site: no form until an operator decided.
-        out |= {"state": "contact", "contact": CONTACT, "outcome": None}
+        out |= {"state": "contact", "contact": _(CONTACT), "outcome": None}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
     return JSONResponse(out)
 
@@ -115,24 +183,32 @@ async def state(token: str, request: Request) -> Response:
 @router.post("/l/{token}/verify")
 async def verify(token: str, request: Request) -> Response:
     ctx = context(request)
-    found = await _link(ctx, token)
+    found = await _link(ctx, token, request)
     if isinstance(found, JSONResponse):
         return found
+    _ = gettext_for(request)
     try:
         body = await _body(request)
     except ValueError as exc:
-        return _refused(400 if "JSON" in type(exc).__name__ else 403, "bad request")
+        return _refused(
+            400 if "JSON" in type(exc).__name__ else 403,
+            _(N_("The page could not send this. Reload it and try again.")),
+        )
     sms = body.get("sms") if isinstance(body, dict) and set(body) == {"sms"} else None
     if not isinstance(sms, str) or len(sms) > 1000:
-        return _refused(422, "paste the SMS or type the 6-digit code")
+        return _refused(422, _(N_("Paste the SMS, or type the 6-digit code.")))
     try:
         await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS
         )
-    except Invalid as exc:
-        return _refused(422, f"The SMS code {exc}.")
+    except Invalid:
+        # The code's own problem in the service's words is English; the customer's is here.
+        return _refused(
+            422,
+            _(N_("That is not an SMS code: paste the whole SMS from 12381, or type its 6 digits.")),
+        )
     except LinkRefused as exc:
-        return _refused(exc.status, str(exc).capitalize() + ".")
+        return _refused(exc.status, _refusal(exc, _))
     ctx.kick()
     return JSONResponse({"ok": True}, status_code=202)
 
@@ -140,18 +216,16 @@ async def verify(token: str, request: Request) -> Response:
 async def _check_access(request: Request) -> Access:
     """The customer's door to their run's security check: the link is the capability."""
     ctx = context(request)
-    found = await _link(ctx, str(request.path_params["token"]))
+    found = await _link(ctx, str(request.path_params["token"]), request)
     if isinstance(found, JSONResponse):
         raise Refused(found.status_code, json.loads(bytes(found.body))["error"])
     check = ctx.relay.check(found.run_id) if found.run_id else None
     if check is None:
-        raise Refused(409, "no security check is waiting")
+        raise Refused(409, gettext_for(request)(N_("No security check is waiting.")))
     return Access(check.handoff)
 
 
 # The check's routes under the link, the same as the hand-off page's and the API's
 # (bot/handoff/routes.py); the customer's page never shows the run's internal name.
 for _route in check_routes(_check_access, show_run=False):
-    router.add_api_route(
-        "/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method]
-    )
+    router.add_api_route("/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method])

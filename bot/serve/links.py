@@ -98,9 +98,11 @@ class LinkRefused(Exception):
     """A link's request refused: ``status`` is the HTTP answer (404, 409, 410, 429); the
     message is for the person who asked."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, kind: str = "") -> None:
         super().__init__(message)
         self.status = status
+        #: why, for a page that says it in its own words: a key of ``_WORDS``, or "" (other)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -240,22 +242,22 @@ class Links:
         (read after the refusal: it only explains)."""
         link = self.get(link_id)
         if link is None:
-            return LinkRefused(404, "no such link")
+            return LinkRefused(404, "no such link", "missing")
         if link.revoked:
-            return LinkRefused(410, _WORDS["revoked"][operator])
+            return LinkRefused(410, _WORDS["revoked"][operator], "revoked")
         if link.expires_at <= now:
-            return LinkRefused(410, _WORDS["expired"][operator])
+            return LinkRefused(410, _WORDS["expired"][operator], "expired")
         if link.state == "done":
-            return LinkRefused(409, _WORDS["done"][operator])
+            return LinkRefused(409, _WORDS["done"][operator], "done")
         if link.erased:
-            return LinkRefused(410, _WORDS["expired"][operator])
+            return LinkRefused(410, _WORDS["expired"][operator], "expired")
         if link.state == "held" and not operator:
-            return LinkRefused(409, _WORDS["held"][operator])
+            return LinkRefused(409, _WORDS["held"][operator], "held")
         if link.busy:
-            return LinkRefused(409, _WORDS["busy"][operator])
+            return LinkRefused(409, _WORDS["busy"][operator], "busy")
         if most is not None and link.attempts >= most:
-            return LinkRefused(429, _WORDS["tries"][operator])
-        return LinkRefused(429, _WORDS["gap"][operator])
+            return LinkRefused(429, _WORDS["tries"][operator], "tries")
+        return LinkRefused(429, _WORDS["gap"][operator], "gap")
 
     def after_run(
         self, link_id: str, run_id: str, outcome: dict[str, Any], *, nothing_sent: bool

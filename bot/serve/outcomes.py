@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import ConfigError, first_line
+from bot.i18n import N_
+from bot.outcome import verdicts
+from bot.outcome.voice import AGAIN, LATER
 from bot.run.options import RunResult
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
 
 
 def outcome_of(result: RunResult) -> dict[str, Any]:
+    """A run's outcome as the service stores it: both voices (``customer``: catalog ids)."""
     o = result.outcome
     return {
         "category": str(o.category),
@@ -27,21 +31,33 @@ def outcome_of(result: RunResult) -> dict[str, Any]:
         "site_status": o.site_status,
         "message": o.message,
         "next_step": o.next_step,
+        "customer": o.customer.model_dump(),
         "submitted": o.submitted,
         "banner_zh": o.banner_zh or o.expected_banner_zh,
         "run_id": result.run_id,
     }
 
 
+#: The customer's words when a run could not start: nothing was sent, the provider can help.
+_NOT_STARTED = (N_("The verification could not start, so nothing was sent."), LATER)
+
+
 def _outcome(
-    category: str, status: str, message: str, next_step: str, submitted: str
+    category: str,
+    status: str,
+    message: str,
+    next_step: str,
+    submitted: str,
+    customer: tuple[str, str] = _NOT_STARTED,
 ) -> dict[str, Any]:
+    """An outcome in both voices: the operator's (English) and the customer's (catalog ids)."""
     return {
         "category": category,
         "status": status,
         "site_status": None,
         "message": message,
         "next_step": next_step,
+        "customer": {"message": customer[0], "next_step": customer[1]},
         "submitted": submitted,
         "banner_zh": None,
         "run_id": None,
@@ -60,6 +76,7 @@ def interrupted_outcome() -> dict[str, Any]:
         "verified, or look it up with the hosting provider); a new run needs the operator's "
         "decision.",
         "maybe",
+        verdicts.stopped_after_click(),
     )
 
 
@@ -72,6 +89,10 @@ def restarted_outcome() -> dict[str, Any]:
         "the site.",
         "Press Verify again (this try was not counted).",
         "no",
+        (
+            N_("The service restarted while your verification was under way, so nothing was sent."),
+            AGAIN,
+        ),
     )
 
 
@@ -108,6 +129,10 @@ def cannot_start_outcome(exc: BaseException, *, link: bool) -> dict[str, Any]:
             "changed since it was queued). Nothing was sent.",
             "Press Verify again." if link else "Queue the run again with its values.",
             "no",
+            (
+                N_("This request's details could not be read, so nothing was sent."),
+                N_("Contact your hosting provider."),
+            ),
         )
     return _outcome(
         "failed",

@@ -1,30 +1,35 @@
 """The operator's pages: the dashboard (``/``), the ledger (``/ledger``) and the links
 (``/links``), their live feed (``/events``, Server-Sent Events) and their files (``/assets/*``).
 
-The pages are static HTML with the session's CSRF token in a ``<meta>``; their script
-(``ui.js``) does everything through the JSON API (``/api/*``) with that token in
-``X-CSRF-Token``: the same service functions as any API client, no second implementation.
-Without a session, a page redirects to ``/login`` and ``/events`` answers 401.
+The pages are Jinja2 templates (``static/*.html``: :class:`bot.i18n.web.Pages`) in the
+operator's language, with the session's CSRF token in a ``<meta>`` and the texts their script
+shows in a JSON data block (the labels of categories, states, actions and steps from
+:func:`labels`: Python, next to what they name). The script (``ui.js``) does everything through
+the JSON API (``/api/*``) with that token in ``X-CSRF-Token``: the same service functions as any
+API client, no second implementation. Without a session, a page redirects to ``/login`` and
+``/events`` answers 401.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
-from collections.abc import AsyncIterator
-from functools import cache
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from bot.handoff.widget import MARKER, with_check
+from bot.handoff.widget import STATIC_DIR as WIDGET_DIR
+from bot.handoff.widget import check_widget
+from bot.i18n import N_
+from bot.i18n.web import Pages, gettext_for
 from bot.serve.api import run_view
 from bot.serve.context import Context, context, session_of
+from bot.types import CATEGORY_LABELS
 
-__all__ = ["render", "router"]
+__all__ = ["ACTION_LABELS", "PHASE_LABELS", "STATE_LABELS", "labels", "render", "router"]
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -40,20 +45,61 @@ FEED_POLL_S = 2.0
 _KEEPALIVE_S = 15.0
 
 
-@cache
-def _template(name: str) -> str:
-    text = (STATIC / name).read_text(encoding="utf-8")
-    return with_check(text) if MARKER in text else text  # the dashboard's check widget
+#: the pages; the check's widget partial (``_check.html``) from the hand-off's folder
+PAGES = Pages(STATIC, WIDGET_DIR)
+
+#: A run's states, as the operator's pages name them.
+STATE_LABELS: dict[str, str] = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "needs_person": N_("waits for you: security check"),
+    "done": N_("done"),
+}
+#: The forms a run submits.
+ACTION_LABELS: dict[str, str] = {
+    "verify": N_("verify (短信核验)"),
+    "resend": N_("resend (重发短信)"),
+}
+#: How far a running run got (``serve_runs.phase``).
+PHASE_LABELS: dict[str, str] = {
+    "queued": N_("queued"),
+    "starting": N_("starting"),
+    "loading": N_("opening the site"),
+    "loaded": N_("page open"),
+    "filled": N_("form filled"),
+    "pacing": N_("waiting for the site's pacing"),
+    "clicked": N_("submitted (提交)"),
+    "sent": N_("sent, waiting for the reply"),
+    "reply": N_("reading the reply"),
+    "check": N_("security check shown"),
+    "passed": N_("security check passed"),
+    "done": N_("done"),
+}
+#: Whether the submission may have reached the site (an outcome's ``submitted``).
+SUBMITTED_LABELS: dict[str, str] = {"no": N_("no"), "maybe": N_("maybe"), "yes": N_("yes")}
+
+
+def labels(gettext: Callable[[str], str]) -> dict[str, dict[str, str]]:
+    """The labels the operator's script shows, in the page's language."""
+    return {
+        "categories": {str(c): gettext(v.operator) for c, v in CATEGORY_LABELS.items()},
+        "states": {k: gettext(v) for k, v in STATE_LABELS.items()},
+        "actions": {k: gettext(v) for k, v in ACTION_LABELS.items()},
+        "phases": {k: gettext(v) for k, v in PHASE_LABELS.items()},
+        "submitted": {k: gettext(v) for k, v in SUBMITTED_LABELS.items()},
+    }
 
 
 def render(
-    name: str, *, status: int = 200, headers: dict[str, str] | None = None, **values: str
+    request: Request,
+    name: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
 ) -> Response:
-    """A page of ``static/`` with each ``{{key}}`` replaced by its value, HTML-escaped."""
-    text = _template(name)
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", html.escape(value))
-    return Response(text, status, headers, media_type="text/html; charset=utf-8")
+    """A page of ``static/`` in the request's language, its values escaped."""
+    return PAGES.render(request, name, status=status, headers=headers, **values)
 
 
 @router.get("/assets/{name}")
@@ -67,7 +113,16 @@ async def _page(request: Request) -> Response:
     session = session_of(request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
-    return render(_PAGES[request.url.path], csrf=session.csrf, operator=session.operator)
+    gettext = gettext_for(request)
+    return render(
+        request,
+        _PAGES[request.url.path],
+        csrf=session.csrf,
+        operator=session.operator,
+        labels=labels(gettext),
+        page=request.url.path,
+        check=check_widget(gettext),  # the dashboard's (its script sets the run's check URL)
+    )
 
 
 @router.get("/favicon.ico")

@@ -109,7 +109,7 @@ def test_on_a_phone_the_click_check_is_passed_by_taps(
     assert site.submissions() == []
 
     pass_by_taps(page, site, page.locator(".ck-passed"))
-    expect(page.locator(".ck-outcome")).to_contain_text("success")
+    expect(page.locator(".ck-outcome")).to_contain_text("Your verification is complete")
     assert sideways(page) == 0
     page.screenshot(path=str(tmp_path / "handoff-phone-outcome.png"), full_page=True)
     outcome = _ended(proc, out)

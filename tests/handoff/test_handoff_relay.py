@@ -282,8 +282,14 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                     assert reply.headers["referrer-policy"] == "no-referrer"
                 drag = check.url + "/drag"
                 too_long = b'{"points": [' + b",".join([b"[1, 1]"] * 401) + b"]}"
-                for data in (b'{"points": [[1, 1]]}', b'{"points": [[1, 1], [2]]}', b"[]",
-                             b'{"from": [1, 1]}', b'{"from": [1, 1], "to": "x"}', too_long):
+                for data in (
+                    b'{"points": [[1, 1]]}',
+                    b'{"points": [[1, 1], [2]]}',
+                    b"[]",
+                    b'{"from": [1, 1]}',
+                    b'{"from": [1, 1], "to": "x"}',
+                    too_long,
+                ):
                     assert (await http.post(drag, content=data, headers=good)).status_code == 422
                 assert (await http.get(click)).status_code == 405
                 assert site.submissions() == []

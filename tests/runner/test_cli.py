@@ -59,6 +59,38 @@ def test_run_prints_one_line_and_exits_with_the_outcome_code(
     assert len(list(out.glob("report-*.html"))) == 1
 
 
+def test_a_headless_run_stopped_by_the_check_suggests_a_hand_off(
+    site: MockSite,
+    write_scenario: WriteScenario,
+    tmp_path: Path,
+    state_dir: Path,
+    lend_browser: SharedBrowser,
+) -> None:
+    """A server without a display cannot use --headed: the advice names --handoff web and
+    icpbot serve (the operator's voice); the customer's voice says nothing of it."""
+    site.load_filings([Filing("13800000001", "100011", "111111")])
+    site.set_captcha(True)
+    out = tmp_path / "out"
+    code, stdout, _ = _run(
+        "run", str(write_scenario(extra="captcha: manual\n")), "--base-url", site.url,
+        "--out", str(out), "--headless", "--no-report", browser=lend_browser,
+    )  # fmt: skip
+    assert code == 21
+    assert site.submissions() == []
+    next_line = stdout[stdout.index("Next:") :]
+    assert "--handoff web" in next_line
+    assert "icpbot serve" in next_line
+    assert "--headed` needs a display" in next_line
+    [saved] = _results(out)
+    outcome = saved["outcome"]
+    assert isinstance(outcome, dict)
+    assert "--handoff web" in outcome["next_step"]
+    assert "headless" in outcome["message"]
+    customer = " ".join(outcome["customer"].values())
+    assert "--" not in customer
+    assert "handoff" not in customer
+
+
 def test_several_scenarios_exit_with_the_most_severe(
     site: MockSite,
     write_scenario: WriteScenario,

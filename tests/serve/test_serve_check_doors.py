@@ -77,6 +77,13 @@ def test_every_door_reads_bodies_and_origins_the_same_way(
             assert reply.status_code == status, (door, headers, data[:40], reply.text)
             assert "detail" in reply.json()
             assert "Traceback" not in reply.text
+        # Every door speaks the page's language: what the check asks, and a refused point.
+        zh = http.get(prefix + "/state?lang=zh-Hans", headers=auth).json()["instruction"]
+        assert zh["text"].startswith("请按顺序点击"), door
+        assert zh["english"].startswith("Click "), door  # for API clients, as before
+        outside = http.post(prefix + "/click", content=b'{"x": 9999, "y": 1}',
+                            headers={**good, "Accept-Language": "zh-CN"})  # fmt: skip
+        assert outside.json()["detail"][0]["msg"] == "该位置不在安全校验内", door
     # A token is no ambient credential: an API client sends no Origin, and is not refused.
     token_call = api.post(f"/api/runs/{run['id']}/check/click", json={"x": 9999, "y": 1})
     assert token_call.status_code == 422

@@ -63,8 +63,8 @@ def test_twenty_posts_at_once_on_one_link_make_one_run(serve: Serve, site: MockS
     assert set(codes) <= {202, 409, 429}, codes
     for refused in (a for a in answers if a.status_code != 202):
         assert refused.json()["error"] in (
-            "A verification is already under way.",
-            "Please wait a few seconds before trying again.",
+            "A verification is already under way: wait for its result.",
+            "Please wait a few seconds before you try again.",
         )
     api = serve.client()
     [link] = api.get("/api/links").json()
@@ -85,7 +85,7 @@ def test_typos_cost_no_try(serve: Serve, site: MockSite) -> None:
     for typo in ("12345", "abcdef", sms_without_code, "1234567"):
         answer = post_code(customer, url, typo)
         assert answer.status_code == 422, answer.text
-        assert answer.json()["error"].startswith("The SMS code")
+        assert answer.json()["error"].startswith("That is not an SMS code")
     state = customer.get(url + "/state").json()
     assert (state["state"], state["attempts_left"]) == ("form", 5)
     [link] = serve.client().get("/api/links").json()

@@ -97,8 +97,11 @@ def test_an_expired_link_and_a_revoked_one_answer_410(
     assert page.goto(url).status == 200
     assert api.post(f"/api/links/{link['id']}/revoke").status_code == 200
     assert page.goto(url).status == 410
-    expect(page.locator("body")).to_contain_text("expired or was revoked")
+    # The page says what happened and what to do, in the customer's words.
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link was withdrawn")
+    expect(page.locator("body")).to_contain_text("Contact your hosting provider")
     assert page.goto(url[:-4] + "abcd").status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Link not found")
 
 
 def test_a_link_past_its_time_answers_410(serve: Serve, site: MockSite, page: Page) -> None:
@@ -109,4 +112,6 @@ def test_a_link_past_its_time_answers_410(serve: Serve, site: MockSite, page: Pa
         db.execute("UPDATE serve_links SET expires_at = ?", (time.time() - 1,))
     db.close()
     assert page.goto(url).status == 410
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired")
+    expect(page.locator("body")).to_contain_text("Contact your hosting provider for a new link.")
     assert page.request.get(url + "/state").status == 410

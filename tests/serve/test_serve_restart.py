@@ -145,7 +145,7 @@ def test_a_kill_after_the_request_left_ends_unknown_and_holds_the_link(
     expect(page.locator("#form")).to_be_hidden()
     refused = post_code(two.client(None), link_url, BOB[2])
     assert refused.status_code == 409
-    assert "contact your provider" in refused.json()["error"]
+    assert "contact your hosting provider" in refused.json()["error"]
 
     # The operator checked with the customer (not verified): the link takes a code again.
     assert api.post(f"/api/links/{link_id}/reset").status_code == 200

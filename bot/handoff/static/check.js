@@ -52,8 +52,10 @@
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.content : null;
   }
+  // The page's language: the state's texts and the refusals come in it (?lang=, Accept-Language).
+  var LANG = document.documentElement.lang || 'en';
   function headersFor(json) {
-    var h = {}, token = csrfToken();
+    var h = { 'Accept-Language': LANG }, token = csrfToken();
     if (token) h['X-CSRF-Token'] = token;
     if (json) h['Content-Type'] = 'application/json';
     return h;
@@ -137,17 +139,19 @@
   Check.prototype.refreshState = function () {
     var self = this, url = this.url;
     if (!url) return;
-    fetch(url + '/state', { cache: 'no-store', credentials: 'same-origin', headers: headersFor(false) })
+    var unreachable = function () {
+      if (url === self.url && ++self.failures >= OFFLINE_AFTER) self.offline(true);
+      return null;
+    };
+    fetch(url + '/state?lang=' + encodeURIComponent(LANG), { cache: 'no-store', credentials: 'same-origin', headers: headersFor(false) })
       .then(function (res) {
         if (url !== self.url) return null;
+        if (res.status >= 500) return unreachable();  // a proxy in front of a service that is down
         self.failures = 0;
         self.offline(false);
         if (res.status === 404 || res.status === 410) { self.gone(); return null; }
         return res.ok ? res.json() : null;  // 409: no check now (the page around says why)
-      }, function () {
-        if (url === self.url && ++self.failures >= OFFLINE_AFTER) self.offline(true);
-        return null;
-      })
+      }, unreachable)
       .then(function (s) { if (s && url === self.url) self.render(s); })
       .catch(function () { /* the next state */ });
   };
@@ -168,7 +172,7 @@
     this.notice = ins.notice || null;
     this.form = ins.form || 'unknown';
     this.root.setAttribute('data-check-form', this.form);
-    this.el('ck-ask').textContent = (ins.english || '') + (this.form === 'click' ? ':' : '.');
+    this.el('ck-ask').textContent = ins.text || '';  // in the page's language, with its punctuation
     var list = this.el('ck-chars');
     clear(list);
     (ins.characters || []).forEach(function (ch) {

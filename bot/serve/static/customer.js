@@ -1,9 +1,13 @@
 /* The customer's page: the SMS form, then the security check, then the outcome.
- * Every text from the server goes in as textContent; nothing from other origins. */
+ * Every text comes from the server (the page's JSON block #texts, and the state, both in the
+ * page's language) and goes in as textContent; nothing from other origins. The check itself is
+ * the widget's (check.js), started here when the run waits for the customer. */
 (function () {
   'use strict';
   var BASE = location.pathname.replace(/\/+$/, '');
   var $ = function (id) { return document.getElementById(id); };
+  var T = JSON.parse($('texts').textContent);
+  var LANG = document.documentElement.lang;
   var check = document.querySelector('#check .ck');  // the check's widget (check.js)
 
   function show(id, on) { $(id).hidden = !on; }
@@ -11,7 +15,7 @@
 
   function post(path, body) {
     return fetch(BASE + path, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'Accept-Language': LANG },
       body: JSON.stringify(body), cache: 'no-store'
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (d) { d.status = res.status; return d; });
@@ -19,29 +23,43 @@
   }
 
   function render(s) {
+    show('offline', false);
     text('person', s.person);
     var state = s.state;
     var form = state === 'form' || state === 'retry';
     show('form', form && s.attempts_left > 0);
-    show('wait', state === 'queued' || state === 'running');
+    show('used', form && s.attempts_left <= 0);
+    show('tries', state !== 'done' && state !== 'contact' && s.attempts_left > 0);
+    text('tries', T.tries_left.replace('{n}', s.attempts_left));
+    show('wait', state === 'queued' || state === 'running' || (state === 'needs_person' && !s.check));
     show('check', state === 'needs_person' && !!s.check);
     show('done', !!s.outcome);
     show('contact', state === 'contact');
     text('contact-text', s.contact);
     if (s.outcome) {
+      text('label', s.outcome.label);
       text('message', s.outcome.message);
       text('next', s.outcome.next_step);
-      text('banner', s.outcome.banner_zh || '-');
+      show('next-line', !(form && s.attempts_left <= 0));  // used up: the link's own words say what to do
+      show('said', !!s.outcome.banner_zh);
+      text('banner', s.outcome.banner_zh);
     }
     // The widget draws and relays the check while the run waits for the customer.
     check.setAttribute('data-check-url', state === 'needs_person' ? BASE + '/check' : '');
   }
 
+  // The service out of reach: say so, and show no check that nobody relays any more.
+  function offline() {
+    show('offline', true); show('check', false); show('wait', false);
+    check.setAttribute('data-check-url', '');
+  }
+
   function refresh() {
-    fetch(BASE + '/state', { cache: 'no-store' }).then(function (r) {
+    fetch(BASE + '/state?lang=' + encodeURIComponent(LANG), { cache: 'no-store' }).then(function (r) {
       if (r.status === 404 || r.status === 410) { location.reload(); return null; }
+      if (r.status >= 500) { offline(); return null; }
       return r.ok ? r.json() : null;
-    }).then(function (s) { if (s) render(s); }).catch(function () {});
+    }).then(function (s) { if (s) render(s); }).catch(offline);
   }
 
   $('form').addEventListener('submit', function (ev) {
@@ -50,11 +68,11 @@
     $('verify').disabled = true;
     post('/verify', { sms: $('sms').value }).then(function (d) {
       $('verify').disabled = false;
-      if (d.status >= 400) { show('error', true); text('error', d.error || 'Something went wrong.'); return; }
+      if (d.status >= 400) { show('error', true); text('error', d.error || T.went_wrong); return; }
       $('sms').value = '';
       show('form', false); show('wait', true);
       refresh();
-    });
+    }).catch(function () { $('verify').disabled = false; offline(); });
   });
 
   refresh();

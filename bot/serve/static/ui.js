@@ -1,26 +1,16 @@
 /* The operator's pages: the dashboard (queue runs, live runs over Server-Sent Events, the
  * security check passed inline, outcomes and evidence), the ledger, the links.
  * Everything goes through the JSON API with the session's CSRF token in X-CSRF-Token.
- * Every text from the server goes in as textContent; nothing from other origins. */
+ * Every text comes from the server (the page's JSON block #texts, in the page's language; the
+ * labels from Python) and goes in as textContent; nothing from other origins. */
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
   var PAGE = document.body.getAttribute('data-page');
-
-  var STATES = {
-    queued: ['queued', '排队中'], running: ['running', '运行中'],
-    needs_person: ['waits for you: security check', '等待安全校验'], done: ['done', '完成']
-  };
-  var CATEGORIES = {
-    success: ['success', '成功'], wrong_info: ['wrong information', '信息有误'],
-    no_record: ['no such filing', '无备案记录'], failed: ['failed', '失败'],
-    invalid_input: ['invalid input', '输入无效'], captcha_required: ['security check not passed', '未通过安全校验'],
-    site_error: ['site error', '网站错误'], unknown: ['unknown: check the status', '结果未知'],
-    refused: ['refused by icpbot', '已拒绝'], selector_error: ['the page changed', '页面已变化'],
-    stopped: ['stopped', '已停止']
-  };
-  var ACTIONS = { verify: 'verify 短信核验', resend: 'resend 重发短信' };
+  var T = JSON.parse($('texts').textContent);
+  var STATES = T.labels.states, CATEGORIES = T.labels.categories, ACTIONS = T.labels.actions;
+  var PHASES = T.labels.phases, SUBMITTED = T.labels.submitted;
 
   function text(el, v) { (typeof el === 'string' ? $(el) : el).textContent = v == null ? '' : String(v); }
   function show(id, on) { $(id).hidden = !on; }
@@ -39,7 +29,10 @@
   }
   // An ISO time (the ledger's) as the other times: local, to the second.
   function iso(text) { var t = Date.parse(text || ''); return isNaN(t) ? (text || '') : when(t / 1000); }
-  function both(pair) { return pair ? pair[0] + ' · ' + pair[1] : ''; }
+  function label(table, key) { return key == null ? '' : (table[key] || String(key)); }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, k) { return k in values ? values[k] : all; });
+  }
 
   function call(method, path, body, isForm) {
     var headers = { 'X-CSRF-Token': CSRF };
@@ -63,7 +56,7 @@
         return (field ? field + ': ' : '') + p.msg;
       }).join('; ');
     }
-    return detail ? String(detail) : 'Something went wrong.';
+    return detail ? String(detail) : T.went_wrong;
   }
   function formValues(form, names) {
     var out = {};
@@ -115,7 +108,7 @@
         $('upload').disabled = false;
         if (!r.ok) { show('batch-error', true); text('batch-error', problem(r.data)); return; }
         show('batch-done', true);
-        text('batch-done', 'Queued ' + r.data.runs.length + ' runs (batch ' + r.data.id + ').');
+        text('batch-done', fill(T.batch_queued, { n: r.data.runs.length, id: r.data.id }));
         $('people').value = '';
       });
     });
@@ -123,8 +116,8 @@
     // Live: every run once, then each run as it changes.
     function connect() {
       var source = new EventSource('/events');
-      source.addEventListener('open', function () { text('live', '(live)'); });
-      source.addEventListener('error', function () { text('live', '(reconnecting…)'); });
+      source.addEventListener('open', function () { text('live', T.live); });
+      source.addEventListener('error', function () { text('live', T.reconnecting); });
       source.addEventListener('runs', function (ev) {
         JSON.parse(ev.data).forEach(function (run) {
           if (!runs[run.id]) order.unshift(run.id);
@@ -145,12 +138,12 @@
         tr.id = 'run-' + id;
         if (id === selected) tr.className = 'selected';
         tr.appendChild(el('td', when(run.created_at)));
-        tr.appendChild(el('td', ACTIONS[run.action] || run.action));
+        tr.appendChild(el('td', label(ACTIONS, run.action)));
         tr.appendChild(el('td', run.person));
-        tr.appendChild(el('td', both(STATES[run.state]), 'state state-' + run.state));
-        tr.appendChild(el('td', run.state === 'done' ? '' : run.phase));
-        tr.appendChild(el('td', run.outcome ? both(CATEGORIES[run.outcome.category]) || run.outcome.category : ''));
-        var td = el('td'), open = el('button', run.state === 'needs_person' ? 'Pass the check' : 'Open', 'small');
+        tr.appendChild(el('td', label(STATES, run.state), 'state state-' + run.state));
+        tr.appendChild(el('td', run.state === 'done' ? '' : label(PHASES, run.phase)));
+        tr.appendChild(el('td', run.outcome ? label(CATEGORIES, run.outcome.category) : ''));
+        var td = el('td'), open = el('button', run.state === 'needs_person' ? T.pass_check : T.open, 'small');
         open.type = 'button';
         open.addEventListener('click', function () { select(id); });
         td.appendChild(open);
@@ -172,11 +165,11 @@
       var run = runs[selected];
       show('run', true);
       text('run-id', selected);
-      if (!run) { text('run-state', 'queued'); check.setAttribute('data-check-url', ''); return; }
+      if (!run) { text('run-state', label(STATES, 'queued')); check.setAttribute('data-check-url', ''); return; }
       text('run-person', run.person);
-      text('run-action', ACTIONS[run.action] || run.action);
-      text('run-state', both(STATES[run.state]));
-      text('run-phase', run.state === 'done' ? '' : '(' + run.phase + ')');
+      text('run-action', label(ACTIONS, run.action));
+      text('run-state', label(STATES, run.state));
+      text('run-phase', run.state === 'done' ? '' : '(' + label(PHASES, run.phase) + ')');
       var waiting = run.state === 'needs_person';
       show('check', waiting);
       // The widget draws and relays the check (the API's check routes) while the run waits.
@@ -184,13 +177,12 @@
       var o = run.outcome;
       show('outcome', !!o);
       if (o) {
-        var cat = CATEGORIES[o.category] || [o.category, ''];
-        text('category', cat[0]); text('category-zh', cat[1]);
+        text('category', label(CATEGORIES, o.category));
         $('outcome').className = 'outcome-' + o.category;
         text('message', o.message);
         text('next', o.next_step);
         text('banner', o.banner_zh || '-');
-        text('submitted', o.submitted);
+        text('submitted', label(SUBMITTED, o.submitted));
         text('site-status', o.site_status == null ? '-' : o.site_status);
         if (evidenceFor !== selected) { evidenceFor = selected; evidence(selected); }
       }
@@ -208,11 +200,11 @@
           a.href = base + encodeURIComponent(name);
           a.target = '_blank'; a.rel = 'noopener';
           li.appendChild(a);
-          if (/\.png$/.test(name)) li.appendChild(el('span', ' (screenshot)', 'meta'));
-          if (name === 'report.html') li.appendChild(el('span', ' (the report)', 'meta'));
+          if (/\.png$/.test(name)) li.appendChild(el('span', ' ' + T.screenshot, 'meta'));
+          if (name === 'report.html') li.appendChild(el('span', ' ' + T.report, 'meta'));
           list.appendChild(li);
         });
-        if (!files.length) list.appendChild(el('li', 'No files for this run.', 'meta'));
+        if (!files.length) list.appendChild(el('li', T.no_files, 'meta'));
       });
     }
 
@@ -227,9 +219,9 @@
       show('empty', rows.length === 0);
       rows.forEach(function (row) {
         var tr = el('tr');
-        [row.id, ACTIONS[row.action] || row.action, row.person, iso(row.started_at), iso(row.finished_at),
-          row.outcome ? both(CATEGORIES[row.outcome]) || row.outcome : '', row.site_status == null ? '' : row.site_status,
-          row.sent ? 'yes' : 'no'].forEach(function (v) { tr.appendChild(el('td', v)); });
+        [row.id, label(ACTIONS, row.action), row.person, iso(row.started_at), iso(row.finished_at),
+          row.outcome ? label(CATEGORIES, row.outcome) : '', row.site_status == null ? '' : row.site_status,
+          row.sent ? T.yes : T.no].forEach(function (v) { tr.appendChild(el('td', v)); });
         body.appendChild(tr);
       });
     });
@@ -246,15 +238,13 @@
         rows.forEach(function (link) {
           var tr = el('tr');
           tr.id = 'link-' + link.id;
-          var state = link.revoked ? 'revoked 已撤销' : link.expired ? 'expired 已过期' :
-            link.state === 'done' ? 'done 已完成' :
-            link.state === 'held' ? 'held: may have reached the site; check with the customer, then reset 待确认' :
-            'active 有效';
+          var state = T.link_states[link.revoked ? 'revoked' : link.expired ? 'expired' :
+            link.state === 'done' || link.state === 'held' ? link.state : 'active'];
           [link.person, when(link.created_at), when(link.expires_at), state,
             link.attempts, link.created_by].forEach(function (v) { tr.appendChild(el('td', v)); });
           var td = el('td');
           if (!link.revoked && !link.expired && link.state === 'held') {
-            var reset = el('button', 'Reset', 'small');
+            var reset = el('button', T.reset, 'small');
             reset.type = 'button';
             reset.addEventListener('click', function () {
               reset.disabled = true;
@@ -263,7 +253,7 @@
             td.appendChild(reset);
           }
           if (!link.revoked && !link.expired) {
-            var b = el('button', 'Revoke', 'small danger');
+            var b = el('button', T.revoke, 'small danger');
             b.type = 'button';
             b.addEventListener('click', function () {
               b.disabled = true;
