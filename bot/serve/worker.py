@@ -26,7 +26,7 @@ from typing import Any
 from bot.config.scenario import Inputs, Scenario
 from bot.config.selector_models import Pacing
 from bot.page.browser import LazyBrowser
-from bot.privacy import logger
+from bot.privacy import REDACTOR, logger
 from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
@@ -190,7 +190,8 @@ class Worker:
                     await asyncio.wait_for(self.wake.wait(), POLL_S)
                 continue
             self.changed()
-            await self._execute(row)
+            with REDACTOR.scope(shared=True):  # the run's values: masked while it runs, then gone
+                await self._execute(row)
             self.wake.set()  # the person's next run may go now
 
     def _scenario(self, row: RunRow) -> Scenario:
