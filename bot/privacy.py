@@ -318,6 +318,7 @@ def _scan(text: str, lengths: tuple[int, ...], tables: dict[int, dict[str, str]]
     pieces.append(text[at:])
     return "".join(pieces)
 
+
 #: The redaction scope of the code running now: a run's or a request's (see ScopedRedactor).
 _SCOPE: ContextVar[Redactor | None] = ContextVar("icpbot_redaction_scope", default=None)
 
