@@ -41,12 +41,17 @@ from bot.privacy import logger
 
 __all__ = [
     "MAX_BODY",
+    "MAX_JSON_DEPTH",
     "SECURITY_HEADERS",
     "HandoffServer",
     "QuietServer",
+    "Refused",
     "bind_listening",
     "http_url",
     "is_loopback",
+    "parse_json",
+    "read_body",
+    "read_json",
 ]
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -73,7 +78,13 @@ SECURITY_HEADERS = {
 }
 
 
-class _Refused(Exception):
+#: how deeply a posted JSON document may nest (a drag's points are 3 levels deep)
+MAX_JSON_DEPTH = 32
+
+
+class Refused(Exception):
+    """A request refused with an HTTP status (4xx) and a message that holds no value of it."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -236,15 +247,15 @@ class HandoffServer:
         if found is not None:
             return found
         if token in self._retired:
-            raise _Refused(410, "this security check has ended")
-        raise _Refused(404, "not found")
+            raise Refused(410, "this security check has ended")
+        raise Refused(404, "not found")
 
     # -- routes -------------------------------------------------------------------------------
 
     async def _page(self, request: Request) -> Response:
         try:
             self._check(request)
-        except _Refused as exc:
+        except Refused as exc:
             return Response(
                 f"{exc.status}: {exc}\n", status_code=exc.status, media_type="text/plain"
             )
@@ -260,7 +271,7 @@ class HandoffServer:
     async def _state(self, request: Request) -> Response:
         try:
             check = self._check(request)
-        except _Refused as exc:
+        except Refused as exc:
             return _error(exc.status, str(exc))
         instruction = await check.instruction()
         check.last_seen = time.monotonic()
@@ -281,7 +292,7 @@ class HandoffServer:
     async def _image(self, request: Request) -> Response:
         try:
             png = await self._check(request).image()
-        except _Refused as exc:
+        except Refused as exc:
             return _error(exc.status, str(exc))
         except HandoffClosed as exc:
             return _error(409, str(exc))
@@ -290,7 +301,7 @@ class HandoffServer:
     async def _click(self, request: Request) -> Response:
         async def click(check: CheckHandoff, body: Any) -> None:
             if not isinstance(body, dict) or set(body) != {"x", "y"}:
-                raise _Refused(400, 'expected {"x": number, "y": number}')
+                raise Refused(400, 'expected {"x": number, "y": number}')
             await check.click(*read_point([body["x"], body["y"]]))
 
         return await self._act(request, click)
@@ -299,7 +310,7 @@ class HandoffServer:
         async def drag(check: CheckHandoff, body: Any) -> None:
             raw = body.get("points") if isinstance(body, dict) and set(body) == {"points"} else None
             if not isinstance(raw, list):
-                raise _Refused(400, 'expected {"points": [[x, y], ...]}')
+                raise Refused(400, 'expected {"points": [[x, y], ...]}')
             await check.drag([read_point(point) for point in raw])  # 2 to MAX_DRAG_POINTS
 
         return await self._act(request, drag)
@@ -311,7 +322,7 @@ class HandoffServer:
         try:
             check = self._check(request)
             await action(check, await _json_body(request))
-        except _Refused as exc:
+        except Refused as exc:
             return _error(exc.status, str(exc))
         except HandoffClosed as exc:
             return _error(409, str(exc))
@@ -323,22 +334,64 @@ class HandoffServer:
 async def _json_body(request: Request) -> Any:
     """The POST's JSON, once it is known to come from the page itself and to be small."""
     if not _same_origin(request):
-        raise _Refused(403, "only the hand-off page itself may post here")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise _Refused(415, "expected application/json")
+        raise Refused(403, "only the hand-off page itself may post here")
+    return await read_json(request)
+
+
+async def read_body(request: Request, *, limit: int = MAX_BODY) -> bytes:
+    """The request's body, at most ``limit`` bytes (413 otherwise, told by the declared length
+    before anything is read, or while streaming)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise Refused(413, f"the body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
-            raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+        if len(body) > limit:
+            raise Refused(413, f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+async def read_json(request: Request, *, limit: int = MAX_BODY) -> Any:
+    """The one reader of posted JSON for every door of icpbot's servers (the hand-off pages, the
+    service's API and customer pages): ``application/json`` (else 415), at most ``limit`` bytes
+    (413), then :func:`parse_json` (400)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise Refused(415, "expected application/json")
+    return parse_json(await read_body(request, limit=limit))
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON: UTF-8 (not guessed), nested at most :data:`MAX_JSON_DEPTH` deep;
+    :class:`Refused` (400) otherwise, never a RecursionError."""
     try:
-        return json.loads(body)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise _Refused(400, "the body is not JSON") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the body is not UTF-8") from None
+    try:
+        found = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused(400, "the body is not JSON") from None
+    if _depth(found) > MAX_JSON_DEPTH:
+        raise Refused(400, f"the JSON is nested more than {MAX_JSON_DEPTH} deep")
+    return found
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests (a scalar: 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _same_origin(request: Request) -> bool:
@@ -352,11 +405,19 @@ def _same_origin(request: Request) -> bool:
 
 
 def bind_listening(host: str, port: int, backlog: int = 64) -> socket.socket:
-    """A non-blocking socket listening on ``host:port`` (0: a free port), for uvicorn."""
+    """A non-blocking socket listening on ``host:port`` (0: a free port), for uvicorn.
+
+    With ``TCP_NODELAY``: without it, a keep-alive connection's second request waits about
+    40 ms for the client's delayed ACK (Nagle's algorithm holds the answer's last small
+    segment). The socket is made with ``IPPROTO_TCP`` as its protocol, so that asyncio also
+    sets the option on every connection it accepts (it only does for sockets that say TCP), and
+    the option is set on the listening socket too (Linux copies it to accepted ones).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(backlog)
         sock.setblocking(False)

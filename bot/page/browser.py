@@ -19,8 +19,8 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -284,6 +284,26 @@ async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncItera
         await launcher.close()
 
 
+@contextmanager
+def _driver_tmpdir(private_dir: Path | None) -> Iterator[None]:
+    """``TMPDIR`` at ``private_dir/tmp`` while Playwright's driver process is started (it copies
+    this process's environment then); nothing without ``private_dir``."""
+    if private_dir is None:
+        yield
+        return
+    tmp = private_dir / "tmp"
+    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+
+
 class _OneStart(Generic[T]):
     """One start shared by concurrent callers: each awaits the same task (shielded, so that a
     caller's cancellation does not stop it for the others); a start that failed is tried again
@@ -325,6 +345,15 @@ class LazyBrowser:
     remote browser reach hosts through this machine, e.g. ``"<loopback>"`` for a mock on
     127.0.0.1 here (Playwright's rule syntax: ``BrowserType.connect``). A server that cannot be
     had raises :class:`~bot.errors.BrowserUnavailable`.
+
+    ``private_dir``: a private folder (0700) of the caller's for what Playwright writes while
+    the browser runs, instead of the system's temporary folder (``/tmp/playwright-artifacts-*``,
+    files 0644, left behind by a ``kill -9``), where a trace holds every value typed,
+    unscrubbed: traces being recorded go to ``traces/`` and downloads to ``downloads/`` (the
+    launch's ``traces_dir`` and ``downloads_path``), and Playwright's driver is started with
+    ``TMPDIR`` at ``tmp/``, where it makes its artifacts folder and the browser's profile. The
+    browser itself keeps the caller's ``TMPDIR`` (Chromium puts a Unix socket there, whose path
+    may not be long).
     """
 
     def __init__(
@@ -335,8 +364,10 @@ class LazyBrowser:
         connect: str | None = None,
         expose_network: str | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        private_dir: Path | None = None,
     ) -> None:
         self.explicit = explicit
+        self.private_dir = private_dir
         self.headed = headed
         self.connect = connect
         self.expose_network = expose_network
@@ -359,7 +390,8 @@ class LazyBrowser:
 
     async def _start_driver(self) -> None:
         cm = async_playwright()
-        self._playwright = await cm.__aenter__()
+        with _driver_tmpdir(self.private_dir):
+            self._playwright = await cm.__aenter__()
         self._pw_cm = cm
 
     @property
@@ -392,9 +424,14 @@ class LazyBrowser:
         assert self._playwright is not None
         choice = find_browser(self.explicit, playwright=self._playwright)
         logger.debug("browser: {}", choice.describe())
-        return await self._playwright.chromium.launch(
-            **launch_options(choice, headless=not self.headed)
-        )
+        options = launch_options(choice, headless=not self.headed)
+        if self.private_dir is not None:
+            for name, option in (("traces", "traces_dir"), ("downloads", "downloads_path")):
+                folder = self.private_dir / name
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                options[option] = folder
+            options["env"] = dict(os.environ)  # not the driver's TMPDIR (see the class)
+        return await self._playwright.chromium.launch(**options)
 
     async def _connect(self, endpoint: str) -> Browser:
         assert self._playwright is not None

@@ -12,7 +12,6 @@ run (failure budget, codes the site already rejected).
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.handoff import CheckHandoff, HandoffClosed
 from bot.handoff.check import MAX_DRAG_POINTS, read_point
+from bot.handoff.server import Refused, read_json
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
@@ -50,12 +50,10 @@ async def _link(ctx: Context, token: str) -> LinkRow | JSONResponse:
 
 
 async def _body(request: Request) -> Any:
+    """The posted JSON (the service's one reader: 413, 415, 400), from this page only (403)."""
     if not same_origin(request) or request.headers.get("origin") is None:
-        raise ValueError("only this page may post here")
-    raw = await request.body()
-    if len(raw) > _SMALL:
-        raise ValueError("too large")
-    return json.loads(raw)
+        raise Refused(403, "only this page may post here")
+    return await read_json(request, limit=_SMALL)
 
 
 @router.get("/l/{token}")
@@ -99,8 +97,8 @@ async def verify(token: str, request: Request) -> Response:
         return found
     try:
         body = await _body(request)
-    except ValueError as exc:
-        return _refused(400 if "JSON" in type(exc).__name__ else 403, "bad request")
+    except Refused as exc:
+        return _refused(exc.status, str(exc))
     sms = body.get("sms") if isinstance(body, dict) and set(body) == {"sms"} else None
     if not isinstance(sms, str) or len(sms) > 1000:
         return _refused(422, "paste the SMS or type the 6-digit code")
@@ -157,6 +155,8 @@ async def act(token: str, what: str, request: Request) -> Response:
             await handoff.drag([read_point(p) for p in body.get("points", [])][:MAX_DRAG_POINTS])
     except HandoffClosed as exc:
         return _refused(409, str(exc))
+    except Refused as exc:
+        return _refused(exc.status, str(exc))
     except (ValueError, AttributeError, TypeError):
         return _refused(400, "bad request")
     return JSONResponse({"ok": True})
