@@ -32,6 +32,7 @@ import bot.serve.auth as auth
 import bot.serve.customer as customer
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
+from bot.handoff.server import MAX_BODY as HANDOFF_MAX_BODY
 from bot.handoff.server import SECURITY_HEADERS, Refused, parse_json
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context, attach_session
@@ -41,6 +42,9 @@ __all__ = ["MAX_BODY", "LastResort", "create_app"]
 
 #: the largest request body (a people CSV of a few thousand rows fits)
 MAX_BODY = 1024 * 1024
+#: smaller limits of some doors (their readers check again): a customer's link, a hand-off
+#: link, the login form
+_DOOR_LIMITS = (("/l/", 8 * 1024), ("/h/", HANDOFF_MAX_BODY), ("/login", 8 * 1024))
 _DRAIN = 16 * MAX_BODY  # a larger body is not even read: the connection closes
 _HEADERS = {
     **SECURITY_HEADERS,
@@ -122,7 +126,9 @@ class _Guard:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        too_big = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
+        path = str(scope.get("path", ""))
+        limit = next((n for door, n in _DOOR_LIMITS if path.startswith(door)), MAX_BODY)
+        too_big = declared is not None and (not declared.isdigit() or int(declared) > limit)
         status = [0]
         started = time.monotonic()
         route = self.route_of(scope)
@@ -137,14 +143,14 @@ class _Guard:
             await send(message)
 
         refused: Refused | None = None
-        if any(ord(c) < 0x20 or c == "\x7f" for c in str(scope.get("path", ""))):
+        if any(ord(c) < 0x20 or c == "\x7f" for c in path):
             refused = Refused(400, "the path holds a control character")
         elif too_big or chunked:
             if too_big and declared is not None and declared.isdigit() and int(declared) <= _DRAIN:
                 await _discard(receive)  # read, so that the client hears the answer
             refused = Refused(
                 413 if too_big else 411,
-                f"the body must be at most {MAX_BODY} bytes, with a Content-Length",
+                f"the body must be at most {limit} bytes, with a Content-Length",
             )
         elif (
             scope.get("method") in _BODY_METHODS
