@@ -179,6 +179,9 @@ _RUN = re.compile(r"[0-9Xx]+(?:[ \-][0-9Xx]+)*")
 _SEPARATORS = " -"
 #: Skeletons shorter than this are not matched by the scan (they would garble every number).
 _MIN_SKELETON = 4
+#: Up to this many skeletons (a run's or a request's few values), one pattern made of them finds
+#: them at the regex engine's speed; beyond, the tables do, at a cost that does not grow.
+_PATTERN_MOST = 64
 
 
 def _skeleton(form: str) -> str:
@@ -195,9 +198,11 @@ class Redactor:
     whose skeleton is registered is replaced by its value's mask: ``139 1234 5678``,
     ``+8613912345678`` and ``mobile=13912345678&`` all lose the number. Adding a value costs its
     length; a text costs its length times the few lengths registered (6 and 11), whatever the
-    number of values, and no pattern is ever compiled. The rare form that is not made of those
-    characters (a value typed with letters or full-width digits, URL-encoded with ``%2B``) is
-    replaced as a literal, longest first.
+    number of values. While there are few skeletons (a run's, a request's), one pattern of them,
+    made on first use after a change, does the same scan at the regex engine's speed (a trace
+    of megabytes); it is never made for more than :data:`_PATTERN_MOST`. The rare form that is
+    not made of those characters (a value typed with letters or full-width digits, URL-encoded
+    with ``%2B``) is replaced as a literal, longest first.
     """
 
     def __init__(self) -> None:
@@ -207,6 +212,8 @@ class Redactor:
         self._lengths: tuple[int, ...] = ()  # of the tables, longest first
         self._literal: dict[str, str] = {}  # forms the scan cannot see -> mask
         self._literal_order: tuple[tuple[str, str], ...] = ()  # longest first
+        self._pattern: re.Pattern[str] | None = None  # of the few skeletons; None: to make
+        self._skeletons = 0
 
     def add(self, kind: Kind, value: str | None) -> None:
         if not value:
@@ -224,7 +231,10 @@ class Redactor:
                     if table is None:
                         table = self._tables[len(skeleton)] = {}
                         self._lengths = tuple(sorted(self._tables, reverse=True))
-                    table.setdefault(skeleton, mask_value(kind, skeleton))
+                    if skeleton not in table:
+                        table[skeleton] = mask_value(kind, skeleton)
+                        self._skeletons += 1
+                        self._pattern = None
                 else:
                     self._literal[form] = mask
                     self._literal_order = tuple(
@@ -242,6 +252,8 @@ class Redactor:
             self._lengths = ()
             self._literal.clear()
             self._literal_order = ()
+            self._pattern = None
+            self._skeletons = 0
 
     def __len__(self) -> int:
         """How many forms it masks (its memory grows with this, and only with this)."""
@@ -258,8 +270,28 @@ class Redactor:
         for form, mask in self._literal_order:
             if form in text:
                 text = text.replace(form, mask)
-        lengths = self._lengths
-        return _scan(text, lengths, self._tables) if lengths else text
+        return self._masked(text)
+
+    def _masked(self, text: str) -> str:
+        lengths, tables = self._lengths, self._tables
+        if not lengths:
+            return text
+        if self._skeletons > _PATTERN_MOST:
+            return _scan(text, lengths, tables)
+        pattern = self._pattern
+        if pattern is None:
+            with self._lock:
+                pattern = self._pattern = _pattern_of(tables)
+
+        def mask(found: re.Match[str]) -> str:
+            text = found.group()
+            plain = tables[len(text)].get(text) if len(text) in tables else None
+            if plain is not None:
+                return plain
+            skeleton = _skeleton(text)
+            return tables[len(skeleton)][skeleton]
+
+        return pattern.sub(mask, text)
 
     def bytes(self, data: bytes) -> bytes:
         """Redact UTF-8 text in bytes; bytes that are not UTF-8 are redacted byte-wise."""
@@ -271,11 +303,19 @@ class Redactor:
             out = data
             for form, mask in self._literal_order:
                 out = out.replace(form.encode("utf-8"), mask.encode("utf-8"))
-            lengths = self._lengths
-            if not lengths:
-                return out
             # One byte, one character: the digits and masks are ASCII, the rest comes back as is.
-            return _scan(out.decode("latin-1"), lengths, self._tables).encode("latin-1")
+            return self._masked(out.decode("latin-1")).encode("latin-1")
+
+
+def _pattern_of(tables: dict[int, dict[str, str]]) -> re.Pattern[str]:
+    """One pattern matching each skeleton with a single space or dash allowed between its
+    characters (as :func:`_scan`'s runs), the longest first."""
+    forms = []
+    for length in sorted(tables, reverse=True):
+        for skeleton in tables[length]:
+            chars = ["[Xx]" if c == "X" else c for c in skeleton]
+            forms.append("[ \\-]?".join(chars))
+    return re.compile("|".join(forms))
 
 
 def _scan(text: str, lengths: tuple[int, ...], tables: dict[int, dict[str, str]]) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,6 +21,15 @@ from tests.serve.conftest import Serve
 MOBILE, ID6, CODE = "13912345678", "30721X", "864209"
 DEEP = b"[" * 4000 + b"]" * 4000
 NOT_UTF8 = b'{"sms": "\xff\xfe"}'
+
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: pytest-playwright's sync fixtures, used by other
+    tests of the session, keep an event loop running on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result()
 
 
 @pytest.mark.browser
@@ -123,4 +135,4 @@ def test_the_listening_socket_and_what_it_accepts_have_tcp_nodelay() -> None:
             server.close()
             await server.wait_closed()
 
-    assert asyncio.run(accepted()) != 0
+    assert run_async(accepted()) != 0
