@@ -14,11 +14,13 @@ the set-up script uses it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
@@ -284,6 +286,35 @@ async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncItera
         await launcher.close()
 
 
+@dataclass
+class _OwnDir:
+    """A browser's own private folder, ``STATE/raw/browser-…`` (0700), holding an exclusive
+    ``flock`` on its ``lock`` file while it lives: the protocol of :mod:`bot.evidence.rawdir`,
+    whose sweep removes the folder once its process is gone (a ``kill -9`` included)."""
+
+    path: Path
+    fd: int
+
+    @classmethod
+    def make(cls) -> _OwnDir | None:
+        try:
+            root = defaults.state_dir() / "raw"
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = Path(tempfile.mkdtemp(prefix="browser-", dir=root))
+            pending = path / ".lock.new"  # locked under another name, then renamed
+            fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(pending, path / "lock")
+        except OSError as exc:  # no state folder to write: Playwright's own folders, as before
+            logger.debug("no private folder for the browser's files: {}", exc)
+            return None
+        return cls(path, fd)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self.fd)
+
+
 @contextmanager
 def _driver_tmpdir(private_dir: Path | None) -> Iterator[None]:
     """``TMPDIR`` at ``private_dir/tmp`` while Playwright's driver process is started (it copies
@@ -346,14 +377,16 @@ class LazyBrowser:
     127.0.0.1 here (Playwright's rule syntax: ``BrowserType.connect``). A server that cannot be
     had raises :class:`~bot.errors.BrowserUnavailable`.
 
-    ``private_dir``: a private folder (0700) of the caller's for what Playwright writes while
-    the browser runs, instead of the system's temporary folder (``/tmp/playwright-artifacts-*``,
-    files 0644, left behind by a ``kill -9``), where a trace holds every value typed,
-    unscrubbed: traces being recorded go to ``traces/`` and downloads to ``downloads/`` (the
-    launch's ``traces_dir`` and ``downloads_path``), and Playwright's driver is started with
-    ``TMPDIR`` at ``tmp/``, where it makes its artifacts folder and the browser's profile. The
-    browser itself keeps the caller's ``TMPDIR`` (Chromium puts a Unix socket there, whose path
-    may not be long).
+    What Playwright writes while the browser runs goes to a private folder (0700), never to the
+    system's temporary folder (``/tmp/playwright-artifacts-*``, files 0644, left behind by a
+    ``kill -9``), where a trace being recorded holds every value typed, unscrubbed: traces go to
+    ``traces/`` and downloads to ``downloads/`` (the launch's ``traces_dir`` and
+    ``downloads_path``), and Playwright's driver is started with ``TMPDIR`` at ``tmp/``, where
+    it makes its artifacts folder and the browser's profile. The browser itself keeps the
+    caller's ``TMPDIR`` (Chromium puts a Unix socket there, whose path may not be long). The
+    folder is ``private_dir`` (the caller's), else one of its own under the state folder,
+    ``STATE/raw/browser-…``, removed by :meth:`close` and, after a ``kill -9``, by the next run's
+    sweep (it is locked as :mod:`bot.evidence.rawdir`'s folders are).
     """
 
     def __init__(
@@ -368,6 +401,7 @@ class LazyBrowser:
     ) -> None:
         self.explicit = explicit
         self.private_dir = private_dir
+        self._own_dir: _OwnDir | None = None
         self.headed = headed
         self.connect = connect
         self.expose_network = expose_network
@@ -388,9 +422,18 @@ class LazyBrowser:
             await self._driver_start.join(self._start_driver)
         return self._playwright
 
+    @property
+    def _files(self) -> Path | None:
+        """Where Playwright's files go (see the class)."""
+        if self.private_dir is not None:
+            return self.private_dir
+        return None if self._own_dir is None else self._own_dir.path
+
     async def _start_driver(self) -> None:
         cm = async_playwright()
-        with _driver_tmpdir(self.private_dir):
+        if self.private_dir is None and self._own_dir is None:
+            self._own_dir = _OwnDir.make()
+        with _driver_tmpdir(self._files):
             self._playwright = await cm.__aenter__()
         self._pw_cm = cm
 
@@ -425,9 +468,10 @@ class LazyBrowser:
         choice = find_browser(self.explicit, playwright=self._playwright)
         logger.debug("browser: {}", choice.describe())
         options = launch_options(choice, headless=not self.headed)
-        if self.private_dir is not None:
+        files = self._files
+        if files is not None:
             for name, option in (("traces", "traces_dir"), ("downloads", "downloads_path")):
-                folder = self.private_dir / name
+                folder = files / name
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 options[option] = folder
             options["env"] = dict(os.environ)  # not the driver's TMPDIR (see the class)
@@ -465,6 +509,9 @@ class LazyBrowser:
         if cm is not None:
             with suppress(Exception):
                 await cm.__aexit__(None, None, None)
+        own, self._own_dir = self._own_dir, None
+        if own is not None:
+            own.remove()
 
 
 def _main() -> int:
