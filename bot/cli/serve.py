@@ -51,6 +51,36 @@ _Name = Annotated[
 ]
 
 
+_AllowBaseUrl = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-base-url",
+        help="Another site runs may be sent to (a mock, a staging copy); repeatable. "
+        "Otherwise only the selector map's site and --base-url.",
+        metavar="URL",
+        envvar="ICPBOT_SERVE_ALLOW_BASE_URL",
+    ),
+]
+_ForwardedAllowIps = Annotated[
+    str,
+    typer.Option(
+        "--forwarded-allow-ips",
+        help="The reverse proxies whose X-Forwarded-For/-Proto are believed "
+        "(addresses or networks, comma-separated).",
+        metavar="IPS",
+        envvar="ICPBOT_FORWARDED_ALLOW_IPS",
+    ),
+]
+
+
+def _check_urls(base_url: str | None, allowed: list[str]) -> None:
+    from bot.config.values import check_base_url
+
+    for flag, url in [("--base-url", base_url), *(("--allow-base-url", u) for u in allowed)]:
+        if url is not None and (wrong := check_base_url(url)) is not None:
+            raise typer.BadParameter(wrong, param_hint=flag)
+
+
 def _check_name(name: str) -> str:
     if not 1 <= len(name) <= 64 or not all(c.isalnum() or c in "-_.@" for c in name):
         raise typer.BadParameter("use 1 to 64 letters, digits, - _ . @", param_hint="NAME")
@@ -85,36 +115,13 @@ def serve_main(
             metavar="URL",
         ),
     ] = None,
-    allow_base_url: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-base-url",
-            help="Another site runs may be sent to (a mock, a staging copy); repeatable. "
-            "Otherwise only the selector map's site and --base-url.",
-            metavar="URL",
-            envvar="ICPBOT_SERVE_ALLOW_BASE_URL",
-        ),
-    ] = None,
-    forwarded_allow_ips: Annotated[
-        str,
-        typer.Option(
-            "--forwarded-allow-ips",
-            help="The reverse proxies whose X-Forwarded-For/-Proto are believed "
-            "(addresses or networks, comma-separated).",
-            metavar="IPS",
-            envvar="ICPBOT_FORWARDED_ALLOW_IPS",
-        ),
-    ] = "127.0.0.1,::1",
+    allow_base_url: _AllowBaseUrl = None,
+    forwarded_allow_ips: _ForwardedAllowIps = "127.0.0.1,::1",
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
         return
-    from bot.config.values import check_base_url
-
-    urls = [("--base-url", base_url), *(("--allow-base-url", u) for u in allow_base_url or [])]
-    for flag, url in urls:
-        if url is not None and (wrong := check_base_url(url)) is not None:
-            raise typer.BadParameter(wrong, param_hint=flag)
+    _check_urls(base_url, allow_base_url or [])
     from bot import defaults
     from bot.cli.logs import configure_console
     from bot.handoff.server import is_loopback

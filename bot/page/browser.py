@@ -14,15 +14,13 @@ the set-up script uses it.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -35,6 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
+from bot.page.files import OwnFolder, driver_tmpdir, private_launch_options
 from bot.privacy import logger
 
 T = TypeVar("T")
@@ -286,55 +285,6 @@ async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncItera
         await launcher.close()
 
 
-@dataclass
-class _OwnDir:
-    """A browser's own private folder, ``STATE/raw/browser-…`` (0700), holding an exclusive
-    ``flock`` on its ``lock`` file while it lives: the protocol of :mod:`bot.evidence.rawdir`,
-    whose sweep removes the folder once its process is gone (a ``kill -9`` included)."""
-
-    path: Path
-    fd: int
-
-    @classmethod
-    def make(cls) -> _OwnDir | None:
-        try:
-            root = defaults.state_dir() / "raw"
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = Path(tempfile.mkdtemp(prefix="browser-", dir=root))
-            pending = path / ".lock.new"  # locked under another name, then renamed
-            fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.rename(pending, path / "lock")
-        except OSError as exc:  # no state folder to write: Playwright's own folders, as before
-            logger.debug("no private folder for the browser's files: {}", exc)
-            return None
-        return cls(path, fd)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self.fd)
-
-
-@contextmanager
-def _driver_tmpdir(private_dir: Path | None) -> Iterator[None]:
-    """``TMPDIR`` at ``private_dir/tmp`` while Playwright's driver process is started (it copies
-    this process's environment then); nothing without ``private_dir``."""
-    if private_dir is None:
-        yield
-        return
-    tmp = private_dir / "tmp"
-    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
-    before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(tmp)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = before
-
-
 class _OneStart(Generic[T]):
     """One start shared by concurrent callers: each awaits the same task (shielded, so that a
     caller's cancellation does not stop it for the others); a start that failed is tried again
@@ -377,16 +327,10 @@ class LazyBrowser:
     127.0.0.1 here (Playwright's rule syntax: ``BrowserType.connect``). A server that cannot be
     had raises :class:`~bot.errors.BrowserUnavailable`.
 
-    What Playwright writes while the browser runs goes to a private folder (0700), never to the
-    system's temporary folder (``/tmp/playwright-artifacts-*``, files 0644, left behind by a
-    ``kill -9``), where a trace being recorded holds every value typed, unscrubbed: traces go to
-    ``traces/`` and downloads to ``downloads/`` (the launch's ``traces_dir`` and
-    ``downloads_path``), and Playwright's driver is started with ``TMPDIR`` at ``tmp/``, where
-    it makes its artifacts folder and the browser's profile. The browser itself keeps the
-    caller's ``TMPDIR`` (Chromium puts a Unix socket there, whose path may not be long). The
-    folder is ``private_dir`` (the caller's), else one of its own under the state folder,
-    ``STATE/raw/browser-…``, removed by :meth:`close` and, after a ``kill -9``, by the next run's
-    sweep (it is locked as :mod:`bot.evidence.rawdir`'s folders are).
+    What Playwright writes while the browser runs (traces being recorded, its artifacts folder,
+    the profile, downloads) goes to a private folder, never to the system's temporary folder
+    (:mod:`bot.page.files`): ``private_dir`` (the caller's), else one of its own under the state
+    folder, removed by :meth:`close` (after a ``kill -9``, by the next run's sweep).
     """
 
     def __init__(
@@ -401,7 +345,7 @@ class LazyBrowser:
     ) -> None:
         self.explicit = explicit
         self.private_dir = private_dir
-        self._own_dir: _OwnDir | None = None
+        self._own_dir: OwnFolder | None = None
         self.headed = headed
         self.connect = connect
         self.expose_network = expose_network
@@ -432,8 +376,8 @@ class LazyBrowser:
     async def _start_driver(self) -> None:
         cm = async_playwright()
         if self.private_dir is None and self._own_dir is None:
-            self._own_dir = _OwnDir.make()
-        with _driver_tmpdir(self._files):
+            self._own_dir = OwnFolder.make()
+        with driver_tmpdir(self._files):
             self._playwright = await cm.__aenter__()
         self._pw_cm = cm
 
@@ -468,13 +412,8 @@ class LazyBrowser:
         choice = find_browser(self.explicit, playwright=self._playwright)
         logger.debug("browser: {}", choice.describe())
         options = launch_options(choice, headless=not self.headed)
-        files = self._files
-        if files is not None:
-            for name, option in (("traces", "traces_dir"), ("downloads", "downloads_path")):
-                folder = files / name
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                options[option] = folder
-            options["env"] = dict(os.environ)  # not the driver's TMPDIR (see the class)
+        if self._files is not None:
+            options |= private_launch_options(self._files)
         return await self._playwright.chromium.launch(**options)
 
     async def _connect(self, endpoint: str) -> Browser:
