@@ -33,7 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
-from bot.page.files import OwnFolder, driver_tmpdir, private_launch_options
+from bot.page.files import OwnFolder, driver_tmpdir, prepare, private_launch_options
 from bot.privacy import logger
 
 T = TypeVar("T")
@@ -376,7 +376,7 @@ class LazyBrowser:
     async def _start_driver(self) -> None:
         cm = async_playwright()
         if self.private_dir is None and self._own_dir is None:
-            self._own_dir = OwnFolder.make()
+            self._own_dir = OwnFolder.reserve()
         with driver_tmpdir(self._files):
             self._playwright = await cm.__aenter__()
         self._pw_cm = cm
@@ -400,6 +400,10 @@ class LazyBrowser:
 
     async def _start(self) -> Browser:
         await self.start_driver()
+        if self._own_dir is not None:
+            self._own_dir.make()
+        if self._files is not None:
+            prepare(self._files)
         endpoint = self.endpoint
         try:
             return await (self._connect(endpoint) if endpoint else self._launch())

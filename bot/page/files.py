@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,36 +23,47 @@ from typing import Any
 from bot import defaults
 from bot.privacy import logger
 
-__all__ = ["OwnFolder", "driver_tmpdir", "private_launch_options"]
+__all__ = ["OwnFolder", "driver_tmpdir", "prepare", "private_launch_options"]
 
 
 @dataclass
 class OwnFolder:
     """A browser's own private folder, ``STATE/raw/browser-…`` (0700), holding an exclusive
     ``flock`` on its ``lock`` file while it lives: the protocol of :mod:`bot.evidence.rawdir`,
-    whose sweep removes the folder once its process is gone (a ``kill -9`` included)."""
+    whose sweep removes the folder once its process is gone (a ``kill -9`` included).
+
+    Its path is chosen when Playwright's driver starts (the driver must be told then), and the
+    folder is made when a browser is first wanted (:meth:`make`): a command that stops before
+    that (bad input) leaves nothing behind, not even the state folder."""
 
     path: Path
-    fd: int
+    fd: int | None = None
 
     @classmethod
-    def make(cls) -> OwnFolder | None:
+    def reserve(cls) -> OwnFolder:
+        return cls(defaults.state_dir() / "raw" / f"browser-{secrets.token_hex(6)}")
+
+    def make(self) -> None:
+        """Make the folder and take its lock (idempotent)."""
+        if self.fd is not None:
+            return
         try:
-            root = defaults.state_dir() / "raw"
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = Path(tempfile.mkdtemp(prefix="browser-", dir=root))
-            pending = path / ".lock.new"  # locked under another name, then renamed
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.path.mkdir(mode=0o700, exist_ok=True)
+            pending = self.path / ".lock.new"  # locked under another name, then renamed
             fd = os.open(pending, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.rename(pending, path / "lock")
-        except OSError as exc:  # no state folder to write: Playwright's own folders, as before
-            logger.debug("no private folder for the browser's files: {}", exc)
-            return None
-        return cls(path, fd)
+            os.rename(pending, self.path / "lock")
+        except OSError as exc:  # the launch says what is wrong, if anything
+            logger.warning("no private folder for the browser's files: {}", exc)
+            return
+        self.fd = fd
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self.fd)
+        if self.fd is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self.fd)
+            self.fd = None
 
 
 @contextmanager
@@ -62,10 +73,8 @@ def driver_tmpdir(private_dir: Path | None) -> Iterator[None]:
     if private_dir is None:
         yield
         return
-    tmp = private_dir / "tmp"
-    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
     before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(tmp)
+    os.environ["TMPDIR"] = str(private_dir / "tmp")
     try:
         yield
     finally:
@@ -76,11 +85,15 @@ def driver_tmpdir(private_dir: Path | None) -> Iterator[None]:
 
 
 def private_launch_options(folder: Path) -> dict[str, Any]:
-    """Launch options that keep a browser's traces and downloads in ``folder``; the browser gets
-    this process's own environment (not the driver's ``TMPDIR``, see :func:`driver_tmpdir`)."""
-    options: dict[str, Any] = {"env": dict(os.environ)}
-    for name, option in (("traces", "traces_dir"), ("downloads", "downloads_path")):
-        place = folder / name
-        place.mkdir(mode=0o700, parents=True, exist_ok=True)
-        options[option] = place
-    return options
+    """Launch options that keep a browser's traces and downloads in ``folder`` (its ``tmp/``,
+    the driver's ``TMPDIR``, made too); the browser gets this process's own environment, not the
+    driver's ``TMPDIR`` (see :func:`driver_tmpdir`)."""
+    prepare(folder)
+    return {"env": dict(os.environ), "traces_dir": folder / "traces",
+            "downloads_path": folder / "downloads"}  # fmt: skip
+
+
+def prepare(folder: Path) -> None:
+    """The subfolders Playwright writes in (before a browser is launched or connected to)."""
+    for name in ("tmp", "traces", "downloads"):
+        (folder / name).mkdir(mode=0o700, parents=True, exist_ok=True)

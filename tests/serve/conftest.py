@@ -98,15 +98,6 @@ def _drain(serve: Serve) -> None:
     serve.drained.set()
 
 
-@pytest.fixture(autouse=True)
-def _allow_the_mock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test that uses the mock sends runs to it: the serve processes it starts allow it
-    (``--allow-base-url``, here through its variable), as the mock's recipe in the README does."""
-    if {"site", "mock_site"} & set(request.fixturenames):
-        url = request.getfixturevalue("mock_site").url
-        monkeypatch.setenv("ICPBOT_SERVE_ALLOW_BASE_URL", url)
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     started = start_serve(tmp_path)
