@@ -31,7 +31,8 @@ def main() -> None:
         site.load_filings([Filing(*p) for p in people])
         site.set_captcha("click")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", "0", "--out", str(tmp / "out")],
+            [sys.executable, "-m", "bot", "serve", "--port", "0", "--out", str(tmp / "out"),
+             "--allow-base-url", site.url],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
         assert proc.stdout is not None

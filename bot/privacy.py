@@ -1,11 +1,15 @@
 """Masking of personal values (mobile numbers, SMS codes, ID digits) everywhere icpbot writes.
 
-A process-wide :data:`REDACTOR` learns the values of each scenario as soon as they are loaded, and
+The process's :data:`REDACTOR` learns the values of each scenario as soon as they are loaded, and
 every sink (log lines, console output, result.json, the report, traces and HARs) passes text
-through it. It is process-wide on purpose, and this is the one place that says why: a value must
+through it. It is one object on purpose, and this is the one place that says why: a value must
 be masked wherever it surfaces, also in text icpbot did not write itself (a Playwright error that
 quotes a ``fill`` call, a trace, a third-party log line), so masking cannot depend on each caller
-passing the right object along. It only grows (a value once seen stays masked) and is thread-safe.
+passing the right object along. What it holds is scoped: a run's values and a request's live in a
+scope of their own and are forgotten when it ends (:class:`ScopedRedactor`), so its memory is
+bounded by the work under way; its cost is linear in the text, whatever the number of values
+(:class:`Redactor`). It is thread-safe. It lives in :mod:`bot.redaction`; this module is its
+door.
 
 icpbot's modules log through :data:`logger`, loguru's logger with a patch that masks every
 message, so no sink (the CLI's, ``run.log``, or one a library user adds) sees a personal value; no
@@ -18,23 +22,33 @@ The values themselves are :class:`Secret` strings (:class:`Mobile`, :class:`Code
 its inputs or a run's result shows no personal value; :meth:`Secret.reveal` gives the characters
 to the few places that need them (the form's fields, the ledger's salted hashes).
 
-Each value is replaced in every form the page might have used: as is, JSON-escaped, URL-encoded;
-mobile numbers also with the +86/0086 prefixes and spaced or dashed.
+Each value is replaced in every form the page might have used: as is, JSON-escaped, URL-encoded,
+inside a longer number (``+8613912345678``), spaced or dashed (``139 1234-5678``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import re
-import threading
+import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, ClassVar, Literal
-from urllib.parse import quote, quote_plus
+from typing import Any, ClassVar
 
 from loguru import logger as _loguru_logger
+
+from bot.redaction import (
+    REDACTOR,
+    Kind,
+    Redactor,
+    ScopedRedactor,
+    mask_code,
+    mask_id,
+    mask_links,
+    mask_mobile,
+    mask_value,
+)
 
 # Disabled here, where every module of icpbot takes its logger, rather than in bot/__init__.py:
 # `icpbot --version` then imports no loguru. Enable after importing icpbot's API (which imports
@@ -47,43 +61,21 @@ __all__ = [
     "REDACTOR",
     "Code",
     "IdLast6",
+    "Kind",
     "Mobile",
     "Redactor",
+    "ScopedRedactor",
     "Secret",
+    "ToLogger",
     "in_current_run",
     "logger",
     "mask_code",
     "mask_id",
+    "mask_links",
     "mask_mobile",
     "mask_value",
     "reveal",
 ]
-
-Kind = Literal["mobile", "code", "id_last6"]
-
-
-def mask_mobile(mobile: str) -> str:
-    """``13912345678`` -> ``139****5678`` (the form Chinese services print)."""
-    if len(mobile) >= 7:
-        return f"{mobile[:3]}****{mobile[-4:]}"
-    return "*" * len(mobile)
-
-
-def mask_code(code: str) -> str:
-    return "*" * len(code)
-
-
-def mask_id(id_last6: str) -> str:
-    """``30721X`` -> ``****1X``."""
-    return "****" + id_last6[-2:] if len(id_last6) == 6 else "*" * len(id_last6)
-
-
-def mask_value(kind: Kind, value: str) -> str:
-    if kind == "mobile":
-        return mask_mobile(value)
-    if kind == "code":
-        return mask_code(value)
-    return mask_id(value)
 
 
 class Secret(str):
@@ -156,78 +148,6 @@ def reveal(value: str) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def _variants(kind: Kind, value: str) -> set[str]:
-    forms = {value, quote(value), quote_plus(value)}
-    if kind == "mobile" and len(value) == 11:
-        forms |= {
-            f"+86{value}",
-            f"0086{value}",
-            f"{value[:3]} {value[3:7]} {value[7:]}",
-            f"{value[:3]}-{value[3:7]}-{value[7:]}",
-        }
-    if kind == "id_last6":
-        forms |= {value.lower()}
-    return {f for f in forms if f}
-
-
-class Redactor:
-    """Replaces every registered personal value with its mask. Thread-safe; cheap when empty."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, str] = {}  # form -> mask
-        self._pattern: re.Pattern[str] | None = None
-
-    def add(self, kind: Kind, value: str | None) -> None:
-        if not value:
-            return
-        value = reveal(value)
-        mask = mask_value(kind, value)
-        with self._lock:
-            for form in _variants(kind, value):
-                self._values[form] = mask
-            # Longest first so that "+8613912345678" is replaced whole, not as "+86" + mask.
-            forms = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in forms))
-
-    def add_many(self, items: Iterable[tuple[Kind, str | None]]) -> None:
-        for kind, value in items:
-            self.add(kind, value)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-            self._pattern = None
-
-    @property
-    def secrets(self) -> list[str]:
-        with self._lock:
-            return list(self._values)
-
-    def __call__(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
-            return text
-        return pattern.sub(lambda m: self._values[m.group(0)], text)
-
-    def bytes(self, data: bytes) -> bytes:
-        """Redact UTF-8 text in bytes; bytes that are not UTF-8 are redacted byte-wise."""
-        pattern = self._pattern
-        if pattern is None or not data:
-            return data
-        try:
-            return self(data.decode("utf-8")).encode("utf-8")
-        except UnicodeDecodeError:
-            out = data
-            for form, mask in sorted(self._values.items(), key=lambda kv: -len(kv[0])):
-                out = out.replace(form.encode("utf-8"), mask.encode("utf-8"))
-            return out
-
-
-#: The process-wide redactor every sink uses.
-REDACTOR = Redactor()
-
-
 #: The run id of the code running now, if it belongs to a run (``run.log`` keeps that run's lines
 #: only). A context variable, so it follows each run in a parallel batch: every run is a task
 #: of its own, and tasks have a context each.
@@ -268,16 +188,34 @@ def in_current_run(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _redact_record(record: Any) -> None:
-    record["message"] = REDACTOR(record["message"])
+    record["message"] = mask_links(REDACTOR(record["message"]))
     record["extra"].setdefault("run", CURRENT_RUN.get())
     exc = record["exception"]
     if exc is not None and exc.type is not None:
         # The traceback as plain text (no local variables, whatever a sink's ``diagnose``),
         # masked like the message; the sink then has no exception of its own to format.
         text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
-        record["message"] += "\n" + REDACTOR(text).rstrip("\n")
+        record["message"] += "\n" + mask_links(REDACTOR(text)).rstrip("\n")
         record["exception"] = None
 
 
-#: loguru's logger, masking every message before any sink sees it.
+#: loguru's logger, masking every message (values and capability links) before any sink sees it.
 logger = _loguru_logger.patch(_redact_record)
+
+
+_LEVELS = frozenset(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+
+
+class ToLogger(logging.Handler):
+    """A standard-library logger's lines (uvicorn's, asyncio's) through :data:`logger`, at their
+    own level: masked like every line, an exception's traceback as masked text (those loggers
+    would otherwise print it to stderr as it is, values and links included)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a library's malformed format arguments: its template, then
+            text = str(record.msg)
+        level = record.levelname if record.levelname in _LEVELS else "INFO"
+        exc = record.exc_info[1] if record.exc_info else None
+        logger.opt(depth=6, exception=exc).log(level, "{}: {}", record.name, text)

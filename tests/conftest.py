@@ -44,6 +44,18 @@ def site(icpbot_mock: MockSite) -> MockSite:
     return icpbot_mock
 
 
+@pytest.fixture(autouse=True)
+def _serve_may_use_the_mock(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test that uses the mock may send an ``icpbot serve`` it starts there: such a process
+    allows the mock's origin (``--allow-base-url``, through its variable), as the mock's recipe
+    in the README does."""
+    if {"site", "mock_site"} & set(request.fixturenames):
+        url = request.getfixturevalue("mock_site").url
+        monkeypatch.setenv("ICPBOT_SERVE_ALLOW_BASE_URL", url)
+
+
 # -- icpbot's async page objects in ordinary (sync) tests ------------------------------------------
 
 OnPage = Callable[..., Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -43,18 +44,27 @@ def _console_format(record: Any) -> str:
 _WARNING_NO = logger.level("WARNING").no
 
 
+_CONSOLE: list[int] = [0]  # loguru's default stderr sink, then the one made here
+
+
 def configure_console(level: str = "INFO") -> None:
     """Replace loguru's default stderr sink with a redacting one and enable icpbot's lines,
     which the library leaves disabled (idempotent). No sink icpbot adds prints a traceback's
-    local variables (``diagnose=False``) or the frames above the catch (``backtrace=False``)."""
-    logger.remove()
-    logger.add(
-        redacting_sink(sys.stderr),
-        level=level,
-        format=_console_format,
-        colorize=sys.stderr.isatty(),
-        backtrace=False,
-        diagnose=False,
+    local variables (``diagnose=False``) or the frames above the catch (``backtrace=False``).
+    Other sinks stay (``run.log``'s, added once per process, or one of a library user's)."""
+    for sink in _CONSOLE:
+        with contextlib.suppress(ValueError):  # removed already
+            logger.remove(sink)
+    _CONSOLE[:] = []
+    _CONSOLE.append(
+        logger.add(
+            redacting_sink(sys.stderr),
+            level=level,
+            format=_console_format,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
     )
     for name in ("playwright", "asyncio", "psycopg"):
         stdlib_log = logging.getLogger(name)

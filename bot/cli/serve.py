@@ -1,5 +1,7 @@
-"""``icpbot serve``: the web service (``bot.serve``); ``serve add-token`` and ``serve
-add-operator`` create its API tokens and operators (only their hashes are stored)."""
+"""``icpbot serve``: the web service (``bot.serve``). Its housekeeping: ``add-token`` and
+``tokens list|revoke`` (API tokens: only their hashes are stored), ``add-operator`` (create or
+reset, which ends the operator's sessions) and ``remove-operator``, ``rotate-secret`` (the key
+that seals queued values and signs sessions)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +29,10 @@ __all__ = [
     "serve_add_operator",
     "serve_add_token",
     "serve_main",
+    "serve_remove_operator",
+    "serve_rotate_secret",
+    "serve_tokens_list",
+    "serve_tokens_revoke",
 ]
 
 serve_app = typer.Typer(
@@ -35,6 +42,13 @@ serve_app = typer.Typer(
     context_settings=_HELP_SETTINGS,
 )
 app.add_typer(serve_app, name="serve")
+tokens_app = typer.Typer(
+    help="The service's API tokens: list them, revoke one.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings=_HELP_SETTINGS,
+)
+serve_app.add_typer(tokens_app, name="tokens")
 
 _Name = Annotated[
     str, typer.Argument(help="Who it is for (shown in the logs).", metavar="NAME", hidden=True)
@@ -69,6 +83,34 @@ _MaxPages = Annotated[
         min=1,
     ),
 ]
+_AllowBaseUrl = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-base-url",
+        help="Another site runs may be sent to (a mock, a staging copy); repeatable. "
+        "Otherwise only the selector map's site and --base-url.",
+        metavar="URL",
+        envvar="ICPBOT_SERVE_ALLOW_BASE_URL",
+    ),
+]
+_ForwardedAllowIps = Annotated[
+    str,
+    typer.Option(
+        "--forwarded-allow-ips",
+        help="The reverse proxies whose X-Forwarded-For/-Proto are believed "
+        "(addresses or networks, comma-separated).",
+        metavar="IPS",
+        envvar="ICPBOT_FORWARDED_ALLOW_IPS",
+    ),
+]
+
+
+def _check_urls(base_url: str | None, allowed: list[str]) -> None:
+    from bot.config.values import check_base_url
+
+    for flag, url in [("--base-url", base_url), *(("--allow-base-url", u) for u in allowed)]:
+        if url is not None and (wrong := check_base_url(url)) is not None:
+            raise typer.BadParameter(wrong, param_hint=flag)
 
 
 def _check_name(name: str) -> str:
@@ -126,10 +168,13 @@ def serve_main(
             min=1,
         ),
     ] = defaults.SERVE_CAPTCHA_WAIT_S,
+    allow_base_url: _AllowBaseUrl = None,
+    forwarded_allow_ips: _ForwardedAllowIps = "127.0.0.1,::1",
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
         return
+    _check_urls(base_url, allow_base_url or [])
     from bot.cli.logs import configure_console
     from bot.handoff.server import is_loopback
     from bot.run.signals import run_blocking
@@ -154,6 +199,8 @@ def serve_main(
         public_url=public_url,
         browser=os.environ.get("ICPBOT_BROWSER") or None,
         connect=os.environ.get("ICPBOT_CONNECT") or None,
+        allow_base_urls=tuple(allow_base_url or ()),
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
     def ready(url: str) -> None:
@@ -206,8 +253,9 @@ def serve_add_token(name: _Name) -> None:
 
 @serve_app.command("add-operator")
 def serve_add_operator(name: _Name) -> None:
-    """Create (or reset) operator NAME; the password is typed at the terminal's prompt, piped on
-    stdin (its first line), or taken from $ICPBOT_OPERATOR_PASSWORD (hashed with argon2id)."""
+    """Create operator NAME, or reset their password (which ends their sessions); the password
+    is typed at the terminal's prompt, piped on stdin (its first line), or taken from
+    $ICPBOT_OPERATOR_PASSWORD (hashed with argon2id)."""
     from bot.serve import open_service
 
     _check_name(name)
@@ -224,8 +272,10 @@ def serve_add_operator(name: _Name) -> None:
         raise typer.Exit(Category.invalid_input.exit_code)
     service = _service(open_service)
     try:
-        service.add_operator(name, password)
+        ended = service.add_operator(name, password)
         echo(f"operator {name} can log in")
+        if ended:
+            echo(f"{ended} session(s) of {name} ended")
     finally:
         service.store.close()
 
@@ -245,6 +295,130 @@ def _read_password(name: str) -> str:
         except EOFError:  # Ctrl-D at the prompt
             return ""
     return sys.stdin.readline().rstrip("\r\n")
+
+
+@serve_app.command("remove-operator")
+def serve_remove_operator(name: _Name) -> None:
+    """Remove operator NAME and end their sessions."""
+    from bot.serve import open_service
+
+    service = _service(open_service)
+    try:
+        if not service.remove_operator(_check_name(name)):
+            echo(f"error: no operator named {name}", err=True)
+            raise typer.Exit(20)
+        echo(f"operator {name} removed; their sessions ended")
+    finally:
+        service.store.close()
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "never"
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@tokens_app.command("list")
+def serve_tokens_list() -> None:
+    """The API tokens: name, when made, when last used (never the token itself)."""
+    from bot.serve import open_service
+
+    service = _service(open_service)
+    try:
+        rows = service.tokens()
+    finally:
+        service.store.close()
+    if not rows:
+        echo("no API tokens (icpbot serve add-token NAME makes one)")
+        return
+    width = max(4, *(len(r.name) for r in rows))
+    echo(f"{'name':<{width}}  {'created':<20}  last used")
+    for row in rows:
+        echo(f"{row.name:<{width}}  {_when(row.created_at):<20}  {_when(row.last_used)}")
+
+
+@tokens_app.command("revoke")
+def serve_tokens_revoke(name: _Name) -> None:
+    """Revoke NAME's API token (every process refuses it within a few seconds)."""
+    from bot.serve import open_service
+
+    service = _service(open_service)
+    try:
+        if not service.revoke_token(_check_name(name)):
+            echo(f"error: no API token named {name}", err=True)
+            raise typer.Exit(20)
+        echo(f"the API token of {name} is revoked")
+    finally:
+        service.store.close()
+
+
+@serve_app.command("rotate-secret")
+def serve_rotate_secret(
+    old_secret_lost: Annotated[
+        bool,
+        typer.Option(
+            "--old-secret-lost",
+            help="The current secret is gone: record the new one anyway; what the old one "
+            "sealed stays unreadable (those runs and links answer 410).",
+        ),
+    ] = False,
+) -> None:
+    """Move the service to a new secret: every queued run's and link's sealed values are
+    sealed again under it, in one transaction. The current secret is $ICPBOT_SERVE_SECRET
+    (or the state folder's serve-secret file); the new one is $ICPBOT_SERVE_NEW_SECRET, or,
+    for the file, a new random one written there. Stop every serve process first, and start
+    them again with the new secret."""
+    from bot.safety.ledger import open_ledger
+    from bot.serve.seal import (
+        NEW_SECRET_ENV,
+        SECRET_ENV,
+        Keys,
+        load_secret,
+        new_secret,
+        rotate,
+        write_secret,
+    )
+    from bot.serve.store import ServeStore
+
+    try:
+        store = ServeStore(open_ledger())
+    except BotError as exc:
+        raise fail(exc) from None
+    staged: Path | None = None
+    try:
+        current = load_secret(store)
+        wanted = os.environ.get(NEW_SECRET_ENV, "").strip()
+        if not wanted and current.path is None:
+            echo(
+                f"error: {SECRET_ENV} is set: put the new secret in {NEW_SECRET_ENV} (a long "
+                f"random string), then start every process with it in {SECRET_ENV}",
+                err=True,
+            )
+            raise typer.Exit(20)
+        fresh = wanted or new_secret()
+        if fresh == current.secret:
+            echo("error: the new secret is the current one", err=True)
+            raise typer.Exit(20)
+        if current.path is not None:  # written before the database changes, renamed after
+            staged = current.path.with_name(current.path.name + ".new")
+            staged.unlink(missing_ok=True)
+            write_secret(staged, fresh)
+        try:
+            done = rotate(store, current, Keys.of(fresh), old_lost=old_secret_lost)
+        except BotError as exc:
+            raise fail(exc) from None
+        if current.path is not None and staged is not None:
+            os.replace(staged, current.path)
+            staged = None
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        store.close()
+    echo(f"{done.resealed} sealed value(s) sealed again under the new secret")
+    if done.unreadable:
+        echo(f"{done.unreadable} could not be opened and were left as they were (answered 410)")
+    where = str(current.path) if current.path is not None else SECRET_ENV
+    echo(f"the new secret is in effect ({where}); start every serve process with it now")
 
 
 def _service(opener: Callable[[], Service]) -> Service:

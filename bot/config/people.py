@@ -123,11 +123,16 @@ def _template_from(
 
 
 def load_people(
-    path: Path | str, *, action: Action | None, template: Template | None = None
+    path: Path | str,
+    *,
+    action: Action | None,
+    template: Template | None = None,
+    text: str | None = None,
 ) -> list[Scenario]:
     """One scenario per row; raises :class:`ScenarioError` listing the problems of every row.
 
     ``action`` (the ``--action`` flag) wins over the template's; one of them must say it.
+    ``text``: the CSV itself, read from memory (an upload); ``path`` then only names it.
     """
     file = str(path)
     template = template or Template()
@@ -142,7 +147,7 @@ def load_people(
             [Problem(file, None, "action", "--action and the template's action differ")],
             path=file,
         )
-    rows, problems = _read_rows(Path(path))
+    rows, problems = _csv_text_rows(text, file) if text is not None else _read_rows(Path(path))
     scenarios: list[Scenario] = []
     names: set[str] = set()
     for row in rows:
@@ -223,6 +228,10 @@ def _csv_rows(path: Path) -> tuple[list[_Row], list[Problem]]:
         return [], [Problem(file, None, "", "file is not UTF-8 text")]
     except OSError as exc:
         return [], [Problem(file, None, "", f"cannot read file: {exc.strerror}")]
+    return _csv_text_rows(text, file)
+
+
+def _csv_text_rows(text: str, file: str) -> tuple[list[_Row], list[Problem]]:
     reader = csv.reader(text.splitlines(keepends=True), skipinitialspace=True)
     problems: list[Problem] = []
     try:

@@ -1,7 +1,13 @@
 """``run.log``: a run's own log file, part of its evidence.
 
-The sink redacts the *whole formatted line*, exception text included, on top of the message
-masking that :data:`bot.privacy.logger` does for every sink.
+It holds that run's lines only: a line goes to the ``run.log`` of the run it was written for
+(:data:`bot.privacy.CURRENT_RUN`, a context variable that follows the run's task, the threads it
+hands work to and the Playwright handlers it installs), and a line written for no run (a web
+service's access log, another request, another run's recovery, a shared browser's driver) goes
+to none: evidence of one run must not show what others did.
+
+The sink redacts the *whole formatted line*, exception text and capability links included, on top
+of the message masking that :data:`bot.privacy.logger` does for every sink.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any, TextIO
 
 from loguru import logger
 
-from bot.privacy import CURRENT_RUN, REDACTOR
+from bot.privacy import CURRENT_RUN, REDACTOR, mask_links
 
 __all__ = ["redacting_sink", "run_log"]
 
@@ -26,7 +32,7 @@ def redacting_sink(stream: TextIO) -> Callable[[object], None]:
     """A loguru sink that writes each formatted line to ``stream`` through the redactor."""
 
     def sink(message: object) -> None:
-        stream.write(REDACTOR(str(message)))
+        stream.write(mask_links(REDACTOR(str(message))))
         stream.flush()
 
     return sink
@@ -34,8 +40,8 @@ def redacting_sink(stream: TextIO) -> Callable[[object], None]:
 
 class _RunLogs:
     """ONE loguru sink for every open run.log, added on first use and kept: a line goes to its
-    run's file, a line of no run (Playwright's, asyncio's) to every open one. (A sink per run
-    would cost several milliseconds per run: loguru inspects the installation on each add.)"""
+    run's file, a line of no run to none. (A sink per run would cost several milliseconds per
+    run: loguru inspects the installation on each add.)"""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -65,13 +71,12 @@ class _RunLogs:
         if not self.streams:
             return
         run = message.record["extra"].get("run", CURRENT_RUN.get())
-        line = REDACTOR(str(message))
+        if run is None or run not in self.streams:
+            return
+        line = mask_links(REDACTOR(str(message)))
         with self.lock:
-            if run is None:
-                targets = list(self.streams.values())
-            else:
-                targets = [self.streams[run]] if run in self.streams else []
-            for stream in targets:
+            stream = self.streams.get(run)
+            if stream is not None:
                 stream.write(line)
                 stream.flush()
 
@@ -83,8 +88,8 @@ _RUN_LOGS = _RunLogs()
 def run_log(path: Path, run_id: str) -> Iterator[None]:
     """Write DEBUG and above to ``path`` (mode 0600) for the duration of the block: the lines of
     run ``run_id`` (the code in the block, and the handlers it installs through
-    :func:`bot.privacy.in_current_run`), and lines that belong to no run (Playwright's, asyncio's).
-    Runs of a parallel batch never see each other's lines."""
+    :func:`bot.privacy.in_current_run`), and no other. Runs of a parallel batch never see each
+    other's lines."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     stream = os.fdopen(fd, "w", encoding="utf-8")
     token = CURRENT_RUN.set(run_id)

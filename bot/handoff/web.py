@@ -18,16 +18,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "MAX_BODY",
+    "MAX_JSON_DEPTH",
     "SECURITY_HEADERS",
     "Refused",
     "SecurityHeaders",
     "json_body",
+    "parse_json",
+    "read_body",
+    "read_json",
     "refusal",
     "same_origin",
 ]
 
 #: the largest JSON body a person's page posts (a drag of MAX_DRAG_POINTS points fits)
 MAX_BODY = 16 * 1024
+#: how deeply a posted JSON document may nest (a drag's points are 3 levels deep)
+MAX_JSON_DEPTH = 32
 #: on every response: nothing from other origins, no inline script, no framing, no caching, and
 #: no referrer (a link is a capability: it must not leak to another site)
 SECURITY_HEADERS = {
@@ -111,18 +117,60 @@ async def json_body(request: Request, *, from_page: bool = True) -> Any:
     """
     if from_page and not same_origin(request):
         raise Refused(403, "only this site's own page may post here")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise Refused(415, "expected application/json")
+    return await read_json(request)
+
+
+async def read_body(request: Request, *, limit: int = MAX_BODY) -> bytes:
+    """The request's body, at most ``limit`` bytes (413 otherwise, told by the declared length
+    before anything is read, or while streaming)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise Refused(413, f"the body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
-            raise Refused(413, f"the body is larger than {MAX_BODY} bytes")
+        if len(body) > limit:
+            raise Refused(413, f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+async def read_json(request: Request, *, limit: int = MAX_BODY) -> Any:
+    """The one reader of posted JSON for every door of icpbot's servers (the hand-off pages, the
+    service's API and customer pages): ``application/json`` (else 415), at most ``limit`` bytes
+    (413), then :func:`parse_json` (400)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise Refused(415, "expected application/json")
+    return parse_json(await read_body(request, limit=limit))
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON: UTF-8 (not guessed), nested at most :data:`MAX_JSON_DEPTH` deep;
+    :class:`Refused` (400) otherwise, never a RecursionError."""
     try:
-        return json.loads(body)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise Refused(400, "the body is not JSON") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the body is not UTF-8") from None
+    try:
+        found = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused(400, "the body is not JSON") from None
+    if _depth(found) > MAX_JSON_DEPTH:
+        raise Refused(400, f"the JSON is nested more than {MAX_JSON_DEPTH} deep")
+    return found
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests (a scalar: 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in item)
+    return deepest

@@ -33,6 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
 from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
+from bot.page.files import OwnFolder, driver_tmpdir, prepare, private_launch_options
 from bot.privacy import logger
 
 T = TypeVar("T")
@@ -325,6 +326,11 @@ class LazyBrowser:
     remote browser reach hosts through this machine, e.g. ``"<loopback>"`` for a mock on
     127.0.0.1 here (Playwright's rule syntax: ``BrowserType.connect``). A server that cannot be
     had raises :class:`~bot.errors.BrowserUnavailable`.
+
+    What Playwright writes while the browser runs (traces being recorded, its artifacts folder,
+    the profile, downloads) goes to a private folder, never to the system's temporary folder
+    (:mod:`bot.page.files`): ``private_dir`` (the caller's), else one of its own under the state
+    folder, removed by :meth:`close` (after a ``kill -9``, by the next run's sweep).
     """
 
     def __init__(
@@ -335,8 +341,11 @@ class LazyBrowser:
         connect: str | None = None,
         expose_network: str | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        private_dir: Path | None = None,
     ) -> None:
         self.explicit = explicit
+        self.private_dir = private_dir
+        self._own_dir: OwnFolder | None = None
         self.headed = headed
         self.connect = connect
         self.expose_network = expose_network
@@ -357,9 +366,19 @@ class LazyBrowser:
             await self._driver_start.join(self._start_driver)
         return self._playwright
 
+    @property
+    def _files(self) -> Path | None:
+        """Where Playwright's files go (see the class)."""
+        if self.private_dir is not None:
+            return self.private_dir
+        return None if self._own_dir is None else self._own_dir.path
+
     async def _start_driver(self) -> None:
         cm = async_playwright()
-        self._playwright = await cm.__aenter__()
+        if self.private_dir is None and self._own_dir is None:
+            self._own_dir = OwnFolder.reserve()
+        with driver_tmpdir(self._files):
+            self._playwright = await cm.__aenter__()
         self._pw_cm = cm
 
     @property
@@ -381,6 +400,10 @@ class LazyBrowser:
 
     async def _start(self) -> Browser:
         await self.start_driver()
+        if self._own_dir is not None:
+            self._own_dir.make()
+        if self._files is not None:
+            prepare(self._files)
         endpoint = self.endpoint
         try:
             return await (self._connect(endpoint) if endpoint else self._launch())
@@ -392,9 +415,10 @@ class LazyBrowser:
         assert self._playwright is not None
         choice = find_browser(self.explicit, playwright=self._playwright)
         logger.debug("browser: {}", choice.describe())
-        return await self._playwright.chromium.launch(
-            **launch_options(choice, headless=not self.headed)
-        )
+        options = launch_options(choice, headless=not self.headed)
+        if self._files is not None:
+            options |= private_launch_options(self._files)
+        return await self._playwright.chromium.launch(**options)
 
     async def _connect(self, endpoint: str) -> Browser:
         assert self._playwright is not None
@@ -428,6 +452,9 @@ class LazyBrowser:
         if cm is not None:
             with suppress(Exception):
                 await cm.__aexit__(None, None, None)
+        own, self._own_dir = self._own_dir, None
+        if own is not None:
+            own.remove()
 
 
 def _main() -> int:

@@ -2,10 +2,19 @@
 links, ``/docs``; and what wraps every request: security headers (a strict CSP), a body size
 limit, an access log with no path parameter or query in it, and error answers without
 tracebacks or values.
+
+Every door answers a malformed request the same way, before any handler runs: a path with a NUL
+or another control character is 400; a body larger than :data:`MAX_BODY` is 413 (411 without a
+length); a JSON body is read by the one reader the hand-off pages use too
+(:func:`bot.handoff.server.parse_json`: not UTF-8, not JSON, or nested too deep is 400, never a
+RecursionError). A sealed value the service's key cannot open any more is 410 with a clear
+state, never 500. Each request has a redaction scope of its own: the values it registers are
+masked in everything written while it lasts, then forgotten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import time
@@ -23,16 +32,21 @@ import bot.serve.auth as auth
 import bot.serve.customer as customer
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
-from bot.handoff.web import SECURITY_HEADERS
+from bot.handoff.web import MAX_BODY as HANDOFF_MAX_BODY
+from bot.handoff.web import SECURITY_HEADERS, Refused, parse_json
 from bot.i18n import N_
 from bot.i18n.web import gettext_for
 from bot.privacy import REDACTOR, logger
-from bot.serve.context import Context
+from bot.serve.context import Context, attach_session
+from bot.serve.seal import Unreadable
 
-__all__ = ["MAX_BODY", "create_app", "not_found"]
+__all__ = ["MAX_BODY", "LastResort", "create_app", "not_found"]
 
 #: the largest request body (a people CSV of a few thousand rows fits)
 MAX_BODY = 1024 * 1024
+#: smaller limits of some doors (their readers check again): a customer's link, a hand-off
+#: link, the login form
+_DOOR_LIMITS = (("/l/", 8 * 1024), ("/h/", HANDOFF_MAX_BODY), ("/login", 8 * 1024))
 _DRAIN = 16 * MAX_BODY  # a larger body is not even read: the connection closes
 _HEADERS = {
     **SECURITY_HEADERS,
@@ -94,11 +108,23 @@ _WORDS = frozenset(
 )
 
 
-class _Guard:
-    """Pure ASGI middleware: the headers on every answer, the body limit, the access log."""
+_BODY_METHODS = frozenset(["POST", "PUT", "PATCH", "DELETE"])
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def _is_json(media: bytes) -> bool:
+    """A body FastAPI would parse as JSON: declared so, or declared as nothing at all."""
+    kind = media.split(b";")[0].strip().lower()
+    return kind in (b"", b"application/json") or kind.endswith(b"+json")
+
+
+class _Guard:
+    """Pure ASGI middleware: the headers on every answer, the malformed requests refused (a
+    control character in the path, the body limit, a JSON body that does not parse), the
+    session looked up, the access log."""
+
+    def __init__(self, app: ASGIApp, ctx: Context) -> None:
         self.app = app
+        self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,7 +133,9 @@ class _Guard:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        too_big = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
+        path = str(scope.get("path", ""))
+        limit = next((n for door, n in _DOOR_LIMITS if path.startswith(door)), MAX_BODY)
+        too_big = declared is not None and (not declared.isdigit() or int(declared) > limit)
         status = [0]
         started = time.monotonic()
         route = self.route_of(scope)
@@ -121,15 +149,33 @@ class _Guard:
                         h[name] = value
             await send(message)
 
-        if too_big or chunked:
+        refused: Refused | None = None
+        if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+            refused = Refused(400, "the path holds a control character")
+        elif too_big or chunked:
             if too_big and declared is not None and declared.isdigit() and int(declared) <= _DRAIN:
                 await _discard(receive)  # read, so that the client hears the answer
-            answer = JSONResponse(
-                {"detail": f"the body must be at most {MAX_BODY} bytes, with a Content-Length"},
-                status_code=413 if too_big else 411,
+            refused = Refused(
+                413 if too_big else 411,
+                f"the body must be at most {limit} bytes, with a Content-Length",
             )
+        elif (
+            scope.get("method") in _BODY_METHODS
+            and declared not in (None, b"0")
+            and _is_json(headers.get(b"content-type", b""))
+        ):
+            raw = await _read_all(receive)
+            try:
+                parse_json(raw)
+            except Refused as exc:
+                refused = exc
+            receive = _replay(raw, receive)
+        if refused is not None:
+            answer = JSONResponse({"detail": str(refused)}, status_code=refused.status)
             await answer(scope, receive, send_with_headers)
         else:
+            if b"cookie" in headers:
+                await attach_session(self.ctx, scope)
             await self.app(scope, receive, send_with_headers)
         logger.info(
             "{} {} {} {:.0f}ms",
@@ -152,6 +198,52 @@ async def _discard(receive: Receive) -> None:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body"):
             return
+
+
+async def _read_all(receive: Receive) -> bytes:
+    """The whole body (its length was checked against :data:`MAX_BODY` already)."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the body read already, then waits as the server's would."""
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+class LastResort:
+    """Pure ASGI, outermost: a request's redaction scope, and the end of every exception.
+
+    The scope is entered here, for the rest of the request's task, so that whatever is written
+    about the request after its handler (an error logged on the way out) is still masked with
+    its values. Starlette's own error middleware answers an uncaught exception with the app's
+    handler (500, logged through the redactor), then raises it again for the server, whose
+    logger would print the traceback outside the redactor: it ends here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            REDACTOR.enter_scope()
+        with contextlib.suppress(Exception):  # answered 500 and logged (redacted) already
+            await self.app(scope, receive, send)
 
 
 def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -187,9 +279,21 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
             {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(Unreadable)
+    async def _gone(request: Request, exc: Unreadable) -> Response:
+        return JSONResponse(
+            {
+                "detail": "this can no longer be used: it was sealed under a secret the service "
+                "no longer has; ask your provider for a new one",
+                "state": "unreadable",
+            },
+            status_code=410,
+        )
+
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
-        logger.error("request failed: {}", type(exc).__name__)
+        # The traceback goes through the redactor (bot.privacy's patch), never to stderr raw.
+        logger.opt(exception=exc).error("request failed: {}", type(exc).__name__)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             _ = gettext_for(request)
             return ui.render(request, "gone.html", status=500,
@@ -214,7 +318,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     # no route of the service's own knows ends there: its 404 is the service's, too.
     handoffs.app.add_exception_handler(404, _not_found_of_mount)
     app.mount("/", handoffs.app)
-    app.add_middleware(_Guard)
+    app.add_middleware(_Guard, ctx=ctx)
     return app
 
 

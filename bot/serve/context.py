@@ -1,41 +1,54 @@
 """What every request handler reaches: the service, the store, the relay, the sessions; and the
 two ways in: an API token (``Authorization: Bearer``) or an operator's session cookie.
 
-Sessions are signed cookies (itsdangerous) holding the operator's name and a CSRF token; they
-are HttpOnly, SameSite=Strict, and Secure when the request came over TLS (a reverse proxy's
-``X-Forwarded-Proto``, trusted from loopback). A state-changing request with a session must
-carry the CSRF token (a form field ``csrf`` or the header ``X-CSRF-Token``) and come from this
-origin.
+Sessions live in the database (:mod:`bot.serve.sessions`): the cookie holds the session's random
+id and its CSRF token, signed (itsdangerous, with the secret's signing key) so that a forged
+cookie costs no database look-up. The cookie is HttpOnly, SameSite=Strict, and Secure when the
+request came over TLS (a trusted proxy's ``X-Forwarded-Proto``). The session is looked up once
+per request, before the handlers run (:func:`attach_session`). A state-changing request with a
+session must carry the CSRF token (a form field ``csrf`` or the header ``X-CSRF-Token``) and
+come from this origin.
+
+Password hashing (argon2id: 64 MiB and tens of milliseconds per try) runs on a small executor of
+its own (:class:`Hashing`), so that a flood of logins can neither take the threads the runs and
+the database calls use nor the memory of more than a few hashes at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
-import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.types import Scope
 
 from bot.config.people import load_people
+from bot.errors import Problem, ScenarioError
 from bot.handoff import Relay
 from bot.privacy import reveal
 from bot.serve.service import Service
+from bot.serve.sessions import SESSION_MAX_AGE_S
 from bot.serve.store import ServeStore, new_id
 from bot.serve.throttle import LoginThrottle
+
+T = TypeVar("T")
 
 __all__ = [
     "SESSION_COOKIE",
     "SESSION_MAX_AGE_S",
+    "Busy",
     "Context",
+    "Hashing",
     "Session",
+    "attach_session",
     "context",
     "csrf_ok",
     "require_api",
@@ -44,14 +57,42 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "icpbot_session"
-SESSION_MAX_AGE_S = 12 * 3600
 _SAFE = ("GET", "HEAD", "OPTIONS")
+_STATE_KEY = "icpbot_session"
 
 
 @dataclass(frozen=True)
 class Session:
     operator: str
     csrf: str
+    id: str  # the session's id (the database keeps its hash)
+
+
+class Busy(Exception):
+    """More password checks are waiting than the hashing executor takes."""
+
+
+class Hashing:
+    """Password hashing on an executor of its own: ``threads`` at once, at most ``waiting``
+    more queued (beyond that: :class:`Busy`, answered 429 with ``Retry-After``)."""
+
+    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="icpbot-hash")
+        self._slots = threads + waiting
+        self._busy = 0
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if self._busy >= self._slots:
+            raise Busy("too many logins at once")
+        self._busy += 1  # on the loop's thread only: no lock needed
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, functools.partial(work, *args))
+        finally:
+            self._busy -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -63,12 +104,11 @@ class Context:
     version: list[float] = field(default_factory=lambda: [0.0])  # bumped on every change
 
     def __post_init__(self) -> None:
-        self.sessions = URLSafeTimedSerializer(
-            self.service.sealer.signing_key, salt="icpbot-session"
-        )
+        self.signer = URLSafeTimedSerializer(self.service.sealer.signing_key, salt="icpbot-session")
         self.changed = asyncio.Event()  # set (then replaced) on every change
         self.stopping = asyncio.Event()  # the service stops: live streams end
-        self.logins = LoginThrottle()
+        self.logins = LoginThrottle(self.store, self.service.sealer.keys.hash)
+        self.hashing = Hashing()
 
     @property
     def store(self) -> ServeStore:
@@ -88,19 +128,26 @@ class Context:
 
     # -- sessions -------------------------------------------------------------------------------
 
-    def new_session(self, operator: str) -> str:
-        return self.sessions.dumps({"op": operator, "csrf": secrets.token_urlsafe(24)})
+    def cookie_for(self, session_id: str) -> str:
+        """The session cookie's value: the session's id and a new CSRF token, signed."""
+        return self.signer.dumps({"sid": session_id, "csrf": secrets.token_urlsafe(24)})
 
-    def read_session(self, cookie: str | None) -> Session | None:
+    async def session_from_cookie(self, cookie: str | None) -> Session | None:
+        """The live session a cookie names; None for none, a forged one, or one that ended
+        (logout, a password reset, a removed operator, 12 h)."""
         if not cookie or len(cookie) > 1000:
             return None
         try:
-            data = self.sessions.loads(cookie, max_age=SESSION_MAX_AGE_S)
+            data = self.signer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("op"), str):
+        if not isinstance(data, dict):
             return None
-        return Session(str(data["op"]), str(data.get("csrf", "")))
+        session_id, csrf = data.get("sid"), data.get("csrf")
+        if not isinstance(session_id, str) or not isinstance(csrf, str) or len(session_id) > 100:
+            return None
+        operator = await asyncio.to_thread(self.service.sessions.operator, session_id)
+        return None if operator is None else Session(operator, csrf, session_id)
 
     # -- blocking helpers (worker threads) -------------------------------------------------------
 
@@ -111,11 +158,13 @@ class Context:
         any run is queued."""
         from bot.types import Action
 
-        path = people_file(data)
         try:
-            scenarios = load_people(path, action=Action(action))
-        finally:
-            path.unlink(missing_ok=True)
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            problem = Problem("people", None, "", "file is not UTF-8 text")
+            raise ScenarioError([problem], path="people") from None
+        # Parsed in memory: an upload never touches a disk.
+        scenarios = load_people("people", action=Action(action), text=text)
         self.service.site_and_url(site, base_url)
         batch = new_id()
         ids = [batch]
@@ -151,14 +200,6 @@ class Context:
         return out
 
 
-def people_file(data: bytes) -> Path:
-    """The uploaded list as a private temporary file (the loader reads files); delete it."""
-    fd, name = tempfile.mkstemp(prefix="icpbot-people-", suffix=".csv")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    return Path(name)
-
-
 def context(request: Request) -> Context:
     found: Context = request.app.state.ctx
     return found
@@ -177,8 +218,17 @@ def same_origin(request: Request) -> bool:
     return origin is None or origin == str(request.base_url).rstrip("/")
 
 
+async def attach_session(ctx: Context, scope: Scope) -> None:
+    """Look up the request's session (if its cookie names one) for :func:`session_of`."""
+    cookie = Request(scope).cookies.get(SESSION_COOKIE)
+    found = await ctx.session_from_cookie(cookie) if cookie else None
+    scope.setdefault("state", {})[_STATE_KEY] = found
+
+
 def session_of(request: Request) -> Session | None:
-    return context(request).read_session(request.cookies.get(SESSION_COOKIE))
+    """The request's live session (looked up by :func:`attach_session`), or None."""
+    found = request.scope.get("state", {}).get(_STATE_KEY)
+    return found if isinstance(found, Session) else None
 
 
 def csrf_ok(request: Request, session: Session, given: str | None) -> bool:

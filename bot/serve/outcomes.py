@@ -12,6 +12,7 @@ from bot.i18n import N_
 from bot.outcome import verdicts
 from bot.outcome.voice import AGAIN, LATER
 from bot.run.options import RunResult
+from bot.serve.seal import Unreadable  # a run's sealed values could not be opened, or are gone
 
 __all__ = [
     "Unreadable",
@@ -141,7 +142,3 @@ def cannot_start_outcome(exc: BaseException, *, link: bool) -> dict[str, Any]:
         f"Look at the service's log, {again}.",
         "no",
     )
-
-
-class Unreadable(ValueError):
-    """A run's sealed values could not be opened (or are gone)."""

@@ -98,10 +98,31 @@ _FENCED = (
 )""",
 )
 
+# Sessions kept in the database (the cookie holds a random id; only its hash is stored), the
+# login back-off shared by every process (keys are keyed hashes of a name or an address), and
+# when each API token was last used.
+_SESSIONS_AND_LOGINS = (
+    """CREATE TABLE IF NOT EXISTS serve_sessions (
+    id_hash    TEXT PRIMARY KEY,
+    operator   TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS serve_sessions_operator ON serve_sessions (operator)",
+    """CREATE TABLE IF NOT EXISTS serve_logins (
+    key          TEXT PRIMARY KEY,
+    tries        INTEGER NOT NULL,
+    last_at      DOUBLE PRECISION NOT NULL,
+    locked_until DOUBLE PRECISION NOT NULL
+)""",
+    "ALTER TABLE serve_secrets ADD COLUMN last_used DOUBLE PRECISION",
+)
+
 #: version -> the statements that bring the schema from the version before to it
 MIGRATIONS: dict[int, Statements] = {
     1: _V1,
     2: _FENCED,
+    3: _SESSIONS_AND_LOGINS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -5,27 +5,38 @@ Cancelled (SIGTERM or Ctrl-C through :func:`bot.run.signals.run_blocking`), it s
 runs, lets every running run record its outcome (an API run stopped before its request was
 released, at its security check included, is queued again for the next start; a link's run ends
 saying that nothing was sent), then stops serving.
+
+Private by construction: Playwright's files (its artifacts folder, the traces being recorded,
+downloads, the browser's profile) live in one private folder under the state folder
+(``STATE/raw/serve-…``, 0700, locked while the process lives, swept at the next start after a
+``kill -9``), never in the system's temporary folder. uvicorn's and asyncio's own
+log lines, and any exception no handler caught, go through the redactor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import uvicorn
 
 from bot import defaults
+from bot.evidence.rawdir import make_raw_dir, remove_raw_dir
 from bot.handoff import HandoffServer, Relay
 from bot.handoff.server import QuietServer, bind_listening, http_url
 from bot.page.browser import LazyBrowser
-from bot.privacy import logger
+from bot.privacy import ToLogger, logger
 from bot.run.options import RunOptions
 from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
-from bot.serve.app import create_app
+from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
 from bot.serve.service import Service
 from bot.serve.slots import Limits
@@ -53,6 +64,11 @@ class ServeConfig:
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
+    #: origins runs may go to besides the selector map's site and ``base_url`` (any address)
+    allow_base_urls: tuple[str, ...] = ()
+    #: the proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed (uvicorn's
+    #: syntax: addresses or networks, comma-separated; ``*``: any, never wise)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
 
 def run_id_of(run_name: str) -> str:
@@ -60,14 +76,76 @@ def run_id_of(run_name: str) -> str:
     return run_name.removeprefix("serve-")
 
 
-def open_service(base_url: str = defaults.BASE_URL) -> Service:
-    """The service on this process's ledger (``ICPBOT_LEDGER_URL`` or the state folder)."""
-    return Service(ServeStore(open_ledger()), base_url)
+def open_service(base_url: str = defaults.BASE_URL, allowed: Sequence[str] = ()) -> Service:
+    """The service on this process's ledger (``ICPBOT_LEDGER_URL`` or the state folder).
+    Raises :class:`~bot.serve.seal.SecretMismatch` when this process's secret is not the
+    database's."""
+    store = ServeStore(open_ledger())
+    try:
+        return Service(store, base_url, allowed=allowed)
+    except BaseException:
+        store.close()
+        raise
+
+
+@contextlib.contextmanager
+def private_folder() -> Iterator[Path]:
+    """A private folder (0700, locked while this process lives) for what the browser writes
+    while it runs; the leftovers of killed processes are swept first (``bot.evidence.rawdir``)."""
+    folder = make_raw_dir(None, "serve")
+    try:
+        yield folder
+    finally:
+        remove_raw_dir(folder)
+
+
+_BRIDGED = ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio")
+
+
+@contextlib.contextmanager
+def redacted_errors() -> Iterator[None]:
+    """uvicorn's and asyncio's loggers, and uncaught exceptions of threads, through icpbot's
+    logger (masked, tracebacks as masked text), for as long as the service runs."""
+    saved = [(name, logging.getLogger(name)) for name in _BRIDGED]
+    before = [(log.handlers[:], log.propagate, log.level) for _, log in saved]
+    for _, log in saved:
+        log.handlers[:] = [ToLogger()]
+        log.propagate = False
+        log.setLevel(logging.WARNING)  # their errors and warnings; the rest is noise here
+    old_hook = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        logger.opt(exception=args.exc_value).error("a thread failed: {}", args.exc_type.__name__)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = old_hook
+        for (_, log), (handlers, propagate, level) in zip(saved, before, strict=True):
+            log.handlers[:] = handlers
+            log.propagate = propagate
+            log.setLevel(level)
+
+
+def _unraisable(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    logger.opt(exception=(kind, value, tb)).error("uncaught: {}", kind.__name__)
 
 
 async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     """Serve until cancelled; ``ready(url)`` once the port answers."""
-    service = await asyncio.to_thread(open_service, config.base_url)
+    with redacted_errors(), private_folder() as private:
+        old_hook, sys.excepthook = sys.excepthook, _unraisable
+        try:
+            await _serve(config, ready, private)
+        finally:
+            sys.excepthook = old_hook
+
+
+async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Path) -> None:
+    service = await asyncio.to_thread(open_service, config.base_url, config.allow_base_urls)
     store = service.store
     handoffs = HandoffServer()
     ctx: Context
@@ -77,7 +155,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
         worker.check_changed(run_id, what)  # the run's slot, and its fenced state
 
     relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
-    launcher = LazyBrowser(config.browser, connect=config.connect)
+    launcher = LazyBrowser(config.browser, connect=config.connect, private_dir=private)
     options = RunOptions(
         out_dir=config.out_dir,
         captcha_timeout_s=config.captcha_timeout_s,
@@ -94,10 +172,10 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     handoffs.serve_at(config.public_url or base)
     app = create_app(ctx, handoffs)
     server = QuietServer(
-        app,
+        LastResort(app),
         lifespan="off",
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=config.forwarded_allow_ips,
         timeout_graceful_shutdown=5,
         limit_concurrency=1000,
     )
@@ -113,6 +191,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     finally:
         ctx.stopping.set()  # the live feeds end, so that their connections close
         await finish_shielded(_stop(server, serving, working, launcher, store))
+        ctx.hashing.close()
 
 
 async def _stop(

@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -33,7 +34,9 @@ from bot.privacy import mask_mobile
 from bot.serve.idempotency import IdempotencyKeys
 from bot.serve.links import LinkRefused, LinkRow, Links
 from bot.serve.seal import Sealer
+from bot.serve.sessions import Sessions
 from bot.serve.store import ServeStore, new_id
+from bot.serve.targets import Targets
 
 __all__ = [
     "API_TOKEN_ENV",
@@ -42,12 +45,14 @@ __all__ = [
     "LinkRow",
     "Person",
     "Service",
+    "TokenRow",
     "checked_person",
 ]
 
 API_TOKEN_ENV = "ICPBOT_API_TOKEN"
 _HASHER = PasswordHasher()
 _TOKEN_CACHE_S = 5.0
+_LAST_USED_EVERY_S = 60.0  # a token's last use is written at most this often
 
 
 class Invalid(ValueError):
@@ -89,6 +94,13 @@ def checked_code(code: str | None) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class TokenRow:
+    name: str
+    created_at: float
+    last_used: float | None
+
+
 class RunColumns(TypedDict):
     action: str
     site: str
@@ -105,9 +117,13 @@ def _sha(text: str) -> str:
 class Service:
     """The service's rules on top of its store."""
 
-    def __init__(self, store: ServeStore, base_url: str = defaults.BASE_URL) -> None:
+    def __init__(
+        self, store: ServeStore, base_url: str = defaults.BASE_URL, *, allowed: Sequence[str] = ()
+    ) -> None:
         self.store = store
+        self.targets = Targets(base_url, allowed)  # no open relay
         self.sealer = Sealer(store)
+        self.sessions = Sessions(store)
         self.base_url = base_url
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._maps_ok: set[str] = set()
@@ -125,7 +141,7 @@ class Service:
                 raise Invalid("site", "no selector map of that name") from None
             self._maps_ok.add(site)
         url = base_url or self.base_url
-        if (wrong := check_base_url(url)) is not None:
+        if (wrong := check_base_url(url) or self.targets.refusal(url)) is not None:
             raise Invalid("base_url", wrong)
         return site, url
 
@@ -188,13 +204,15 @@ class Service:
     # -- API tokens and operators ---------------------------------------------------------------
 
     def add_token(self, name: str) -> str:
-        """A new API token for ``name`` (shown once; only its hash is kept)."""
+        """A new API token for ``name`` (shown once; only its hash is kept); it replaces the
+        name's token, if any."""
         token = secrets.token_urlsafe(32)
         self._put_secret("token", name, _sha(token))
         return token
 
     def token_owner(self, token: str) -> str | None:
-        """The name of the token's owner, or None for no token of this service."""
+        """The name of the token's owner, or None for no token of this service. A revoked token
+        may still be accepted for up to ``_TOKEN_CACHE_S`` by a process that saw it just before."""
         env = os.environ.get(API_TOKEN_ENV, "")
         if env and hmac.compare_digest(env.encode(), token.encode()):
             return "env"
@@ -206,33 +224,75 @@ class Service:
             "SELECT name FROM serve_secrets WHERE kind = 'token' AND hash = ?", (digest,)
         ).fetchone()
         owner = None if row is None else str(row[0])
+        if owner is not None:
+            now = time.time()
+            self.store.execute(
+                "UPDATE serve_secrets SET last_used = ? WHERE kind = 'token' AND hash = ?"
+                " AND (last_used IS NULL OR last_used < ?)",
+                (now, digest, now - _LAST_USED_EVERY_S),
+            )
         if len(self._tokens) > 10_000:
             self._tokens.clear()
         self._tokens[digest] = (owner, time.monotonic() + _TOKEN_CACHE_S)
         return owner
 
-    def add_operator(self, name: str, password: str) -> None:
-        self._put_secret("operator", name, _HASHER.hash(password))
+    def tokens(self) -> list[TokenRow]:
+        """Every API token: its name, when it was made and last used (never the token)."""
+        rows = self.store.execute(
+            "SELECT name, created_at, last_used FROM serve_secrets WHERE kind = 'token'"
+            " ORDER BY name"
+        ).fetchall()
+        return [
+            TokenRow(str(r[0]), float(r[1]), None if r[2] is None else float(r[2])) for r in rows
+        ]
 
-    def check_operator(self, name: str, password: str) -> bool:
+    def revoke_token(self, name: str) -> bool:
+        """Delete ``name``'s token; False when there is none."""
+        cur = self.store.execute(
+            "DELETE FROM serve_secrets WHERE kind = 'token' AND name = ?", (name,)
+        )
+        self._tokens.clear()
+        return bool(cur.rowcount)
+
+    def add_operator(self, name: str, password: str) -> int:
+        """Create operator ``name``, or reset their password; a reset ends every session they
+        had (how many)."""
+        digest = _HASHER.hash(password)
+        with self.store.transaction():
+            self._put_secret("operator", name, digest)
+            return self.sessions.end_all(name)
+
+    def remove_operator(self, name: str) -> bool:
+        """Delete operator ``name`` and end their sessions; False when there is none."""
+        with self.store.transaction():
+            cur = self.store.execute(
+                "DELETE FROM serve_secrets WHERE kind = 'operator' AND name = ?", (name,)
+            )
+            self.sessions.end_all(name)
+        return bool(cur.rowcount)
+
+    def check_operator(self, name: str, password: str) -> str | None:
+        """The operator's password hash when ``password`` is theirs (to make a session only
+        while it is still the hash: :meth:`Sessions.create`), else None. Runs argon2: call it
+        on the hashing executor, never on the event loop."""
         row = self.store.execute(
             "SELECT hash FROM serve_secrets WHERE kind = 'operator' AND name = ?", (name,)
         ).fetchone()
+        stored = str(row[0]) if row else _DUMMY_HASH
         try:
             # A missing operator costs a hash too: the answer's time says nothing.
-            return bool(_HASHER.verify(str(row[0]) if row else _DUMMY_HASH, password)) and bool(row)
+            ok = bool(_HASHER.verify(stored, password))
         except (VerificationError, InvalidHashError):
-            return False
+            return None
+        return stored if ok and row else None
 
     def _put_secret(self, kind: str, name: str, digest: str) -> None:
-        with self.store.transaction():
-            self.store.execute(
-                "DELETE FROM serve_secrets WHERE kind = ? AND name = ?", (kind, name)
-            )
-            self.store.execute(
-                "INSERT INTO serve_secrets (kind, name, hash, created_at) VALUES (?, ?, ?, ?)",
-                (kind, name, digest, time.time()),
-            )
+        self.store.execute(
+            "INSERT INTO serve_secrets (kind, name, hash, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, name) DO UPDATE SET hash = excluded.hash,"
+            " created_at = excluded.created_at, last_used = NULL",
+            (kind, name, digest, time.time()),
+        )
 
     # -- self-service links ---------------------------------------------------------------------
 
@@ -277,7 +337,9 @@ class Service:
             values = self.sealer.open(link.sealed)
         except ValueError:
             raise LinkRefused(
-                410, "this link can no longer be used; ask your provider for a new one"
+                410,
+                "this link can no longer be used; ask your provider for a new one",
+                "unreadable",
             ) from None
         run = self._run_values(
             "verify", str(values["mobile"]), str(values["id"]), code, None, link.base_url

@@ -32,7 +32,7 @@ from bot.config.scenario import Inputs, Scenario
 from bot.config.scenario_input import register
 from bot.errors import ReleaseRefused, first_line
 from bot.page.browser import LazyBrowser
-from bot.privacy import logger
+from bot.privacy import REDACTOR, logger
 from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.runner import prepare_batch
@@ -192,7 +192,8 @@ class Worker:
 
     async def _execute(self, taken: TakenRun) -> None:
         try:
-            await self._run(taken)
+            with REDACTOR.scope(shared=True):  # the run's values: masked while it runs, then gone
+                await self._run(taken)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: this run ends here, the service goes on

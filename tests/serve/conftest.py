@@ -86,6 +86,7 @@ def start_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
             threading.Thread(target=_drain, args=(started,), daemon=True).start()
             return started
     proc.wait()
+    proc.stdout.close()
     raise AssertionError("serve did not start: " + "".join(lines))
 
 
