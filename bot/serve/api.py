@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
 from bot.handoff import HandoffClosed
+from bot.serve import observe
 from bot.serve.context import Context, context, require_api
 from bot.serve.service import Invalid
 from bot.serve.store import RunRow
@@ -150,6 +151,7 @@ async def create_run(body: RunIn, caller: Caller, request: Request) -> Any:
     except Invalid as exc:
         return invalid(exc.field, str(exc))
     ctx.kick()
+    await observe.did(caller, "run.queued", run_id, kind=body.action)  # the audit log
     return {"id": run_id}
 
 
@@ -193,7 +195,10 @@ async def check_image(run_id: str, caller: Caller, request: Request) -> Response
 @router.post("/runs/{run_id}/check/click", summary="Click the check at (x, y) of its picture")
 async def check_click(run_id: str, body: Click, caller: Caller, request: Request) -> Any:
     handoff = _waiting(context(request), run_id)
-    return await _relayed(handoff.click(float(body.x), float(body.y)), field="x")
+    answer = await _relayed(handoff.click(float(body.x), float(body.y)), field="x")
+    if isinstance(answer, dict):  # relayed: the audit log, the metrics
+        await observe.relayed(caller, run_id, "click", "api")
+    return answer
 
 
 @router.post("/runs/{run_id}/check/drag", summary="Drag on the check, from -> to")
@@ -202,7 +207,10 @@ async def check_drag(run_id: str, body: Drag, caller: Caller, request: Request) 
     (x0, y0), (x1, y1) = body.start, body.to
     steps = 16  # a hand's drag passes through points, as the slider expects
     points = [(x0 + (x1 - x0) * n / steps, y0 + (y1 - y0) * n / steps) for n in range(steps + 1)]
-    return await _relayed(handoff.drag(points), field="from")
+    answer = await _relayed(handoff.drag(points), field="from")
+    if isinstance(answer, dict):  # relayed: the audit log, the metrics
+        await observe.relayed(caller, run_id, "drag", "api")
+    return answer
 
 
 async def _relayed(action: Awaitable[None], *, field: str) -> Any:
@@ -264,6 +272,7 @@ async def create_batch(
             status_code=422,
         )
     ctx.kick()
+    await observe.did(caller, "batch.queued", ids[0], runs=len(ids) - 1, kind=action)
     return {"id": ids[0], "runs": ids[1:]}
 
 
@@ -283,6 +292,8 @@ async def create_link(body: LinkIn, caller: Caller, request: Request) -> Any:
         return invalid(exc.field, str(exc))
     link = await asyncio.to_thread(ctx.service.link_by_token, token)
     assert link is not None
+    await observe.did(caller, "link.made", link.id, person=link.mobile_masked,
+                      expires_in_s=body.expires_in_s)  # fmt: skip
     return {"id": link.id, "url": f"{ctx.public_url(request)}/l/{token}"}
 
 
@@ -295,6 +306,7 @@ async def list_links(caller: Caller, request: Request) -> list[dict[str, Any]]:
 async def revoke_link(link_id: str, caller: Caller, request: Request) -> Any:
     if not await asyncio.to_thread(context(request).service.revoke_link, link_id[:40]):
         raise HTTPException(404, "no such link")
+    await observe.did(caller, "link.revoked", link_id[:40])
     return {"ok": True}
 
 

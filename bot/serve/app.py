@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import bot.serve.api as api
 import bot.serve.auth as auth
 import bot.serve.customer as customer
+import bot.serve.opsweb as opsweb
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
 from bot.handoff.server import SECURITY_HEADERS
@@ -83,6 +84,13 @@ _WORDS = frozenset(
         "customer.js",
         "handoff.js",
         "handoff.css",
+        # bot/serve/opsweb.py
+        "readyz",
+        "metrics",
+        "webhooks",
+        "deliveries",
+        "audit",
+        "ops.js",
     ]
 )
 
@@ -195,6 +203,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(customer.router)
     app.include_router(ui.router)
     app.include_router(auth.router)
+    app.include_router(opsweb.router)  # /readyz, /metrics, webhooks, the audit log
     # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url.
     app.mount("/", handoffs.app)
     app.add_middleware(_Guard)

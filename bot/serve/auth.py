@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.privacy import logger
+from bot.serve import observe
 from bot.serve.context import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
@@ -92,6 +93,7 @@ async def login(request: Request) -> Response:
     if not ok:
         throttle.failed(keys)
         logger.warning("a login was refused (wrong name or password)")
+        await observe.login(name, False, request.client.host if request.client else None)
         wait = throttle.wait_s(keys)
         if wait > 0:
             return _too_many(request, wait)
@@ -104,6 +106,7 @@ async def login(request: Request) -> Response:
     )  # fmt: skip
     answer.delete_cookie(LOGIN_COOKIE, path="/login")
     logger.info("an operator logged in")
+    await observe.login(name, True, request.client.host if request.client else None)
     return answer
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot.handoff import CheckHandoff, HandoffClosed
 from bot.handoff.check import MAX_DRAG_POINTS, read_point
+from bot.serve import observe
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
@@ -110,7 +111,7 @@ async def verify(token: str, request: Request) -> Response:
     if row is not None and row.outcome and row.outcome.get("category") == "success":
         return _refused(409, "this verification is done; nothing more to send")
     try:
-        await asyncio.to_thread(
+        run_id = await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS
         )
     except Invalid as exc:
@@ -118,6 +119,7 @@ async def verify(token: str, request: Request) -> Response:
     except LinkRefused as exc:
         return _refused(429, str(exc).capitalize() + ".")
     ctx.kick()
+    await observe.link_used(found.id, run_id)  # the audit log, the webhook link.used
     return JSONResponse({"ok": True}, status_code=202)
 
 
@@ -159,4 +161,5 @@ async def act(token: str, what: str, request: Request) -> Response:
         return _refused(409, str(exc))
     except (ValueError, AttributeError, TypeError):
         return _refused(400, "bad request")
+    await observe.relayed("link", handoff.run_name, what, "link")  # the audit log, metrics
     return JSONResponse({"ok": True})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from playwright.async_api import Locator, Page
 
 from bot.handoff import CheckHandoff, HandoffServer
+from bot.serve import observe
 
 __all__ = ["ServiceCheck", "ServiceRelay"]
 
@@ -34,6 +35,7 @@ class ServiceCheck:
 
     def ended(self, lines: Sequence[str]) -> None:
         self.handoff.ended(lines)
+        observe.check_changed(self.run_id, "ended")  # metrics: a check not passed
         asyncio.get_running_loop().call_later(ENDED_GRACE_S, self.relay.forget, self.run_id)
 
 
@@ -62,6 +64,7 @@ class ServiceRelay:
 
     def changed(self, run_id: str, what: str) -> None:
         self._on_change(run_id, what)
+        observe.check_changed(run_id, what)  # metrics, webhook run.needs_person, audit
 
     def check(self, run_id: str) -> ServiceCheck | None:
         return self._checks.get(run_id)

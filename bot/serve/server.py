@@ -24,8 +24,10 @@ from bot.privacy import logger
 from bot.run.options import RunOptions
 from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
+from bot.serve import observe, retention
 from bot.serve.app import create_app
 from bot.serve.context import Context
+from bot.serve.health import Readiness
 from bot.serve.relay import ServiceRelay
 from bot.serve.service import Service
 from bot.serve.store import RunState, ServeStore
@@ -45,6 +47,10 @@ class ServeConfig:
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
+    #: private receivers webhooks may reach (URL prefixes or networks; loopback always)
+    allow_webhook_urls: tuple[str, ...] = ()
+    #: prune once a day what is older than this many seconds (None: never)
+    prune_older_than_s: float | None = None
 
 
 def open_service(base_url: str = defaults.BASE_URL) -> Service:
@@ -56,6 +62,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     """Serve until cancelled; ``ready(url)`` once the port answers."""
     service = await asyncio.to_thread(open_service, config.base_url)
     store = service.store
+    ops = observe.start(store, service.sealer, config.allow_webhook_urls)
     handoffs = HandoffServer()
     ctx: Context
 
@@ -83,6 +90,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)
     app = create_app(ctx, handoffs)
+    app.state.readiness = Readiness(store, launcher, ctx.stopping)
     server = QuietServer(
         app,
         lifespan="off",
@@ -92,6 +100,10 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
         limit_concurrency=1000,
     )
     serving = working = None
+    background = [asyncio.create_task(ops.deliverer.run(), name="serve-webhooks")]
+    if config.prune_older_than_s is not None:
+        prune = retention.daily(store, config.prune_older_than_s, [config.out_dir])
+        background.append(asyncio.create_task(prune, name="serve-prune"))
     try:
         serving = await server.start(sock, "serve-http")
         working = asyncio.create_task(worker.run(), name="serve-workers")
@@ -102,7 +114,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
                 task.result()
     finally:
         ctx.stopping.set()  # the live feeds end, so that their connections close
-        await finish_shielded(_stop(server, serving, working, launcher, store))
+        await finish_shielded(_stop(server, serving, working, launcher, store, background))
 
 
 async def _stop(
@@ -111,13 +123,20 @@ async def _stop(
     working: asyncio.Task[None] | None,
     launcher: LazyBrowser,
     store: ServeStore,
+    background: list[asyncio.Task[None]],
 ) -> None:
     """No new run; running runs record their outcome; then the server and the browser stop
-    (either task is None when the server did not start)."""
+    (either task is None when the server did not start); the webhooks' deliveries let go of
+    their leases."""
     if working is not None:
         working.cancel()
         with contextlib.suppress(BaseException):
             await working
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+    observe.stop()
     server.should_exit = True
     if serving is not None:
         with contextlib.suppress(BaseException):

@@ -31,6 +31,7 @@ _ASSETS = {
     "serve.css": "text/css; charset=utf-8",
     "customer.js": "text/javascript; charset=utf-8",
     "ui.js": "text/javascript; charset=utf-8",
+    "ops.js": "text/javascript; charset=utf-8",  # the webhooks and audit pages (opsweb.py)
 }
 _PAGES = {"/": "dashboard.html", "/ledger": "ledger.html", "/links": "links.html"}
 #: the feed looks at the database at least this often (runs of other processes)

@@ -32,6 +32,7 @@ from bot.run.pacing import Pacer, Pacers, is_local, site_key
 from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
 from bot.safety.store import PersonLock
+from bot.serve import observe
 from bot.serve.seal import Sealer
 from bot.serve.store import RunRow, ServeStore
 from bot.types import Action
@@ -211,6 +212,7 @@ class Worker:
         loop = asyncio.get_running_loop()
 
         def on_event(event: RunEvent) -> None:
+            observe.run_stage(run_id, event.stage)  # metrics: pacing waits, submissions
             phase = _PHASES.get(event.stage)
             if phase is not None:
                 loop.call_soon_threadsafe(self._phase, run_id, phase)
