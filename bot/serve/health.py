@@ -67,12 +67,16 @@ class Readiness:
 
     async def _database(self) -> str:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.db_now), DB_TIMEOUT_S)
+            await asyncio.wait_for(asyncio.to_thread(self._ask_database), DB_TIMEOUT_S)
         except TimeoutError:
             return f"no answer within {DB_TIMEOUT_S:g} s"
         except Exception as exc:
             return f"unavailable ({type(exc).__name__})"
         return "ok"
+
+    def _ask_database(self) -> None:
+        """A read of the service's own tables (a connection that answers is not enough)."""
+        self.store.execute("SELECT COUNT(*) FROM serve_meta").fetchone()
 
     async def _browser(self) -> str:
         started = self.launcher.started
