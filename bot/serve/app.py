@@ -205,7 +205,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(opsweb.router)  # /readyz, /metrics, webhooks, the audit log
     # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url.
-    app.mount("/", handoffs.app)
+    app.mount("/", opsweb.CountedHandoffs(handoffs.app))  # relayed actions counted (metrics)
     app.add_middleware(_Guard)
     return app
 

@@ -7,12 +7,14 @@ other pages; their script, ``ops.js``, calls the API with the session's CSRF tok
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.serve import audit, observe
 from bot.serve.context import context, require_api, session_of
@@ -22,7 +24,7 @@ from bot.serve.observe import Ops
 from bot.serve.ui import render
 from bot.serve.webhooks import EVENTS, HookRefused
 
-__all__ = ["PAGES", "router"]
+__all__ = ["PAGES", "CountedHandoffs", "router"]
 
 router = APIRouter()
 Caller = Annotated[str, Depends(require_api)]
@@ -56,6 +58,29 @@ async def metrics(request: Request) -> Response:
         raise HTTPException(401, "a valid API token is required", {"WWW-Authenticate": "Bearer"})
     body = await asyncio.to_thread(observe.METRICS.render)
     return Response(body, media_type=CONTENT_TYPE)
+
+
+class CountedHandoffs:
+    """The hand-off pages (``/h/<token>``, bot.handoff) with their relayed clicks and drags
+    counted in the metrics (a 200 answer to ``POST /h/<token>/click`` or ``…/drag``)."""
+
+    _ACTION = re.compile(r"^/h/[^/]+/(click|drag)$")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._ACTION.match(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if found is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                observe.METRICS.relayed_action(found.group(1), "handoff")
+            await send(message)
+
+        await self.app(scope, receive, counted)
 
 
 # -- webhooks ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from pathlib import Path
 
 import pytest
@@ -112,12 +113,24 @@ def test_a_runs_figures_after_its_check(serve: Serve, site: MockSite, tmp_path: 
     body = {"action": "verify", "mobile": MOBILE, "code": CODE, "id_last6": ID6,
             "base_url": site.url}  # fmt: skip
     run_id = api.post("/api/runs", json=body).json()["id"]
-    serve.wait_run(api, run_id, lambda r: r["state"] == "needs_person")
+    state = serve.wait_run(api, run_id, lambda r: r["state"] == "needs_person")
     waiting = samples(serve)
     assert one(waiting, "icpbot_runs", state="needs_person") == 1
     assert one(waiting, "icpbot_check_wait_seconds_count", result="passed") == 0
     size = _png_size(api.get(f"/api/runs/{run_id}/check.png").content)
-    _pass_check(serve, site, run_id, site.captcha_answer()["uuid"] + "-other", size)
+    # A wrong click through the run's hand-off page (a new picture follows), then the API.
+    answer = site.captcha_answer()
+    first = answer["points"][0]
+    wrong = next(
+        (x, y) for x in range(40, size[0] - 20, 30) for y in range(100, size[1] - 20, 30)
+        if math.dist((x, y), (first["x"], first["y"])) > 60
+    )  # fmt: skip
+    handoff = serve.client(None).post(
+        state["check_url"] + "/click", json={"x": wrong[0], "y": wrong[1]},
+        headers={"origin": serve.url.rstrip("/")},
+    )  # fmt: skip
+    assert handoff.status_code == 200, handoff.text
+    _pass_check(serve, site, run_id, answer["uuid"], size)
     serve.wait_run(api, run_id, lambda r: r["state"] == "done")
     found = samples(serve)
     assert one(found, "icpbot_runs", state="done") == 1
@@ -126,6 +139,7 @@ def test_a_runs_figures_after_its_check(serve: Serve, site: MockSite, tmp_path: 
     assert one(found, "icpbot_submissions_total") == 1 == len(site.submissions())
     clicks = one(found, "icpbot_relayed_actions_total", kind="click", door="api")
     assert clicks >= len(site.captcha_answer()["points"])
+    assert one(found, "icpbot_relayed_actions_total", kind="click", door="handoff") == 1
     assert one(found, "icpbot_check_wait_seconds_count", result="passed") == 1
     assert one(found, "icpbot_check_wait_seconds_sum", result="passed") > 0
     # A second process on the same database answers the same shared counts.
