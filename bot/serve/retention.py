@@ -5,7 +5,8 @@ Deleted when older than the cut (the database's clock for rows, the files' own t
 folders):
 
 - finished runs' rows (``serve_runs`` in state ``done``, by their last change) and their
-  evidence folders; a run that is not finished is never deleted, however old;
+  evidence folders; a run that is not finished is never deleted, however old, nor one that a
+  link still shows (the link goes first);
 - run folders in the evidence folders (``recordings/`` or ``--out``: a folder named as icpbot
   names a run's, ``20260101T093000Z-name-ab12``, whose newest file is older than the cut), and
   batch reports (``report-*.html``) there; a folder of a run of the service that is not finished
@@ -133,45 +134,46 @@ def prune(
     """Delete what is older than ``older_than_s`` (blocking: the database and the disk)."""
     now = store.db_now()
     report = PruneReport(cut=now - older_than_s, dry_run=dry_run)
-    unfinished = _runs(store, report)
+    staying = _runs(store, report)
     _links(store, report)
     _simple(store, report, "audit", "serve_audit", "at < ?")
     _simple(store, report, "deliveries", "serve_webhook_deliveries",
             "created_at < ? AND state <> 'pending'")  # fmt: skip
     _ledger(store, report, keep_cut=min(report.cut, now - LEDGER_KEEP_S))
     for folder in out_dirs:
-        _folders(folder, report, unfinished, wall_cut=time.time() - older_than_s)
+        _folders(folder, report, staying, wall_cut=time.time() - older_than_s)
     if not dry_run:
         audit.record(store, actor, "prune", None, **report.as_json()["deleted"])
     return report
 
 
+#: finished runs older than the cut, unless a link that is not deleted yet still shows them
+_OLD_RUNS = (
+    "state = 'done' AND updated_at < ? AND NOT EXISTS (SELECT 1 FROM serve_links l"
+    " WHERE l.id = serve_runs.link_id AND l.expires_at >= ?)"
+)
+
+
 def _runs(store: ServeStore, report: PruneReport) -> set[str]:
-    """Finished runs' rows and folders; the ids of runs that are not finished."""
+    """Finished runs' rows and folders; the ids of the runs that stay (their folders stay)."""
     cut = report.cut
-    unfinished = {
-        str(r[0])
-        for r in store.execute("SELECT id FROM serve_runs WHERE state <> 'done'").fetchall()
-    }
     report.kept_unfinished = int(
         store.execute(
             "SELECT COUNT(*) FROM serve_runs WHERE state <> 'done' AND updated_at < ?", (cut,)
         ).fetchone()[0]
     )
-    if report.dry_run:
-        rows = store.execute(
-            "SELECT id, run_dir FROM serve_runs WHERE state = 'done' AND updated_at < ?", (cut,)
-        ).fetchall()
-    else:
-        rows = store.execute(
-            "DELETE FROM serve_runs WHERE state = 'done' AND updated_at < ? RETURNING id, run_dir",
-            (cut,),
-        ).fetchall()
+    verb = "SELECT id, run_dir FROM serve_runs" if report.dry_run else "DELETE FROM serve_runs"
+    rows = store.execute(
+        f"{verb} WHERE {_OLD_RUNS}" + ("" if report.dry_run else " RETURNING id, run_dir"),
+        (cut, cut),
+    ).fetchall()
     report.counts["runs"] = len(rows)
     for _run_id, run_dir in rows:
         if run_dir:
             _drop_folder(Path(str(run_dir)), report)
-    return unfinished
+    gone = {str(r[0]) for r in rows}
+    staying = store.execute("SELECT id FROM serve_runs").fetchall()
+    return {str(r[0]) for r in staying} - gone
 
 
 def _links(store: ServeStore, report: PruneReport) -> None:
@@ -312,6 +314,12 @@ def _newest(path: Path) -> float:
     return newest
 
 
+def _run_of(folder: str) -> str | None:
+    """The service's run id in a run folder's name (``…-serve-<id>-ab12``), if any."""
+    found = re.search(r"-serve-([a-z]+)-[0-9a-f]{4}$", folder)
+    return found.group(1) if found else None
+
+
 def _drop_folder(path: Path, report: PruneReport) -> None:
     """Delete a run's folder (only a folder named as a run's), or count it in a dry run."""
     if not RUN_FOLDER.match(path.name) or not path.is_dir() or path.is_symlink():
@@ -324,8 +332,9 @@ def _drop_folder(path: Path, report: PruneReport) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _folders(root: Path, report: PruneReport, unfinished: set[str], *, wall_cut: float) -> None:
-    """Run folders and batch reports in the evidence folder ``root`` older than the cut."""
+def _folders(root: Path, report: PruneReport, staying: set[str], *, wall_cut: float) -> None:
+    """Run folders and batch reports in the evidence folder ``root`` older than the cut; the
+    folders of the service's runs that stay (not finished, or still shown by a link) stay."""
     if not root.is_dir():
         return
     for entry in sorted(root.iterdir()):
@@ -333,8 +342,8 @@ def _folders(root: Path, report: PruneReport, unfinished: set[str], *, wall_cut:
             if entry.is_symlink():
                 continue
             if entry.is_dir() and RUN_FOLDER.match(entry.name):
-                if any(f"-serve-{run_id}-" in entry.name for run_id in unfinished):
-                    continue  # a service's run that is not finished
+                if _run_of(entry.name) in staying:
+                    continue
                 if _newest(entry) < wall_cut:
                     _drop_folder(entry, report)
             elif (
