@@ -403,7 +403,13 @@ class Deliverer:
                         await asyncio.to_thread(self.outbox.scan_done)
                         batch = await asyncio.to_thread(self.outbox.claim, self.owner)
                         busy = bool(batch)
-                        await asyncio.gather(*(self.send(client, d) for d in batch))
+                        # Each attempt writes its own end; one that fails does not stop the others.
+                        ends = await asyncio.gather(
+                            *(self.send(client, d) for d in batch), return_exceptions=True
+                        )
+                        for end in ends:
+                            if isinstance(end, Exception):
+                                logger.warning("webhook delivery: {}", type(end).__name__)
                     except Exception as exc:  # the database away for a moment: try again
                         logger.warning("webhook deliveries: {}", type(exc).__name__)
                     if not busy:
@@ -415,31 +421,7 @@ class Deliverer:
 
     async def send(self, client: httpx.AsyncClient, d: Delivery) -> None:
         """One attempt; its end written under this process's lease."""
-        found = await asyncio.to_thread(self.outbox.target, d.hook_id)
-        if found is None:
-            await asyncio.to_thread(self.outbox.failed, d, self.owner, None, "the hook is gone")
-            return
-        url, secret = found
-        problem = await asyncio.to_thread(self.outbox.check_url, url)
-        status: int | None = None
-        if problem is not None:
-            error: str | None = f"refused: the URL {problem}"
-        else:
-            body = d.payload.encode()
-            stamp = int(time.time())
-            headers = {
-                "content-type": "application/json",
-                "user-agent": f"icpbot/{__version__}",
-                "webhook-id": d.event_id,
-                "webhook-timestamp": str(stamp),
-                "webhook-signature": signature(secret, d.event_id, stamp, body),
-            }
-            try:
-                answer = await client.post(url, content=body, headers=headers)
-                status = answer.status_code
-                error = None if 200 <= status < 300 else f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
+        status, error = await self._attempt(client, d)
         if error is None:
             assert status is not None
             kept = await asyncio.to_thread(self.outbox.delivered, d, self.owner, status)
@@ -450,3 +432,33 @@ class Deliverer:
             logger.info("webhook delivery {} attempt {} failed: {}", d.id, d.attempt, error)
         if not kept:
             logger.warning("webhook delivery {}: the lease ran out before its end", d.id)
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, d: Delivery
+    ) -> tuple[int | None, str | None]:
+        """POST the delivery; (status, None) when the receiver took it, else what went wrong."""
+        try:
+            found = await asyncio.to_thread(self.outbox.target, d.hook_id)
+        except ValueError:  # sealed under another secret
+            return None, "the hook's secret cannot be opened (the service's secret changed)"
+        if found is None:
+            return None, "the hook is gone"
+        url, secret = found
+        problem = await asyncio.to_thread(self.outbox.check_url, url)
+        if problem is not None:
+            return None, f"refused: the URL {problem}"
+        body = d.payload.encode()
+        stamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": f"icpbot/{__version__}",
+            "webhook-id": d.event_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": signature(secret, d.event_id, stamp, body),
+        }
+        try:
+            answer = await client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+        status = answer.status_code
+        return status, None if 200 <= status < 300 else f"HTTP {status}"
