@@ -153,16 +153,23 @@ async def did(actor: str, action: Action, target: str | None = None, **detail: A
 async def relayed(actor: str, run: str, kind: str, door: str) -> None:
     """A person's ``kind`` (click or drag) reached run ``run``'s check through ``door`` (api,
     link, handoff). ``run``: the run's id or its engine name (``serve-<id>``). ``actor``
-    ``"link"`` is the run's own link (its customer)."""
+    ``"link"`` is the run's own link (its customer). The audit entry is written after the
+    answer (a person waits for the next picture, not for the log)."""
     ops = _ops
     if ops is None:
         return
     ops.metrics.relayed_action(kind, door)
     run_id = run.removeprefix("serve-")
+    if not actor.startswith("link"):
+        ops.last_actor[run_id] = actor
+    _spawn(ops, _relayed(ops, actor, run_id, kind, door))
+
+
+async def _relayed(ops: Ops, actor: str, run_id: str, kind: str, door: str) -> None:
     row = await _safely("a run's state", ops.store.run, run_id)
     if actor == "link":
         actor = f"link:{row.link_id}" if row is not None and row.link_id else "link"
-    ops.last_actor[run_id] = actor
+        ops.last_actor[run_id] = actor
     customers = row is not None and row.created_by.startswith("link:")
     if customers and not actor.startswith("link") and (run_id, actor) not in ops.taken_over:
         ops.taken_over.add((run_id, actor))

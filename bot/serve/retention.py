@@ -396,4 +396,4 @@ async def daily(store: ServeStore, older_than_s: float, out_dirs: Sequence[Path]
                     logger.info(line)
         except Exception as exc:  # the database away for a moment: the next hour tries again
             logger.warning("the daily prune failed: {}", type(exc).__name__)
-        await asyncio.sleep(CHECK_EVERY_S)  # a schedule, not a wait for a page
+        await asyncio.sleep(CHECK_EVERY_S)  # allow-sleep: an hourly schedule, not a page
