@@ -1,7 +1,9 @@
 """Which addresses the service may send a request to on an operator's say-so: a webhook's
 receiver (and, for the helper that adds ``--allow-base-url``, a run's base URL).
 
-A URL whose host resolves only to public (globally routable) addresses is allowed. A private,
+A URL whose host resolves only to public (globally routable) addresses is allowed (unless the
+caller says ``public_ok=False``: then only what is allowed explicitly, as a run's base URL must
+be the selector map's site or one the operator allowed). A private,
 link-local (cloud metadata at 169.254.169.254), shared (100.64/10), reserved or unspecified
 address is refused unless the operator allowed it at start: an allowance is a URL prefix
 (``http://10.0.0.5:9000/hooks``: scheme, host and port equal, the path under it) or a network
@@ -78,6 +80,7 @@ def target_problem(
     allowed: Sequence[str] = (),
     *,
     loopback_ok: bool = False,
+    public_ok: bool = True,
     addresses: Addresses = resolve,
 ) -> str | None:
     """None when the service may send to ``url``; else what is wrong, in English (it names the
@@ -113,14 +116,20 @@ def target_problem(
             continue
         if any(address in network for network in networks):
             continue
-        if not address.is_global or address.is_multicast:
-            return (
-                f"reaches a private or reserved address ({address}); if that is meant, allow "
-                "it explicitly when starting the service"
-            )
+        public = address.is_global and not address.is_multicast
+        if public and public_ok:
+            continue
+        if public:
+            return f"is not among the addresses allowed ({parts.hostname}); allow it when starting"
+        return (
+            f"reaches a private or reserved address ({address}); if that is meant, allow "
+            "it explicitly when starting the service"
+        )
     return None
 
 
-def is_allowed_target(url: str, allowed: Sequence[str] = (), *, loopback_ok: bool = False) -> bool:
+def is_allowed_target(
+    url: str, allowed: Sequence[str] = (), *, loopback_ok: bool = False, public_ok: bool = True
+) -> bool:
     """Whether the service may send to ``url`` (see :func:`target_problem`)."""
-    return target_problem(url, allowed, loopback_ok=loopback_ok) is None
+    return target_problem(url, allowed, loopback_ok=loopback_ok, public_ok=public_ok) is None

@@ -82,3 +82,18 @@ def test_the_real_resolver_and_the_boolean_door() -> None:
     assert not is_allowed_target("http://127.0.0.1:1/")
     assert not is_allowed_target("http://10.0.0.1/")
     assert is_allowed_target("http://10.0.0.1/", ["10.0.0.0/24"])
+
+
+def test_only_what_is_allowed_when_public_addresses_are_not_enough() -> None:
+    """A run's base URL: the selector map's site, or what the operator allowed."""
+    site = ["https://hooks.example.com/"]
+    assert (
+        target_problem("https://hooks.example.com/x", site, public_ok=False, addresses=DNS) is None
+    )
+    other = target_problem("https://split.example.com/", site, public_ok=False, addresses=DNS)
+    assert other is not None
+    local = target_problem("http://127.0.0.1:8080/", site, public_ok=False, addresses=DNS)
+    assert local is not None
+    assert "allow" in local
+    assert target_problem("http://127.0.0.1:8080/", ["127.0.0.0/8"], public_ok=False,
+                          addresses=DNS) is None  # fmt: skip
