@@ -82,6 +82,7 @@ BATCH = 16  # deliveries claimed (and sent together) at once
 #: finished runs are looked for this far before the last look (clocks of processes differ)
 DONE_MARGIN_S = 300.0
 _WATERMARK = "webhooks_done_scanned"
+WATERMARK_EVERY_S = 60.0  # with nothing new, the watermark is moved at most this often
 SECRET_PREFIX = "whsec_"
 _DELIVERY_COLUMNS = "id, hook_id, event_id, event, payload, attempts"
 
@@ -281,6 +282,8 @@ class Outbox:
                 since=float(updated),
             )
         mark = now if len(rows) < limit else float(rows[-1][7])
+        if not rows and row is not None and mark - since < WATERMARK_EVERY_S:
+            return 0  # nothing new: no write (a write a second would contend for SQLite's lock)
         with self.store.transaction():
             self.store.execute(
                 "INSERT INTO serve_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
@@ -301,6 +304,13 @@ class Outbox:
         """Deliveries due now, leased to ``owner`` for :data:`LEASE_S` (their attempt counted):
         none of them is anyone else's until the lease ends."""
         now = self.store.db_now()
+        due = self.store.execute(
+            "SELECT 1 FROM serve_webhook_deliveries WHERE state = 'pending' AND next_at <= ?"
+            " AND lease_until <= ? LIMIT 1",
+            (now, now),
+        ).fetchone()
+        if due is None:
+            return []  # a read only: the usual case costs no write lock
         skip = " FOR UPDATE SKIP LOCKED" if self.store.ledger.dialect == "postgresql" else ""
         rows = self.store.execute(
             "UPDATE serve_webhook_deliveries SET lease_owner = ?, lease_until = ?,"
