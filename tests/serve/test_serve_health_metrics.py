@@ -20,8 +20,9 @@ from bot.serve.health import Readiness, Verdict
 from bot.serve.metrics import ProcessMetrics
 from bot.serve.store import ServeStore
 from tests.safety.pgserver import PgServer, skip_reason
+from tests.serve.checks import pass_check
 from tests.serve.conftest import TOKEN, Serve, start_serve
-from tests.serve.test_serve_api import _pass_check, _png_size
+from tests.serve.test_serve_api import _png_size
 
 MOBILE, ID6, CODE = "13912345678", "30721X", "864209"
 
@@ -130,7 +131,7 @@ def test_a_runs_figures_after_its_check(serve: Serve, site: MockSite, tmp_path: 
         headers={"origin": serve.url.rstrip("/")},
     )  # fmt: skip
     assert handoff.status_code == 200, handoff.text
-    _pass_check(serve, site, run_id, answer["uuid"], size)
+    pass_check(api, site, run_id)
     serve.wait_run(api, run_id, lambda r: r["state"] == "done")
     found = samples(serve)
     assert one(found, "icpbot_runs", state="done") == 1
