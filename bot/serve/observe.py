@@ -110,6 +110,8 @@ def check_changed(run_id: str, what: str) -> None:
         return
     if what == "opened":
         ops.metrics.check_opened(run_id)
+        if len(ops.checks_opened) > 10_000:  # kept for the ids of a run's later openings
+            ops.checks_opened.clear()
         ops.checks_opened[run_id] = n = ops.checks_opened.get(run_id, 0) + 1
         _spawn(ops, _needs_person(ops, run_id, n))
     elif what == "passed":
@@ -118,8 +120,8 @@ def check_changed(run_id: str, what: str) -> None:
         _spawn(ops, audit.note(ops.store, actor, "check.passed", run_id))
     elif what == "ended":
         ops.metrics.check_closed(run_id, passed=False)
-        ops.checks_opened.pop(run_id, None)
         ops.last_actor.pop(run_id, None)
+        ops.taken_over = {seen for seen in ops.taken_over if seen[0] != run_id}
 
 
 async def _needs_person(ops: Ops, run_id: str, n: int) -> None:
