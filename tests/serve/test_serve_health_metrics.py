@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,14 +88,19 @@ def test_readiness_says_no_when_the_database_is_gone() -> None:
     try:
         store = ServeStore(PgLedger(pg.url()))
 
-        async def look() -> Verdict:
-            readiness = Readiness(store, LazyBrowser(), asyncio.Event())
-            return await readiness.verdict()
+        def look() -> Verdict:
+            """On a loop of its own, in a thread (the browser tests' loop may run here)."""
 
-        assert asyncio.run(look()).ready
+            async def verdict() -> Verdict:
+                return await Readiness(store, LazyBrowser(), asyncio.Event()).verdict()
+
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, verdict()).result()
+
+        assert look().ready
         pg.stop()  # the server goes away under the open connection
         stopped = True
-        verdict = asyncio.run(look())
+        verdict = look()
         assert not verdict.ready
         assert verdict.checks["database"].startswith("unavailable")
         assert verdict.checks["browser"] == "ok"
