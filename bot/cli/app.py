@@ -20,10 +20,10 @@ __all__ = ["app", "main", "only_prints_help", "verbose_first"]
 
 # Imported for their commands, in the order `icpbot --help` lists them.
 # isort: off
-from bot.cli import run, files, site, ledger, serve
+from bot.cli import run, files, site, ledger, serve, prune
 # isort: on
 
-del files, ledger, run, serve, site
+del files, ledger, prune, run, serve, site
 
 
 def _print_version(value: bool) -> None:
@@ -35,7 +35,7 @@ def _print_version(value: bool) -> None:
 
 
 #: The commands that use the attempt ledger (``demo`` keeps a throw-away local one).
-_LEDGER_COMMANDS = ("run", "ledger", "serve")
+_LEDGER_COMMANDS = ("run", "ledger", "serve", "prune")
 
 
 @app.callback()

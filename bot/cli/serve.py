@@ -170,6 +170,23 @@ def serve_main(
     ] = defaults.SERVE_CAPTCHA_WAIT_S,
     allow_base_url: _AllowBaseUrl = None,
     forwarded_allow_ips: _ForwardedAllowIps = "127.0.0.1,::1",
+    allow_webhook_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-webhook-url",
+            help="A private receiver webhooks may reach: a URL prefix or a network such as "
+            "10.0.0.0/8 (repeatable; loopback is always allowed).",
+            metavar="URL",
+        ),
+    ] = None,
+    prune_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--prune-older-than",
+            help="Once a day, delete what is older than AGE, as `icpbot prune` does (90d).",
+            metavar="AGE",
+        ),
+    ] = None,
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
@@ -179,7 +196,12 @@ def serve_main(
     from bot.handoff.server import is_loopback
     from bot.run.signals import run_blocking
     from bot.serve import ServeConfig, serve
+    from bot.serve.retention import parse_age
 
+    try:
+        prune_s = parse_age(prune_older_than) if prune_older_than is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--prune-older-than") from None
     configure_console("INFO")  # the access log (routes only, no values)
     if not is_loopback(host):
         echo(
@@ -201,6 +223,8 @@ def serve_main(
         connect=os.environ.get("ICPBOT_CONNECT") or None,
         allow_base_urls=tuple(allow_base_url or ()),
         forwarded_allow_ips=forwarded_allow_ips,
+        allow_webhook_urls=tuple(allow_webhook_url or ()),
+        prune_older_than_s=prune_s,
     )
 
     def ready(url: str) -> None:

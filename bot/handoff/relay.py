@@ -72,6 +72,7 @@ class RelayedCheck:
     def ended(self, lines: Sequence[str]) -> None:
         """The run's outcome for the person; the link goes after the relay's grace."""
         self.handoff.ended(lines)
+        self.relay.changed(self.key, "ended")
         asyncio.get_running_loop().call_later(self.relay.grace_s, self.relay.forget, self.key)
 
 
@@ -82,7 +83,7 @@ class Relay:
     relay starts its own on ``host:port`` (loopback by default) on first need, and :meth:`close`
     stops it (every link dies). ``key(run_name)``: how other doors find a run's check (default:
     its link's token). ``on_change(key, what)`` is called on the loop when a check opens
-    (``"opened"``) and when it is passed (``"passed"``).
+    (``"opened"``), when it is passed (``"passed"``) and when its run ended (``"ended"``).
     """
 
     def __init__(

@@ -45,10 +45,13 @@ class Access:
 
     ``from_page``: the credential is ambient (a link, a session cookie), so a POST must come
     from a page of this origin; False for an API token (``Authorization: Bearer``).
+    ``relayed``: told ``"click"`` or ``"drag"`` once a person's action reached the page (the
+    door's audit log and metrics), after the answer is known.
     """
 
     handoff: CheckHandoff
     from_page: bool = True
+    relayed: Callable[[str], Awaitable[None]] | None = None
 
 
 #: a door's way from a request to its check; raises :class:`~bot.handoff.web.Refused` (or the
@@ -150,6 +153,8 @@ def check_routes(resolve: Resolve, *, show_run: bool = True) -> list[CheckRoute]
             await access.handoff.click(x, y)
         except ValueError as exc:  # the check's own refusal of a point: a person may read it
             raise Refused(422, gettext_for(request)(str(exc)), "x") from None
+        if access.relayed is not None:
+            await access.relayed("click")
         return JSONResponse({"ok": True})
 
     async def drag(request: Request) -> Response:
@@ -159,6 +164,8 @@ def check_routes(resolve: Resolve, *, show_run: bool = True) -> list[CheckRoute]
             await access.handoff.drag(points)
         except ValueError as exc:
             raise Refused(422, gettext_for(request)(str(exc)), field) from None
+        if access.relayed is not None:
+            await access.relayed("drag")
         return JSONResponse({"ok": True})
 
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +22,8 @@ from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
 from bot.handoff.routes import Access, check_routes
 from bot.handoff.web import Refused
+from bot.privacy import mask_mobile
+from bot.serve import observe
 from bot.serve.context import Context, context, require_api
 from bot.serve.idempotency import KeyReused, valid_key
 from bot.serve.service import Invalid, LinkRefused
@@ -156,7 +158,10 @@ async def create_run(
     def work() -> tuple[int, dict[str, Any]]:
         return 201, {"id": ctx.service.queue_run(**body.model_dump(), created_by=caller)}
 
-    return await _created(ctx, caller, idempotency_key, "runs", body, work)
+    async def audited(answer: dict[str, Any]) -> None:
+        await observe.did(caller, "run.queued", answer["id"], kind=body.action)
+
+    return await _created(ctx, caller, idempotency_key, "runs", body, work, audited)
 
 
 async def _created(
@@ -166,6 +171,7 @@ async def _created(
     what: str,
     body: BaseModel,
     work: Callable[[], tuple[int, dict[str, Any]]],
+    audited: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> Response:
     """``work()``'s answer; once per ``Idempotency-Key`` when one is given (a repeat gets the
     first answer, with ``Idempotent-Replayed: true``)."""
@@ -185,6 +191,8 @@ async def _created(
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
     if not replayed:
         ctx.kick()
+        if audited is not None and status < 300:
+            await audited(answer)  # the audit log
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse(answer, status_code=status, headers=headers)
 
@@ -211,7 +219,11 @@ async def _check_access(request: Request) -> Access:
     if check is None:
         raise Refused(409, "this run does not wait for a person")
     # A token is no ambient credential: only a session's posts must come from this origin.
-    return Access(check.handoff, from_page=caller.startswith("operator:"))
+    return Access(
+        check.handoff,
+        from_page=caller.startswith("operator:"),
+        relayed=lambda kind: observe.relayed(caller, run_id, kind, "api"),
+    )
 
 
 # The check's routes, the same as the hand-off and customer pages' (bot/handoff/routes.py).
@@ -284,6 +296,7 @@ async def create_batch(
             status_code=422,
         )
     ctx.kick()
+    await observe.did(caller, "batch.queued", ids[0], runs=len(ids) - 1, kind=action)
     return {"id": ids[0], "runs": ids[1:]}
 
 
@@ -304,7 +317,11 @@ async def create_link(
         )
         return 201, {"id": link_id, "url": f"{origin}/l/{token}"}
 
-    return await _created(ctx, caller, idempotency_key, "links", body, work)
+    async def audited(answer: dict[str, Any]) -> None:
+        await observe.did(caller, "link.made", answer["id"], person=mask_mobile(body.mobile),
+                          expires_in_s=body.expires_in_s)  # fmt: skip
+
+    return await _created(ctx, caller, idempotency_key, "links", body, work, audited)
 
 
 @router.get("/links", summary="Every link (never its token)")
@@ -317,6 +334,7 @@ async def list_links(caller: Caller, request: Request) -> list[dict[str, Any]]:
 async def revoke_link(link_id: str, caller: Caller, request: Request) -> Any:
     if not await asyncio.to_thread(context(request).service.revoke_link, link_id[:40]):
         raise HTTPException(404, "no such link")
+    await observe.did(caller, "link.revoked", link_id[:40])
     return {"ok": True}
 
 
@@ -332,6 +350,7 @@ async def reset_link(link_id: str, caller: Caller, request: Request) -> Any:
         await asyncio.to_thread(context(request).service.reset_link, link_id[:40])
     except LinkRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    await observe.did(caller, "link.reset", link_id[:40])
     return {"ok": True}
 
 
@@ -344,6 +363,7 @@ async def extend_link(link_id: str, body: ExtendIn, caller: Caller, request: Req
         until = await asyncio.to_thread(service.extend_link, link_id[:40], body.expires_in_s)
     except LinkRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    await observe.did(caller, "link.extended", link_id[:40], expires_in_s=body.expires_in_s)
     return {"ok": True, "expires_at": until}
 
 

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import bot.serve.api as api
 import bot.serve.auth as auth
 import bot.serve.customer as customer
+import bot.serve.opsweb as opsweb
 import bot.serve.ui as ui
 from bot.handoff import HandoffServer
 from bot.handoff.web import MAX_BODY as HANDOFF_MAX_BODY
@@ -104,6 +105,13 @@ _WORDS = frozenset(
         "handoff.css",
         "favicon.ico",
         "icon.svg",
+        # bot/serve/opsweb.py
+        "readyz",
+        "metrics",
+        "webhooks",
+        "deliveries",
+        "audit",
+        "ops.js",
     ]
 )
 
@@ -314,10 +322,12 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(customer.router)
     app.include_router(ui.router)
     app.include_router(auth.router)
-    # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url. Every path
-    # no route of the service's own knows ends there: its 404 is the service's, too.
+    app.include_router(opsweb.router)  # /readyz, /metrics, webhooks, the audit log
+    # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url, their relayed
+    # actions counted (metrics). Every path no route of the service's own knows ends there: its
+    # 404 is the service's, too.
     handoffs.app.add_exception_handler(404, _not_found_of_mount)
-    app.mount("/", handoffs.app)
+    app.mount("/", opsweb.CountedHandoffs(handoffs.app))
     app.add_middleware(_Guard, ctx=ctx)
     return app
 

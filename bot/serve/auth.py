@@ -28,6 +28,7 @@ from bot.handoff.web import Refused, read_body
 from bot.i18n import N_
 from bot.i18n.web import gettext_for
 from bot.privacy import logger
+from bot.serve import observe
 from bot.serve.context import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
@@ -139,6 +140,7 @@ async def login(request: Request) -> Response:
     )
     if session_id is None:
         logger.warning("a login was refused (wrong name or password)")
+        await observe.login(name, False, request.client.host if request.client else None)
         wait = await asyncio.to_thread(throttle.wait_s, keys)
         if wait > 0:
             return _too_many(request, wait)
@@ -153,6 +155,7 @@ async def login(request: Request) -> Response:
     )  # fmt: skip
     answer.delete_cookie(LOGIN_COOKIE, path="/login")
     logger.info("an operator logged in")
+    await observe.login(name, True, request.client.host if request.client else None)
     return answer
 
 

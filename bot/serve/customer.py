@@ -33,6 +33,7 @@ from bot.i18n import N_
 from bot.i18n.catalogs import translations
 from bot.i18n.web import gettext_for, language
 from bot.outcome.model import customer_voice
+from bot.serve import observe
 from bot.serve.context import Context, context, same_origin
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
@@ -193,7 +194,7 @@ async def verify(token: str, request: Request) -> Response:
     if not isinstance(sms, str) or len(sms) > 1000:
         return _refused(422, _(N_("Paste the SMS, or type the 6-digit code.")))
     try:
-        await asyncio.to_thread(
+        run_id = await asyncio.to_thread(
             ctx.service.link_attempt, found, sms, min_gap_s=MIN_GAP_S, most=MAX_ATTEMPTS
         )
     except Invalid:
@@ -208,6 +209,7 @@ async def verify(token: str, request: Request) -> Response:
             answer = JSONResponse({"error": _refusal(exc, _), "state": "unreadable"}, exc.status)
         return answer
     ctx.kick()
+    await observe.link_used(found.id, run_id)  # the audit log, the webhook link.used
     return JSONResponse({"ok": True}, status_code=202)
 
 
@@ -220,7 +222,8 @@ async def _check_access(request: Request) -> Access:
     check = ctx.relay.check(found.run_id) if found.run_id else None
     if check is None:
         raise Refused(409, gettext_for(request)(N_("No security check is waiting.")))
-    return Access(check.handoff)
+    run_id = str(found.run_id)
+    return Access(check.handoff, relayed=lambda kind: observe.relayed("link", run_id, kind, "link"))
 
 
 # The check's routes under the link, the same as the hand-off page's and the API's

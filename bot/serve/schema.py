@@ -118,11 +118,60 @@ _SESSIONS_AND_LOGINS = (
     "ALTER TABLE serve_secrets ADD COLUMN last_used DOUBLE PRECISION",
 )
 
+# Operations (bot/serve/audit.py, webhooks.py, retention.py): the audit log, the webhooks and
+# their outbox of deliveries; an index on serve_runs.updated_at for the finished-run scan and
+# the pruning.
+_OPS: dict[str, Sequence[str]] = {
+    dialect: (
+        f"""CREATE TABLE IF NOT EXISTS serve_audit (
+    id     {serial},
+    at     DOUBLE PRECISION NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT
+)""",
+        "CREATE INDEX IF NOT EXISTS serve_audit_at ON serve_audit (at)",
+        """CREATE TABLE IF NOT EXISTS serve_webhooks (
+    id         TEXT PRIMARY KEY,
+    url        TEXT NOT NULL,
+    events     TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    created_by TEXT NOT NULL
+)""",
+        """CREATE TABLE IF NOT EXISTS serve_webhook_deliveries (
+    id           TEXT PRIMARY KEY,
+    hook_id      TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      DOUBLE PRECISION NOT NULL,
+    lease_owner  TEXT,
+    lease_until  DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_status  INTEGER,
+    last_error   TEXT,
+    created_at   DOUBLE PRECISION NOT NULL,
+    delivered_at DOUBLE PRECISION,
+    UNIQUE (event_id, hook_id)
+)""",
+        "CREATE INDEX IF NOT EXISTS serve_webhook_due ON serve_webhook_deliveries (state, next_at)",
+        "CREATE INDEX IF NOT EXISTS serve_runs_updated ON serve_runs (updated_at)",
+    )
+    for dialect, serial in (
+        ("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        ("postgresql", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    )
+}
+
 #: version -> the statements that bring the schema from the version before to it
 MIGRATIONS: dict[int, Statements] = {
     1: _V1,
     2: _FENCED,
     3: _SESSIONS_AND_LOGINS,
+    4: _OPS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

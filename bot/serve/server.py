@@ -36,8 +36,10 @@ from bot.privacy import ToLogger, logger
 from bot.run.options import RunOptions
 from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
+from bot.serve import observe, retention
 from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
+from bot.serve.health import Readiness
 from bot.serve.service import Service
 from bot.serve.slots import Limits
 from bot.serve.store import ServeStore
@@ -69,6 +71,10 @@ class ServeConfig:
     #: the proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed (uvicorn's
     #: syntax: addresses or networks, comma-separated; ``*``: any, never wise)
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    #: private receivers webhooks may reach (URL prefixes or networks; loopback always)
+    allow_webhook_urls: tuple[str, ...] = ()
+    #: prune once a day what is older than this many seconds (None: never)
+    prune_older_than_s: float | None = None
 
 
 def run_id_of(run_name: str) -> str:
@@ -147,12 +153,14 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
 async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Path) -> None:
     service = await asyncio.to_thread(open_service, config.base_url, config.allow_base_urls)
     store = service.store
+    ops = observe.start(store, service.sealer, config.allow_webhook_urls)
     handoffs = HandoffServer()
     ctx: Context
     worker: Worker
 
     def on_check(run_id: str, what: str) -> None:
         worker.check_changed(run_id, what)  # the run's slot, and its fenced state
+        observe.check_changed(run_id, what)  # metrics, the webhook run.needs_person, the audit
 
     relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
     launcher = LazyBrowser(config.browser, connect=config.connect, private_dir=private)
@@ -171,6 +179,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
     base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)
     app = create_app(ctx, handoffs)
+    app.state.readiness = Readiness(store, launcher, ctx.stopping)
     server = QuietServer(
         LastResort(app),
         lifespan="off",
@@ -180,6 +189,10 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         limit_concurrency=1000,
     )
     serving = working = None
+    background = [asyncio.create_task(ops.deliverer.run(), name="serve-webhooks")]
+    if config.prune_older_than_s is not None:
+        prune = retention.daily(store, config.prune_older_than_s, [config.out_dir])
+        background.append(asyncio.create_task(prune, name="serve-prune"))
     try:
         serving = await server.start(sock, "serve-http")
         working = asyncio.create_task(worker.run(), name="serve-workers")
@@ -190,7 +203,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
                 task.result()
     finally:
         ctx.stopping.set()  # the live feeds end, so that their connections close
-        await finish_shielded(_stop(server, serving, working, launcher, store))
+        await finish_shielded(_stop(server, serving, working, launcher, store, background))
         ctx.hashing.close()
 
 
@@ -200,13 +213,20 @@ async def _stop(
     working: asyncio.Task[None] | None,
     launcher: LazyBrowser,
     store: ServeStore,
+    background: list[asyncio.Task[None]],
 ) -> None:
     """No new run; running runs record their outcome; then the server and the browser stop
-    (either task is None when the server did not start)."""
+    (either task is None when the server did not start); the webhooks' deliveries let go of
+    their leases."""
     if working is not None:
         working.cancel()
         with contextlib.suppress(BaseException):
             await working
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+    observe.stop()
     server.should_exit = True
     if serving is not None:
         with contextlib.suppress(BaseException):

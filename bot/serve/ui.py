@@ -38,6 +38,7 @@ _ASSETS = {
     "customer.js": "text/javascript; charset=utf-8",
     "ui.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
+    "ops.js": "text/javascript; charset=utf-8",  # the webhooks and audit pages (opsweb.py)
 }
 _PAGES = {"/": "dashboard.html", "/ledger": "ledger.html", "/links": "links.html"}
 #: the feed looks at the database at least this often (runs of other processes)

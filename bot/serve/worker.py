@@ -37,6 +37,7 @@ from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
+from bot.serve import observe
 from bot.serve.idempotency import forget_old_keys
 from bot.serve.links import Links
 from bot.serve.outcomes import (
@@ -313,6 +314,7 @@ class Worker:
         loop = asyncio.get_running_loop()
 
         def on_event(event: RunEvent) -> None:
+            observe.run_stage(taken.row.id, event.stage)  # metrics: pacing waits, submissions
             phase = _PHASES.get(event.stage)
             if phase is not None:
                 loop.call_soon_threadsafe(self._phase, taken, phase)
