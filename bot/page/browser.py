@@ -59,9 +59,13 @@ CONNECT_ENV_VAR = "ICPBOT_CONNECT"
 LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
 CONNECT_TIMEOUT_S = defaults.BROWSER_SERVER_TIMEOUT_S
 
-#: Chromium's headless shell (Debian: ``chromium-headless-shell``, a wrapper around
-#: /usr/lib/chromium/chromium-headless-shell): headless only, looked for first for headless runs.
+#: Chromium's headless shell: headless only, looked for first for headless runs.
 _HEADLESS_SHELL_NAMES = ("chromium-headless-shell",)
+#: Debian's /usr/bin/chromium-headless-shell is a two-line sh script that runs
+#: /usr/lib/chromium/chromium-headless-shell without ``exec``: a shell would stay between the
+#: driver and the browser. Such a wrapper is read and the program it runs is launched instead.
+_WRAPPED = re.compile(r'^(?:exec\s+)?(/\S+)\s+"\$@"\s*$', re.M)
+_WRAPPER_MAX_BYTES = 4096
 _SYSTEM_NAMES = (
     "chromium",
     "chromium-browser",
@@ -147,10 +151,31 @@ def find_browser(
 
 
 def _system_browser(*, headless: bool) -> str | None:
-    for name in (*_HEADLESS_SHELL_NAMES, *_SYSTEM_NAMES) if headless else _SYSTEM_NAMES:
+    if headless:
+        for name in _HEADLESS_SHELL_NAMES:
+            if found := shutil.which(name):
+                return _unwrapped(found)
+    for name in _SYSTEM_NAMES:
         if found := shutil.which(name):
             return found
     return None
+
+
+def _unwrapped(path: str) -> str:
+    """The program a small ``#!`` wrapper script at ``path`` runs with its arguments (an
+    executable of the same name), else ``path`` itself."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_WRAPPER_MAX_BYTES + 1)
+    except OSError:
+        return path
+    if not head.startswith(b"#!") or len(head) > _WRAPPER_MAX_BYTES:
+        return path
+    for target in _WRAPPED.findall(head.decode(errors="replace")):
+        inner = Path(target)
+        if inner.name == Path(path).name and inner.is_file() and os.access(inner, os.X_OK):
+            return str(inner)
+    return path
 
 
 def launch_args() -> list[str]:

@@ -79,6 +79,26 @@ def test_a_headless_shell_alone_is_no_browser_for_a_headed_run(system: Path) -> 
         find(headless=False)
 
 
+def test_a_wrapper_script_like_debians_gives_way_to_the_program_it_runs(
+    system: Path, tmp_path: Path
+) -> None:
+    # Debian's /usr/bin/chromium-headless-shell runs the real one without exec: launched as it
+    # is, a shell would stay between Playwright's driver and the browser.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    inner = executable(lib, "chromium-headless-shell")
+    wrapper = system / "chromium-headless-shell"
+    wrapper.write_text(f'#!/bin/sh -e\n\n{inner} "$@"\n')
+    wrapper.chmod(0o755)
+    assert find(headless=True) == BrowserChoice(str(inner), "system")
+    # a script that runs something else (another name, or a program that is not there) stays
+    wrapper.write_text(f'#!/bin/sh -e\n\n{lib / "other"} "$@"\n')
+    assert find(headless=True) == BrowserChoice(str(wrapper), "system")
+    inner.unlink()
+    wrapper.write_text(f'#!/bin/sh -e\n\nexec {inner} "$@"\n')
+    assert find(headless=True) == BrowserChoice(str(wrapper), "system")
+
+
 def test_a_setting_comes_before_the_headless_shell(
     system: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
