@@ -74,11 +74,21 @@ if ! "$PY" -m bot.page.browser >/dev/null 2>&1; then
     if ! timeout 300 "$PY" -m playwright install chromium >/dev/null 2>&1 ||
        ! "$PY" -m bot.page.browser >/dev/null 2>&1; then
         say "Playwright could not download its Chromium; trying the system package"
-        apt_install chromium fonts-noto-cjk || true
+        apt_install chromium chromium-headless-shell fonts-noto-cjk || true
     fi
     "$PY" -m bot.page.browser >&2 || exit 1
 fi
-say "browser: $("$PY" -m bot.page.browser 2>&1)"
+browser=$("$PY" -m bot.page.browser 2>&1)
+# A system Chromium (Debian's): headless runs use its headless shell, the kind of browser
+# Playwright's own install runs headless (lighter: docs/memory.md), so that CI runs what users get.
+if [ "${browser#system: }" != "$browser" ] && ! command -v chromium-headless-shell >/dev/null 2>&1; then
+    if apt_install chromium-headless-shell; then
+        browser=$("$PY" -m bot.page.browser 2>&1)
+    else
+        say "WARNING: no chromium-headless-shell; headless runs use the full Chromium (apt-get install chromium-headless-shell)"
+    fi
+fi
+say "browser: $browser"
 
 # 3. CJK fonts (without them every Chinese character in a screenshot is an empty box) ------------
 if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; then

@@ -21,7 +21,8 @@ logger.enable("bot")
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    choice = find_browser()
+    # pytest-playwright's --headed sets headless False: the full Chromium, not a headless shell
+    choice = find_browser(headless=browser_type_launch_args.get("headless", True))
     args = {**browser_type_launch_args, "args": launch_args()}
     if choice.executable:
         args["executable_path"] = choice.executable

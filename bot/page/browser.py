@@ -1,7 +1,10 @@
 """Finding and launching a Chromium for Playwright, or getting one from a browser server.
 
 Search order: an explicit setting (the ``--browser`` flag or ``ICPBOT_BROWSER``), Playwright's own
-Chromium when it is installed, then a system Chromium or Chrome on PATH.
+Chromium when it is installed, then a system Chromium or Chrome on PATH. For a headless run the
+system search looks first for Chromium's headless shell (Debian's ``chromium-headless-shell``):
+the browser Playwright's own install runs headless too, lighter than the full one (no windowing,
+about a fifth less memory for serve: docs/memory.md). Headed runs keep the full Chromium.
 
 With an endpoint (``--connect`` or ``ICPBOT_CONNECT``) nothing is searched or launched here: a
 Playwright browser server (``playwright run-server``, or a fleet speaking its protocol) launches the
@@ -57,6 +60,13 @@ CONNECT_ENV_VAR = "ICPBOT_CONNECT"
 LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
 CONNECT_TIMEOUT_S = defaults.BROWSER_SERVER_TIMEOUT_S
 
+#: Chromium's headless shell: headless only, looked for first for headless runs.
+_HEADLESS_SHELL_NAMES = ("chromium-headless-shell",)
+#: Debian's /usr/bin/chromium-headless-shell is a two-line sh script that runs
+#: /usr/lib/chromium/chromium-headless-shell without ``exec``: a shell would stay between the
+#: driver and the browser. Such a wrapper is read and the program it runs is launched instead.
+_WRAPPED = re.compile(r'^(?:exec\s+)?(/\S+)\s+"\$@"\s*$', re.M)
+_WRAPPER_MAX_BYTES = 4096
 _SYSTEM_NAMES = (
     "chromium",
     "chromium-browser",
@@ -117,9 +127,13 @@ def _playwright_chromium(playwright: Playwright | None = None) -> str | None:
 
 
 def find_browser(
-    explicit: str | None = None, *, playwright: Playwright | None = None
+    explicit: str | None = None, *, playwright: Playwright | None = None, headless: bool = True
 ) -> BrowserChoice:
-    """Pick the browser to use, or raise :class:`BrowserNotFound` with the ways to fix it."""
+    """Pick the browser to use, or raise :class:`BrowserNotFound` with the ways to fix it.
+
+    ``headless``: the system search prefers a headless shell (it cannot show a window). A setting
+    is taken as it is; Playwright's own install picks its headless shell by itself at launch.
+    """
     setting = explicit or os.environ.get(ENV_VAR)
     if setting:
         resolved = shutil.which(setting) or (setting if Path(setting).is_file() else None)
@@ -131,11 +145,38 @@ def find_browser(
     bundled = _playwright_chromium(playwright)
     if bundled:
         return BrowserChoice(None, "playwright")
-    for name in _SYSTEM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return BrowserChoice(found, "system")
+    found = _system_browser(headless=headless)
+    if found:
+        return BrowserChoice(found, "system")
     raise BrowserNotFound(FIX_HINT)
+
+
+def _system_browser(*, headless: bool) -> str | None:
+    if headless:
+        for name in _HEADLESS_SHELL_NAMES:
+            if found := shutil.which(name):
+                return _unwrapped(found)
+    for name in _SYSTEM_NAMES:
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def _unwrapped(path: str) -> str:
+    """The program a small ``#!`` wrapper script at ``path`` runs with its arguments (an
+    executable of the same name), else ``path`` itself."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_WRAPPER_MAX_BYTES + 1)
+    except OSError:
+        return path
+    if not head.startswith(b"#!") or len(head) > _WRAPPER_MAX_BYTES:
+        return path
+    for target in _WRAPPED.findall(head.decode(errors="replace")):
+        inner = Path(target)
+        if inner.name == Path(path).name and inner.is_file() and os.access(inner, os.X_OK):
+            return str(inner)
+    return path
 
 
 def launch_args() -> list[str]:
@@ -413,7 +454,7 @@ class LazyBrowser:
 
     async def _launch(self) -> Browser:
         assert self._playwright is not None
-        choice = find_browser(self.explicit, playwright=self._playwright)
+        choice = find_browser(self.explicit, playwright=self._playwright, headless=not self.headed)
         logger.debug("browser: {}", choice.describe())
         options = launch_options(choice, headless=not self.headed)
         if self._files is not None:
@@ -458,12 +499,19 @@ class LazyBrowser:
 
 
 def _main() -> int:
+    """The headless choice; the headed one on a second line when it differs."""
     try:
         choice = find_browser()
     except BrowserNotFound as exc:
         print(exc, file=sys.stderr)  # noqa: T201
         return 1
     print(choice.describe())  # noqa: T201
+    # a setting or Playwright's own serves both; a system one may differ (not asked again)
+    if (
+        choice.source == "system"
+        and (headed := _system_browser(headless=False)) != choice.executable
+    ):
+        print(f"headed: {BrowserChoice(headed, 'system').describe() if headed else 'none'}")  # noqa: T201
     return 0
 
 
