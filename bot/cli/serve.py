@@ -97,6 +97,15 @@ def serve_main(
             metavar="URL",
         ),
     ] = None,
+    internal_url: Annotated[
+        str | None,
+        typer.Option(
+            "--internal-url",
+            help="Where the service's other processes reach this one (http:// on a loopback "
+            "or private address; default: the listening address).",
+            metavar="URL",
+        ),
+    ] = None,
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
@@ -106,7 +115,13 @@ def serve_main(
     from bot.handoff.server import is_loopback
     from bot.run.signals import run_blocking
     from bot.serve import ServeConfig, serve
+    from bot.serve.processes import internal_ok
 
+    if internal_url is not None and not internal_ok(internal_url):
+        raise typer.BadParameter(
+            "must be http://ADDRESS:PORT on a loopback or private address (never a public one)",
+            param_hint="--internal-url",
+        )
     configure_console("INFO")  # the access log (routes only, no values)
     if not is_loopback(host):
         echo(
@@ -123,6 +138,7 @@ def serve_main(
         at_check=at_check,
         pages=max_pages,
         public_url=public_url,
+        internal_url=internal_url,
         browser=os.environ.get("ICPBOT_BROWSER") or None,
         connect=os.environ.get("ICPBOT_CONNECT") or None,
     )

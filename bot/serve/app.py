@@ -26,6 +26,7 @@ from bot.handoff import HandoffServer
 from bot.handoff.web import SECURITY_HEADERS
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context
+from bot.serve.forward import Fleet, FleetDoor
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -162,7 +163,9 @@ def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
+def create_app(ctx: Context, handoffs: HandoffServer, fleet: Fleet) -> FastAPI:
+    """The service's app; ``fleet``: this process among the others (requests about a check
+    another process holds are forwarded to it)."""
     app = FastAPI(
         title="icpbot serve",
         summary="Queue ICP SMS verifications; pass the security checks; read the outcomes.",
@@ -170,6 +173,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.fleet = fleet
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -200,6 +204,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     app.include_router(auth.router)
     # The hand-off pages (/h/<token>, /static/handoff.*) of every run's check_url.
     app.mount("/", handoffs.app)
+    app.add_middleware(FleetDoor, fleet=fleet)
     app.add_middleware(_Guard)
     return app
 

@@ -152,6 +152,4 @@ async def _check_access(request: Request) -> Access:
 # The check's routes under the link, the same as the hand-off page's and the API's
 # (bot/handoff/routes.py); the customer's page never shows the run's internal name.
 for _route in check_routes(_check_access, show_run=False):
-    router.add_api_route(
-        "/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method]
-    )
+    router.add_api_route("/l/{token}/check" + _route.path, _route.endpoint, methods=[_route.method])

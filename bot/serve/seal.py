@@ -36,6 +36,8 @@ class Sealer:
             secret = store.meta("secret", lambda: secrets.token_urlsafe(32))
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, "seal")))
         self.signing_key = base64.urlsafe_b64encode(_derive(secret, "cookies")).decode()
+        #: signs the requests one process forwards to another (:mod:`bot.serve.forward`)
+        self.fleet_key = _derive(secret, "fleet")
 
     def seal(self, values: dict[str, str | None]) -> str:
         return self._fernet.encrypt(json.dumps(values).encode()).decode()

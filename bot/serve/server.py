@@ -27,6 +27,8 @@ from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
 from bot.serve.app import create_app
 from bot.serve.context import Context
+from bot.serve.forward import Fleet
+from bot.serve.processes import HEARTBEAT_S, Processes, internal_ok, machine_name
 from bot.serve.service import Service
 from bot.serve.slots import Limits
 from bot.serve.store import ServeStore
@@ -53,6 +55,10 @@ class ServeConfig:
     public_url: str | None = None
     browser: str | None = None
     connect: str | None = None
+    #: where the service's other processes reach this one (None: its listening address)
+    internal_url: str | None = None
+    #: this machine's name in the fleet (None: $ICPBOT_MACHINE or the host name)
+    machine: str | None = None
 
 
 def run_id_of(run_name: str) -> str:
@@ -74,7 +80,8 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     worker: Worker
 
     def on_check(run_id: str, what: str) -> None:
-        worker.check_changed(run_id, what)  # the run's slot, and its fenced state
+        check = relay.check(run_id)  # the run's slot, and its fenced state (with its link)
+        worker.check_changed(run_id, what, check.url if check is not None else None)
 
     relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
     launcher = LazyBrowser(config.browser, connect=config.connect)
@@ -92,7 +99,16 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
     sock = bind_listening(config.host, config.port, backlog=256)
     base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)
-    app = create_app(ctx, handoffs)
+    internal = config.internal_url or (base if internal_ok(base) else None)
+    processes = Processes(
+        store,
+        internal_url=internal,
+        out_dir=config.out_dir,
+        machine=config.machine or machine_name(),
+    )
+    await asyncio.to_thread(processes.register)
+    fleet = Fleet(store, processes, relay, handoffs, service.sealer.fleet_key)
+    app = create_app(ctx, handoffs, fleet)
     server = QuietServer(
         app,
         lifespan="off",
@@ -102,6 +118,7 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
         limit_concurrency=1000,
     )
     serving = working = None
+    beating = asyncio.create_task(fleet.heartbeat(HEARTBEAT_S), name="serve-heartbeat")
     try:
         serving = await server.start(sock, "serve-http")
         working = asyncio.create_task(worker.run(), name="serve-workers")
@@ -112,7 +129,8 @@ async def serve(config: ServeConfig, ready: Callable[[str], None]) -> None:
                 task.result()
     finally:
         ctx.stopping.set()  # the live feeds end, so that their connections close
-        await finish_shielded(_stop(server, serving, working, launcher, store))
+        beating.cancel()
+        await finish_shielded(_stop(server, serving, working, launcher, store, fleet))
 
 
 async def _stop(
@@ -121,6 +139,7 @@ async def _stop(
     working: asyncio.Task[None] | None,
     launcher: LazyBrowser,
     store: ServeStore,
+    fleet: Fleet,
 ) -> None:
     """No new run; running runs record their outcome; then the server and the browser stop
     (either task is None when the server did not start)."""
@@ -134,5 +153,8 @@ async def _stop(
             await serving
     with contextlib.suppress(Exception):
         await launcher.close()
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(fleet.processes.stop)  # forwarded to no more
+    await fleet.close()
     await asyncio.to_thread(store.close)
     logger.info("icpbot serve stopped")
