@@ -101,4 +101,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     apt_install postgresql ||
         say "WARNING: no PostgreSQL server; the PostgreSQL ledger tests need one (apt-get install postgresql)"
 fi
+
+# 5. nginx (Debian's package): the fleet tests (tests/fleet/) put two serve processes behind it,
+#    round-robin, as a team runs them; icpbot itself never needs it.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    apt_install nginx ||
+        say "WARNING: no nginx; the fleet tests need it (apt-get install nginx)"
+fi
 exit 0

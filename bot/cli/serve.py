@@ -187,6 +187,15 @@ def serve_main(
             metavar="AGE",
         ),
     ] = None,
+    internal_url: Annotated[
+        str | None,
+        typer.Option(
+            "--internal-url",
+            help="Where the service's other processes reach this one (http:// on a loopback "
+            "or private address; default: the listening address).",
+            metavar="URL",
+        ),
+    ] = None,
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
@@ -202,6 +211,14 @@ def serve_main(
         prune_s = parse_age(prune_older_than) if prune_older_than is not None else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--prune-older-than") from None
+
+    from bot.serve.processes import internal_ok
+
+    if internal_url is not None and not internal_ok(internal_url):
+        raise typer.BadParameter(
+            "must be http://ADDRESS:PORT on a loopback or private address (never a public one)",
+            param_hint="--internal-url",
+        )
     configure_console("INFO")  # the access log (routes only, no values)
     if not is_loopback(host):
         echo(
@@ -219,6 +236,7 @@ def serve_main(
         pages=max_pages,
         captcha_timeout_s=captcha_timeout,
         public_url=public_url,
+        internal_url=internal_url,
         browser=os.environ.get("ICPBOT_BROWSER") or None,
         connect=os.environ.get("ICPBOT_CONNECT") or None,
         allow_base_urls=tuple(allow_base_url or ()),

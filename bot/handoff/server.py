@@ -209,6 +209,11 @@ class HandoffServer:
             while len(self._retired) > _RETIRED_KEPT:
                 self._retired.popitem(last=False)
 
+    def holds(self, token: str) -> bool:
+        """Whether this server serves the check of ``token`` now (else another process of a
+        service may: :mod:`bot.serve.forward`)."""
+        return token in self._checks
+
     def _check(self, request: Request) -> CheckHandoff:
         token = str(request.path_params["token"])
         found = self._checks.get(token)

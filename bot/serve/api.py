@@ -25,11 +25,12 @@ from bot.handoff.web import Refused
 from bot.privacy import mask_mobile
 from bot.serve import observe
 from bot.serve.context import Context, context, require_api
+from bot.serve.forward import Away, Fleet, forwarded
 from bot.serve.idempotency import KeyReused, valid_key
 from bot.serve.service import Invalid, LinkRefused
 from bot.serve.store import RunRow
 
-__all__ = ["invalid", "router", "run_out", "run_view"]
+__all__ = ["check_url", "invalid", "router", "run_out", "run_view"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 Caller = Annotated[str, Depends(require_api)]
@@ -106,7 +107,6 @@ def invalid(field: str, message: str, *, where: str = "body") -> JSONResponse:
 
 
 def run_out(ctx: Context, row: RunRow) -> dict[str, Any]:
-    check = ctx.relay.waiting(row.id) if row.state == "needs_person" else None
     outcome = None
     if row.state == "done" and row.outcome is not None:
         outcome = {k: row.outcome.get(k) for k in _OUTCOME_KEYS}
@@ -114,8 +114,24 @@ def run_out(ctx: Context, row: RunRow) -> dict[str, Any]:
         "id": row.id,
         "state": row.state,
         "outcome": outcome,
-        "check_url": check.url if check is not None else None,
+        "check_url": check_url(ctx, row),
     }
+
+
+def check_url(ctx: Context, row: RunRow) -> str | None:
+    """The run's hand-off link while its check waits for a person, whichever process runs it
+    (this one's relay, else the link the owner sealed in the database)."""
+    if row.state != "needs_person":
+        return None
+    here = ctx.relay.waiting(row.id)
+    if here is not None:
+        return here.url
+    if row.check_url is None:
+        return None
+    try:
+        return ctx.service.sealer.open(row.check_url).get("url")
+    except ValueError:
+        return None
 
 
 def write_run_report(folder: Path) -> None:
@@ -251,10 +267,29 @@ for _route in check_routes(_check_access):
 
 @router.get("/runs/{run_id}/evidence/{path:path}", summary="A file of the run's folder")
 async def evidence(run_id: str, path: str, caller: Caller, request: Request) -> Any:
+    """From any process: the run's folder on this process's disk (its own, or one evidence
+    folder shared by every process), else forwarded to a live process that has it; else 404
+    naming the machine, the process and the folder."""
     row = await _row(context(request), run_id)
     if not row.run_dir:
         raise HTTPException(404, "no evidence for this run")
-    folder = Path(row.run_dir).resolve()
+    fleet: Fleet = request.app.state.fleet
+    place = await asyncio.to_thread(fleet.evidence, row, hop=forwarded(request.scope))
+    if isinstance(place, list):
+        for target in place:
+            answer = await fleet.forward(target, request.scope)
+            if answer is not None:
+                return answer
+        place = await asyncio.to_thread(fleet.away, row)
+    if isinstance(place, Away):
+        return place.answer()
+    try:
+        return await _evidence_file(place.resolve(), path)
+    except OSError:  # the folder went away meanwhile
+        return (await asyncio.to_thread(fleet.away, row)).answer()
+
+
+async def _evidence_file(folder: Path, path: str) -> Any:
     if path in ("", "/"):
         return sorted(p.name for p in folder.iterdir() if p.is_file())
     target = (folder / path).resolve()

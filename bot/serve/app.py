@@ -39,6 +39,7 @@ from bot.i18n import N_
 from bot.i18n.web import gettext_for
 from bot.privacy import REDACTOR, logger
 from bot.serve.context import Context, attach_session
+from bot.serve.forward import Fleet, FleetDoor
 from bot.serve.seal import Unreadable
 
 __all__ = ["MAX_BODY", "LastResort", "create_app", "not_found"]
@@ -266,7 +267,10 @@ def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
+def create_app(ctx: Context, handoffs: HandoffServer, fleet: Fleet | None = None) -> FastAPI:
+    """The service's app; ``fleet``: this process among the others (requests about a check
+    another process holds are forwarded to it; None: an app on its own, as in-process tests
+    make it)."""
     app = FastAPI(
         title="icpbot serve",
         summary="Queue ICP SMS verifications; pass the security checks; read the outcomes.",
@@ -274,6 +278,7 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.fleet = fleet
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -328,6 +333,8 @@ def create_app(ctx: Context, handoffs: HandoffServer) -> FastAPI:
     # 404 is the service's, too.
     handoffs.app.add_exception_handler(404, _not_found_of_mount)
     app.mount("/", opsweb.CountedHandoffs(handoffs.app))
+    if fleet is not None:  # a run another process holds: forwarded there
+        app.add_middleware(FleetDoor, fleet=fleet)
     app.add_middleware(_Guard, ctx=ctx)
     return app
 

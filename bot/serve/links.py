@@ -31,6 +31,7 @@ __all__ = [
     "LinkRow",
     "LinkState",
     "Links",
+    "hand_off_hash",
     "may_have_reached_site",
     "token_hash",
 ]
@@ -83,6 +84,12 @@ _WORDS = {
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hand_off_hash(url_or_token: str) -> str:
+    """The hash of a hand-off link's token (``…/h/<token>``, or the token), as the database
+    keeps it: any process finds the run of a link it does not hold."""
+    return token_hash(url_or_token.rstrip("/").rsplit("/", 1)[-1])
 
 
 def may_have_reached_site(outcome: dict[str, Any]) -> bool:

@@ -166,12 +166,52 @@ _OPS: dict[str, Sequence[str]] = {
     )
 }
 
+# A fleet (issue 24): any process answers for any run.
+_PROCESSES = """CREATE TABLE IF NOT EXISTS serve_processes (
+    owner        TEXT PRIMARY KEY,
+    machine      TEXT NOT NULL,
+    internal_url TEXT,
+    out_dir      TEXT NOT NULL,
+    out_id       TEXT NOT NULL,
+    started_at   DOUBLE PRECISION NOT NULL,
+    heartbeat_at DOUBLE PRECISION NOT NULL,
+    stopped_at   DOUBLE PRECISION
+)"""
+_FLEET_BOTH = (
+    # The hash of the run's hand-off token (/h/...), so that any process finds the run, and
+    # its check URL sealed, so that any process shows it.
+    "ALTER TABLE serve_runs ADD COLUMN check_token_hash TEXT",
+    "ALTER TABLE serve_runs ADD COLUMN check_url TEXT",
+    "CREATE INDEX IF NOT EXISTS serve_runs_check ON serve_runs (check_token_hash)",
+    "CREATE INDEX IF NOT EXISTS serve_runs_owner ON serve_runs (owner)",
+    # Which processes serve, where others reach them, where their evidence is.
+    _PROCESSES,
+)
+_FLEET: dict[str, Sequence[str]] = {
+    # Each change of a run takes the next number of one sequence: the live feed reads what
+    # changed after the last number it saw (the numbers that commit late are looked for again).
+    "sqlite": (
+        "ALTER TABLE serve_runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0",
+        "UPDATE serve_runs SET change_seq = rowid",
+        "CREATE INDEX IF NOT EXISTS serve_runs_change ON serve_runs (change_seq)",
+        *_FLEET_BOTH,
+    ),
+    "postgresql": (
+        "CREATE SEQUENCE IF NOT EXISTS serve_change_seq",
+        "ALTER TABLE serve_runs ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0",
+        "UPDATE serve_runs SET change_seq = nextval('serve_change_seq')",
+        "CREATE INDEX IF NOT EXISTS serve_runs_change ON serve_runs (change_seq)",
+        *_FLEET_BOTH,
+    ),
+}
+
 #: version -> the statements that bring the schema from the version before to it
 MIGRATIONS: dict[int, Statements] = {
     1: _V1,
     2: _FENCED,
     3: _SESSIONS_AND_LOGINS,
     4: _OPS,
+    5: _FLEET,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

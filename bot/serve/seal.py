@@ -273,6 +273,8 @@ class Sealer:
         check_fingerprint(store, self.keys, self.source)
         self._fernet = self.keys.opener()
         self.signing_key = self.keys.sign
+        #: signs the requests one process forwards to another (:mod:`bot.serve.forward`)
+        self.fleet_key = _derive(self.source.secret, "fleet v1")
 
     def seal(self, values: dict[str, str | None]) -> str:
         return self._fernet.encrypt(json.dumps(values).encode()).decode()

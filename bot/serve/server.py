@@ -39,7 +39,9 @@ from bot.safety.ledger import open_ledger
 from bot.serve import observe, retention
 from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
+from bot.serve.forward import Fleet
 from bot.serve.health import Readiness
+from bot.serve.processes import HEARTBEAT_S, Processes, internal_ok, machine_name
 from bot.serve.service import Service
 from bot.serve.slots import Limits
 from bot.serve.store import ServeStore
@@ -75,6 +77,10 @@ class ServeConfig:
     allow_webhook_urls: tuple[str, ...] = ()
     #: prune once a day what is older than this many seconds (None: never)
     prune_older_than_s: float | None = None
+    #: where the service's other processes reach this one (None: its listening address)
+    internal_url: str | None = None
+    #: this machine's name in the fleet (None: $ICPBOT_MACHINE or the host name)
+    machine: str | None = None
 
 
 def run_id_of(run_name: str) -> str:
@@ -159,7 +165,8 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
     worker: Worker
 
     def on_check(run_id: str, what: str) -> None:
-        worker.check_changed(run_id, what)  # the run's slot, and its fenced state
+        check = relay.check(run_id)  # the run's slot, and its fenced state (with its link)
+        worker.check_changed(run_id, what, check.url if check is not None else None)
         observe.check_changed(run_id, what)  # metrics, the webhook run.needs_person, the audit
 
     relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
@@ -178,7 +185,16 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
     sock = bind_listening(config.host, config.port, backlog=256)
     base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)
-    app = create_app(ctx, handoffs)
+    internal = config.internal_url or (base if internal_ok(base) else None)
+    processes = Processes(
+        store,
+        internal_url=internal,
+        out_dir=config.out_dir,
+        machine=config.machine or machine_name(),
+    )
+    await asyncio.to_thread(processes.register)
+    fleet = Fleet(store, processes, relay, handoffs, service.sealer.fleet_key)
+    app = create_app(ctx, handoffs, fleet)
     app.state.readiness = Readiness(store, launcher, ctx.stopping)
     server = QuietServer(
         LastResort(app),
@@ -193,6 +209,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
     if config.prune_older_than_s is not None:
         prune = retention.daily(store, config.prune_older_than_s, [config.out_dir])
         background.append(asyncio.create_task(prune, name="serve-prune"))
+    background.append(asyncio.create_task(fleet.heartbeat(HEARTBEAT_S), name="serve-heartbeat"))
     try:
         serving = await server.start(sock, "serve-http")
         working = asyncio.create_task(worker.run(), name="serve-workers")
@@ -203,7 +220,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
                 task.result()
     finally:
         ctx.stopping.set()  # the live feeds end, so that their connections close
-        await finish_shielded(_stop(server, serving, working, launcher, store, background))
+        await finish_shielded(_stop(server, serving, working, launcher, store, background, fleet))
         ctx.hashing.close()
 
 
@@ -214,6 +231,7 @@ async def _stop(
     launcher: LazyBrowser,
     store: ServeStore,
     background: list[asyncio.Task[None]],
+    fleet: Fleet,
 ) -> None:
     """No new run; running runs record their outcome; then the server and the browser stop
     (either task is None when the server did not start); the webhooks' deliveries let go of
@@ -233,5 +251,8 @@ async def _stop(
             await serving
     with contextlib.suppress(Exception):
         await launcher.close()
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(fleet.processes.stop)  # forwarded to no more
+    await fleet.close()
     await asyncio.to_thread(store.close)
     logger.info("icpbot serve stopped")

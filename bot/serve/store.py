@@ -36,7 +36,6 @@ import json
 import secrets
 import string
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +45,17 @@ from bot.safety.store import LedgerStore, PersonLock, Rows
 from bot.serve.lives import Lives, lock_key
 from bot.serve.schema import migrate
 
-__all__ = ["Ending", "Lease", "RunRow", "RunState", "ServeStore", "new_id"]
+__all__ = [
+    "CHANGE_WINDOW",
+    "NEXT_CHANGE_SQL",
+    "NOW_SQL",
+    "Ending",
+    "Lease",
+    "RunRow",
+    "RunState",
+    "ServeStore",
+    "new_id",
+]
 
 T = TypeVar("T")
 RunState = Literal["queued", "running", "needs_person", "done"]
@@ -55,11 +64,29 @@ _QUEUE_LOCK = 0x1C9B07  # the transaction advisory lock that orders takes (Postg
 _RUN_COLUMNS = (
     "id, created_at, updated_at, action, site, base_url, person, mobile_masked, sealed, state,"
     " phase, owner, link_id, batch_id, outcome, run_dir, created_by, generation, released_at,"
-    " confirm_resubmit"
+    " confirm_resubmit, change_seq, check_url"
 )
 _LIVE = "state IN ('running', 'needs_person')"  # taken: some process works on it
 _END = "state = 'done', phase = 'done', outcome = ?, run_dir = ?, sealed = NULL"
-_REQUEUE = "state = 'queued', phase = 'queued', owner = NULL, generation = generation + 1"
+_REQUEUE = (
+    "state = 'queued', phase = 'queued', owner = NULL, generation = generation + 1,"
+    " check_token_hash = NULL, check_url = NULL"
+)
+#: the database's clock in SQL (seconds since the epoch): every stamp of a run, whichever
+#: process writes it, so that stamps from several machines order the same events
+NOW_SQL = {
+    "postgresql": "EXTRACT(EPOCH FROM clock_timestamp())",
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+}
+#: the next change number in SQL. PostgreSQL: a sequence (numbers taken by transactions that
+#: commit later than a higher one are looked for again by the feed: :mod:`bot.serve.changes`);
+#: SQLite: one writer at a time, so the next number is taken under the write lock.
+NEXT_CHANGE_SQL = {
+    "postgresql": "nextval('serve_change_seq')",
+    "sqlite": "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM serve_runs)",
+}
+#: how many of the latest change numbers are looked at for ones not committed yet
+CHANGE_WINDOW = 256
 
 
 def new_id(n: int = 16) -> str:
@@ -89,6 +116,8 @@ class RunRow:
     generation: int
     released_at: float | None  # when the gate let its one request go (None: never)
     confirm_resubmit: bool
+    change_seq: int  # the number of its latest change (:meth:`ServeStore.changes_after`)
+    check_url: str | None  # its hand-off link while its check waits, sealed
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> RunRow:
@@ -96,6 +125,7 @@ class RunRow:
         values[14] = json.loads(values[14]) if values[14] else None
         values[17] = int(values[17])
         values[19] = bool(values[19])
+        values[20] = int(values[20])
         return cls(*values)
 
     @property
@@ -138,6 +168,8 @@ class ServeStore:
         self._mutex = threading.RLock()
         self.lives = Lives(ledger, self.owner, self._mutex, self.execute)
         self._past_lives: list[Lives] = []
+        self.now_sql = NOW_SQL[ledger.dialect]
+        self._next_change = NEXT_CHANGE_SQL[ledger.dialect]
         try:
             # Migrations are one transaction: run again whole after a transient error.
             self.atomic(
@@ -202,12 +234,7 @@ class ServeStore:
     def db_now(self) -> float:
         """The database's clock, in seconds since the epoch: the one clock every process
         sharing the database agrees on (stamps that order events across machines)."""
-        sql = (
-            "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
-            if self.ledger.dialect == "postgresql"
-            else "SELECT (julianday('now') - 2440587.5) * 86400.0"
-        )
-        return float(self.execute(sql).fetchone()[0])
+        return float(self.execute(f"SELECT {self.now_sql}").fetchone()[0])
 
     def locked(self, work: Callable[[], T]) -> T:
         with self._mutex:
@@ -293,12 +320,12 @@ class ServeStore:
         """Queue a run; its id (``run_id``, or a new one). Inside :meth:`transaction` when it
         must be atomic with other writes (a link's attempt)."""
         run_id = run_id or new_id()
-        stamp = time.time()
+        now = self.now_sql
         self.execute(
             f"INSERT INTO serve_runs ({_RUN_COLUMNS}) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', NULL, ?, ?, NULL, NULL, ?, 0, NULL,"
-            " ?)",
-            (run_id, stamp, stamp, action, site, base_url, person, mobile_masked, sealed,
+            f" (?, {now}, {now}, ?, ?, ?, ?, ?, ?, 'queued', 'queued', NULL, ?, ?, NULL, NULL, ?,"
+            f" 0, NULL, ?, {self._next_change}, NULL)",
+            (run_id, action, site, base_url, person, mobile_masked, sealed,
              link_id, batch_id, created_by, 1 if confirm_resubmit else 0),
         )  # fmt: skip
         return run_id
@@ -315,12 +342,42 @@ class ServeStore:
         ).fetchall()
         return [RunRow.of(r) for r in rows]
 
-    def changed_since(self, stamp: float) -> list[RunRow]:
+    def change_mark(self) -> tuple[int, list[int]]:
+        """Where the runs' changes are now: the highest change number, and those of the
+        :data:`CHANGE_WINDOW` before it that no committed row holds (a transaction that took
+        one may still commit: :mod:`bot.serve.changes` looks for them again)."""
+        top = int(self.execute("SELECT COALESCE(MAX(change_seq), 0) FROM serve_runs")
+                  .fetchone()[0])  # fmt: skip
+        low = max(0, top - CHANGE_WINDOW)
+        held = {
+            int(r[0])
+            for r in self.execute(
+                "SELECT change_seq FROM serve_runs WHERE change_seq > ?", (low,)
+            ).fetchall()
+        }
+        return top, [n for n in range(low + 1, top + 1) if n not in held]
+
+    def changes_after(
+        self, upto: int, missing: Sequence[int] = (), limit: int = 500
+    ) -> list[RunRow]:
+        """The runs whose latest change number is above ``upto`` or one of ``missing``, in
+        the order of their numbers (at most ``limit``)."""
+        also = ""
+        if missing:
+            also = f" OR change_seq IN ({', '.join('?' for _ in missing)})"
         rows = self.execute(
-            f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE updated_at > ? ORDER BY updated_at",
-            (stamp,),
+            f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE change_seq > ?{also}"
+            " ORDER BY change_seq LIMIT ?",
+            (upto, *missing, limit),
         ).fetchall()
         return [RunRow.of(r) for r in rows]
+
+    def run_of_check(self, token_hash: str) -> RunRow | None:
+        """The run whose hand-off link has this token (its hash): any process finds it."""
+        row = self.execute(
+            f"SELECT {_RUN_COLUMNS} FROM serve_runs WHERE check_token_hash = ?", (token_hash,)
+        ).fetchone()
+        return None if row is None else RunRow.of(row)
 
     def take(self) -> RunRow | None:
         """The oldest queued run whose person has no run going (in any process), now this
@@ -340,9 +397,9 @@ class ServeStore:
                     continue
                 cur = self.execute(
                     "UPDATE serve_runs SET state = 'running', phase = 'starting', owner = ?,"
-                    " generation = generation + 1, updated_at = ?"
+                    f" generation = generation + 1, {self._stamp}"
                     " WHERE id = ? AND generation = ? AND state = 'queued'",
-                    (self.owner, time.time(), row.id, row.generation),
+                    (self.owner, row.id, row.generation),
                 )
                 if cur.rowcount == 1:
                     return self.run(row.id)
@@ -354,23 +411,33 @@ class ServeStore:
 
     def _fenced(self, lease: Lease, sets: str, expect: str, params: Sequence[Any] = ()) -> bool:
         cur = self.execute(
-            f"UPDATE serve_runs SET {sets}, updated_at = ?"
+            f"UPDATE serve_runs SET {sets}, {self._stamp}"
             f" WHERE id = ? AND COALESCE(owner, '') = ? AND generation = ? AND {expect}",
-            (*params, time.time(), lease.run_id, lease.owner, lease.generation),
+            (*params, lease.run_id, lease.owner, lease.generation),
         )
         return bool(cur.rowcount == 1)
+
+    @property
+    def _stamp(self) -> str:
+        """What every write of a run sets besides its own columns: the time of the change and
+        its number, both from the database (never a machine's clock)."""
+        return f"updated_at = {self.now_sql}, change_seq = {self._next_change}"
 
     def set_phase(self, lease: Lease, phase: str) -> bool:
         """The run's progress (its state stays: a security check that opened meanwhile keeps
         its needs_person)."""
         return self._fenced(lease, "phase = ?", _LIVE, (phase,))
 
-    def check_opened(self, lease: Lease) -> bool:
-        """The run's security check waits for a person (not once its request was let go)."""
+    def check_opened(
+        self, lease: Lease, token_hash: str | None = None, sealed_url: str | None = None
+    ) -> bool:
+        """The run's security check waits for a person (not once its request was let go);
+        ``token_hash`` and ``sealed_url``: its hand-off link, for every process."""
         return self._fenced(
             lease,
-            "state = 'needs_person', phase = 'check'",
+            "state = 'needs_person', phase = 'check', check_token_hash = ?, check_url = ?",
             "state = 'running' AND released_at IS NULL",
+            (token_hash, sealed_url),
         )
 
     def check_passed(self, lease: Lease) -> bool:
@@ -382,9 +449,8 @@ class ServeStore:
         marked as released (from now on it is never queued again) and True."""
         return self._fenced(
             lease,
-            "state = 'running', phase = 'sending', released_at = ?",
+            f"state = 'running', phase = 'sending', released_at = {self.now_sql}",
             f"{_LIVE} AND released_at IS NULL",
-            (time.time(),),
         )
 
     def finish(

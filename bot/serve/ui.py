@@ -26,7 +26,9 @@ from bot.handoff.widget import check_widget
 from bot.i18n import N_
 from bot.i18n.web import Pages, gettext_for
 from bot.serve.api import run_view
+from bot.serve.changes import ChangeCursor
 from bot.serve.context import Context, context, session_of
+from bot.serve.store import RunRow
 from bot.types import CATEGORY_LABELS
 
 __all__ = ["ACTION_LABELS", "PHASE_LABELS", "STATE_LABELS", "labels", "render", "router"]
@@ -42,7 +44,7 @@ _ASSETS = {
 }
 _PAGES = {"/": "dashboard.html", "/ledger": "ledger.html", "/links": "links.html"}
 #: the feed looks at the database at least this often (runs of other processes)
-FEED_POLL_S = 2.0
+FEED_POLL_S = 1.0
 _KEEPALIVE_S = 15.0
 
 
@@ -141,10 +143,16 @@ def _event(kind: str, data: Any) -> str:
 
 
 async def _feed(ctx: Context) -> AsyncIterator[str]:
-    """Every run once, then each run again whenever it changes, until the service stops."""
+    """Every run once, then each run again whenever it changes, in this process or in any other
+    sharing the database (:class:`~bot.serve.changes.ChangeCursor`), until the service stops."""
     changed = ctx.changed
-    rows = await asyncio.to_thread(ctx.store.runs)
-    stamp = max((r.updated_at for r in rows), default=0.0)
+    cursor = ChangeCursor(ctx.store)
+
+    def first() -> list[RunRow]:
+        cursor.start()  # before the rows: a change between the two is sent twice, not lost
+        return ctx.store.runs()
+
+    rows = await asyncio.to_thread(first)
     yield _event("runs", [run_view(ctx, r) for r in reversed(rows)])
     quiet = 0.0
     while not ctx.stopping.is_set():
@@ -157,9 +165,8 @@ async def _feed(ctx: Context) -> AsyncIterator[str]:
         if ctx.stopping.is_set():
             return
         changed = ctx.changed
-        rows = await asyncio.to_thread(ctx.store.changed_since, stamp)
+        rows = await asyncio.to_thread(cursor.read)
         if rows:
-            stamp = max(stamp, *(r.updated_at for r in rows))
             quiet = 0.0
             yield _event("runs", [run_view(ctx, r) for r in rows])
         elif not done:

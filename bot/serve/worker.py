@@ -39,7 +39,7 @@ from bot.run.runner import prepare_batch
 from bot.run.signals import finish_shielded
 from bot.serve import observe
 from bot.serve.idempotency import forget_old_keys
-from bot.serve.links import Links
+from bot.serve.links import Links, hand_off_hash
 from bot.serve.outcomes import (
     Unreadable,
     cannot_start_outcome,
@@ -324,16 +324,22 @@ class Worker:
     def _phase(self, taken: TakenRun, phase: str) -> None:
         self._write(taken, lambda: self.store.set_phase(taken.lease, phase))
 
-    def check_changed(self, run_id: str, what: str) -> None:
+    def check_changed(self, run_id: str, what: str, url: str | None = None) -> None:
         """The relay's word (on the loop): a run's security check ``"opened"`` (it waits for
-        a person: its working slot goes to the next run) or was ``"passed"``."""
+        a person: its working slot goes to the next run; ``url``: its hand-off link, kept in
+        the database as its token's hash and sealed, so that every process finds and shows
+        it) or was ``"passed"``."""
         taken = self._taken.get(run_id)
         if taken is None:
             return
         if what == "opened":
             if not taken.at_check:
                 taken.at_check = self.slots.to_check()
-            self._write(taken, lambda: self.store.check_opened(taken.lease))
+            token_hash = sealed = None
+            if url is not None:
+                token_hash = hand_off_hash(url)
+                sealed = self.sealer.seal({"url": url})
+            self._write(taken, lambda: self.store.check_opened(taken.lease, token_hash, sealed))
         elif what == "passed":
             if taken.at_check:
                 self.slots.from_check()
