@@ -231,7 +231,14 @@ def _drivers_and_browsers(root: int) -> tuple[int, int]:
     browsers = sum(
         1
         for name, a in names
-        if name in ("chromium", "chrome", "headless_shell", "chrome-headless-shell")
+        if name
+        in (
+            "chromium",
+            "chrome",
+            "headless_shell",
+            "chrome-headless-shell",
+            "chromium-headless-shell",
+        )
         and not any(x.startswith("--type=") for x in a)
     )
     return drivers, browsers

@@ -181,10 +181,13 @@ def _worker(store: ServeStore) -> Worker:
 
 
 def test_the_workers_fence_refuses_the_release_of_a_run_it_lost(
-    stores: Callable[[], ServeStore],
+    stores: Callable[[], ServeStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fence is what the engine's gate awaits right before the request leaves."""
+    # Two processes on one database share one secret (a second one is refused at start).
+    monkeypatch.setenv("ICPBOT_SERVE_SECRET", "a-shared-secret-for-the-fencing-test-0123456789")
     zombie, live = stores(), stores()
+    Sealer(zombie)  # the service's first start records its key's fingerprint, before any run
     live.hold_life()
     _queue(zombie)
     taken = zombie.take()

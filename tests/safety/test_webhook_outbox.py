@@ -121,7 +121,10 @@ def _finished_run(store: ServeStore) -> str:
         action="resend", site="miit", base_url="https://beian.miit.gov.cn/", person="p",
         mobile_masked="139****5678", sealed="s", created_by="token:ci",
     )  # fmt: skip
-    store.finish(run_id, {"category": "success", "status": "resent", "message": "Resent."}, None)
+    taken = store.take()  # the only queued run: taken, then finished under its lease
+    assert taken is not None and taken.id == run_id
+    outcome = {"category": "success", "status": "resent", "message": "Resent."}
+    assert store.finish(taken.lease, outcome, None)
     return run_id
 
 

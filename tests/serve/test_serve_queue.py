@@ -66,7 +66,7 @@ def test_runs_that_cannot_start_end_clearly_and_the_service_goes_on(
     monkeypatch.setenv("ICPBOT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ICPBOT_SELECTORS_DIR", str(maps))
     # Queued while no service ran (another process, or before the map was edited).
-    service = open_service()
+    service = open_service(allowed=[site.url])
     try:
         common: dict[str, Any] = {
             "action": "resend",
