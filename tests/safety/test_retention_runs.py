@@ -40,7 +40,8 @@ def _run(store: ServeStore, out: Path, *, done: bool, link: str | None = None) -
     (folder / "result.json").write_text("{}")
     if done:
         taken = store.take()  # the only queued run: taken, then finished under its lease
-        assert taken is not None and taken.id == run_id
+        assert taken is not None
+        assert taken.id == run_id
         assert store.finish(taken.lease, {"category": "success"}, str(folder))
     store.execute(
         "UPDATE serve_runs SET created_at = created_at - ?, updated_at = updated_at - ?"

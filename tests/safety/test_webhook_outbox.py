@@ -122,7 +122,8 @@ def _finished_run(store: ServeStore) -> str:
         mobile_masked="139****5678", sealed="s", created_by="token:ci",
     )  # fmt: skip
     taken = store.take()  # the only queued run: taken, then finished under its lease
-    assert taken is not None and taken.id == run_id
+    assert taken is not None
+    assert taken.id == run_id
     outcome = {"category": "success", "status": "resent", "message": "Resent."}
     assert store.finish(taken.lease, outcome, None)
     return run_id
