@@ -266,7 +266,7 @@ def test_an_operator_creates_a_link_and_revokes_it(
     url = made.input_value()
     row = page.locator("#links tbody tr").first
     expect(row).to_contain_text("139****5678")
-    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("waiting for the customer")
     expect(row).to_contain_text("operator:alice")
     assert page.request.get(url).status == 200
     page.screenshot(path=str(tmp_path / "links.png"), full_page=True)
