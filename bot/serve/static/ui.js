@@ -21,6 +21,16 @@
     return e;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  // Each cell of a drawn list names its column (data-label): a phone shows it as a card.
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+      return th.textContent.trim();
+    });
+    table.classList.add('cards');
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+      Array.prototype.forEach.call(tr.cells, function (td, i) { td.setAttribute('data-label', heads[i] || ''); });
+    });
+  }
   function when(ts) {
     if (!ts) return '';
     var d = new Date(ts * 1000), p = function (n) { return (n < 10 ? '0' : '') + n; };
@@ -138,20 +148,22 @@
         tr.id = 'run-' + id;
         if (id === selected) tr.className = 'selected';
         tr.appendChild(el('td', when(run.created_at)));
-        var action = el('td', label(ACTIONS, run.action));
-        if (fromLink(run)) action.appendChild(el('span', T.customer_run, 'badge'));
+        var action = el('td'), what = el('span', label(ACTIONS, run.action));  // one cell item
+        if (fromLink(run)) what.appendChild(el('span', T.customer_run, 'badge'));
+        action.appendChild(what);
         tr.appendChild(action);
         tr.appendChild(el('td', run.person));
         tr.appendChild(el('td', stateOf(run), 'state state-' + run.state));
         tr.appendChild(el('td', run.state === 'done' ? '' : label(PHASES, run.phase)));
         tr.appendChild(el('td', run.outcome ? label(CATEGORIES, run.outcome.category) : ''));
-        var td = el('td'), open = el('button', run.state === 'needs_person' ? T.pass_check : T.open, 'small');
+        var td = el('td', null, 'open'), open = el('button', run.state === 'needs_person' ? T.pass_check : T.open, 'small');
         open.type = 'button';
         open.addEventListener('click', function () { select(id); });
         td.appendChild(open);
         tr.appendChild(td);
         body.appendChild(tr);
       });
+      labelCells($('runs'));
     }
 
     // A run from a customer's link: at its check, the customer is there (the operator can
@@ -235,6 +247,7 @@
           row.sent ? T.yes : T.no].forEach(function (v) { tr.appendChild(el('td', v)); });
         body.appendChild(tr);
       });
+      labelCells($('ledger'));
     });
   }
 
@@ -326,6 +339,7 @@
           tr.appendChild(td);
           body.appendChild(tr);
         });
+        labelCells($('links'));
       });
     }
     $('refresh').addEventListener('click', function () { said('ok', ''); load(); });
