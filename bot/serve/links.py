@@ -174,7 +174,7 @@ class LinkRow:
         """One word for the operator's list: revoked and expired first (they end it), then
         verified, held (an operator decides), in progress (its run in flight), used up (no try
         left), failed (its last run ended without success, tries left) or waiting (for the
-        customer: no try yet, or every try given back)."""
+        customer: no try yet, every try given back, or its last run pruned)."""
         if self.revoked:
             return "revoked"
         if self.expired:
