@@ -132,7 +132,8 @@ def test_every_page_renders_in_every_language(door: str, name: str, lang: str) -
     pages: Pages = SERVE_PAGES if door == "serve" else HANDOFF_PAGES
     gettext = translations(lang).gettext
     values = {"csrf": "c", "operator": "o", "error": "", "page": "/", "title": "t", "text": "x",
-              "todo": "y", "labels": labels(gettext), "check": check_widget(gettext)}  # fmt: skip
+              "todo": "y", "labels": labels(gettext), "check": check_widget(gettext),
+              "default_base_url": "https://beian.miit.gov.cn/", "label_max": 80}  # fmt: skip
     page = pages.environment(lang).get_template(name).render(**values)
     assert f'<html lang="{lang}">' in page
     others = [tag for tag in LANGUAGES if tag != lang]

@@ -27,6 +27,7 @@ from bot.serve import observe
 from bot.serve.context import Context, context, require_api
 from bot.serve.forward import Away, Fleet, forwarded
 from bot.serve.idempotency import KeyReused, valid_key
+from bot.serve.links import LABEL_MAX
 from bot.serve.service import Invalid, LinkRefused
 from bot.serve.store import RunRow
 
@@ -87,6 +88,13 @@ class LinkIn(_In):
     id_last6: str = Field(max_length=40)
     base_url: str | None = Field(default=None, max_length=2000)
     expires_in_s: int = Field(ge=60, le=7 * 24 * 3600)
+    label: str | None = Field(
+        default=None,
+        max_length=LABEL_MAX,
+        description="The operator's own name for the link (the customer's reference, say), "
+        "shown in the list; optional, no control characters, never the person's mobile "
+        "number or ID digits.",
+    )
 
 
 class ExtendIn(_In):
@@ -349,6 +357,7 @@ async def create_link(
             base_url=body.base_url,
             expires_in_s=body.expires_in_s,
             by=caller,
+            label=body.label,
         )
         return 201, {"id": link_id, "url": f"{origin}/l/{token}"}
 
@@ -361,6 +370,9 @@ async def create_link(
 
 @router.get("/links", summary="Every link (never its token)")
 async def list_links(caller: Caller, request: Request) -> list[dict[str, Any]]:
+    """The newest links first, each with its ``label``, its ``status`` (``waiting``,
+    ``in_progress``, ``verified``, ``failed``, ``used_up``, ``expired``, ``revoked``,
+    ``held``), its last run's outcome category (``last_outcome``) and ``tries_left``."""
     rows = await asyncio.to_thread(context(request).service.links_list)
     return [link.public() for link in rows]
 

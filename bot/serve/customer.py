@@ -35,6 +35,7 @@ from bot.i18n.web import gettext_for, language
 from bot.outcome.model import customer_voice
 from bot.serve import observe
 from bot.serve.context import Context, context, same_origin
+from bot.serve.links import TRIES
 from bot.serve.service import Invalid, LinkRefused, LinkRow
 from bot.serve.ui import render
 from bot.types import CATEGORY_LABELS, Category
@@ -42,7 +43,7 @@ from bot.types import CATEGORY_LABELS, Category
 __all__ = ["CONTACT", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = TRIES
 MIN_GAP_S = 3.0
 #: the page's words while a link is held (its last try may have reached the site)
 CONTACT = N_(

@@ -17,6 +17,7 @@ touched, and by :meth:`Links.sweep`).
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -26,10 +27,13 @@ from typing import Any, Literal
 from bot.serve.store import ServeStore, new_id
 
 __all__ = [
+    "LABEL_MAX",
+    "TRIES",
     "VERDICTS",
     "LinkRefused",
     "LinkRow",
     "LinkState",
+    "LinkStatus",
     "Links",
     "hand_off_hash",
     "may_have_reached_site",
@@ -37,14 +41,24 @@ __all__ = [
 ]
 
 LinkState = Literal["open", "held", "done"]
+#: what the operator's list says of a link (:meth:`LinkRow.status`)
+LinkStatus = Literal[
+    "waiting", "in_progress", "verified", "failed", "used_up", "expired", "revoked", "held"
+]
+
+#: the tries a link has (a code refused before anything is counted costs none)
+TRIES = 5
+#: the longest label (the operator's own reference for the link, e.g. the customer's)
+LABEL_MAX = 80
 
 #: outcome categories that are the site's verdict on the submitted code
 VERDICTS = frozenset({"success", "wrong_info", "no_record", "failed"})
 
 _COLUMNS = (
     "id, mobile_masked, base_url, created_at, expires_at, revoked, attempts, last_attempt,"
-    " run_id, created_by, sealed, state, busy"
+    " run_id, created_by, sealed, state, busy, label"
 )
+_JOINED = ", ".join("l." + c.strip() for c in _COLUMNS.split(","))
 _ERASED = ""  # sealed values of a link that ended (the column is NOT NULL since version 1)
 
 
@@ -80,6 +94,16 @@ _WORDS = {
         "the link was tried a moment ago",
     ),
 }
+
+
+def _outcome(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def token_hash(token: str) -> str:
@@ -127,10 +151,13 @@ class LinkRow:
     sealed: str
     state: LinkState
     busy: bool
+    label: str
+    #: the outcome of the link's last run, when it ended (and was read with it: :meth:`Links.all`)
+    last_outcome: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, row: Any) -> LinkRow:
-        values = list(row)
+    def of(cls, row: Any, last_outcome: dict[str, Any] | None = None) -> LinkRow:
+        values: list[Any] = [*row, last_outcome]
         values[5] = bool(values[5])
         values[12] = bool(values[12])
         return cls(*values)
@@ -143,17 +170,44 @@ class LinkRow:
     def erased(self) -> bool:
         return self.sealed == _ERASED
 
+    def status(self, most: int = TRIES) -> LinkStatus:
+        """One word for the operator's list: revoked and expired first (they end it), then
+        verified, held (an operator decides), in progress (its run in flight), used up (no try
+        left), failed (its last run ended without success, tries left) or waiting (for the
+        customer: no try yet, every try given back, or its last run pruned)."""
+        if self.revoked:
+            return "revoked"
+        if self.expired:
+            return "expired"
+        if self.state == "done":
+            return "verified"
+        if self.state == "held":
+            return "held"
+        if self.busy:
+            return "in_progress"
+        if self.attempts >= most:
+            return "used_up"
+        last = self.last_outcome
+        if self.attempts and last is not None and last.get("category") != "success":
+            return "failed"  # (a reset gives every try back: waiting again)
+        return "waiting"
+
     def public(self) -> dict[str, Any]:
+        last = self.last_outcome
         return {
             "id": self.id,
+            "label": self.label,
             "person": self.mobile_masked,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "revoked": self.revoked,
             "expired": self.expired,
             "state": self.state,
+            "status": self.status(),
+            "last_outcome": None if last is None else last.get("category"),
             "busy": self.busy,
             "attempts": self.attempts,
+            "tries_left": max(0, TRIES - self.attempts),
             "run_id": self.run_id,
             "created_by": self.created_by,
         }
@@ -174,15 +228,16 @@ class Links:
         base_url: str | None,
         expires_in_s: float,
         by: str,
+        label: str = "",
     ) -> tuple[str, str]:
         """A new link: its id and its token (192 bits; only the hash is kept)."""
         link_id, token = new_id(), secrets.token_urlsafe(24)
         now = self.store.db_now()
         self.store.execute(
             "INSERT INTO serve_links (id, token_hash, person, mobile_masked, sealed, base_url,"
-            " created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, expires_at, created_by, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (link_id, token_hash(token), person, mobile_masked, sealed, base_url, now,
-             now + expires_in_s, by),
+             now + expires_in_s, by, label),
         )  # fmt: skip
         return link_id, token
 
@@ -208,10 +263,15 @@ class Links:
         return link
 
     def all(self, limit: int = 200) -> list[LinkRow]:
+        """The newest links, each with its last run's outcome (when that run ended and is
+        still kept: pruning may have removed it)."""
         rows = self.store.execute(
-            f"SELECT {_COLUMNS} FROM serve_links ORDER BY created_at DESC LIMIT ?", (limit,)
+            f"SELECT {_JOINED}, r.outcome FROM serve_links l"
+            " LEFT JOIN serve_runs r ON r.id = l.run_id AND r.state = 'done'"
+            " ORDER BY l.created_at DESC LIMIT ?",
+            (limit,),
         ).fetchall()
-        return [LinkRow.of(r) for r in rows]
+        return [LinkRow.of(r[:-1], _outcome(r[-1])) for r in rows]
 
     def revoke(self, link_id: str) -> bool:
         """Revoked, its values erased (a run in flight keeps its own sealed copy)."""

@@ -205,6 +205,10 @@ _FLEET: dict[str, Sequence[str]] = {
     ),
 }
 
+# Links an operator can manage (issue 23): the operator's own label for a link (the
+# customer's reference, say; optional, at most 80 characters, no personal value needed).
+_LINK_LABELS = ("ALTER TABLE serve_links ADD COLUMN label TEXT NOT NULL DEFAULT ''",)
+
 #: version -> the statements that bring the schema from the version before to it
 MIGRATIONS: dict[int, Statements] = {
     1: _V1,
@@ -212,6 +216,7 @@ MIGRATIONS: dict[int, Statements] = {
     3: _SESSIONS_AND_LOGINS,
     4: _OPS,
     5: _FLEET,
+    6: _LINK_LABELS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

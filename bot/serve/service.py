@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
@@ -32,7 +33,7 @@ from bot.config.values import (
 from bot.errors import ConfigError
 from bot.privacy import mask_mobile
 from bot.serve.idempotency import IdempotencyKeys
-from bot.serve.links import LinkRefused, LinkRow, Links
+from bot.serve.links import LABEL_MAX, LinkRefused, LinkRow, Links
 from bot.serve.seal import Sealer
 from bot.serve.sessions import Sessions
 from bot.serve.store import ServeStore, new_id
@@ -46,6 +47,7 @@ __all__ = [
     "Person",
     "Service",
     "TokenRow",
+    "checked_label",
     "checked_person",
 ]
 
@@ -81,6 +83,21 @@ def checked_person(mobile: str, id_last6: str) -> Person:
     register("mobile", m)
     register("id_last6", i)
     return Person(m, i)
+
+
+def checked_label(label: str | None, person: Person) -> str:
+    """The operator's label for a link, trimmed: at most :data:`LABEL_MAX` characters, no
+    control character, and never the person's own mobile number or ID digits (the list shows
+    it unmasked, and it needs no personal value)."""
+    label = (label or "").strip()
+    if len(label) > LABEL_MAX:
+        raise Invalid("label", f"at most {LABEL_MAX} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in label):
+        raise Invalid("label", "no control characters")
+    squeezed = "".join(label.split()).upper()
+    if person.mobile in squeezed or person.id_last6.upper() in squeezed:
+        raise Invalid("label", "must not contain the mobile number or the ID digits")
+    return label
 
 
 def checked_code(code: str | None) -> str:
@@ -297,11 +314,19 @@ class Service:
     # -- self-service links ---------------------------------------------------------------------
 
     def add_link(
-        self, *, mobile: str, id_last6: str, base_url: str | None, expires_in_s: float, by: str
+        self,
+        *,
+        mobile: str,
+        id_last6: str,
+        base_url: str | None,
+        expires_in_s: float,
+        by: str,
+        label: str | None = None,
     ) -> tuple[str, str]:
         """A new link: its id and its token (192 bits; only its hash is kept). Raises
         :class:`Invalid`."""
         person = checked_person(mobile, id_last6)
+        label = checked_label(label, person)
         if base_url is not None:
             self.site_and_url(None, base_url)
         return self.links.add(
@@ -311,6 +336,7 @@ class Service:
             base_url=base_url,
             expires_in_s=expires_in_s,
             by=by,
+            label=label,
         )
 
     def link_by_token(self, token: str) -> LinkRow | None:

@@ -28,10 +28,19 @@ from bot.i18n.web import Pages, gettext_for
 from bot.serve.api import run_view
 from bot.serve.changes import ChangeCursor
 from bot.serve.context import Context, context, session_of
+from bot.serve.links import LABEL_MAX
 from bot.serve.store import RunRow
 from bot.types import CATEGORY_LABELS
 
-__all__ = ["ACTION_LABELS", "PHASE_LABELS", "STATE_LABELS", "labels", "render", "router"]
+__all__ = [
+    "ACTION_LABELS",
+    "LINK_STATUS_LABELS",
+    "PHASE_LABELS",
+    "STATE_LABELS",
+    "labels",
+    "render",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -57,6 +66,17 @@ STATE_LABELS: dict[str, str] = {
     "running": N_("running"),
     "needs_person": N_("waits for you: security check"),
     "done": N_("done"),
+}
+#: A link as the links page lists it (:meth:`bot.serve.links.LinkRow.status`).
+LINK_STATUS_LABELS: dict[str, str] = {
+    "waiting": N_("waiting for the customer"),
+    "in_progress": N_("in progress"),
+    "verified": N_("verified"),
+    "failed": N_("failed (tries left)"),
+    "used_up": N_("used up: no tries left"),
+    "expired": N_("expired"),
+    "revoked": N_("revoked"),
+    "held": N_("held: may have reached the site; check with the customer, then reset"),
 }
 #: The forms a run submits.
 ACTION_LABELS: dict[str, str] = {
@@ -90,6 +110,7 @@ def labels(gettext: Callable[[str], str]) -> dict[str, dict[str, str]]:
         "actions": {k: gettext(v) for k, v in ACTION_LABELS.items()},
         "phases": {k: gettext(v) for k, v in PHASE_LABELS.items()},
         "submitted": {k: gettext(v) for k, v in SUBMITTED_LABELS.items()},
+        "link_status": {k: gettext(v) for k, v in LINK_STATUS_LABELS.items()},
     }
 
 
@@ -125,6 +146,8 @@ async def _page(request: Request) -> Response:
         labels=labels(gettext),
         page=request.url.path,
         check=check_widget(gettext),  # the dashboard's (its script sets the run's check URL)
+        default_base_url=context(request).service.base_url,  # --base-url, what empty means
+        label_max=LABEL_MAX,
     )
 
 

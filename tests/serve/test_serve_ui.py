@@ -1,7 +1,7 @@
 """The operators' web UI through a real ``icpbot serve`` process, the mock site and a real
 Chromium: the login (refused, then backed off), the dashboard (queue a verify, watch it live
 over Server-Sent Events, pass its security check inline, read the outcome with the site's own
-Chinese words, open the evidence), the ledger and the links (create, revoke).
+Chinese words, open the evidence), the ledger and the links (create, revoke after confirming).
 
 Screenshots of each page go to the test's folder (``tmp_path``), to be looked at."""
 
@@ -266,11 +266,12 @@ def test_an_operator_creates_a_link_and_revokes_it(
     url = made.input_value()
     row = page.locator("#links tbody tr").first
     expect(row).to_contain_text("139****5678")
-    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("waiting for the customer")
     expect(row).to_contain_text("operator:alice")
     assert page.request.get(url).status == 200
     page.screenshot(path=str(tmp_path / "links.png"), full_page=True)
     row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("button", name="Yes, revoke").click()  # Revoke asks first
     expect(row).to_contain_text("revoked")
     expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
     assert page.request.get(url).status == 410

@@ -21,6 +21,16 @@
     return e;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  // Each cell of a drawn list names its column (data-label): a phone shows it as a card.
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+      return th.textContent.trim();
+    });
+    table.classList.add('cards');
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+      Array.prototype.forEach.call(tr.cells, function (td, i) { td.setAttribute('data-label', heads[i] || ''); });
+    });
+  }
   function when(ts) {
     if (!ts) return '';
     var d = new Date(ts * 1000), p = function (n) { return (n < 10 ? '0' : '') + n; };
@@ -138,18 +148,29 @@
         tr.id = 'run-' + id;
         if (id === selected) tr.className = 'selected';
         tr.appendChild(el('td', when(run.created_at)));
-        tr.appendChild(el('td', label(ACTIONS, run.action)));
+        var action = el('td'), what = el('span', label(ACTIONS, run.action));  // one cell item
+        if (fromLink(run)) what.appendChild(el('span', T.customer_run, 'badge'));
+        action.appendChild(what);
+        tr.appendChild(action);
         tr.appendChild(el('td', run.person));
-        tr.appendChild(el('td', label(STATES, run.state), 'state state-' + run.state));
+        tr.appendChild(el('td', stateOf(run), 'state state-' + run.state));
         tr.appendChild(el('td', run.state === 'done' ? '' : label(PHASES, run.phase)));
         tr.appendChild(el('td', run.outcome ? label(CATEGORIES, run.outcome.category) : ''));
-        var td = el('td'), open = el('button', run.state === 'needs_person' ? T.pass_check : T.open, 'small');
+        var td = el('td', null, 'open'), open = el('button', run.state === 'needs_person' ? T.pass_check : T.open, 'small');
         open.type = 'button';
         open.addEventListener('click', function () { select(id); });
         td.appendChild(open);
         tr.appendChild(td);
         body.appendChild(tr);
       });
+      labelCells($('runs'));
+    }
+
+    // A run from a customer's link: at its check, the customer is there (the operator can
+    // still pass it: "Pass the check" takes it over).
+    function fromLink(run) { return /^link:/.test(run.created_by || ''); }
+    function stateOf(run) {
+      return run.state === 'needs_person' && fromLink(run) ? T.customer_at_check : label(STATES, run.state);
     }
 
     function select(id) {
@@ -168,10 +189,12 @@
       if (!run) { text('run-state', label(STATES, 'queued')); check.setAttribute('data-check-url', ''); return; }
       text('run-person', run.person);
       text('run-action', label(ACTIONS, run.action));
-      text('run-state', label(STATES, run.state));
+      text('run-state', stateOf(run));
       text('run-phase', run.state === 'done' ? '' : '(' + label(PHASES, run.phase) + ')');
       var waiting = run.state === 'needs_person';
       show('check', waiting);
+      show('check-you', !fromLink(run));
+      show('check-customer', fromLink(run));
       // The widget draws and relays the check (the API's check routes) while the run waits.
       check.setAttribute('data-check-url', waiting ? '/api/runs/' + selected + '/check' : '');
       var o = run.outcome;
@@ -224,13 +247,75 @@
           row.sent ? T.yes : T.no].forEach(function (v) { tr.appendChild(el('td', v)); });
         body.appendChild(tr);
       });
+      labelCells($('ledger'));
     });
   }
 
   // -- the links ----------------------------------------------------------------------------
+  // Each link's state (the API's status: waiting, in progress, verified, failed, used up,
+  // expired, revoked, held) with its last outcome; Reset and Extend act at once, Revoke asks
+  // first in the row itself (no window.confirm: the question is part of the page, read out by
+  // screen readers, and works the same under every browser's settings).
   function links() {
+    var LINK_STATUS = T.labels.link_status;
+    function said(kind, message) {
+      text('list-status', kind === 'ok' ? message : '');
+      text('list-error', kind === 'ok' ? '' : message);
+    }
+    function act(link, what, body, done) {
+      return call('POST', '/api/links/' + link.id + '/' + what, body).then(function (r) {
+        if (!r.ok) { said('error', problem(r.data)); } else { said('ok', done(r.data)); }
+        load();
+      });
+    }
+    function button(label, cls, title, onClick) {
+      var b = el('button', label, 'small ' + (cls || ''));
+      b.type = 'button';
+      if (title) b.title = title;
+      b.addEventListener('click', function () { b.disabled = true; onClick(b); });
+      return b;
+    }
+    function actions(link, td) {
+      clear(td);
+      var st = link.status, live = st !== 'revoked' && st !== 'expired';
+      if (live && (st === 'held' || st === 'used_up' || st === 'failed') && link.attempts > 0) {
+        td.appendChild(button(T.reset, 'secondary', T.reset_name, function () {
+          act(link, 'reset', null, function () { return T.done_reset; });
+        }));
+      }
+      if (live && st !== 'verified') {
+        td.appendChild(button(T.extend, 'secondary', T.extend_name, function () {
+          act(link, 'extend', { expires_in_s: 86400 }, function (d) {
+            return fill(T.done_extend, { when: when(d.expires_at) });
+          });
+        }));
+      }
+      if (live) {
+        td.appendChild(button(T.revoke, 'danger', null, function () { confirmRevoke(link, td); }));
+      }
+    }
+    function confirmRevoke(link, td) {
+      clear(td);
+      var box = el('div', null, 'confirm');
+      box.setAttribute('role', 'group');
+      var ask = el('span', T.revoke_ask);
+      ask.id = 'ask-' + link.id;
+      box.setAttribute('aria-labelledby', ask.id);
+      box.appendChild(ask);
+      var yes = button(T.revoke_yes, 'danger', null, function () {
+        act(link, 'revoke', null, function () { return T.done_revoke; });
+      });
+      var no = button(T.cancel, 'secondary', null, function () {
+        actions(link, td);
+        var again = td.querySelector('button.danger');  // back where the person was
+        if (again) again.focus();
+      });
+      box.appendChild(yes); box.appendChild(no);
+      td.appendChild(box);
+      no.focus();  // the safe choice first: Enter on it changes nothing
+    }
     function load() {
-      call('GET', '/api/links').then(function (r) {
+      return call('GET', '/api/links').then(function (r) {
         var rows = r.ok ? r.data : [];
         var body = $('links').tBodies[0];
         clear(body);
@@ -238,42 +323,34 @@
         rows.forEach(function (link) {
           var tr = el('tr');
           tr.id = 'link-' + link.id;
-          var state = T.link_states[link.revoked ? 'revoked' : link.expired ? 'expired' :
-            link.state === 'done' || link.state === 'held' ? link.state : 'active'];
-          [link.person, when(link.created_at), when(link.expires_at), state,
-            link.attempts, link.created_by].forEach(function (v) { tr.appendChild(el('td', v)); });
-          var td = el('td');
-          if (!link.revoked && !link.expired && link.state === 'held') {
-            var reset = el('button', T.reset, 'small');
-            reset.type = 'button';
-            reset.addEventListener('click', function () {
-              reset.disabled = true;
-              call('POST', '/api/links/' + link.id + '/reset').then(load);
-            });
-            td.appendChild(reset);
+          tr.appendChild(el('td', link.label, 'label'));
+          tr.appendChild(el('td', link.person));
+          var state = el('td', null, 'link-state link-' + link.status);
+          state.appendChild(el('span', label(LINK_STATUS, link.status), 'status'));
+          if (link.last_outcome) {
+            state.appendChild(el('span', fill(T.last_outcome,
+              { label: label(CATEGORIES, link.last_outcome) }), 'meta last'));
           }
-          if (!link.revoked && !link.expired) {
-            var b = el('button', T.revoke, 'small danger');
-            b.type = 'button';
-            b.addEventListener('click', function () {
-              b.disabled = true;
-              call('POST', '/api/links/' + link.id + '/revoke').then(load);
-            });
-            td.appendChild(b);
-          }
+          tr.appendChild(state);
+          [link.tries_left, when(link.created_at), when(link.expires_at), link.created_by]
+            .forEach(function (v) { tr.appendChild(el('td', v)); });
+          var td = el('td', null, 'actions');
+          actions(link, td);
           tr.appendChild(td);
           body.appendChild(tr);
         });
+        labelCells($('links'));
       });
     }
+    $('refresh').addEventListener('click', function () { said('ok', ''); load(); });
     $('new-link').addEventListener('submit', function (ev) {
       ev.preventDefault();
       show('link-error', false); show('made', false);
-      var body = formValues(ev.target, ['mobile', 'id_last6', 'base_url']);
+      var body = formValues(ev.target, ['mobile', 'id_last6', 'base_url', 'label']);
       body.expires_in_s = parseInt($('expires').value, 10);
       call('POST', '/api/links', body).then(function (r) {
         if (!r.ok) { show('link-error', true); text('link-error', problem(r.data)); return; }
-        ev.target.elements.mobile.value = ''; ev.target.elements.id_last6.value = '';
+        ['mobile', 'id_last6', 'label'].forEach(function (n) { ev.target.elements[n].value = ''; });
         $('made-url').value = r.data.url;
         show('made', true);
         $('made-url').select();
