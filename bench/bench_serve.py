@@ -13,7 +13,11 @@ server's tree too, measured idle, then with 1, 4 and ``--runs`` (20) runs waitin
 each page among the processes that map it, so Chromium's code pages count less while other
 Chromiums run on the machine: the private part (USS) is printed beside it, which they do not change.
 
-    .venv/bin/python bench/bench_serve.py [load|memory|all] [--runs 20] [--connect]
+``warm``: Verify to the check's picture shown on a customer's page (``/l/<token>``, a real
+Chromium, the click check), p50/p95 over ``--runs`` links, without warm pages (``--warm-pages
+0``: the site's page opens after Verify) and with them (opened when the customer opened the link).
+
+    .venv/bin/python bench/bench_serve.py [load|memory|warm|all] [--runs 20] [--connect]
         [--browser PATH] [--repeat N]
 
 Not a timed test: figures to read and report.
@@ -378,6 +382,79 @@ def report(figs: Figures) -> None:
         )
 
 
+# -- warm: Verify to the check's picture on the customer's page -----------------------------------
+
+READ_S = 3.0  # a customer reads the page and pastes the SMS this long after opening the link
+SHOWN = """() => {
+  const box = document.querySelector('#check');
+  const img = document.querySelector('#check img.ck-shot');
+  return !!box && !box.hidden && !!img && img.complete && img.naturalWidth > 0
+    && img.getBoundingClientRect().width > 0;
+}"""
+
+
+def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[float]:
+    """Seconds from Verify to the check's picture shown on the customer's page, per link: each
+    link a new person, opened in a fresh browser context, Verify after :data:`READ_S`; the check
+    is then passed by the mock's test-mode script, so that each run ends before the next."""
+    from playwright.sync_api import sync_playwright
+
+    from bot.page.browser import find_browser, launch_args
+
+    who = people(runs)
+    site.load_filings([Filing(*p) for p in who])
+    site.set_captcha("click")
+    took: list[float] = []
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    choice = find_browser()
+    with sync_playwright() as pw, httpx.Client(base_url=url, headers=headers, timeout=30) as api:
+        browser = pw.chromium.launch(executable_path=choice.executable, args=launch_args())
+        for mobile, id6, code in who:
+            body = {"mobile": mobile, "id_last6": id6, "base_url": site.url, "expires_in_s": 3600}
+            made = api.post("/api/links", json=body)
+            if made.status_code != 201:
+                raise SystemExit(f"a link was not made: {made.status_code} {made.text}")
+            link = made.json()["url"]
+            loads = len(site.page_loads())
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(link)
+            if warm and not site.wait_for_page_loads(loads + 1, 30):
+                raise SystemExit("no warm page was opened for the link")
+            time.sleep(READ_S)  # the customer's own pace, not a page wait
+            page.fill("#sms", code)
+            began = time.perf_counter()
+            print("click at", time.time()) if os.environ.get("BENCH_DEBUG") else None
+            page.click("#verify")
+            page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
+            took.append(time.perf_counter() - began)
+            if len(site.page_loads()) != loads + 1:
+                raise SystemExit(f"{len(site.page_loads()) - loads} page loads for one Verify")
+            site.pass_captcha()
+            page.wait_for_selector("#done", state="visible", timeout=60_000)
+            context.close()
+        browser.close()
+    if len(site.submissions()) != runs:
+        raise SystemExit(f"{len(site.submissions())} submissions for {runs} runs")
+    return took
+
+
+def warm(args: argparse.Namespace) -> None:
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for label, pages in (("before (--warm-pages 0)", "0"), ("after (warm page)", "2")):
+        tmp = Path(tempfile.mkdtemp(prefix="icpbot-bench-warm-"))
+        with MockSite(test_mode=True) as site, \
+                started_serve(site, tmp, ["--warm-pages", pages], {}) as (_, url):  # fmt: skip
+            took = verify_to_check(url, site, args.runs, warm=pages != "0")
+        q = sorted(took)
+        p95 = q[min(len(q) - 1, round(0.95 * (len(q) - 1)))]
+        print(
+            f"{label:<24} Verify -> check's picture shown, {len(q)} links: "
+            f"p50 {statistics.median(q):.2f} s  p95 {p95:.2f} s  min {q[0]:.2f}  max {q[-1]:.2f}"
+        )
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def memory(args: argparse.Namespace) -> None:
     env: dict[str, str] = {}
     if args.browser:
@@ -394,8 +471,10 @@ def memory(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=["load", "memory", "all"], default="all")
-    parser.add_argument("--runs", type=int, default=RUNS, help="runs waiting at once (memory)")
+    parser.add_argument("what", nargs="?", choices=["load", "memory", "warm", "all"], default="all")
+    parser.add_argument(
+        "--runs", type=int, default=RUNS, help="runs waiting at once (memory); links (warm)"
+    )
     parser.add_argument("--connect", action="store_true", help="a browser server on loopback")
     parser.add_argument("--browser", help="the Chromium to launch (ICPBOT_BROWSER)")
     parser.add_argument("--repeat", type=int, default=1)
@@ -404,6 +483,8 @@ def main() -> None:
         load()
     if args.what in ("memory", "all"):
         memory(args)
+    if args.what in ("warm", "all"):
+        warm(args)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,25 @@ _MaxPages = Annotated[
         min=1,
     ),
 ]
+_WarmPages = Annotated[
+    int,
+    typer.Option(
+        "--warm-pages",
+        help="Of --max-pages, pages opened when a customer opens their link, before Verify "
+        "(0: none).",
+        metavar="N",
+        min=0,
+    ),
+]
+_WarmIdle = Annotated[
+    float,
+    typer.Option(
+        "--warm-idle",
+        help="Seconds a page opened for a customer's link waits for Verify before it is closed.",
+        metavar="SECONDS",
+        min=1,
+    ),
+]
 _AllowBaseUrl = Annotated[
     list[str] | None,
     typer.Option(
@@ -151,6 +170,8 @@ def serve_main(
     parallel: _Parallel = 4,
     at_check: _AtCheck = 8,
     max_pages: _MaxPages = None,
+    warm_pages: _WarmPages = 2,
+    warm_idle: _WarmIdle = 180.0,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -234,6 +255,8 @@ def serve_main(
         parallel=parallel,
         at_check=at_check,
         pages=max_pages,
+        warm_pages=warm_pages,
+        warm_idle_s=warm_idle,
         captcha_timeout_s=captcha_timeout,
         public_url=public_url,
         internal_url=internal_url,

@@ -150,6 +150,17 @@ class MockSite:
         with site.received:
             return site.received.wait_for(lambda: len(site.log) >= count, timeout)
 
+    def page_loads(self) -> list[float]:
+        """When the app's page was served (``time.monotonic()`` of each ``GET /``), in order."""
+        with self._site.lock:
+            return list(self._site.page_loads)
+
+    def wait_for_page_loads(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until the app's page was served at least ``count`` times; False on timeout."""
+        site = self._site
+        with site.received:
+            return site.received.wait_for(lambda: len(site.page_loads) >= count, timeout)
+
     def load_filings(self, filings: list[Filing]) -> None:
         """Replace the filings until the next :meth:`reset` (which restores the initial set)."""
         self.state.load(filings)

@@ -86,6 +86,7 @@ class PageHandler(Handler):
         except OSError:
             self.send(500, b"index.html is missing\n", "text/plain; charset=utf-8")
             return
+        self.site.page_loaded()
         config = self.site.page_config()
         # "</" inside a <script> would end it; JSON allows the escaped form.
         script = "window.__MOCK__ = " + json.dumps(config).replace("</", "<\\/") + ";"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -100,6 +101,8 @@ class Site:
         self.empty_route = self.initial_empty_route
         self.tokens: set[str] = set()
         self.log: list[dict[str, Any]] = []
+        #: the app's page served (``GET /``), in order: when each load came (time.monotonic)
+        self.page_loads: list[float] = []
         self.api_url = ""
         #: a snapshot served instead of the built-in page (:mod:`bot.mocksite.replay`)
         self.replay: Any = None
@@ -129,6 +132,7 @@ class Site:
         with self.lock:
             wake, self._slow_wake = self._slow_wake, threading.Event()
             self.log.clear()
+            self.page_loads.clear()
             self.variant = self.initial_variant
             self.captcha_form, self.captcha_first = self.initial_captcha
             self.empty_route = self.initial_empty_route
@@ -164,6 +168,11 @@ class Site:
             self.log.append(entry)
             self.received.notify_all()
             return entry
+
+    def page_loaded(self) -> None:
+        with self.lock:
+            self.page_loads.append(time.monotonic())
+            self.received.notify_all()
 
     def submissions(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -62,15 +62,23 @@ class FormTab:
         return values
 
     async def fill(
-        self, inputs: Inputs, on_field: Callable[[str, Locator], None] | None = None
+        self,
+        inputs: Inputs,
+        on_field: Callable[[str, Locator], None] | None = None,
+        *,
+        prefilled: bool = False,
     ) -> list[Locator]:
         """Fill every field; returns their locators. ``on_field(name, locator)`` is called for
-        each field before it is typed into (to mask it in screenshots)."""
+        each field before it is typed into (to mask it in screenshots). ``prefilled``: the page
+        was filled ahead (:meth:`prefill`): a field that holds its value already is kept."""
         filled: list[Locator] = []
         for field_name, element, value in self.field_values(inputs):
             box = await self.resolver.resolve(element)
             if on_field is not None:
                 on_field(field_name, box)
+            if prefilled and await box.input_value() == value:
+                filled.append(box)
+                continue
             await box.fill(value)
             # maxlength or an input filter on the page may have changed what was typed.
             if await box.input_value() != value:
@@ -80,6 +88,14 @@ class FormTab:
             logger.debug("filled {}", field_name)
             filled.append(box)
         return filled
+
+    async def prefill(self, inputs: Inputs) -> None:
+        """Fill the fields whose value is known now (a warm page: the mobile and the ID digits
+        before the code comes); the run's :meth:`fill` types every field again, masking each."""
+        for field_name, element in self.fields:
+            value = getattr(inputs, field_name)
+            if value is not None:
+                await (await self.resolver.resolve(element)).fill(value.reveal())
 
     async def submit_button(self) -> Locator:
         return await self.resolver.resolve(self.submit_element)

@@ -232,17 +232,23 @@ class AfterClick:
         captcha_seen = False
         # A page that accepts the click sends at once: the gate says so within milliseconds, and
         # looking at the page first would cost a handful of round trips to the browser per run.
-        # A page that refuses (a check, its own messages) is looked at a slice later.
-        await wait_for_event(self.sending.held_event, SLICE_MS / 1000)
+        # A page that refuses (its own messages) is looked at a slice later; a security check
+        # (the site's usual answer to 提交) is looked at as soon as it shows.
+        await self._first_sign()
         while not self.sending.held:
             box = None if captcha_seen else await resolver.present("captcha_box")
             if box is not None:
                 captcha_seen = True
                 self.hooks.stage("captcha_shown")
-                await self.hooks.screenshot("captcha.png")
-                if self.captcha_wait_s <= 0:
-                    return verdicts.captcha_required(self.headed, self.captcha_mode)
-                await self.hooks.check_opened(box, self.captcha_wait_s)
+                # The picture for the evidence is taken while the check is handed to the person
+                # (who sees it sooner); both are done before the page is looked at again.
+                shot = asyncio.ensure_future(self.hooks.screenshot("captcha.png"))
+                try:
+                    if self.captcha_wait_s <= 0:
+                        return verdicts.captcha_required(self.headed, self.captcha_mode)
+                    await self.hooks.check_opened(box, self.captcha_wait_s)
+                finally:
+                    await asyncio.wait([shot])
                 deadline = time.monotonic() + self.captcha_wait_s
             if not captcha_seen or await resolver.present("captcha_box") is None:
                 if captcha_seen and not self.check_gone:
@@ -309,6 +315,20 @@ class AfterClick:
             exc = page_wait.exception()
             if exc is not None and not isinstance(exc, PlaywrightTimeoutError):
                 raise exc
+
+    async def _first_sign(self) -> None:
+        """Until the request reaches the gate or the security check shows, up to a slice."""
+        held = asyncio.ensure_future(self.sending.held_event.wait())
+        waits: set[asyncio.Future[Any]] = {held}
+        if "captcha_box" in self.resolver.smap.elements:
+            box = self.resolver.any_of("captcha_box").first
+            waits.add(asyncio.ensure_future(box.wait_for(state="visible", timeout=SLICE_MS)))
+        try:
+            await asyncio.wait(waits, timeout=SLICE_MS / 1000, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)  # a timeout there is no error
 
     async def until_reply(self) -> None:
         """Wait for the gate's reply (or its failure), a second past the reply timeout."""

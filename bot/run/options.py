@@ -29,6 +29,8 @@ __all__ = [
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page
 
+    from bot.run.session import Session
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -74,6 +76,10 @@ class RunOptions:
     #: hands the security check to a person elsewhere (``bot.handoff.relay.WebRelay``); None:
     #: only a person at a headed browser's window can pass it
     relay: CheckRelay | None = None
+    #: a page opened and filled ahead of the run (``bot.run.warm``), asked for right after the
+    #: guard claimed the person: the run then only types the code and clicks; None (or no page
+    #: for this scenario): the run opens its own. Not used when a HAR is recorded.
+    adopt_page: Callable[[Scenario], Awaitable[Session | None]] | None = None
 
 
 class RelayedCheck(Protocol):

@@ -88,6 +88,7 @@ class ScenarioRun(RunRecording):
         self.person = PersonAtCheck(scenario, options, self.notify)
         self.claim: Claim | None = None
         self.slot: Slot | None = None  # this submission's place in the site's pacing
+        self.warm = False  # the page was opened and filled ahead of the run (bot.run.warm)
         self.settled = False  # the outcome is final and result.json written
         self.gathered = False  # the evidence was gathered (or tried)
 
@@ -211,6 +212,10 @@ class ScenarioRun(RunRecording):
     async def open(self) -> Outcome | None:
         """A fresh context (gate installed, tracing on), then the page; judge the document."""
         opts = self.options
+        if opts.adopt_page is not None and not opts.har:
+            adopted = await opts.adopt_page(self.scenario)
+            if adopted is not None:
+                return await self._adopted(adopted)
         browser = self.chromium = await self.browser()
         self.stage("browser_started")
         session = self.session = await open_session(
@@ -238,6 +243,20 @@ class ScenarioRun(RunRecording):
         self.stage("page_loaded")
         return await self.captcha_first()
 
+    async def _adopted(self, session: Session) -> Outcome | None:
+        """A warm page (:mod:`bot.run.warm`), opened and filled before this run: the same
+        guarded context a fresh one would be (its gate never armed), its trace started now."""
+        self.session = session
+        self.warm = True
+        self.chromium = session.context.browser
+        await self.recorder.start_tracing(session.context)
+        self.stage("browser_started")
+        self.signals = PageSignals(session.page, session.known_request)
+        self.resolver = Resolver(session.page, self.smap, self.options.timeout_s)
+        logger.info("the site's page was opened ahead of the run (a warm page)")
+        self.stage("page_loaded")
+        return await self.captcha_first()
+
     async def fill(self) -> tuple[FormTab, Locator]:
         """Select the tab, fill the fields in the page's order, find 提交 (not clicked yet)."""
         assert self.session is not None
@@ -253,7 +272,9 @@ class ScenarioRun(RunRecording):
                 raise _SessionExpired from None
             raise
         # each field masked in screenshots before it is typed into
-        await form.fill(self.scenario.inputs, on_field=self.recorder.mask_field)
+        await form.fill(
+            self.scenario.inputs, on_field=self.recorder.mask_field, prefilled=self.warm
+        )
         self.stage("form_filled")
         return form, await form.submit_button()
 

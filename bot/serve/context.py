@@ -34,6 +34,7 @@ from bot.config.people import load_people
 from bot.errors import Problem, ScenarioError
 from bot.handoff import Relay
 from bot.privacy import reveal
+from bot.serve.links import LinkRow
 from bot.serve.service import Service
 from bot.serve.sessions import SESSION_MAX_AGE_S
 from bot.serve.store import ServeStore, new_id
@@ -102,6 +103,8 @@ class Context:
     kick: Callable[[], None] = lambda: None  # wakes the workers after a run is queued
     public_base: str | None = None  # the origin links are made on (else the request's)
     version: list[float] = field(default_factory=lambda: [0.0])  # bumped on every change
+    #: a customer opened their link: its site's page may be opened ahead (bot.serve.warm)
+    warm: Callable[[LinkRow], None] = lambda link: None
 
     def __post_init__(self) -> None:
         self.signer = URLSafeTimedSerializer(self.service.sealer.signing_key, salt="icpbot-session")

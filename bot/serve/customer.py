@@ -141,6 +141,7 @@ async def page(token: str, request: Request) -> Response:
         status, title, text, todo = _GONE[found]
         return render(request, "gone.html", status=status, title=_(title), text=_(text),
                       todo=_(todo))  # fmt: skip
+    context(request).warm(found)  # the site's page opened now: Verify only types the code
     return render(request, "customer.html", check=check_widget(_))
 
 
@@ -173,6 +174,8 @@ async def state(token: str, request: Request) -> Response:
             shown = (await check.handoff.instruction()).as_json(tr)
             del shown["form"]  # the customer's page draws the same picture either way
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
+    if row is None or row.state == "done":
+        ctx.warm(found)  # the page left open (or loaded from a cache): warm on its first poll
     if found.state == "held" and not found.busy:
         # The last try may have reached the site: no form until an operator decided.
         out |= {"state": "contact", "contact": _(CONTACT), "outcome": None}

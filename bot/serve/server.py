@@ -39,12 +39,14 @@ from bot.safety.ledger import open_ledger
 from bot.serve import observe, retention
 from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
+from bot.serve.customer import MAX_ATTEMPTS
 from bot.serve.forward import Fleet
 from bot.serve.health import Readiness
 from bot.serve.processes import HEARTBEAT_S, Processes, internal_ok, machine_name
 from bot.serve.service import Service
 from bot.serve.slots import Limits
 from bot.serve.store import ServeStore
+from bot.serve.warm import WarmPages
 from bot.serve.worker import Worker
 
 __all__ = ["CHECK_GRACE_S", "ServeConfig", "open_service", "run_id_of", "serve"]
@@ -62,8 +64,12 @@ class ServeConfig:
     parallel: int = 4
     #: besides ``parallel``, runs that may wait for a person at their security check
     at_check: int = 8
-    #: browser pages at once, of either kind (None: ``parallel + at_check``)
+    #: browser pages at once, of any kind (None: ``parallel + at_check``)
     pages: int | None = None
+    #: of those, pages opened when a customer opens their link, before Verify (0: none)
+    warm_pages: int = 2
+    #: a warm page not used for this long is closed
+    warm_idle_s: float = 180.0
     captcha_timeout_s: float = defaults.SERVE_CAPTCHA_WAIT_S
     public_url: str | None = None
     browser: str | None = None
@@ -177,11 +183,24 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         parallel=config.parallel,
         relay=relay,
     )
-    limits = Limits(parallel=config.parallel, at_check=config.at_check, pages=config.pages)
+    limits = Limits(
+        parallel=config.parallel,
+        at_check=config.at_check,
+        pages=config.pages,
+        warm=config.warm_pages,
+        warm_idle_s=config.warm_idle_s,
+    )
     worker = Worker(
         store, service.sealer, options, launcher, changed=lambda: ctx.bump(), limits=limits
     )
-    ctx = Context(service, relay, kick=worker.wake.set, public_base=config.public_url)
+    worker.warm = WarmPages(service, worker.slots, options, launcher.get, most_links=MAX_ATTEMPTS)
+    ctx = Context(
+        service,
+        relay,
+        kick=worker.wake.set,
+        public_base=config.public_url,
+        warm=worker.warm.offer,
+    )
     sock = bind_listening(config.host, config.port, backlog=256)
     base = http_url(config.host, sock.getsockname()[1])
     handoffs.serve_at(config.public_url or base)

@@ -36,6 +36,7 @@ from bot.privacy import REDACTOR, logger
 from bot.run.batch import Batch
 from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.runner import prepare_batch
+from bot.run.session import Session
 from bot.run.signals import finish_shielded
 from bot.serve import observe
 from bot.serve.idempotency import forget_old_keys
@@ -51,6 +52,7 @@ from bot.serve.pacing import DbPacers
 from bot.serve.seal import Sealer
 from bot.serve.slots import Limits, Slots
 from bot.serve.store import Ending, Lease, RunRow, ServeStore
+from bot.serve.warm import WarmPages
 from bot.types import Action
 
 __all__ = ["TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
@@ -94,6 +96,8 @@ class Worker:
     launcher: LazyBrowser
     changed: Callable[[], None]  # called after every state change (live views)
     limits: Limits | None = None  # None: ``options.parallel`` working, the other defaults
+    #: pages opened when a customer opened their link (set by the server; None: none)
+    warm: WarmPages | None = None
 
     def __post_init__(self) -> None:
         self.wake = asyncio.Event()
@@ -106,9 +110,13 @@ class Worker:
     async def run(self) -> None:
         """Work until cancelled."""
         await asyncio.to_thread(self.store.hold_life)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._recovering())
-            await self._dispatch(group)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._recovering())
+                await self._dispatch(group)
+        finally:
+            if self.warm is not None:
+                await finish_shielded(self.warm.close_all())
 
     async def _dispatch(self, group: asyncio.TaskGroup) -> None:
         while True:  # until cancelled
@@ -122,6 +130,8 @@ class Worker:
             taken = TakenRun(row)
             self._taken[row.id] = taken
             self.slots.start()
+            if self.warm is not None:
+                self.warm.make_room()  # runs come first: a warm page gives way
             self.changed()
             group.create_task(self._execute(taken), name=f"serve-run-{row.id}")
 
@@ -230,6 +240,7 @@ class Worker:
                 on_event=self._on_event(taken),
                 release_check=self.fence(taken),
                 confirm_resubmit=row.confirm_resubmit,
+                adopt_page=self._warm_page(row),
             )
             batch = prepare_batch([scenario], options, self.launcher.get)
         except asyncio.CancelledError:
@@ -244,6 +255,13 @@ class Worker:
             self.store, ignore=options.ignore_site_pacing, loopback=options.pace_loopback
         )
         return batch
+
+    def _warm_page(self, row: RunRow) -> Callable[[Scenario], Awaitable[Session | None]] | None:
+        """A link's verify uses the page this process opened when its customer opened the link
+        (if it holds one: in a fleet, the process that served the customer's page)."""
+        if self.warm is None or row.link_id is None or row.action != Action.verify:
+            return None
+        return self.warm.adopter(row.link_id)
 
     def _scenario(self, row: RunRow) -> Scenario:
         if row.sealed is None:

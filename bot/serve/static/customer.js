@@ -54,12 +54,23 @@
     check.setAttribute('data-check-url', '');
   }
 
+  // Asked often while the customer waits for the check to show (it comes within a second
+  // after Verify), every second otherwise.
+  var waiting = false;
   function refresh() {
     fetch(BASE + '/state?lang=' + encodeURIComponent(LANG), { cache: 'no-store' }).then(function (r) {
       if (r.status === 404 || r.status === 410) { location.reload(); return null; }
       if (r.status >= 500) { offline(); return null; }
       return r.ok ? r.json() : null;
-    }).then(function (s) { if (s) render(s); }).catch(offline);
+    }).then(function (s) {
+      if (!s) return;
+      render(s);
+      waiting = s.state === 'queued' || s.state === 'running' || (s.state === 'needs_person' && !s.check);
+    }).catch(offline);
+  }
+  function tick() {
+    refresh();
+    setTimeout(tick, waiting ? 100 : 1000);
   }
 
   $('form').addEventListener('submit', function (ev) {
@@ -71,10 +82,10 @@
       if (d.status >= 400) { show('error', true); text('error', d.error || T.went_wrong); return; }
       $('sms').value = '';
       show('form', false); show('wait', true);
+      waiting = true;
       refresh();
     }).catch(function () { $('verify').disabled = false; offline(); });
   });
 
-  refresh();
-  setInterval(refresh, 1000);
+  tick();
 })();
