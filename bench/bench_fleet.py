@@ -79,6 +79,8 @@ def main() -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
         with MockSite(test_mode=True) as site:
+            # runs may go only where the operator allowed (no open relay): the mock
+            os.environ["ICPBOT_SERVE_ALLOW_BASE_URL"] = site.url
             site.load_filings([Filing(*PERSON)])
             site.set_captcha("click")
             urls = []

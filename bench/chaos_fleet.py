@@ -126,9 +126,11 @@ def main() -> None:
     began = time.monotonic()
     try:
         with MockSite(test_mode=True) as site:
+            # runs may go only where the operator allowed (no open relay): the mock
             site.load_filings([Filing(*p) for p in people])
             site.set_captcha("off")
             for p in processes:
+                p.env["ICPBOT_SERVE_ALLOW_BASE_URL"] = site.url
                 p.start()
             ids: dict[str, str] = {}
             for n, (mobile, id6, code) in enumerate(people):

@@ -63,7 +63,7 @@ NEW_SECRET_ENV = "ICPBOT_SERVE_NEW_SECRET"
 SECRET_FILE = "serve-secret"
 _FINGERPRINT = "key_fingerprint"
 _LEGACY = "secret"  # the first release's secret, in the database
-_SEALED = ("serve_runs", "serve_links")  # the tables with a ``sealed`` column
+_SEALED = ("serve_runs", "serve_links", "serve_webhooks")  # the tables with a ``sealed`` column
 
 
 class SecretMismatch(ConfigError):

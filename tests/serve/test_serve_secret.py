@@ -23,6 +23,7 @@ from cryptography.fernet import Fernet
 
 from bot.serve.seal import SECRET_FILE, SecretMismatch, Unreadable
 from bot.serve.server import open_service
+from bot.serve.webhooks import Outbox
 from bot.serve.service import Service
 from tests.safety.pgserver import PgServer
 from tests.serve.conftest import start_serve
@@ -160,6 +161,23 @@ def test_rotate_secret_reseals_every_run_and_link(serve_db: Db) -> None:
     assert [fresh.sealer.open(s)["id"] for s in _sealed(fresh)] == [ID6, ID6]
     assert run
     assert link
+
+
+def test_rotate_secret_reseals_the_webhooks_secrets(serve_db: Db) -> None:
+    """A webhook's signing secret is sealed too: after a rotation its deliveries still sign."""
+    service = Service(serve_db.store(), MOCKLIKE)
+    hook_id, secret = Outbox(service.store, service.sealer).add(
+        "http://127.0.0.1:9/hooks", ["run.done"], "test"
+    )
+    query = "SELECT sealed FROM serve_webhooks WHERE id = ?"
+    before = str(service.store.execute(query, (hook_id,)).fetchone()[0])
+    done = _cli(serve_db, "rotate-secret")
+    assert done.returncode == 0, done.stderr
+    assert "1 sealed value(s) sealed again" in done.stdout
+    rotated = Service(serve_db.store(), MOCKLIKE)
+    after = str(rotated.store.execute(query, (hook_id,)).fetchone()[0])
+    assert after != before
+    assert rotated.sealer.open(after) == {"secret": secret}
 
 
 def _with_env(name: str, value: str, work: Callable[[], Service]) -> Service:
