@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet
 
 from bot.serve.seal import SECRET_FILE, SecretMismatch, Unreadable
 from bot.serve.server import open_service
-from bot.serve.webhooks import Outbox
 from bot.serve.service import Service
+from bot.serve.webhooks import Outbox
 from tests.safety.pgserver import PgServer
 from tests.serve.conftest import start_serve
 from tests.serve.stores import Db, pg, serve_db
