@@ -17,13 +17,13 @@ from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Reque
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+import bot.serve.observe as observe
 from bot.errors import ConfigError
 from bot.evidence.files import safe_capture
 from bot.evidence.report import render_report
 from bot.handoff.routes import Access, check_routes
 from bot.handoff.web import Refused
 from bot.privacy import mask_mobile
-from bot.serve import observe
 from bot.serve.context import Context, context, require_api
 from bot.serve.forward import Away, Fleet, forwarded
 from bot.serve.idempotency import KeyReused, valid_key

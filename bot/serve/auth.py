@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+import bot.serve.observe as observe
 from bot.handoff.web import Refused, read_body
 from bot.i18n import N_
 from bot.i18n.web import gettext_for
 from bot.privacy import logger
-from bot.serve import observe
 from bot.serve.context import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,

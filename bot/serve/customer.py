@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+import bot.serve.observe as observe
 from bot.handoff.routes import Access, check_routes
 from bot.handoff.web import Refused, read_json
 from bot.handoff.widget import check_widget
@@ -33,7 +34,6 @@ from bot.i18n import N_
 from bot.i18n.catalogs import translations
 from bot.i18n.web import gettext_for, language
 from bot.outcome.model import customer_voice
-from bot.serve import observe
 from bot.serve.context import Context, context, same_origin
 from bot.serve.links import TRIES
 from bot.serve.service import Invalid, LinkRefused, LinkRow

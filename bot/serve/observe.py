@@ -16,8 +16,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import bot.serve.audit as audit
 from bot.privacy import logger
-from bot.serve import audit
 from bot.serve.audit import Action
 from bot.serve.metrics import ProcessMetrics
 from bot.serve.seal import Sealer

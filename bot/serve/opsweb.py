@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.serve import audit, observe
+import bot.serve.audit as audit
+import bot.serve.observe as observe
 from bot.serve.context import context, require_api, session_of
 from bot.serve.health import Readiness
 from bot.serve.metrics import CONTENT_TYPE

@@ -40,9 +40,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import bot.serve.audit as audit
 from bot.privacy import logger
 from bot.safety.store import COUNTED_OUTCOMES, as_datetime
-from bot.serve import audit
 from bot.serve.store import ServeStore
 from bot.types import Category
 

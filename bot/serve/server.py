@@ -27,6 +27,8 @@ from types import TracebackType
 
 import uvicorn
 
+import bot.serve.observe as observe
+import bot.serve.retention as retention
 from bot import defaults
 from bot.evidence.rawdir import make_raw_dir, remove_raw_dir
 from bot.handoff import HandoffServer, Relay
@@ -36,7 +38,6 @@ from bot.privacy import ToLogger, logger
 from bot.run.options import RunOptions
 from bot.run.signals import finish_shielded
 from bot.safety.ledger import open_ledger
-from bot.serve import observe, retention
 from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
 from bot.serve.customer import MAX_ATTEMPTS

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+import bot.serve.observe as observe
 from bot.config.scenario import Inputs, Scenario
 from bot.config.scenario_input import register
 from bot.errors import ReleaseRefused, first_line
@@ -38,7 +39,6 @@ from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.runner import prepare_batch
 from bot.run.session import Session
 from bot.run.signals import finish_shielded
-from bot.serve import observe
 from bot.serve.idempotency import forget_old_keys
 from bot.serve.links import Links, hand_off_hash
 from bot.serve.outcomes import (
