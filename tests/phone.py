@@ -133,8 +133,9 @@ def pass_by_taps(page: Page, site: MockSite, done: Locator, path: str = "/click"
         assert answer["form"] == "click"
         with page.expect_response(lambda r: "/image" in r.url and r.status == 200):
             pass  # a picture of this arrangement (refreshed at least every 2 s)
-        for point in answer["points"]:
-            assert tap_character(page, point, path).status == 200
+        refused = [tap_character(page, point, path).status for point in answer["points"]]
+        if any(status != 200 for status in refused):
+            continue  # a tap refused (the picture changed under the finger): look again
         try:
             expect(done).to_be_visible(timeout=8000)
             return

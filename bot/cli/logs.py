@@ -47,6 +47,18 @@ _WARNING_NO = logger.level("WARNING").no
 _CONSOLE: list[int] = [0]  # loguru's default stderr sink, then the one made here
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written: a sink that kept the stream of its
+    configuration would write to a closed one after an in-process CLI call that captured
+    stderr (a test runner's) returned."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_console(level: str = "INFO") -> None:
     """Replace loguru's default stderr sink with a redacting one and enable icpbot's lines,
     which the library leaves disabled (idempotent). No sink icpbot adds prints a traceback's
@@ -58,7 +70,7 @@ def configure_console(level: str = "INFO") -> None:
     _CONSOLE[:] = []
     _CONSOLE.append(
         logger.add(
-            redacting_sink(sys.stderr),
+            redacting_sink(_Stderr()),  # type: ignore[arg-type]  # write and flush suffice
             level=level,
             format=_console_format,
             colorize=sys.stderr.isatty(),

@@ -58,6 +58,9 @@ def handoff_run(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for stream in (proc.stdout, proc.stderr):  # also when the test failed before _ended
+            if stream is not None:
+                stream.close()
 
 
 def _ended(proc: subprocess.Popen[str], out: Path) -> dict[str, object]:
