@@ -5,10 +5,11 @@ that seals queued values and signs sessions)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -196,7 +197,7 @@ def serve_main(
         typer.Option(
             "--allow-webhook-url",
             help="A private receiver webhooks may reach: a URL prefix or a network such as "
-            "10.0.0.0/8 (repeatable; loopback is always allowed).",
+            "192.168.0.0/16 (repeatable; loopback is always allowed).",
             metavar="URL",
         ),
     ] = None,
@@ -300,13 +301,8 @@ def random_port_warning(url: str) -> str:
 @serve_app.command("add-token")
 def serve_add_token(name: _Name) -> None:
     """Create an API token for NAME and print it once (only its hash is kept)."""
-    from bot.serve import open_service
-
-    service = _service(open_service)
-    try:
+    with _opened() as service:
         token = service.add_token(_check_name(name))
-    finally:
-        service.store.close()
     # The note on stderr, the token alone on stdout: TOKEN=$(icpbot serve add-token ci) works.
     echo(
         f"API token for {name}, shown only this once (icpbot keeps only its hash); "
@@ -321,8 +317,6 @@ def serve_add_operator(name: _Name) -> None:
     """Create operator NAME, or reset their password (which ends their sessions); the password
     is typed at the terminal's prompt, piped on stdin (its first line), or taken from
     $ICPBOT_OPERATOR_PASSWORD (hashed with argon2id)."""
-    from bot.serve import open_service
-
     _check_name(name)
     password = os.environ.get("ICPBOT_OPERATOR_PASSWORD") or _read_password(name)
     if not password:
@@ -335,14 +329,11 @@ def serve_add_operator(name: _Name) -> None:
     if len(password) < MIN_PASSWORD:
         echo(f"error: the password needs at least {MIN_PASSWORD} characters", err=True)
         raise typer.Exit(Category.invalid_input.exit_code)
-    service = _service(open_service)
-    try:
+    with _opened() as service:
         ended = service.add_operator(name, password)
         echo(f"operator {name} can log in")
         if ended:
             echo(f"{ended} session(s) of {name} ended")
-    finally:
-        service.store.close()
 
 
 #: the shortest password ``add-operator`` accepts
@@ -365,16 +356,11 @@ def _read_password(name: str) -> str:
 @serve_app.command("remove-operator")
 def serve_remove_operator(name: _Name) -> None:
     """Remove operator NAME and end their sessions."""
-    from bot.serve import open_service
-
-    service = _service(open_service)
-    try:
+    with _opened() as service:
         if not service.remove_operator(_check_name(name)):
             echo(f"error: no operator named {name}", err=True)
             raise typer.Exit(20)
         echo(f"operator {name} removed; their sessions ended")
-    finally:
-        service.store.close()
 
 
 def _when(stamp: float | None) -> str:
@@ -386,13 +372,8 @@ def _when(stamp: float | None) -> str:
 @tokens_app.command("list")
 def serve_tokens_list() -> None:
     """The API tokens: name, when made, when last used (never the token itself)."""
-    from bot.serve import open_service
-
-    service = _service(open_service)
-    try:
+    with _opened() as service:
         rows = service.tokens()
-    finally:
-        service.store.close()
     if not rows:
         echo("no API tokens (icpbot serve add-token NAME makes one)")
         return
@@ -405,16 +386,11 @@ def serve_tokens_list() -> None:
 @tokens_app.command("revoke")
 def serve_tokens_revoke(name: _Name) -> None:
     """Revoke NAME's API token (every process refuses it within a few seconds)."""
-    from bot.serve import open_service
-
-    service = _service(open_service)
-    try:
+    with _opened() as service:
         if not service.revoke_token(_check_name(name)):
             echo(f"error: no API token named {name}", err=True)
             raise typer.Exit(20)
         echo(f"the API token of {name} is revoked")
-    finally:
-        service.store.close()
 
 
 @serve_app.command("rotate-secret")
@@ -486,8 +462,17 @@ def serve_rotate_secret(
     echo(f"the new secret is in effect ({where}); start every serve process with it now")
 
 
-def _service(opener: Callable[[], Service]) -> Service:
+@contextlib.contextmanager
+def _opened() -> Iterator[Service]:
+    """The service on this process's ledger for one command, closed after it; an error opening
+    it (a database, a secret) is the command's clear error."""
+    from bot.serve import open_service
+
     try:
-        return opener()
+        service = open_service()
     except BotError as exc:
         raise fail(exc) from None
+    try:
+        yield service
+    finally:
+        service.store.close()

@@ -7,7 +7,7 @@ be the selector map's site or one the operator allowed). A private,
 link-local (cloud metadata at 169.254.169.254), shared (100.64/10), reserved or unspecified
 address is refused unless the operator allowed it at start: an allowance is a URL prefix
 (``http://10.0.0.5:9000/hooks``: scheme, host and port equal, the path under it) or a network
-(``10.0.0.0/8``: every address the host resolves to inside it). Loopback is accepted when the
+(``192.168.0.0/16``: every address the host resolves to inside it). Loopback is accepted when the
 caller says so (a webhook receiver on this machine: a local relay, a test).
 
 The host is resolved when the URL is checked; a caller that sends later checks again then (a
