@@ -186,6 +186,10 @@ def test_in_a_batch_each_waiting_run_has_its_own_link_and_holds_up_no_other(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):  # also when the test failed before communicate
+            if stream is not None:
+                stream.close()
     assert proc.returncode == 21  # nobody passed the two checks: captcha_required
     assert site.submissions() == []
 
@@ -249,6 +253,10 @@ def test_a_check_closed_by_its_x_ends_the_run_at_once_with_nothing_sent(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):  # also when the test failed before communicate
+            if stream is not None:
+                stream.close()
     assert proc.returncode == 21
     [result] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
     assert (result["outcome"]["status"], result["outcome"]["submitted"]) == ("check_closed", "no")
