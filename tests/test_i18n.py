@@ -116,7 +116,7 @@ def test_the_switch_wins_then_the_cookie_then_the_browser() -> None:
     [
         *(("serve", n) for n in
           ("login.html", "dashboard.html", "ledger.html", "links.html", "gone.html",
-           "customer.html")),
+           "customer.html", "webhooks.html", "audit.html")),
         ("handoff", "handoff.html"),
         ("handoff", "ended.html"),
     ],
@@ -126,13 +126,15 @@ def test_every_page_renders_in_every_language(door: str, name: str, lang: str) -
     a page has it (its texts in the page's language too)."""
     from bot.handoff.server import PAGES as HANDOFF_PAGES
     from bot.handoff.widget import check_widget
+    from bot.serve.opsweb import ops_labels
     from bot.serve.ui import PAGES as SERVE_PAGES
     from bot.serve.ui import labels
 
     pages: Pages = SERVE_PAGES if door == "serve" else HANDOFF_PAGES
     gettext = translations(lang).gettext
     values = {"csrf": "c", "operator": "o", "error": "", "page": "/", "title": "t", "text": "x",
-              "todo": "y", "labels": labels(gettext), "check": check_widget(gettext),
+              "todo": "y", "labels": labels(gettext) | ops_labels(gettext),
+              "check": check_widget(gettext),
               "default_base_url": "https://beian.miit.gov.cn/", "label_max": 80}  # fmt: skip
     page = pages.environment(lang).get_template(name).render(**values)
     assert f'<html lang="{lang}">' in page
@@ -144,5 +146,7 @@ def test_every_page_renders_in_every_language(door: str, name: str, lang: str) -
         assert gettext("Time left:") in page
     if lang != DEFAULT_LANGUAGE and name not in ("gone.html", "ended.html"):
         assert not re.search(
-            r">\s*(Log in|Dashboard|Verify|Security check|Outcome|Time left:|Zoom out)\s*<", page
+            r">\s*(Log in|Dashboard|Verify|Security check|Outcome|Time left:|Zoom out|Audit log"
+            r"|New webhook|Deliveries|When)\s*<",
+            page,
         )

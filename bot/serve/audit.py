@@ -18,6 +18,7 @@ import asyncio
 import json
 from typing import Any, Literal, get_args
 
+from bot.i18n import N_
 from bot.privacy import REDACTOR, logger
 from bot.serve.store import ServeStore
 
@@ -41,24 +42,25 @@ Action = Literal[
     "webhook.removed",
     "prune",
 ]
-#: every action, with what the audit page says for it
+#: every action, with what the audit page says for it (the API says it in English; the page in
+#: the operator's language)
 ACTIONS: dict[str, str] = {
-    "run.queued": "queued a run",
-    "batch.queued": "queued a batch (people list)",
-    "run.taken_over": "took over a customer's run at its security check",
-    "check.click": "relayed a click to a security check",
-    "check.drag": "relayed a drag to a security check",
-    "check.passed": "passed a security check",
-    "link.made": "made a self-service link",
-    "link.extended": "extended a link",
-    "link.reset": "reset a link's tries",
-    "link.revoked": "revoked a link",
-    "link.used": "sent a code through a link",
-    "login.succeeded": "logged in",
-    "login.failed": "failed to log in",
-    "webhook.added": "added a webhook",
-    "webhook.removed": "removed a webhook",
-    "prune": "deleted old records (retention)",
+    "run.queued": N_("queued a run"),
+    "batch.queued": N_("queued a batch (people list)"),
+    "run.taken_over": N_("took over a customer's run at its security check"),
+    "check.click": N_("relayed a click to a security check"),
+    "check.drag": N_("relayed a drag to a security check"),
+    "check.passed": N_("passed a security check"),
+    "link.made": N_("made a self-service link"),
+    "link.extended": N_("extended a link"),
+    "link.reset": N_("reset a link's tries"),
+    "link.revoked": N_("revoked a link"),
+    "link.used": N_("sent a code through a link"),
+    "login.succeeded": N_("logged in"),
+    "login.failed": N_("failed to log in"),
+    "webhook.added": N_("added a webhook"),
+    "webhook.removed": N_("removed a webhook"),
+    "prune": N_("deleted old records (retention)"),
 }
 assert set(ACTIONS) == set(get_args(Action))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bot.serve.audit as audit
 import bot.serve.observe as observe
+from bot.i18n import N_
+from bot.i18n.web import gettext_for
 from bot.serve.context import context, require_api, session_of
 from bot.serve.health import Readiness
 from bot.serve.metrics import CONTENT_TYPE
@@ -25,12 +28,19 @@ from bot.serve.observe import Ops
 from bot.serve.ui import render
 from bot.serve.webhooks import EVENTS, HookRefused
 
-__all__ = ["PAGES", "CountedHandoffs", "router"]
+__all__ = ["DELIVERY_STATES", "PAGES", "CountedHandoffs", "ops_labels", "router"]
 
 router = APIRouter()
 Caller = Annotated[str, Depends(require_api)]
 #: the operators' pages of this module (path -> template in ``static/``)
 PAGES = {"/webhooks": "webhooks.html", "/audit": "audit.html"}
+#: a webhook delivery's states, as the webhooks page names them
+DELIVERY_STATES: dict[str, str] = {
+    "pending": N_("pending"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+}
 
 
 # -- health and metrics -----------------------------------------------------------------------
@@ -152,6 +162,14 @@ async def audit_log(
 # -- the pages --------------------------------------------------------------------------------
 
 
+def ops_labels(gettext: Callable[[str], str]) -> dict[str, dict[str, str]]:
+    """The labels ops.js shows (audit actions, delivery states), in the page's language."""
+    return {
+        "audit_actions": {k: gettext(v) for k, v in audit.ACTIONS.items()},
+        "delivery_states": {k: gettext(v) for k, v in DELIVERY_STATES.items()},
+    }
+
+
 async def _page(request: Request) -> Response:
     session = session_of(request)
     if session is None:
@@ -161,6 +179,7 @@ async def _page(request: Request) -> Response:
         PAGES[request.url.path],
         csrf=session.csrf,
         operator=session.operator,
+        labels=ops_labels(gettext_for(request)),
         page=request.url.path,
     )
 

@@ -84,3 +84,16 @@ def test_webhooks_and_the_audit_log_on_their_pages(
     )
     assert MOBILE not in page.content()
     page.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
+
+    # The same pages in Chinese (the switch): the headings, the script's words and the labels of
+    # what the server sends (audit actions, delivery states) all from the catalogs.
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    expect(page.get_by_role("heading", level=1)).to_have_text("审计日志")
+    expect(entries.first).to_contain_text("删除了 Webhook")
+    expect(page.locator("#audit")).to_contain_text("排队了一次运行")
+    expect(page.locator("#audit")).not_to_contain_text("queued a run")
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", name="新建 Webhook")).to_be_visible()
+    expect(page.locator("#no-hooks")).to_have_text("还没有 Webhook。")
+    expect(page.locator("#deliveries tbody tr").first).to_contain_text("已送达")

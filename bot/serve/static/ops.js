@@ -1,11 +1,14 @@
 /* The operator's webhooks page (register, remove, the deliveries) and audit page, through the
  * JSON API with the session's CSRF token in X-CSRF-Token, as ui.js does for the other pages.
- * Every text from the server goes in as textContent. */
+ * Every text comes from the server (the page's JSON block #texts, in the page's language) and
+ * goes in as textContent. */
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
   var PAGE = document.body.getAttribute('data-page');
+  var T = JSON.parse($('texts').textContent);
+  var ACTIONS = T.labels.audit_actions, STATES = T.labels.delivery_states;
 
   function text(el, v) { (typeof el === 'string' ? $(el) : el).textContent = v == null ? '' : String(v); }
   function show(id, on) { $(id).hidden = !on; }
@@ -16,6 +19,19 @@
     return e;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, k) { return k in values ? values[k] : all; });
+  }
+  // Each cell of a drawn list names its column (data-label): a phone shows it as a card.
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+      return th.textContent.trim();
+    });
+    table.classList.add('cards');
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr) {
+      Array.prototype.forEach.call(tr.cells, function (td, i) { td.setAttribute('data-label', heads[i] || ''); });
+    });
+  }
   function when(ts) {
     if (!ts) return '';
     var d = new Date(ts * 1000), p = function (n) { return (n < 10 ? '0' : '') + n; };
@@ -43,13 +59,14 @@
         return (field ? field + ': ' : '') + p.msg;
       }).join('; ');
     }
-    return detail ? String(detail) : 'Something went wrong.';
+    return detail ? String(detail) : T.went_wrong;
   }
   function rows(table, list, empty, make) {
     var body = $(table).tBodies[0];
     clear(body);
     show(empty, list.length === 0);
     list.forEach(function (item) { body.appendChild(make(item)); });
+    labelCells($(table));
   }
 
   // -- webhooks -----------------------------------------------------------------------------
@@ -61,10 +78,11 @@
           tr.id = 'hook-' + hook.id;
           [hook.url, hook.events.join(', '), when(hook.created_at), hook.created_by].forEach(
             function (v) { tr.appendChild(el('td', v)); });
-          var td = el('td'), b = el('button', 'Remove', 'small danger');
+          var td = el('td', null, 'actions'), b = el('button', T.remove, 'small danger');
           b.type = 'button';
+          b.setAttribute('aria-label', fill(T.remove_name, { url: hook.url }));
           b.addEventListener('click', function () {
-            if (!window.confirm('Remove the webhook to ' + hook.url + '? Its pending deliveries are cancelled.')) return;
+            if (!window.confirm(fill(T.remove_ask, { url: hook.url }))) return;
             b.disabled = true;
             call('DELETE', '/api/webhooks/' + hook.id).then(load);
           });
@@ -80,7 +98,7 @@
           var tr = el('tr');
           tr.className = 'delivery-' + d.state;
           var answer = d.last_error || (d.last_status ? 'HTTP ' + d.last_status : '');
-          [d.event, when(d.created_at), d.url || '(removed)', d.state, d.attempts, answer,
+          [d.event, when(d.created_at), d.url || T.removed, STATES[d.state] || d.state, d.attempts, answer,
             d.state === 'pending' ? when(d.next_at) : '', when(d.delivered_at)].forEach(
             function (v) { tr.appendChild(el('td', v)); });
           return tr;
@@ -123,11 +141,12 @@
         if (first) { clear(body); show('no-entries', list.length === 0); }
         list.forEach(function (e) {
           var tr = el('tr');
-          [when(e.at), e.actor, e.what, e.target || ''].forEach(function (v) { tr.appendChild(el('td', v)); });
+          [when(e.at), e.actor, ACTIONS[e.action] || e.what, e.target || ''].forEach(function (v) { tr.appendChild(el('td', v)); });
           tr.appendChild(el('td', details(e.detail), 'detail'));
           body.appendChild(tr);
           oldest = e.id;
         });
+        labelCells($('audit'));
         show('older', list.length === 200);
       });
     }
