@@ -140,12 +140,31 @@ def test_an_operator_labels_resets_extends_and_revokes_a_link_after_confirming(
     expect(row.locator(".status")).to_have_text("waiting for the customer")
     expect(row.locator("td").nth(3)).to_have_text("5")
     expect(row.get_by_role("button", name="Reset")).to_have_count(0)
-    # Extend: 24 hours from now (it was one).
+    # Extend: for the time chosen beside it, from now (it was one hour; 24 hours unless chosen).
     before = serve.client().get("/api/links").json()[0]["expires_at"]
-    row.get_by_role("button", name="Extend 24 h").click()
+    length = row.get_by_label("Extend: valid for, from now")
+    expect(length).to_have_value("86400")
+    length.select_option(label="3 days")
+    with page.expect_response(lambda r: r.url.endswith("/extend")) as extended:
+        row.get_by_role("button", name="Extend", exact=True).click()
+    assert extended.value.request.post_data_json == {"expires_in_s": 3 * 24 * 3600}
     expect(page.locator("#list-status")).to_contain_text("Extended: valid until")
     after = serve.client().get("/api/links").json()[0]["expires_at"]
-    assert after - before > 20 * 3600
+    assert after - before == pytest.approx(3 * 24 * 3600 - 3600, abs=120)
+    expect(row.locator("td").nth(5)).to_have_text(
+        page.evaluate("t => { const d = new Date(t * 1000), p = n => String(n).padStart(2, '0');"
+                      " return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate())"
+                      " + ' ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':'"
+                      " + p(d.getSeconds()); }", after)
+    )  # fmt: skip
+    # The row was drawn again: the choice is back at 24 hours; one hour is one hour.
+    expect(length).to_have_value("86400")
+    length.select_option("3600")
+    with page.expect_response(lambda r: r.url.endswith("/extend")) as extended:
+        row.get_by_role("button", name="Extend", exact=True).click()
+    assert extended.value.json()["expires_at"] == pytest.approx(time.time() + 3600, abs=120)
+    last = serve.client().get("/api/links").json()[0]["expires_at"]
+    assert last == pytest.approx(after - 3 * 24 * 3600 + 3600, abs=120)
     # Revoke asks first; Cancel (focused: Enter on it changes nothing) keeps the link.
     row.get_by_role("button", name="Revoke").click()
     question = row.get_by_role("group", name=re.compile("^Revoke this link?"))

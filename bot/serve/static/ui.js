@@ -253,9 +253,10 @@
 
   // -- the links ----------------------------------------------------------------------------
   // Each link's state (the API's status: waiting, in progress, verified, failed, used up,
-  // expired, revoked, held) with its last outcome; Reset and Extend act at once, Revoke asks
-  // first in the row itself (no window.confirm: the question is part of the page, read out by
-  // screen readers, and works the same under every browser's settings).
+  // expired, revoked, held) with its last outcome; Reset and Extend (for the time chosen beside
+  // it) act at once, Revoke asks first in the row itself (no window.confirm: the question is
+  // part of the page, read out by screen readers, and works the same under every browser's
+  // settings).
   function links() {
     var LINK_STATUS = T.labels.link_status;
     function said(kind, message) {
@@ -284,11 +285,23 @@
         }));
       }
       if (live && st !== 'verified') {
-        td.appendChild(button(T.extend, 'secondary', T.extend_name, function () {
-          act(link, 'extend', { expires_in_s: 86400 }, function (d) {
+        // How long from now: the operator's choice (24 hours unless changed), beside Extend.
+        var span = el('span', null, 'extend'), pick = el('select', null, 'small');
+        pick.setAttribute('aria-label', T.extend_for);
+        T.extend_choices.forEach(function (choice) {
+          var o = el('option', choice[1]);
+          o.value = String(choice[0]);
+          o.selected = choice[0] === 86400;
+          pick.appendChild(o);
+        });
+        span.appendChild(button(T.extend, 'secondary', T.extend_name, function () {
+          pick.disabled = true;
+          act(link, 'extend', { expires_in_s: Number(pick.value) }, function (d) {
             return fill(T.done_extend, { when: when(d.expires_at) });
           });
         }));
+        span.appendChild(pick);
+        td.appendChild(span);
       }
       if (live) {
         td.appendChild(button(T.revoke, 'danger', null, function () { confirmRevoke(link, td); }));
