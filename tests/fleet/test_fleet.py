@@ -8,10 +8,12 @@ twice."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from bot.mocksite import Filing, MockSite
 from tests.fleet.conftest import Fleet, free_port
 from tests.serve.conftest import TOKEN
 from tests.serve.people import pass_check, queue
+from tests.serve.test_serve_ui import PASSWORD, add_operator
 
 pytestmark = pytest.mark.browser
 
@@ -206,3 +209,75 @@ def test_a_process_killed_while_people_wait_at_their_checks_is_taken_over(
     _customer_passes(page, site)
     _submitted_once_each(site, [ANN[0], BOB[0]])
     assert fleet.sent_attempts() == 2
+
+
+def _events(stream: httpx.Response, deadline: float) -> Iterator[list[dict[str, Any]]]:
+    """The ``runs`` events of a dashboard's stream as they arrive (each a list of runs), until
+    ``deadline``; a stream that says nothing for the client's read timeout fails the test."""
+    kind = ""
+    for line in stream.iter_lines():
+        if time.monotonic() > deadline:
+            return
+        if line.startswith("event: "):
+            kind = line[len("event: ") :]
+        elif line.startswith("data: ") and kind == "runs":
+            yield json.loads(line[len("data: ") :])
+
+
+def test_the_dashboards_live_events_come_through_nginx_from_the_other_process(
+    fleet: Fleet, site: MockSite
+) -> None:
+    """An operator logs in through nginx (the login form and its CSRF token), opens the
+    dashboard's event stream through nginx, and a run queued through the other process (its
+    own address, not nginx) shows on that stream, up to its check, as it happens (a change
+    another process made is read from the database within a second, so a stream may first see
+    the run already running):
+    nginx passes each event on at once (``proxy_buffering off``; serve also says
+    ``X-Accel-Buffering: no``)."""
+    site.load_filings([Filing(*ANN)])
+    site.set_captcha("click")
+    a, b = fleet.start("a"), fleet.start("b")
+    fleet.front([int(s.url.rstrip("/").rsplit(":", 1)[1]) for s in (a, b)])
+    assert fleet.nginx is not None
+    assert "proxy_buffering off;" in (fleet.nginx.folder / "nginx.conf").read_text()
+    add_operator(a, "alice")
+
+    # The login form through nginx: its CSRF token in the form and its cookie, from whichever
+    # process; the POST reaches the next one (the secret and the sessions are shared).
+    operator = httpx.Client(base_url=fleet.url, timeout=httpx.Timeout(30, read=20))
+    fleet.clients.append(operator)
+    form = operator.get("/login")
+    assert form.status_code == 200
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found is not None
+    logged = operator.post("/login", headers={"Origin": fleet.url.rstrip("/")},
+                           data={"csrf": found.group(1), "name": "alice",
+                                 "password": PASSWORD})  # fmt: skip
+    assert logged.status_code == 303, logged.text
+    assert operator.get("/").status_code == 200  # a session either process knows
+
+    # Two dashboards' streams through nginx: round-robin gives one to each process (their
+    # access logs say so at the end). A run queued through process a, on its own address,
+    # shows on both: one of them is held by b.
+    deadline = time.monotonic() + 120
+    with operator.stream("GET", "/events") as one, operator.stream("GET", "/events") as two:
+        streams = [_events(one, deadline), _events(two, deadline)]
+        for stream in (one, two):
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+        assert [next(events) for events in streams] == [[], []]  # every run once: none yet
+        run_id = queue(a.client(), site, *ANN)
+        for events in streams:
+            seen: list[str] = []
+            for runs in events:
+                seen += [r["state"] for r in runs if r["id"] == run_id]
+                if "needs_person" in seen:
+                    break
+            else:
+                raise AssertionError(f"the run never showed at its check on a stream: {seen}")
+    assert site.submissions() == []
+    printed = {name: fleet.processes[name].stop() for name in ("a", "b")}
+    held = {name: len(re.findall(r"GET /events 200", text)) for name, text in printed.items()}
+    assert held == {"a": 1, "b": 1}, held
+    for value in ANN:
+        assert value not in "".join(printed.values())
