@@ -78,7 +78,11 @@ def started_serve(
             break
     if not url:
         raise SystemExit(f"icpbot serve did not start (exit {proc.wait()})")
-    threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+    debug = os.environ.get("BENCH_DEBUG")
+    threading.Thread(
+        target=lambda: [print(x, end="") for x in proc.stdout or [] if debug and "DBG" in x],
+        daemon=True,
+    ).start()
     try:
         yield proc, url
     finally:
@@ -385,12 +389,31 @@ def report(figs: Figures) -> None:
 # -- warm: Verify to the check's picture on the customer's page -----------------------------------
 
 READ_S = 3.0  # a customer reads the page and pastes the SMS this long after opening the link
+#: the picture shown, and a picture of the check, not of its box still loading (the mock's
+#: 加载中 face is one colour across the picture's upper part: a row there has more than 3)
 SHOWN = """() => {
   const box = document.querySelector('#check');
   const img = document.querySelector('#check img.ck-shot');
-  return !!box && !box.hidden && !!img && img.complete && img.naturalWidth > 0
-    && img.getBoundingClientRect().width > 0;
+  if (!(!!box && !box.hidden && !!img && img.complete && img.naturalWidth > 0
+    && img.getBoundingClientRect().width > 0)) return false;
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const row = g.getImageData(0, Math.round(img.naturalHeight * 0.35), c.width, 1).data;
+  const colours = new Set();
+  for (let i = 0; i < row.length; i += 4) colours.add(row[i] << 16 | row[i + 1] << 8 | row[i + 2]);
+  return colours.size > 3;
 }"""
+
+
+#: BENCH_DEBUG: the page's last requests (start and end, epoch seconds: the serve process's
+#: DBG lines use the same clock), to see where the time between Verify and the picture goes
+TIMINGS = """() => performance.getEntriesByType('resource')
+  .filter(e => !e.name.includes('/static/'))
+  .map(e => [(performance.timeOrigin + e.startTime) / 1000,
+             (performance.timeOrigin + e.responseEnd) / 1000,
+             e.name.replace(location.origin, '')]).slice(-12)"""
 
 
 def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[float]:
@@ -428,6 +451,10 @@ def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[flo
             page.click("#verify")
             page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
             took.append(time.perf_counter() - began)
+            if os.environ.get("BENCH_DEBUG"):
+                print("shown at", time.time())
+                for e in page.evaluate(TIMINGS):
+                    print("DBGP", *e)
             if len(site.page_loads()) != loads + 1:
                 raise SystemExit(f"{len(site.page_loads()) - loads} page loads for one Verify")
             site.pass_captcha()
@@ -442,6 +469,8 @@ def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[flo
 def warm(args: argparse.Namespace) -> None:
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for label, pages in (("before (--warm-pages 0)", "0"), ("after (warm page)", "2")):
+        if os.environ.get("BENCH_ONLY_WARM") and pages == "0":
+            continue
         tmp = Path(tempfile.mkdtemp(prefix="icpbot-bench-warm-"))
         with MockSite(test_mode=True) as site, \
                 started_serve(site, tmp, ["--warm-pages", pages], {}) as (_, url):  # fmt: skip

@@ -44,6 +44,9 @@ CheckForm = Literal["click", "slider", "unknown"]
 #: the most points one drag may pass through (a person's drag of a few seconds)
 MAX_DRAG_POINTS = 400
 _SHOT_TIMEOUT_MS = 3000
+#: a picture taken when the check appeared answers the first request for it if it is at most
+#: this old and no action was relayed since (a page asks again every two seconds anyway)
+AHEAD_FRESH_S = 3.0
 
 
 def read_point(value: Any) -> tuple[float, float]:
@@ -176,7 +179,9 @@ class CheckHandoff:
         self._acting = asyncio.Lock()  # one click or drag at a time, in the order they came
         self._shooting = asyncio.Lock()
         self._shot: tuple[float, bytes] | None = None  # (taken at, PNG): shared by close requests
+        self._ahead: asyncio.Task[tuple[float, bytes]] | None = None  # see :meth:`capture`
         self._instruction = read_instruction("")  # "do what the picture asks"
+        self._acted: float | None = None  # when the last click or drag began (monotonic)
         #: when a person's page last asked for the state (monotonic; None: never)
         self.last_seen: float | None = None
         #: set once a person's page has been told the outcome
@@ -194,6 +199,7 @@ class CheckHandoff:
         """The run has ended; ``outcome_lines`` tell the person how (the customer's voice:
         catalog ids, translated by the page that shows them; masked)."""
         self._state = "ended"
+        self._ahead = None
         self._outcome = tuple(REDACTOR(line) for line in outcome_lines)
 
     # -- what the person sees ---------------------------------------------------------------
@@ -222,24 +228,64 @@ class CheckHandoff:
         """Seconds until the deadline (0 when it has passed)."""
         return max(0.0, self.deadline - time.monotonic())
 
+    def capture(self) -> asyncio.Task[tuple[float, bytes]] | None:
+        """Take the picture now (the check has just appeared), before any page asks for it:
+        the first :meth:`image` is then answered as soon as it is taken, or at once, rather
+        than after a screenshot of its own (a person's page asks for it the moment it learns
+        of the check). Served once, only while no action was relayed since and for
+        :data:`AHEAD_FRESH_S`; a picture that could not be taken is simply not served.
+
+        Returns the task taking it ((taken at, PNG); awaiting it is optional), None when one
+        is pending already or the check is over."""
+        if self._ahead is not None or self._state != "waiting":
+            return None
+        ahead = asyncio.get_running_loop().create_task(self._take(), name="check-picture")
+        ahead.add_done_callback(_retrieved)  # nobody may ask for it (no page open yet)
+        self._ahead = ahead
+        return ahead
+
     async def image(self) -> bytes:
         """A PNG of the box at its natural size (image pixel (x, y) = the box's CSS pixel).
 
-        Requests that arrive while a picture is being taken share it.
+        Requests that arrive while a picture is being taken share it; the first one may get
+        the picture taken when the check appeared (:meth:`capture`).
         """
         asked = time.monotonic()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            await asyncio.wait([ahead])  # (a request that goes away leaves it be)
+            if not ahead.cancelled() and ahead.exception() is None:
+                taken, png = ahead.result()
+                if self._ahead_fresh(taken):
+                    return png
+            # not taken, or no longer the box as it is: a picture of its own, below
         async with self._shooting:
             if self._shot is not None and self._shot[0] >= asked:
                 return self._shot[1]
-            if self._state != "waiting":
-                raise HandoffClosed(N_("the security check is over"))
-            taken = time.monotonic()
-            try:
-                png = await self._box.screenshot(type="png", scale="css", timeout=_SHOT_TIMEOUT_MS)
-            except PlaywrightError as exc:
-                raise HandoffClosed(N_("the security check is no longer on the page")) from exc
-            self._shot = (taken, png)
-            return png
+            return (await self._shoot())[1]
+
+    def _ahead_fresh(self, taken: float) -> bool:
+        return (
+            self._state == "waiting"
+            and (self._acted is None or self._acted < taken)
+            and time.monotonic() - taken <= AHEAD_FRESH_S
+        )
+
+    async def _take(self) -> tuple[float, bytes]:
+        async with self._shooting:
+            return await self._shoot()
+
+    async def _shoot(self) -> tuple[float, bytes]:
+        """A new picture (under ``_shooting``), kept as the latest for close requests."""
+        if self._state != "waiting":
+            raise HandoffClosed(N_("the security check is over"))
+        taken = time.monotonic()
+        try:
+            png = await self._box.screenshot(type="png", scale="css", timeout=_SHOT_TIMEOUT_MS)
+        except PlaywrightError as exc:
+            raise HandoffClosed(N_("the security check is no longer on the page")) from exc
+        self._shot = (taken, png)
+        return self._shot
 
     async def instruction(self) -> Instruction:
         """What the box asks now (it changes with each new picture); the last one read when the
@@ -291,6 +337,8 @@ class CheckHandoff:
         logger.debug("hand-off {}: drag of {} points relayed", self.run_name, len(points))
 
     async def _bounds(self) -> tuple[float, float, float, float]:
+        self._acted = time.monotonic()  # a picture taken before this no longer shows the box
+        self._ahead = None
         if self._state != "waiting":
             raise HandoffClosed(N_("the security check is over"))
         if self.time_left() <= 0:
@@ -309,3 +357,9 @@ class CheckHandoff:
             await action
         except PlaywrightError as exc:
             raise HandoffClosed(N_("the page is gone")) from exc
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A picture taken ahead that nobody asked for: its failure is no error of anyone's."""
+    if not task.cancelled():
+        task.exception()

@@ -119,6 +119,7 @@ class Relay:
     ) -> RelayedCheck:
         await self.start()
         handoff = CheckHandoff(page, box, run_name=run_name, person=person, deadline=deadline)
+        handoff.capture()  # the picture ready for the first page that asks
         url = self.server.register(handoff)
         key = self._key(run_name) if self._key is not None else url.rsplit("/", 1)[-1]
         check = RelayedCheck(self, key, url, handoff)

@@ -19,7 +19,9 @@ applies as for any run (failure budget, codes the site already rejected).
 from __future__ import annotations
 
 import asyncio
+import gettext
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,10 +39,11 @@ from bot.outcome.model import customer_voice
 from bot.serve.context import Context, context, same_origin
 from bot.serve.links import TRIES
 from bot.serve.service import Invalid, LinkRefused, LinkRow
+from bot.serve.store import RunRow
 from bot.serve.ui import render
 from bot.types import CATEGORY_LABELS, Category
 
-__all__ = ["CONTACT", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
+__all__ = ["CONTACT", "HOLD_S", "MAX_ATTEMPTS", "MIN_GAP_S", "router"]
 
 router = APIRouter(include_in_schema=False)
 MAX_ATTEMPTS = TRIES
@@ -53,6 +56,12 @@ CONTACT = N_(
     "with you and reopen this page if needed."
 )
 _SMALL = 8 * 1024
+#: the longest a waiting page's state request is held for a change (it asks again at once)
+HOLD_S = 10.0
+#: while one is held, the database is read again this often (a change made by another process
+#: of a fleet wakes nothing here); a change in this process answers at once
+LOOK_S = 0.5
+_HELD = frozenset({"queued", "running", "needs_person"})
 
 
 #: A link that no longer serves, as its page says it: (status, title, what happened, what to do).
@@ -146,15 +155,48 @@ async def page(token: str, request: Request) -> Response:
 
 
 @router.get("/l/{token}/state")
-async def state(token: str, request: Request) -> Response:
+async def state(token: str, request: Request, wait: str | None = None) -> Response:
+    """The page's state. ``wait``: the state the page shows while it waits for its check (a
+    run queued, running, or at its check with no picture yet); the answer is then held until
+    it differs (at most :data:`HOLD_S`), so that the page learns of the check the moment this
+    process opens it, with one request at a time rather than a poll every 100 ms."""
     ctx = context(request)
     found = await _link(ctx, token, request)
     if isinstance(found, JSONResponse):
         return found
     tr = translations(language(request))
+    row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
+    until = time.monotonic() + HOLD_S
+    while True:
+        changed = ctx.changed  # taken before looking: no change falls between look and wait
+        out = await _state(ctx, found, row, tr)
+        left = until - time.monotonic()
+        if wait not in _HELD or out["state"] != wait or "check" in out or left <= 0:
+            return JSONResponse(out)
+        waits = {asyncio.ensure_future(e.wait()) for e in (changed, ctx.stopping)}
+        await asyncio.wait(waits, timeout=min(left, LOOK_S), return_when=asyncio.FIRST_COMPLETED)
+        for pending in waits:
+            pending.cancel()
+        if ctx.stopping.is_set():
+            return JSONResponse(out)
+        if row is not None and ctx.relay.waiting(row.id) is not None:
+            continue  # its check opened here: shown now, with the rows read a moment ago
+        # Another process may have changed the run (or the link): read again.
+        again = await _find(ctx, token)
+        if not isinstance(again, LinkRow):
+            return JSONResponse(out)  # the page's next request says what happened
+        found = again
+        row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
+
+
+async def _state(
+    ctx: Context, found: LinkRow, row: RunRow | None, tr: gettext.NullTranslations
+) -> dict[str, Any]:
+    """What the customer's page shows: the link ``found`` and its run ``row`` as read, and
+    its check as this process holds it now (a check that opened is shown before its run's
+    row says so)."""
     _ = tr.gettext
     out: dict[str, Any] = {"person": found.mobile_masked, "state": "form", "outcome": None}
-    row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
     if row is not None:
         out["state"] = row.state
         if row.state == "done" and row.outcome:
@@ -170,7 +212,8 @@ async def state(token: str, request: Request) -> Response:
             }
             out["state"] = "done" if found.state == "done" else "retry"
         check = ctx.relay.waiting(row.id)
-        if check is not None:
+        if check is not None and row.state != "done":
+            out["state"] = "needs_person"  # (its row says so once the write lands)
             shown = (await check.handoff.instruction()).as_json(tr)
             del shown["form"]  # the customer's page draws the same picture either way
             out["check"] = shown | {"time_left": round(check.handoff.time_left())}
@@ -180,7 +223,7 @@ async def state(token: str, request: Request) -> Response:
         # The last try may have reached the site: no form until an operator decided.
         out |= {"state": "contact", "contact": _(CONTACT), "outcome": None}
     out["attempts_left"] = max(0, MAX_ATTEMPTS - found.attempts)
-    return JSONResponse(out)
+    return out
 
 
 @router.post("/l/{token}/verify")

@@ -175,6 +175,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         check = relay.check(run_id)  # the run's slot, and its fenced state (with its link)
         worker.check_changed(run_id, what, check.url if check is not None else None)
         observe.check_changed(run_id, what)  # metrics, the webhook run.needs_person, the audit
+        ctx.bump()  # a page waiting for the check sees it now, not once the row's write landed
 
     relay = Relay(handoffs, grace_s=CHECK_GRACE_S, key=run_id_of, on_change=on_check)
     launcher = LazyBrowser(config.browser, connect=config.connect, private_dir=private)

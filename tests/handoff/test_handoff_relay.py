@@ -307,3 +307,32 @@ def test_handoff_http_is_guarded(site: MockSite) -> None:
                 assert (await http.get(late_url + "/state")).json()["time_left"] == 0
 
     run_async(body)
+
+
+def test_the_first_picture_is_the_one_taken_as_the_check_appeared(site: MockSite) -> None:
+    """The picture taken when the check appears answers the first request for it, however the
+    page looks by then; the next request gets a new picture. After an action, the picture
+    taken before it is never served."""
+
+    async def body(browser: Browser) -> None:
+        async with handed_off(browser, site, "click") as check:
+            ahead = check.handoff.capture()
+            assert ahead is not None
+            _taken, captured = await ahead
+            # The box changes on the page with no action relayed: the first answer is still
+            # the picture taken ahead (no screenshot of its own), the second is new.
+            await check.box.evaluate("el => { el.style.filter = 'invert(1)'; }")
+            assert await check.handoff.image() == captured
+            assert await check.handoff.image() != captured
+
+            # A click relayed after the capture: the capture shows the box as it was before.
+            await check.box.evaluate("el => { el.style.filter = ''; }")
+            again = check.handoff.capture()
+            assert again is not None
+            _taken, before = await again
+            first = site.captcha_answer()["points"][0]
+            await check.handoff.click(first["x"], first["y"])  # a mark appears on the box
+            after = await check.handoff.image()
+            assert after != before
+
+    run_async(body)

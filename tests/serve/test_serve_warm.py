@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.mocksite import Filing, MockSite
+from bot.serve.customer import HOLD_S
 from tests.serve.conftest import Serve
 from tests.serve.people import database, pass_check, post_code
 
@@ -184,4 +185,32 @@ def test_a_kill_with_a_warm_page_open_sends_and_counts_nothing(
     assert two.wait_run(api, run_id, lambda r: r["state"] == "done")["outcome"]["category"] == (
         "success"
     )
+    assert len(site.submissions()) == 1
+
+
+def test_a_waiting_pages_state_is_held_until_the_check_opens(serve: Serve, site: MockSite) -> None:
+    """The customer's page asks for its state with the state it shows (``?wait=``): the answer
+    is held until the state differs, and it says the check is open (with its instruction) as
+    soon as this process holds the check, whatever its run's row says yet."""
+    site.load_filings([Filing(*BOB)])
+    site.set_captcha("click")
+    link_id, url = _link(serve, site, BOB)
+    with httpx.Client(timeout=HOLD_S + 30) as client:
+        assert post_code(client, url, BOB[2]).status_code == 202
+        shown = client.get(url + "/state").json()
+        answers = [shown]
+        while shown["state"] in ("queued", "running") and len(answers) < 20:
+            began = time.monotonic()
+            shown = client.get(url + "/state", params={"wait": shown["state"]}).json()
+            if shown["state"] == answers[-1]["state"]:  # held for the whole time: no change
+                assert time.monotonic() - began >= HOLD_S - 0.5, shown
+            answers.append(shown)
+        assert shown["state"] == "needs_person", answers
+        assert "text" in shown["check"], shown  # the check's instruction came with it
+        # Asked with the state it has now, it is not held: the check is already shown.
+        assert client.get(url + "/state", params={"wait": "needs_person"}).json()["check"]
+    api = serve.client()
+    run_id = _run_of(serve, link_id)
+    pass_check(serve, api, site, run_id)
+    serve.wait_run(api, run_id, lambda r: r["state"] == "done")
     assert len(site.submissions()) == 1

@@ -14,6 +14,7 @@
   var STATE_MS = 1000;             // the state: instruction, time left, outcome
   var IMAGE_MS = 2000;             // the picture, at least this often
   var AFTER_MS = [120, 450, 1000]; // the picture again after an action: the box answers at once
+  var FIRST_AGAIN_MS = 500;        // the first picture may be the one taken as the check appeared
   var SLOP_PX = 8;                 // a press that moves less than this (CSS px) is a tap
   var ZOOM_SCALE = 1.8;            // zoomed in, a pixel of the site's box is this many CSS px...
   var ZOOM_MIN = 1.5, ZOOM_MAX = 4;  // ...magnifying the picture by at least / at most this
@@ -119,8 +120,11 @@
     this.timers = [
       setInterval(function () { self.refreshState(); }, STATE_MS),
       setInterval(function () { self.refreshImage(); }, IMAGE_MS),
-      setInterval(function () { self.tick(); }, 250)
+      setInterval(function () { self.tick(); }, 250),
+      // (its box may still have been loading its picture then): again soon, not in 2 s
+      setTimeout(function () { self.refreshImage(); }, FIRST_AGAIN_MS)
     ];
+    // Both at once: the picture is what the person waits for, the state comes beside it.
     this.refreshState();
     this.refreshImage();
   };

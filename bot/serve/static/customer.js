@@ -54,23 +54,31 @@
     check.setAttribute('data-check-url', '');
   }
 
-  // Asked often while the customer waits for the check to show (it comes within a second
-  // after Verify), every second otherwise.
-  var waiting = false;
+  // While the customer waits for the check, each answer is held by the server until the state
+  // changes (?wait=: it answers the moment the check opens) and the next is asked at once,
+  // one request at a time; every second otherwise.
+  var waiting = false, seen = '', busy = false, again = false, timer = null;
   function refresh() {
-    fetch(BASE + '/state?lang=' + encodeURIComponent(LANG), { cache: 'no-store' }).then(function (r) {
+    clearTimeout(timer);
+    if (busy) { again = true; return; }
+    busy = true;
+    var began = Date.now(), failed = false;
+    var hold = waiting && seen ? '&wait=' + encodeURIComponent(seen) : '';
+    fetch(BASE + '/state?lang=' + encodeURIComponent(LANG) + hold, { cache: 'no-store' }).then(function (r) {
       if (r.status === 404 || r.status === 410) { location.reload(); return null; }
-      if (r.status >= 500) { offline(); return null; }
+      if (r.status >= 500) { failed = true; offline(); return null; }
       return r.ok ? r.json() : null;
     }).then(function (s) {
       if (!s) return;
       render(s);
       waiting = s.state === 'queued' || s.state === 'running' || (s.state === 'needs_person' && !s.check);
-    }).catch(offline);
-  }
-  function tick() {
-    refresh();
-    setTimeout(tick, waiting ? 100 : 1000);
+      seen = s.state;
+    }).catch(function () { failed = true; offline(); }).then(function () {
+      busy = false;
+      if (again) { again = false; refresh(); return; }
+      // (at most ten a second even if answers come back at once)
+      timer = setTimeout(refresh, waiting && !failed ? Math.max(0, 100 - (Date.now() - began)) : 1000);
+    });
   }
 
   $('form').addEventListener('submit', function (ev) {
@@ -82,10 +90,10 @@
       if (d.status >= 400) { show('error', true); text('error', d.error || T.went_wrong); return; }
       $('sms').value = '';
       show('form', false); show('wait', true);
-      waiting = true;
+      waiting = true; seen = '';
       refresh();
     }).catch(function () { $('verify').disabled = false; offline(); });
   });
 
-  tick();
+  refresh();
 })();
