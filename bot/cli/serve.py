@@ -18,10 +18,29 @@ import typer
 
 from bot import defaults
 from bot.cli.common import _HELP_SETTINGS, app, echo, fail
+from bot.cli.serve_options import (
+    AllowBaseUrlArg,
+    AllowWebhookUrlArg,
+    AtCheckArg,
+    BaseUrlArg,
+    CaptchaTimeoutArg,
+    ForwardedAllowIpsArg,
+    HostArg,
+    InternalUrlArg,
+    MaxPagesArg,
+    OutArg,
+    ParallelArg,
+    PortArg,
+    PruneOlderThanArg,
+    PublicUrlArg,
+    WarmIdleArg,
+    WarmPagesArg,
+)
 from bot.errors import BotError, Stopped
 from bot.types import Category
 
 if TYPE_CHECKING:
+    from bot.serve import ServeConfig
     from bot.serve.service import Service
 
 __all__ = [
@@ -56,75 +75,6 @@ _Name = Annotated[
 ]
 
 
-_Parallel = Annotated[
-    int,
-    typer.Option(
-        "--parallel",
-        help="Runs working at once in this process (runs waiting at their security check not "
-        "counted).",
-        metavar="N",
-        min=1,
-    ),
-]
-_AtCheck = Annotated[
-    int,
-    typer.Option(
-        "--at-check",
-        help="Besides those, runs that may wait for a person at their security check.",
-        metavar="N",
-        min=0,
-    ),
-]
-_MaxPages = Annotated[
-    int | None,
-    typer.Option(
-        "--max-pages",
-        help="Browser pages open at once, all runs (default: --parallel + --at-check).",
-        metavar="N",
-        min=1,
-    ),
-]
-_WarmPages = Annotated[
-    int,
-    typer.Option(
-        "--warm-pages",
-        help="Of --max-pages, pages opened when a customer opens their link, before Verify "
-        "(0: none).",
-        metavar="N",
-        min=0,
-    ),
-]
-_WarmIdle = Annotated[
-    float,
-    typer.Option(
-        "--warm-idle",
-        help="Seconds a page opened for a customer's link waits for Verify before it is closed.",
-        metavar="SECONDS",
-        min=1,
-    ),
-]
-_AllowBaseUrl = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow-base-url",
-        help="Another site runs may be sent to (a mock, a staging copy); repeatable. "
-        "Otherwise only the selector map's site and --base-url.",
-        metavar="URL",
-        envvar="ICPBOT_SERVE_ALLOW_BASE_URL",
-    ),
-]
-_ForwardedAllowIps = Annotated[
-    str,
-    typer.Option(
-        "--forwarded-allow-ips",
-        help="The reverse proxies whose X-Forwarded-For/-Proto are believed "
-        "(addresses or networks, comma-separated).",
-        metavar="IPS",
-        envvar="ICPBOT_FORWARDED_ALLOW_IPS",
-    ),
-]
-
-
 def _check_urls(base_url: str | None, allowed: list[str]) -> None:
     from bot.config.values import check_base_url
 
@@ -142,112 +92,34 @@ def _check_name(name: str) -> str:
 @serve_app.callback()
 def serve_main(
     ctx: typer.Context,
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on.", metavar="HOST")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(
-            "--port",
-            help="Port (0: a free one; links carry it, so they break when a restart picks "
-            "another: keep a fixed port or give --public-url).",
-            metavar="PORT",
-            min=0,
-            max=65535,
-        ),
-    ] = 8000,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url",
-            help="The site runs go to by default (e.g. the mock: http://127.0.0.1:8100/).",
-            metavar="URL",
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Where run folders go (default recordings/).", metavar="DIR"),
-    ] = None,
-    parallel: _Parallel = 4,
-    at_check: _AtCheck = 8,
-    max_pages: _MaxPages = None,
-    warm_pages: _WarmPages = 2,
-    warm_idle: _WarmIdle = 180.0,
-    public_url: Annotated[
-        str | None,
-        typer.Option(
-            "--public-url",
-            help="The origin people reach (behind a TLS proxy), for links.",
-            metavar="URL",
-        ),
-    ] = None,
-    captcha_timeout: Annotated[
-        float,
-        typer.Option(
-            "--captcha-timeout",
-            help="Seconds a run waits for a person to pass the security check.",
-            metavar="SECONDS",
-            min=1,
-        ),
-    ] = defaults.SERVE_CAPTCHA_WAIT_S,
-    allow_base_url: _AllowBaseUrl = None,
-    forwarded_allow_ips: _ForwardedAllowIps = "127.0.0.1,::1",
-    allow_webhook_url: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-webhook-url",
-            help="A private receiver webhooks may reach: a URL prefix or a network such as "
-            "192.168.0.0/16 (repeatable; loopback is always allowed).",
-            metavar="URL",
-        ),
-    ] = None,
-    prune_older_than: Annotated[
-        str | None,
-        typer.Option(
-            "--prune-older-than",
-            help="Once a day, delete what is older than AGE, as `icpbot prune` does (90d).",
-            metavar="AGE",
-        ),
-    ] = None,
-    internal_url: Annotated[
-        str | None,
-        typer.Option(
-            "--internal-url",
-            help="Where the service's other processes reach this one (http:// on a loopback "
-            "or private address; default: the listening address).",
-            metavar="URL",
-        ),
-    ] = None,
+    host: HostArg = "127.0.0.1",
+    port: PortArg = 8000,
+    base_url: BaseUrlArg = None,
+    out: OutArg = None,
+    parallel: ParallelArg = 4,
+    at_check: AtCheckArg = 8,
+    max_pages: MaxPagesArg = None,
+    warm_pages: WarmPagesArg = 2,
+    warm_idle: WarmIdleArg = 180.0,
+    public_url: PublicUrlArg = None,
+    captcha_timeout: CaptchaTimeoutArg = defaults.SERVE_CAPTCHA_WAIT_S,
+    allow_base_url: AllowBaseUrlArg = None,
+    forwarded_allow_ips: ForwardedAllowIpsArg = "127.0.0.1,::1",
+    allow_webhook_url: AllowWebhookUrlArg = None,
+    prune_older_than: PruneOlderThanArg = None,
+    internal_url: InternalUrlArg = None,
 ) -> None:
     """Serve the JSON API (/docs), the operators' pages and the customers' links."""
     if ctx.invoked_subcommand is not None:
         return
     _check_urls(base_url, allow_base_url or [])
     from bot.cli.logs import configure_console
-    from bot.handoff.server import is_loopback
-    from bot.run.signals import run_blocking
-    from bot.serve import ServeConfig, serve
-    from bot.serve.retention import parse_age
+    from bot.serve import ServeConfig
 
-    try:
-        prune_s = parse_age(prune_older_than) if prune_older_than is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--prune-older-than") from None
-
-    from bot.serve.processes import internal_ok
-
-    if internal_url is not None and not internal_ok(internal_url):
-        raise typer.BadParameter(
-            "must be http://ADDRESS:PORT on a loopback or private address (never a public one)",
-            param_hint="--internal-url",
-        )
+    prune_s = _prune_seconds(prune_older_than)
+    _check_internal_url(internal_url)
     configure_console("INFO")  # the access log (routes only, no values)
-    if not is_loopback(host):
-        echo(
-            f"warning: listening on {host}, not only this machine: put a TLS reverse proxy "
-            "in front (docs/serve.md)",
-            err=True,
-        )
+    _warn_if_wide(host)
     config = ServeConfig(
         host=host,
         port=port,
@@ -268,6 +140,44 @@ def serve_main(
         allow_webhook_urls=tuple(allow_webhook_url or ()),
         prune_older_than_s=prune_s,
     )
+    _serve_until_stopped(config, host, port, public_url)
+
+
+def _prune_seconds(prune_older_than: str | None) -> float | None:
+    """--prune-older-than in seconds (None: no pruning), or the flag's clear error."""
+    from bot.serve.retention import parse_age
+
+    try:
+        return parse_age(prune_older_than) if prune_older_than is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--prune-older-than") from None
+
+
+def _check_internal_url(internal_url: str | None) -> None:
+    from bot.serve.processes import internal_ok
+
+    if internal_url is not None and not internal_ok(internal_url):
+        raise typer.BadParameter(
+            "must be http://ADDRESS:PORT on a loopback or private address (never a public one)",
+            param_hint="--internal-url",
+        )
+
+
+def _warn_if_wide(host: str) -> None:
+    from bot.handoff.server import is_loopback
+
+    if not is_loopback(host):
+        echo(
+            f"warning: listening on {host}, not only this machine: put a TLS reverse proxy "
+            "in front (docs/serve.md)",
+            err=True,
+        )
+
+
+def _serve_until_stopped(config: ServeConfig, host: str, port: int, public_url: str | None) -> None:
+    """Serve on this thread until a signal stops it; a stop is exit 0, an error its exit code."""
+    from bot.run.signals import run_blocking
+    from bot.serve import serve
 
     def ready(url: str) -> None:
         echo(f"icpbot serve: listening on {url} (API docs: {url}docs)")

@@ -9,7 +9,8 @@ about a fifth less memory for serve: docs/memory.md). Headed runs keep the full 
 With an endpoint (``--connect`` or ``ICPBOT_CONNECT``) nothing is searched or launched here: a
 Playwright browser server (``playwright run-server``, or a fleet speaking its protocol) launches the
 browser on its machine, with icpbot's launch options sent in the ``x-playwright-launch-options``
-header; an explicit ``--browser`` path is sent as the server-side ``executablePath``.
+header; an explicit ``--browser`` path is sent as the server-side ``executablePath``; its
+errors are made one line by :mod:`bot.page.browser_server`.
 ``python -m bot.page.browser`` prints what it found (exit 0) or the three ways to get one (exit 1);
 the set-up script uses it.
 """
@@ -25,23 +26,23 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from bot import defaults
-from bot.errors import BotError, BrowserNotFound, BrowserUnavailable
+from bot.errors import BotError, BrowserNotFound
+from bot.page.browser_server import CONNECT_ENV_VAR, ENV_VAR, public_endpoint, unavailable
 from bot.page.files import OwnFolder, driver_tmpdir, prepare, private_launch_options
 from bot.privacy import logger
 
 T = TypeVar("T")
 
 __all__ = [
+    "CONNECT_ENV_VAR",
+    "ENV_VAR",
     "BrowserChoice",
     "LazyBrowser",
     "browser_for",
@@ -52,8 +53,6 @@ __all__ = [
     "remote_launch_options",
 ]
 
-ENV_VAR = "ICPBOT_BROWSER"
-CONNECT_ENV_VAR = "ICPBOT_CONNECT"
 #: The request header in which ``playwright run-server`` reads the options to launch its browser
 #: with (JSON, Playwright's JavaScript names). A ``launch-options`` query parameter in the endpoint
 #: wins over it (playwright-core src/remote/playwrightServer.ts).
@@ -219,101 +218,6 @@ def remote_launch_options(executable: str | None, *, headless: bool) -> dict[str
     return opts
 
 
-def public_endpoint(endpoint: str) -> str:
-    """``endpoint`` without user, password, query and fragment: fit for logs and messages."""
-    parts = urlsplit(endpoint)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if not parts.scheme or not host:
-        return endpoint.split("?")[0].split("#")[0].rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"{host}:{port}" if port else host, parts.path, "", ""))
-
-
-# user:password@ and ?query / #fragment of any URL in an error text
-_URL_SECRETS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)(?:[^/\s@]*@)?([^\s?#]*)(?:[?#]\S*)?")
-
-
-def _client_version() -> str:
-    return ".".join(version("playwright").split(".")[:2])
-
-
-def _unavailable(
-    endpoint: str, exc: PlaywrightError, *, executable: str | None, timeout_s: float
-) -> BrowserUnavailable:
-    """Turn Playwright's multi-line connect error (whose call log repeats the endpoint with its
-    credentials) into one line that says what to do."""
-    where = public_endpoint(endpoint)
-    text = str(exc)
-    setting = f"--connect/{CONNECT_ENV_VAR}"
-    if "version mismatch" in text or " 428 " in text:
-        # playwright-core src/remote/playwrightServer.ts: the server compares major.minor of the
-        # client's User-Agent with its own and answers 428 with both versions
-        found = re.search(r"server version: v?(\d+\.\d+)", text)
-        ours = _client_version()
-        problem = (
-            f"Playwright version mismatch (server {found.group(1) if found else 'other'}, "
-            f"icpbot {ours})"
-        )
-        fix = (
-            f"run a {ours}.x server (python -m playwright run-server from icpbot's environment, "
-            f"or npx playwright@{ours} run-server), or install the server's version here"
-        )
-    elif "ECONNREFUSED" in text:
-        problem = "connection refused, nothing is listening there"
-        fix = (
-            "start the server where the browser runs (python -m playwright run-server --host "
-            "127.0.0.1 --port PORT) and reach it through an SSH tunnel (ssh -N -L "
-            f"PORT:127.0.0.1:PORT HOST), or correct {setting}"
-        )
-    elif "ENOTFOUND" in text or "EAI_AGAIN" in text:
-        problem = "unknown host"
-        fix = f"correct the host in {setting}"
-    elif re.search(r" 40[13] ", text):  # the HTTP status of the refused upgrade
-        problem = "the server refused the credentials"
-        fix = f"check the user, password or token in {setting}"
-    elif "Executable doesn't exist" in text:
-        missing = re.search(r"Executable doesn't exist at (\S+)", text)
-        if executable and missing and missing.group(1) == executable:
-            problem = f"the server has no browser at {executable}"
-            fix = (
-                f"set --browser/{ENV_VAR} to a path on the server's machine, or unset it to use "
-                "the server's Playwright Chromium"
-            )
-        elif executable:
-            problem = (
-                f"the server ignored --browser/{ENV_VAR} (executablePath needs a server started "
-                "with --unsafe) and has no Playwright Chromium"
-            )
-            fix = (
-                f"unset --browser/{ENV_VAR} so the server launches its own Chromium (python -m "
-                "playwright install chromium where it runs); --unsafe would let any client that "
-                "reaches the server start any program there: use it only on a loopback-bound "
-                "server behind an SSH tunnel"
-            )
-        else:
-            problem = "the server has no Playwright Chromium"
-            fix = (
-                "run python -m playwright install chromium where the server runs (or, only on a "
-                "loopback-bound server behind an SSH tunnel, start it with --unsafe and set "
-                f"--browser/{ENV_VAR} to its Chromium's path)"
-            )
-    elif isinstance(exc, PlaywrightTimeoutError) or text.split(":", 1)[-1].strip().startswith(
-        "Timeout"
-    ):
-        problem = f"no browser within {timeout_s:g} s"
-        fix = f"check that the server is up and has room for a client, or correct {setting}"
-    else:
-        first = (text.strip().splitlines() or [type(exc).__name__])[0]
-        problem = _URL_SECRETS.sub(r"\1\2", first.replace(endpoint, where))
-        fix = f"check the server's log and {setting}"
-    return BrowserUnavailable(where, problem, fix)
-
-
 @asynccontextmanager
 async def browser_for(lent: Browser | None, launcher: LazyBrowser) -> AsyncIterator[Browser]:
     """``lent`` as it is (its owner closes it), else ``launcher``'s browser, closed on exit."""
@@ -476,7 +380,7 @@ class LazyBrowser:
             )
         except PlaywrightError as exc:
             # not chained: Playwright's call log repeats the endpoint with its credentials
-            raise _unavailable(
+            raise unavailable(
                 endpoint, exc, executable=executable, timeout_s=self.connect_timeout_s
             ) from None
 

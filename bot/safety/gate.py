@@ -311,6 +311,18 @@ class SubmissionGate:
                 logger.debug("abort after failed fetch: {}", abort_exc)
             return
         body = await response.body()
+        self._keep_reply(response.status, body)
+        reply_headers = dict(response.headers)
+        if detoured:  # the page asked the gate host: the reply must allow the page's origin
+            reply_headers.update(_cors(request.headers, preflight=False))
+        try:
+            await route.fulfill(response=response, body=body, headers=reply_headers)
+        except Exception as exc:  # the page may have navigated away meanwhile
+            logger.debug("fulfil after reply: {}", exc)
+
+    def _keep_reply(self, status: int, body: bytes) -> None:
+        """The site's reply kept for the run (its JSON when that is an object); its waiters
+        woken."""
         text = body.decode("utf-8", errors="replace")
         parsed: dict[str, Any] | None
         try:
@@ -319,20 +331,13 @@ class SubmissionGate:
         except ValueError:
             parsed = None
         self.reply = Reply(
-            http_status=response.status,
+            http_status=status,
             text=text,
             json=parsed,
             elapsed_s=time.monotonic() - (self.sent_at or time.monotonic()),
         )
         self.done_event.set()
-        logger.info("reply: HTTP {} envelope code {}", response.status, envelope_code(parsed))
-        reply_headers = dict(response.headers)
-        if detoured:  # the page asked the gate host: the reply must allow the page's origin
-            reply_headers.update(_cors(request.headers, preflight=False))
-        try:
-            await route.fulfill(response=response, body=body, headers=reply_headers)
-        except Exception as exc:  # the page may have navigated away meanwhile
-            logger.debug("fulfil after reply: {}", exc)
+        logger.info("reply: HTTP {} envelope code {}", status, envelope_code(parsed))
 
 
 def _cors(request_headers: dict[str, str], *, preflight: bool) -> dict[str, str]:

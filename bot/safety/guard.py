@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from bot.config.scenario import Scenario
 from bot.errors import GuardRefused
@@ -41,8 +41,15 @@ from bot.privacy import logger, mask_mobile
 from bot.safety.budget import SITE_FAILURE_LIMIT, GuardDecision, check_submission
 from bot.safety.later import LATER
 from bot.safety.ledger import open_ledger
+from bot.safety.refusals import (
+    already_verified,
+    code_rejected,
+    code_unanswered,
+    in_flight,
+    resubmit_confirmed,
+)
 from bot.safety.retry import CommitUnknown
-from bot.safety.store import LedgerEntry, LedgerStore, PersonLock, local_time
+from bot.safety.store import LedgerStore, PersonLock
 from bot.types import CUSTOMER_DEFAULTS, Category
 
 __all__ = ["Claim", "Lapse", "claim", "claim_run"]
@@ -270,7 +277,7 @@ def claim(
     """
     lock = ledger.try_lock_person(person)
     if lock is None:
-        return Claim(ledger, person, attempt_id=None, lock=None, refusal=_in_flight(ledger, person))
+        return Claim(ledger, person, attempt_id=None, lock=None, refusal=in_flight(ledger, person))
     ask = _Ask(
         ledger,
         person,
@@ -299,7 +306,7 @@ def claim(
             ledger.finish(got.attempt_id, Category.refused.value)
         except Exception as exc:  # not sent: a claimed row counts nothing either way
             logger.warning("lost claim not finished: {}", type(exc).__name__)
-        return Claim(ledger, person, attempt_id=None, lock=None, refusal=_in_flight(ledger, person))
+        return Claim(ledger, person, attempt_id=None, lock=None, refusal=in_flight(ledger, person))
     return Claim(
         ledger,
         person,
@@ -343,13 +350,13 @@ class _Ask:
         if self.action == "verify" and self.code_hash is not None:
             known = ledger.code_verdict(person, self.code_hash)
             if known is not None and known[0] == "unanswered" and self.confirm_resubmit:
-                confirmed = (_resubmit_confirmed(known[1]),)
+                confirmed = (resubmit_confirmed(known[1]),)
             elif known is not None:
                 verdict, entry = known
                 refusal = {
-                    "accepted": _accepted,
-                    "rejected": _rejected,
-                    "unanswered": _unanswered,
+                    "accepted": already_verified,
+                    "rejected": code_rejected,
+                    "unanswered": code_unanswered,
                 }[verdict](entry)
                 return Claim(ledger, person, attempt_id=None, lock=None, refusal=refusal)
         decision = self._decision()
@@ -435,114 +442,3 @@ def claim_run(
         got.read_budget()  # the figures at the refusal, for its result
         ledger.close()
     return got
-
-
-# -- refusals ------------------------------------------------------------------------------------
-
-
-def _seen(entry: LedgerEntry) -> dict[str, Any]:
-    return {"run_id": entry.run_id, "at": entry.started_at.isoformat()}
-
-
-def _in_flight(ledger: LedgerStore, person: str) -> Outcome:
-    entry = ledger.in_flight(person)
-    if entry is None:
-        which = "another icpbot run for this person is starting right now"
-        details: dict[str, Any] = {}
-    else:
-        stage = "submitting" if entry.sent else "not sent yet"
-        which = (
-            f"another icpbot run for this person ({entry.mobile_masked}) is in flight: run "
-            f"{entry.run_id}, {entry.action}, since {local_time(entry.started_at)} ({stage})"
-        )
-        details = {"in_flight": _seen(entry)}
-    return verdicts.outcome(
-        Category.refused,
-        "in_flight",
-        f"Refused: {which}. Only one verify or resend per person may run at a time, "
-        "so that two submissions can never race for the same failure budget.",
-        "Wait for that run to end and read its result (`icpbot ledger list`); run again only "
-        "if it is still needed. Nothing was sent.",
-        customer=(
-            N_("Another verification for this mobile number is under way, so nothing was sent."),
-            N_("Wait a few minutes for it to finish, then try again only if it is still needed."),
-        ),
-        details=details,
-    )
-
-
-def _rejected(entry: LedgerEntry) -> Outcome:
-    return verdicts.outcome(
-        Category.refused,
-        "code_rejected",
-        "Refused: the site already rejected this code for this person (wrong information, "
-        f"run {entry.run_id} at {local_time(entry.started_at)}). Sending it again would only "
-        f"spend another of the about {SITE_FAILURE_LIMIT} failed verifications the site allows.",
-        "Get the right code from the customer (the latest SMS from 12381), or request a new "
-        "one with a resend scenario. Nothing was sent.",
-        customer=(
-            N_("The filing site already rejected this code, so it was not sent again."),
-            N_(
-                "Use the code from the latest SMS from 12381. If there is no newer SMS, contact "
-                "your hosting provider: they can have a new code sent."
-            ),
-        ),
-        details={"rejected_before": _seen(entry)},
-    )
-
-
-def _unanswered(entry: LedgerEntry) -> Outcome:
-    return verdicts.outcome(
-        Category.refused,
-        "code_unanswered",
-        "Refused: this code was already sent for this person (run "
-        f"{entry.run_id} at {local_time(entry.started_at)}) and got no answer "
-        f"({_unanswered_words(entry)}): it may have reached the site. Sending it again could "
-        "spend another of the about "
-        f"{SITE_FAILURE_LIMIT} failed verifications the site allows, or repeat one it already "
-        "accepted.",
-        "Check the filing's status first: ask the customer whether the site or the hosting "
-        "provider says verified, or look it up with the hosting provider. If it is not verified "
-        "and the code is still valid (24 h from the SMS), run again with --confirm-resubmit to "
-        "send it once more; or request a new code with a resend scenario. Nothing was sent.",
-        customer=(
-            N_(
-                "This code was sent before and the filing site's answer did not arrive, so it "
-                "was not sent again."
-            ),
-            N_(
-                "Contact your hosting provider: they will check whether your verification went "
-                "through."
-            ),
-        ),
-        details={"unanswered_before": _seen(entry)},
-    )
-
-
-def _unanswered_words(entry: LedgerEntry) -> str:
-    if entry.finished_at is None:
-        return "its run was cut short after the submission left"
-    return f"outcome {entry.outcome}"
-
-
-def _resubmit_confirmed(entry: LedgerEntry) -> str:
-    return (
-        f"sending again a code that got no answer before (run {entry.run_id} at "
-        f"{local_time(entry.started_at)}): the operator confirmed it (--confirm-resubmit)"
-    )
-
-
-def _accepted(entry: LedgerEntry) -> Outcome:
-    return verdicts.outcome(
-        Category.success,
-        "already_verified",
-        "This person was already verified with this code (run "
-        f"{entry.run_id} at {local_time(entry.started_at)}); nothing was submitted again.",
-        "Nothing to do: the earlier run's result folder has the proof.",
-        customer=(
-            N_("This code was already accepted earlier; nothing was sent again."),
-            N_("Nothing more to do."),
-        ),
-        submitted="no",
-        details={"verified_before": _seen(entry)},
-    )

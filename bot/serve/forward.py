@@ -11,9 +11,10 @@ request goes to the owner's internal address (:mod:`bot.serve.processes`), as it
 owner checks the credential itself (a token, a session, a link), so forwarding grants nothing.
 Evidence is forwarded by its route, after its own authorization (:meth:`Fleet.evidence`).
 
-The forwarded request carries :data:`HOP_HEADER`: who it is for, the scheme and client address
-the first process saw, signed with a key derived from the service's secret (HMAC-SHA256 over
-the method, path, Host and the body's hash, at most :data:`HOP_MAX_AGE_S` old). The receiving
+The forwarded request carries :data:`HOP_HEADER` (:mod:`bot.serve.hop`): who it is for, the
+scheme and client address the first process saw, signed with a key derived from the service's
+secret (HMAC-SHA256 over the method, path, Host and the body's hash, at most
+:data:`HOP_MAX_AGE_S` old). The receiving
 process believes the scheme and the client from it (so that a page's same-origin rule holds
 behind TLS), answers the request itself and never forwards it again; a hop header that does
 not verify is refused (403). Internal addresses are loopback or private only.
@@ -28,10 +29,6 @@ same routes and answers as a direct request, and works the same on SQLite.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -44,6 +41,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.handoff import HandoffServer, Relay
 from bot.privacy import logger
+from bot.serve.hop import (
+    FORWARDED,
+    HOP_HEADER,
+    HOP_MAX_AGE_S,
+    Hop,
+    forwarded,
+    header,
+    read_hop,
+    request_target,
+    sign_hop,
+)
 from bot.serve.links import Links, hand_off_hash
 from bot.serve.processes import Processes, ProcessRow
 from bot.serve.store import RunRow, ServeStore
@@ -62,11 +70,6 @@ __all__ = [
     "sign_hop",
 ]
 
-HOP_HEADER = "x-icpbot-hop"
-#: a forwarded request older than this is refused (seconds, by the two machines' clocks)
-HOP_MAX_AGE_S = 30.0
-#: the key in a forwarded request's ASGI scope: the owner id it was forwarded to
-FORWARDED = "icpbot.forwarded_to"
 #: the largest body forwarded (a check's click or drag is at most 16 KB)
 MAX_FORWARDED_BODY = 64 * 1024
 _DROPPED = frozenset(
@@ -95,73 +98,6 @@ _API_CHECK = re.compile(r"^/api/runs/([^/]{1,40})/check(?:\.png|/state|/image|/c
 _LINK = re.compile(r"^/l/([^/]{1,80})/(state|check/(?:state|image|click|drag))$")
 _HAND_OFF = re.compile(r"^/h/([^/]{1,80})(?:/(?:state|image|click|drag))?$")
 _LIVE = ("running", "needs_person")
-
-
-# -- the hop's signature ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hop:
-    """What a forwarded request says of itself: the owner id it is for, and the scheme and
-    client address the first process saw."""
-
-    to: str
-    scheme: str
-    client: str
-
-
-def _mac(key: bytes, payload: str, method: str, target: str, host: str, body: bytes) -> str:
-    signed = "\n".join([payload, method, target, host, hashlib.sha256(body).hexdigest()])
-    return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
-
-
-def sign_hop(
-    key: bytes, hop: Hop, *, method: str, target: str, host: str, body: bytes, at: float
-) -> str:
-    """The value of :data:`HOP_HEADER` for a request forwarded to ``hop.to``."""
-    doc = {"at": round(at, 3), "to": hop.to, "scheme": hop.scheme, "client": hop.client}
-    payload = base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
-    return f"{payload}.{_mac(key, payload, method, target, host, body)}"
-
-
-def read_hop(
-    key: bytes, value: str, *, method: str, target: str, host: str, body: bytes, now: float
-) -> Hop | None:
-    """The hop a request's :data:`HOP_HEADER` says, if its signature holds for this request
-    and it is recent; None otherwise."""
-    payload, dot, mac = value.partition(".")
-    if not dot or len(value) > 2000:
-        return None
-    expected = _mac(key, payload, method, target, host, body)
-    if not hmac.compare_digest(expected, mac):
-        return None
-    try:
-        doc = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        hop = Hop(str(doc["to"]), str(doc["scheme"]), str(doc["client"]))
-        at = float(doc["at"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if abs(now - at) > HOP_MAX_AGE_S or hop.scheme not in ("http", "https"):
-        return None
-    return hop
-
-
-def forwarded(scope: Scope) -> bool:
-    """Whether this request was forwarded by another process (it is answered here)."""
-    return FORWARDED in scope
-
-
-def _target(scope: Scope) -> str:
-    path = scope.get("raw_path") or scope["path"].encode()
-    query = scope.get("query_string") or b""
-    return str((path + (b"?" + query if query else b"")).decode("latin-1"))
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or []:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 # -- where a request is answered -------------------------------------------------------------
@@ -341,8 +277,8 @@ class Fleet:
         """The request forwarded to ``target``, its answer streamed back; None when that
         process cannot be reached (nothing was sent to it)."""
         method = str(scope["method"])
-        path = _target(scope)
-        host = _header(scope, b"host") or ""
+        path = request_target(scope)
+        host = header(scope, b"host") or ""
         client = scope.get("client")
         hop = Hop(target.owner, str(scope.get("scheme", "http")), str(client[0]) if client else "")
         headers = [(k, v) for k, v in scope.get("headers") or [] if k.lower() not in _DROPPED]
@@ -415,7 +351,7 @@ class FleetDoor:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        value = _header(scope, HOP_HEADER.encode())
+        value = header(scope, HOP_HEADER.encode())
         if value is not None:
             await self._arrived(value, scope, receive, send)
             return
@@ -449,8 +385,8 @@ class FleetDoor:
             self.fleet.key,
             value,
             method=str(scope["method"]),
-            target=_target(scope),
-            host=_header(scope, b"host") or "",
+            target=request_target(scope),
+            host=header(scope, b"host") or "",
             body=body,
             now=time.time(),
         )

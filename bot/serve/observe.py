@@ -19,10 +19,11 @@ from typing import Any
 import bot.serve.audit as audit
 from bot.privacy import logger
 from bot.serve.audit import Action
+from bot.serve.delivery import Deliverer
 from bot.serve.metrics import ProcessMetrics
 from bot.serve.seal import Sealer
 from bot.serve.store import ServeStore
-from bot.serve.webhooks import Deliverer, Outbox
+from bot.serve.webhooks import Outbox
 
 __all__ = [
     "METRICS",

@@ -31,23 +31,17 @@ followed. No payload holds a personal value beyond its masked form.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from bot import __version__
-from bot.privacy import REDACTOR, logger
+from bot.privacy import REDACTOR
 from bot.serve.audit import now_sql
 from bot.serve.receivers import target_problem
 from bot.serve.seal import Sealer
@@ -57,7 +51,6 @@ __all__ = [
     "EVENTS",
     "MAX_ATTEMPTS",
     "RETRY_AFTER_S",
-    "Deliverer",
     "Delivery",
     "Hook",
     "HookRefused",
@@ -75,9 +68,9 @@ EVENTS: dict[str, str] = {
 #: seconds before the next try after the 1st, 2nd, … failed attempt (about a day in all)
 RETRY_AFTER_S: tuple[float, ...] = (2, 10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(RETRY_AFTER_S) + 1
-LEASE_S = 60.0  # a claimed delivery is this process's for this long (a POST takes ≤ TIMEOUT_S)
-TIMEOUT_S = 10.0
-POLL_S = 1.0  # other processes' events: the outbox is asked this often when idle
+#: a claimed delivery is this process's for this long (a POST takes at most
+#: :data:`bot.serve.delivery.TIMEOUT_S`)
+LEASE_S = 60.0
 BATCH = 16  # deliveries claimed (and sent together) at once
 #: finished runs are looked for this far before the last look (clocks of processes differ)
 DONE_MARGIN_S = 300.0
@@ -383,92 +376,3 @@ def _masked_outcome(raw: Any) -> dict[str, Any] | None:
     keys = ("category", "status", "site_status", "message", "next_step", "submitted",
             "banner_zh")  # fmt: skip
     return {k: found.get(k) for k in keys}
-
-
-class Deliverer:
-    """The delivery task of one process: looks for finished runs, claims what is due, sends
-    it, writes how it went; until cancelled. ``wake`` makes it look at once (an event was
-    written here)."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        owner: str,
-        *,
-        on_attempt: Callable[[str], None] = lambda result: None,
-    ) -> None:
-        self.outbox = outbox
-        self.owner = owner
-        self.on_attempt = on_attempt
-        self.wake = asyncio.Event()
-
-    async def run(self) -> None:
-        try:
-            async with httpx.AsyncClient(
-                timeout=TIMEOUT_S, follow_redirects=False, trust_env=False
-            ) as client:
-                while True:
-                    busy = False
-                    try:
-                        await asyncio.to_thread(self.outbox.scan_done)
-                        batch = await asyncio.to_thread(self.outbox.claim, self.owner)
-                        busy = bool(batch)
-                        # Each attempt writes its own end; one that fails does not stop the others.
-                        ends = await asyncio.gather(
-                            *(self.send(client, d) for d in batch), return_exceptions=True
-                        )
-                        for end in ends:
-                            if isinstance(end, Exception):
-                                logger.warning("webhook delivery: {}", type(end).__name__)
-                    except Exception as exc:  # the database away for a moment: try again
-                        logger.warning("webhook deliveries: {}", type(exc).__name__)
-                    if not busy:
-                        self.wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self.wake.wait(), POLL_S)
-        finally:
-            await asyncio.shield(asyncio.to_thread(self.outbox.release, self.owner))
-
-    async def send(self, client: httpx.AsyncClient, d: Delivery) -> None:
-        """One attempt; its end written under this process's lease."""
-        status, error = await self._attempt(client, d)
-        if error is None:
-            assert status is not None
-            kept = await asyncio.to_thread(self.outbox.delivered, d, self.owner, status)
-            self.on_attempt("delivered")
-        else:
-            kept = await asyncio.to_thread(self.outbox.failed, d, self.owner, status, error)
-            self.on_attempt("failed")
-            logger.info("webhook delivery {} attempt {} failed: {}", d.id, d.attempt, error)
-        if not kept:
-            logger.warning("webhook delivery {}: the lease ran out before its end", d.id)
-
-    async def _attempt(
-        self, client: httpx.AsyncClient, d: Delivery
-    ) -> tuple[int | None, str | None]:
-        """POST the delivery; (status, None) when the receiver took it, else what went wrong."""
-        try:
-            found = await asyncio.to_thread(self.outbox.target, d.hook_id)
-        except ValueError:  # sealed under another secret
-            return None, "the hook's secret cannot be opened (the service's secret changed)"
-        if found is None:
-            return None, "the hook is gone"
-        url, secret = found
-        problem = await asyncio.to_thread(self.outbox.check_url, url)
-        if problem is not None:
-            return None, f"refused: the URL {problem}"
-        body = d.payload.encode()
-        stamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": f"icpbot/{__version__}",
-            "webhook-id": d.event_id,
-            "webhook-timestamp": str(stamp),
-            "webhook-signature": signature(secret, d.event_id, stamp, body),
-        }
-        try:
-            answer = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return None, type(exc).__name__
-        status = answer.status_code
-        return status, None if 200 <= status < 300 else f"HTTP {status}"

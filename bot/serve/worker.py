@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -39,7 +38,6 @@ from bot.run.options import RunEvent, RunOptions, RunResult
 from bot.run.runner import prepare_batch
 from bot.run.session import Session
 from bot.run.signals import finish_shielded
-from bot.serve.idempotency import forget_old_keys
 from bot.serve.links import Links, hand_off_hash
 from bot.serve.outcomes import (
     Unreadable,
@@ -49,17 +47,16 @@ from bot.serve.outcomes import (
     restarted_outcome,
 )
 from bot.serve.pacing import DbPacers
+from bot.serve.recovery import Recovery
 from bot.serve.seal import Sealer
 from bot.serve.slots import Limits, Slots
-from bot.serve.store import Ending, Lease, RunRow, ServeStore
+from bot.serve.store import Lease, RunRow, ServeStore
 from bot.serve.warm import WarmPages
 from bot.types import Action
 
 __all__ = ["TakenRun", "Worker", "interrupted_outcome", "outcome_of"]
 
 T = TypeVar("T")
-RECOVER_EVERY_S = 3.0
-SWEEP_EVERY_S = 60.0  # ended links' values and day-old idempotency keys are erased this often
 POLL_S = 0.5  # other processes' new runs: the database is asked this often when idle
 _END_TRIES = 6  # a run's end is written again after a database error, 0.5 s to 16 s apart
 _PHASES = {
@@ -89,7 +86,7 @@ class TakenRun:
 
 
 @dataclass
-class Worker:
+class Worker(Recovery):
     store: ServeStore
     sealer: Sealer
     options: RunOptions
@@ -146,58 +143,6 @@ class Worker:
         except Exception as exc:  # the database away for a moment: asked again
             logger.warning("taking a run failed: {}", type(exc).__name__)
             return None
-
-    # -- recovery -------------------------------------------------------------------------------
-
-    async def _recovering(self) -> None:
-        swept = float("-inf")
-        while True:
-            try:
-                await self.recover()
-                if time.monotonic() - swept >= SWEEP_EVERY_S:
-                    await asyncio.to_thread(self.sweep)
-                    swept = time.monotonic()
-            except Exception as exc:  # the database away for a moment: try again
-                logger.warning("recovering orphaned runs failed: {}", type(exc).__name__)
-            await asyncio.sleep(RECOVER_EVERY_S)
-
-    async def recover(self, *, between: Callable[[RunRow], None] | None = None) -> None:
-        """Runs of dead processes, in the queue's transaction: queued again if their request
-        never left (a link's run ends instead: "nothing was sent; press Verify again", its try
-        given back), ended as unknown if it may have. ``between``: see
-        :meth:`ServeStore.recover`."""
-        found = await asyncio.to_thread(self.store.recover, self.ending, between=between)
-        for row, what in found:
-            if what == "queued":
-                logger.info("run {} was cut short before its request left: queued again", row.id)
-            elif what == "ended":
-                logger.warning("run {} was cut short: ended", row.id)
-        if found:
-            self.changed()
-            self.wake.set()
-
-    def ending(self, row: RunRow, sent: bool) -> Ending | None:
-        """What a run cut short by its process's death becomes (None: queued again)."""
-        if sent:
-            outcome = interrupted_outcome()
-        elif row.link_id is None:
-            return None
-        else:
-            outcome = restarted_outcome()
-        return Ending(outcome, self._link_then(row, outcome, nothing_sent=not sent))
-
-    def sweep(self) -> None:
-        """Erase ended links' values; forget day-old idempotency keys. Blocking."""
-        self.links.sweep()
-        forget_old_keys(self.store)
-
-    def _link_then(
-        self, row: RunRow, outcome: dict[str, Any], *, nothing_sent: bool
-    ) -> Callable[[], None] | None:
-        link_id = row.link_id
-        if link_id is None:
-            return None
-        return lambda: self.links.after_run(link_id, row.id, outcome, nothing_sent=nothing_sent)
 
     # -- one run --------------------------------------------------------------------------------
 
