@@ -232,12 +232,15 @@ class Sample:
     #: sharing their pages (other Chromiums on the machine share the binary's code); 0 unless root
     alone: int = 0
     by_kind: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # pss each
+    uss_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # uss total
 
     def add(self, other: Sample) -> None:
         self.pss += other.pss
         self.uss += other.uss
         for k, v in other.by_kind.items():
             self.by_kind[k].extend(v)
+        for k, u in other.uss_by_kind.items():
+            self.uss_by_kind[k] += u
 
 
 def measure(roots: list[int]) -> Sample:
@@ -259,6 +262,7 @@ def measure(roots: list[int]) -> Sample:
             sample.pss += fields["Pss"]
             sample.uss += fields["Private_Clean"] + fields["Private_Dirty"]
             sample.by_kind[what].append(fields["Pss"])
+            sample.uss_by_kind[what] += fields["Private_Clean"] + fields["Private_Dirty"]
     sample.alone = len(pages) * _PAGE
     return sample
 
@@ -358,7 +362,10 @@ def memory_once(runs: int, connect: bool, env_extra: dict[str, str], label: str)
                 ids += queue_runs(api, site, who[len(ids) : n])
                 reached[n] = wait_at_check(api, ids)
                 points[n] = settled(roots)
-    return Figures(label, idle, points, reached)
+        figs = Figures(label, idle, points, reached)
+        # before serve stops: a loaded machine may take minutes to end 20 runs at their checks
+        report(figs)
+    return figs
 
 
 def _mb(n: float) -> str:
@@ -377,13 +384,19 @@ def report(figs: Figures) -> None:
         print(f"  {what:<22} " + " ".join(_mb(get(m)).rjust(8) for m in metrics))
     lo, hi = min(figs.points), max(figs.points)
     low, top = figs.points[lo], figs.points[hi]
-    print(f"  by process (PSS MB, total / count) at {lo} and {hi} runs, and per added run:")
+    print(
+        f"  by process (PSS MB, total / count) at {lo} and {hi} runs, and per added run; "
+        f"USS at {lo} run(s) and per added run:"
+    )
     for k, v in sorted(top.by_kind.items(), key=lambda kv: -sum(kv[1])):
         was = low.by_kind.get(k, [])
+        uss_was, uss = low.uss_by_kind.get(k, 0), top.uss_by_kind.get(k, 0)
         print(
             f"    {k:<22} {sum(was) / MB:7.1f} / {len(was):<3} {sum(v) / MB:7.1f} / {len(v):<3}"
             f" {(sum(v) - sum(was)) / (hi - lo) / MB:6.1f}"
+            f"   USS {uss_was / MB:7.1f} {(uss - uss_was) / (hi - lo) / MB:6.1f}"
         )
+    sys.stdout.flush()
 
 
 # -- warm: Verify to the check's picture on the customer's page -----------------------------------
@@ -494,7 +507,7 @@ def memory(args: argparse.Namespace) -> None:
     )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for _ in range(args.repeat):
-        report(memory_once(args.runs, args.connect, env, label))
+        memory_once(args.runs, args.connect, env, label)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -17,8 +17,10 @@ __all__ = [
     "OUT_DIR",
     "PACING_WAIT_S",
     "SERVE_CAPTCHA_WAIT_S",
+    "SERVE_VIEWPORT",
     "SITE",
     "TIMEOUT_S",
+    "VIEWPORT",
     "WAIT_NOTICE_AFTER_S",
     "WAIT_NOTICE_EVERY_S",
     "state_dir",
@@ -48,6 +50,15 @@ PACING_WAIT_S = 180.0
 #: security check (``icpbot serve --captcha-timeout``): longer than a headed run's, since the
 #: person is elsewhere and first has to open the page.
 SERVE_CAPTCHA_WAIT_S = 600.0
+#: A run's viewport (CSS pixels, width and height). The site's page is 1200 px wide; the viewport
+#: holds its whole SMS block and the security check's box, so that a screenshot of the viewport
+#: (the evidence) shows them and a person's clicks land on the box.
+VIEWPORT = (1366, 900)
+#: The viewport of ``icpbot serve``'s runs: smaller, as the compositor's buffers for each waiting
+#: run's page grow with the area (about 5 MB of a run's 60 at 1366x900: docs/memory.md), yet
+#: still holding the SMS block (its bottom at about y 490 on the site's layout) and the check's box
+#: (about 540x320, centred) with room to spare.
+SERVE_VIEWPORT = (1280, 720)
 #: Seconds to connect to a Playwright browser server (Playwright's own default waits forever).
 BROWSER_SERVER_TIMEOUT_S = 60.0
 #: Seconds to connect to the PostgreSQL ledger.

@@ -25,6 +25,7 @@ from playwright.async_api import Locator, Page
 
 from bot.handoff.check import CheckHandoff
 from bot.handoff.server import HandoffServer
+from bot.page.memory import shed_memory
 
 __all__ = [
     "ENDED_GRACE_S",
@@ -126,6 +127,9 @@ class Relay:
         self._checks[key] = check
         self._opened.append(handoff)
         self.changed(key, "opened")
+        # From now on the page only waits for a person, maybe for minutes, and many may wait at
+        # once: what it holds from its past (garbage, caches) goes back (docs/memory.md).
+        await shed_memory(page)
         return check
 
     def changed(self, key: str, what: str) -> None:

@@ -80,6 +80,9 @@ class RunOptions:
     #: guard claimed the person: the run then only types the code and clicks; None (or no page
     #: for this scenario): the run opens its own. Not used when a HAR is recorded.
     adopt_page: Callable[[Scenario], Awaitable[Session | None]] | None = None
+    #: the page's viewport, width and height in CSS pixels (``icpbot serve``: a smaller one,
+    #: :data:`bot.defaults.SERVE_VIEWPORT`)
+    viewport: tuple[int, int] = defaults.VIEWPORT
 
 
 class RelayedCheck(Protocol):

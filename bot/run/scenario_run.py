@@ -220,6 +220,7 @@ class ScenarioRun(CheckPhases):
             opts.timeout_s,
             context_options=self.recorder.context_options(),
             on_context=self.recorder.start_tracing,
+            viewport=opts.viewport,
         )
         self.signals = PageSignals(session.page, session.known_request)
         documents = DocumentWatch(session.page)

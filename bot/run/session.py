@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlparse
 
 from playwright.async_api import Browser, BrowserContext, Page, Response
 
+from bot import defaults
 from bot.config.selector_map import SelectorMap
 from bot.safety.gate import AuthWatch, SubmissionGate
 
@@ -47,12 +48,17 @@ async def open_session(
     timeout_s: float,
     context_options: dict[str, Any] | None = None,
     on_context: Callable[[BrowserContext], Awaitable[None]] | None = None,
+    viewport: tuple[int, int] = defaults.VIEWPORT,
 ) -> Session:
-    """A new context and page, guarded: the gate refuses every submission until armed."""
+    """A new context and page, guarded: the gate refuses every submission until armed.
+
+    ``viewport`` (width, height in CSS pixels): ``icpbot serve`` asks for a smaller one than the
+    command line's (:data:`bot.defaults.SERVE_VIEWPORT`: memory per waiting run)."""
+    width, height = viewport
     context = await browser.new_context(
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
-        viewport={"width": 1366, "height": 900},
+        viewport={"width": width, "height": height},
         **(context_options or {}),
     )
     context.set_default_timeout(timeout_s * 1000)

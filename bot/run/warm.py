@@ -16,6 +16,7 @@ from __future__ import annotations
 from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 
+from bot import defaults
 from bot.config.scenario import Inputs
 from bot.config.selector_map import SelectorMap
 from bot.errors import BotError, first_line
@@ -41,11 +42,12 @@ async def open_warm_page(
     action: Action,
     inputs: Inputs,
     timeout_s: float,
+    viewport: tuple[int, int] = defaults.VIEWPORT,
 ) -> Session:
     """A new guarded context with the SMS page open, the action's tab selected and the fields
     known now (``inputs`` without the code) filled. Raises :class:`WarmFailed` (the context
     closed) when the page does not come as a run needs it."""
-    session = await open_session(browser, smap, base_url, timeout_s)
+    session = await open_session(browser, smap, base_url, timeout_s, viewport=viewport)
     try:
         documents = DocumentWatch(session.page)
         resolver = Resolver(session.page, smap, timeout_s)

@@ -88,6 +88,8 @@ class ServeConfig:
     internal_url: str | None = None
     #: this machine's name in the fleet (None: $ICPBOT_MACHINE or the host name)
     machine: str | None = None
+    #: the runs' viewport (width, height): smaller than the command line's, for memory
+    viewport: tuple[int, int] = defaults.SERVE_VIEWPORT
 
 
 def run_id_of(run_name: str) -> str:
@@ -184,6 +186,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         captcha_timeout_s=config.captcha_timeout_s,
         parallel=config.parallel,
         relay=relay,
+        viewport=config.viewport,
     )
     limits = Limits(
         parallel=config.parallel,

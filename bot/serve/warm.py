@@ -134,7 +134,13 @@ class WarmPages:
         inputs = Inputs(mobile=mobile, id_last6=id_last6)
         browser = await self.browser()
         warm.session = await open_warm_page(
-            browser, smap, url, Action.verify, inputs, self.options.timeout_s
+            browser,
+            smap,
+            url,
+            Action.verify,
+            inputs,
+            self.options.timeout_s,
+            viewport=self.options.viewport,
         )
 
     def _forget(self, warm: _Warm) -> None:

@@ -1,5 +1,6 @@
 """``icpbot serve``'s JSON API through a real process and the mock: a verify whose security
-check is passed through the API itself (picture, a wrong click, the right clicks), 401 and 422
+check is passed through the API itself (picture, a wrong click, the right clicks; the page at
+serve's viewport, its memory given back while it waits), 401 and 422
 without the value, one person's runs never overlapping, and SIGTERM."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot import defaults
 from bot.mocksite import Filing, MockSite
 from tests.serve.conftest import Serve
 
@@ -105,6 +107,9 @@ def test_a_verify_whose_check_is_passed_through_the_api(serve: Serve, site: Mock
     assert len(site.submissions()) == 1
     files = api.get(f"/api/runs/{run_id}/evidence/").json()
     assert "result.json" in files
+    # The run's page had serve's smaller viewport (memory), the check and the form within it.
+    shot = api.get(f"/api/runs/{run_id}/evidence/captcha.png")
+    assert _png_size(shot.content)[0] == defaults.SERVE_VIEWPORT[0]
     result = api.get(f"/api/runs/{run_id}/evidence/result.json").json()
     assert result["outcome"]["category"] == "success"
     assert api.get(f"/api/runs/{run_id}/evidence/..%2F..%2Fstate%2Fsalt").status_code == 404
