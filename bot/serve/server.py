@@ -41,6 +41,7 @@ from bot.safety.ledger import open_ledger
 from bot.serve.app import LastResort, create_app
 from bot.serve.context import Context
 from bot.serve.customer import MAX_ATTEMPTS
+from bot.serve.delivery import Deliverer
 from bot.serve.forward import Fleet
 from bot.serve.health import Readiness
 from bot.serve.processes import HEARTBEAT_S, Processes, internal_ok, machine_name
@@ -229,11 +230,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         limit_concurrency=1000,
     )
     serving = working = None
-    background = [asyncio.create_task(ops.deliverer.run(), name="serve-webhooks")]
-    if config.prune_older_than_s is not None:
-        prune = retention.daily(store, config.prune_older_than_s, [config.out_dir])
-        background.append(asyncio.create_task(prune, name="serve-prune"))
-    background.append(asyncio.create_task(fleet.heartbeat(HEARTBEAT_S), name="serve-heartbeat"))
+    background = _background(config, store, ops.deliverer, fleet)
     try:
         serving = await server.start(sock, "serve-http")
         working = asyncio.create_task(worker.run(), name="serve-workers")
@@ -246,6 +243,19 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         ctx.stopping.set()  # the live feeds end, so that their connections close
         await finish_shielded(_stop(server, serving, working, launcher, store, background, fleet))
         ctx.hashing.close()
+
+
+def _background(
+    config: ServeConfig, store: ServeStore, deliverer: Deliverer, fleet: Fleet
+) -> list[asyncio.Task[None]]:
+    """The tasks beside the server and the workers: webhooks' deliveries, the daily prune (when
+    set) and this process's heartbeat."""
+    background = [asyncio.create_task(deliverer.run(), name="serve-webhooks")]
+    if config.prune_older_than_s is not None:
+        prune = retention.daily(store, config.prune_older_than_s, [config.out_dir])
+        background.append(asyncio.create_task(prune, name="serve-prune"))
+    background.append(asyncio.create_task(fleet.heartbeat(HEARTBEAT_S), name="serve-heartbeat"))
+    return background
 
 
 async def _stop(
