@@ -407,6 +407,8 @@ READ_S = 3.0  # a customer reads the page and pastes the SMS this long after ope
 SHOWN = """() => {
   const box = document.querySelector('#check');
   const img = document.querySelector('#check img.ck-shot');
+  const done = document.querySelector('#done');
+  if (done && !done.hidden) return 'ended';  // the run ended without a check: said below
   if (!(!!box && !box.hidden && !!img && img.complete && img.naturalWidth > 0
     && img.getBoundingClientRect().width > 0)) return false;
   const c = document.createElement('canvas');
@@ -462,7 +464,10 @@ def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[flo
             began = time.perf_counter()
             print("click at", time.time()) if os.environ.get("BENCH_DEBUG") else None
             page.click("#verify")
-            page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
+            shown = page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
+            if shown.json_value() == "ended":
+                said = page.inner_text("#done")
+                raise SystemExit(f"the run ended before its check was shown: {said}")
             took.append(time.perf_counter() - began)
             if os.environ.get("BENCH_DEBUG"):
                 print("shown at", time.time())

@@ -8,8 +8,8 @@ Two kinds of figures:
   process, or aggregate with ``max`` rather than ``sum``.
 - **This process's own**, labelled ``process`` (the process's owner id in ``serve_runs.owner``;
   ``icpbot_process_info`` maps it to host and pid): time at the security check, time waiting for
-  the site's pacing, submissions, relayed clicks and drags, webhook attempts, and the process's
-  CPU and memory (``icpbot_process_*``). Sum them over processes.
+  the site's pacing, submissions, relayed clicks and drags, webhook attempts, warm pages held
+  open, and the process's CPU and memory (``icpbot_process_*``). Sum them over processes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -159,6 +159,12 @@ class ProcessMetrics:
             ["process", "result"],
             registry=reg,
         )
+        self.warm_pages = Gauge(
+            "icpbot_warm_pages",
+            "Warm pages this process holds open for customers' links (opening or opened)",
+            ["process"],
+            registry=reg,
+        )
         self.info = Gauge(
             "icpbot_process_info", "This serve process: 1", ["process", "host", "pid"],
             registry=reg,
@@ -186,6 +192,10 @@ class ProcessMetrics:
                 self.relayed.labels(self.process, kind, door)
         for result in ("delivered", "failed"):
             self.webhook_attempts.labels(self.process, result)
+
+    def count_warm(self, count: Callable[[], int]) -> None:
+        """Read this process's warm pages from ``count`` at each scrape."""
+        self.warm_pages.labels(self.process).set_function(count)
 
     def render(self) -> bytes:
         """The text exposition (blocking: the shared counts come from the database)."""

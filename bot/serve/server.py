@@ -200,6 +200,7 @@ async def _serve(config: ServeConfig, ready: Callable[[str], None], private: Pat
         store, service.sealer, options, launcher, changed=lambda: ctx.bump(), limits=limits
     )
     worker.warm = WarmPages(service, worker.slots, options, launcher.get, most_links=MAX_ATTEMPTS)
+    observe.METRICS.count_warm(worker.warm.count)
     ctx = Context(
         service,
         relay,

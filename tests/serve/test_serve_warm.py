@@ -22,6 +22,8 @@ from bot.mocksite import Filing, MockSite
 from bot.serve.customer import HOLD_S
 from tests.serve.conftest import Serve
 from tests.serve.people import database, pass_check, post_code
+from tests.serve.test_serve_health_metrics import one as sample
+from tests.serve.test_serve_health_metrics import samples
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +117,7 @@ def test_an_unused_warm_page_is_closed_after_its_time(
     assert customer.get(url).status_code == 200  # the customer opens the link (no script)
     assert site.wait_for_page_loads(1, timeout=60)
     _printed(one, r"a warm page was not used in time: closed")
+    assert sample(samples(one), "icpbot_warm_pages") == 0
     # Its page is gone: Verify opens the site's page again, and sends once.
     assert post_code(customer, url, BOB[2]).status_code == 202
     api = one.client()
@@ -135,6 +138,7 @@ def test_no_more_warm_pages_than_the_setting(serves: Callable[..., Serve], site:
     for _, url in links:  # three customers open their links; two pages may open
         assert customer.get(url).status_code == 200
     assert site.wait_for_page_loads(2, timeout=60)
+    assert sample(samples(one), "icpbot_warm_pages") == 2  # the third one was refused
     api = one.client()
     # The third link was refused a warm page when it was opened: its Verify loads the page.
     third_id, third_url = links[2]
