@@ -62,6 +62,7 @@ HOLD_S = 10.0
 #: of a fleet wakes nothing here); a change in this process answers at once
 LOOK_S = 0.5
 _HELD = frozenset({"queued", "running", "needs_person"})
+_WORKING = frozenset({"queued", "running"})
 
 
 #: A link that no longer serves, as its page says it: (status, title, what happened, what to do).
@@ -158,8 +159,9 @@ async def page(token: str, request: Request) -> Response:
 async def state(token: str, request: Request, wait: str | None = None) -> Response:
     """The page's state. ``wait``: the state the page shows while it waits for its check (a
     run queued, running, or at its check with no picture yet); the answer is then held until
-    it differs (at most :data:`HOLD_S`), so that the page learns of the check the moment this
-    process opens it, with one request at a time rather than a poll every 100 ms."""
+    the page would show something else (at most :data:`HOLD_S`; queued and running are the
+    same to it), so that the page learns of the check the moment this process opens it, with
+    one request at a time rather than a poll every 100 ms."""
     ctx = context(request)
     found = await _link(ctx, token, request)
     if isinstance(found, JSONResponse):
@@ -171,7 +173,7 @@ async def state(token: str, request: Request, wait: str | None = None) -> Respon
         changed = ctx.changed  # taken before looking: no change falls between look and wait
         out = await _state(ctx, found, row, tr)
         left = until - time.monotonic()
-        if wait not in _HELD or out["state"] != wait or "check" in out or left <= 0:
+        if wait not in _HELD or not _same(out["state"], wait) or "check" in out or left <= 0:
             return JSONResponse(out)
         waits = {asyncio.ensure_future(e.wait()) for e in (changed, ctx.stopping)}
         await asyncio.wait(waits, timeout=min(left, LOOK_S), return_when=asyncio.FIRST_COMPLETED)
@@ -187,6 +189,12 @@ async def state(token: str, request: Request, wait: str | None = None) -> Respon
             return JSONResponse(out)  # the page's next request says what happened
         found = again
         row = await asyncio.to_thread(ctx.store.run, found.run_id) if found.run_id else None
+
+
+def _same(state: str, shown: str) -> bool:
+    """Whether the page that shows ``shown`` would show ``state`` the same way: queued and
+    running are one "working…" to the customer (a run taken from the queue is no news)."""
+    return state == shown or {state, shown} <= _WORKING
 
 
 async def _state(

@@ -90,7 +90,7 @@
       if (d.status >= 400) { show('error', true); text('error', d.error || T.went_wrong); return; }
       $('sms').value = '';
       show('form', false); show('wait', true);
-      waiting = true; seen = '';
+      waiting = true; seen = 'queued';  // held at once: the answer comes when the check opens
       refresh();
     }).catch(function () { $('verify').disabled = false; offline(); });
   });
