@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -137,6 +138,12 @@ def test_a_runs_figures_after_its_check(serve: Serve, site: MockSite, tmp_path: 
         headers={"origin": serve.url.rstrip("/")},
     )  # fmt: skip
     assert handoff.status_code == 200, handoff.text
+    # The miss is judged by the page's own request, after the click: wait for the new picture,
+    # so that the first answer read is not the used-up one's (clicks on it would miss again).
+    deadline = time.monotonic() + 60
+    while site.captcha_answer()["uuid"] in (answer["uuid"], None):
+        assert time.monotonic() < deadline, "no new picture after the miss"
+        time.sleep(0.05)
     pass_check(api, site, run_id)
     serve.wait_run(api, run_id, lambda r: r["state"] == "done")
     found = samples(serve)
