@@ -80,7 +80,9 @@ def started_serve(
         raise SystemExit(f"icpbot serve did not start (exit {proc.wait()})")
     debug = os.environ.get("BENCH_DEBUG")
     threading.Thread(
-        target=lambda: [print(x, end="") for x in proc.stdout or [] if debug and "DBG" in x],
+        target=lambda: [
+            print(x, end="") for x in proc.stdout or [] if debug == "all" or (debug and "DBG" in x)
+        ],
         daemon=True,
     ).start()
     try:
@@ -402,24 +404,40 @@ def report(figs: Figures) -> None:
 # -- warm: Verify to the check's picture on the customer's page -----------------------------------
 
 READ_S = 3.0  # a customer reads the page and pastes the SMS this long after opening the link
-#: the picture shown, and a picture of the check, not of its box still loading (the mock's
-#: 加载中 face is one colour across the picture's upper part: a row there has more than 3)
+#: the picture shown, and a picture of the check, not of its box still loading: the mock's 加载中
+#: face is the box's title, instruction and one line of text (about 400 colours in all), a
+#: picture of the check thousands (a gradient, blobs, lines, five characters). A single row is
+#: no test: a row that no line or blob crosses is one colour in a real picture too. Counted once
+#: per picture (the page polls on every frame).
 SHOWN = """() => {
-  const box = document.querySelector('#check');
-  const img = document.querySelector('#check img.ck-shot');
   const done = document.querySelector('#done');
   if (done && !done.hidden) return 'ended';  // the run ended without a check: said below
+  const box = document.querySelector('#check');
+  const img = document.querySelector('#check img.ck-shot');
   if (!(!!box && !box.hidden && !!img && img.complete && img.naturalWidth > 0
     && img.getBoundingClientRect().width > 0)) return false;
+  if (window.__benchSrc === img.src) return window.__benchShown;
   const c = document.createElement('canvas');
   c.width = img.naturalWidth; c.height = img.naturalHeight;
   const g = c.getContext('2d');
   g.drawImage(img, 0, 0);
-  const row = g.getImageData(0, Math.round(img.naturalHeight * 0.35), c.width, 1).data;
+  const px = g.getImageData(0, 0, c.width, c.height).data;
   const colours = new Set();
-  for (let i = 0; i < row.length; i += 4) colours.add(row[i] << 16 | row[i + 1] << 8 | row[i + 2]);
-  return colours.size > 3;
+  for (let i = 0; i < px.length; i += 4) colours.add(px[i] << 16 | px[i + 1] << 8 | px[i + 2]);
+  window.__benchSrc = img.src;
+  window.__benchShown = colours.size > 1200;
+  return window.__benchShown;
 }"""
+
+
+#: what the customer's page shows (when no picture came)
+SEEN = """() => ({
+  shown: ['form', 'wait', 'check', 'done', 'offline', 'contact', 'used', 'error']
+    .filter((id) => { const e = document.getElementById(id); return e && !e.hidden; }),
+  img: (() => { const i = document.querySelector('#check img.ck-shot');
+    return i ? {src: i.src.slice(0, 30), complete: i.complete, w: i.naturalWidth} : null; })(),
+  widget: (document.querySelector('#check .ck') || {}).innerText,
+})"""
 
 
 #: BENCH_DEBUG: the page's last requests (start and end, epoch seconds: the serve process's
@@ -435,6 +453,7 @@ def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[flo
     """Seconds from Verify to the check's picture shown on the customer's page, per link: each
     link a new person, opened in a fresh browser context, Verify after :data:`READ_S`; the check
     is then passed by the mock's test-mode script, so that each run ends before the next."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from bot.page.browser import find_browser, launch_args
@@ -464,7 +483,13 @@ def verify_to_check(url: str, site: MockSite, runs: int, warm: bool) -> list[flo
             began = time.perf_counter()
             print("click at", time.time()) if os.environ.get("BENCH_DEBUG") else None
             page.click("#verify")
-            shown = page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
+            try:
+                shown = page.wait_for_function(SHOWN, polling="raf", timeout=60_000)
+            except PlaywrightTimeout:
+                raise SystemExit(
+                    f"no picture 60 s after Verify; the page: {page.evaluate(SEEN)}; "
+                    f"its last requests: {page.evaluate(TIMINGS)[-8:]}"
+                ) from None
             if shown.json_value() == "ended":
                 said = page.inner_text("#done")
                 raise SystemExit(f"the run ended before its check was shown: {said}")
