@@ -3,19 +3,16 @@ person can pass: a real Chromium on the mock, at the viewport ``icpbot serve`` g
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from playwright.async_api import Browser, FloatRect, Page, async_playwright, expect
+from playwright.async_api import Browser, FloatRect, Page, expect
 
 from bot import defaults
 from bot.handoff import CheckHandoff
 from bot.mocksite import MockSite
-from bot.page.browser import find_browser, launch_args
 from bot.page.memory import shed_memory
+from tests.handoff.test_handoff_relay import run_async
 
 pytestmark = pytest.mark.browser
 
@@ -30,25 +27,6 @@ MAKE_GARBAGE = f"""() => {{
   }}
 }}"""
 MB = 1024 * 1024
-
-
-def run_async(body: Callable[[Browser], Awaitable[None]]) -> None:
-    """``body`` with a fresh Chromium on a loop of its own thread (pytest-playwright's sync
-    fixtures keep a loop running on the main thread)."""
-    choice = find_browser()
-
-    async def main() -> None:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=choice.executable, args=launch_args()
-            )
-            try:
-                await body(browser)
-            finally:
-                await browser.close()
-
-    with ThreadPoolExecutor(1, thread_name_prefix="memory-test") as pool:
-        pool.submit(asyncio.run, main()).result()
 
 
 def inside(box: FloatRect | None, width: int, height: int) -> bool:
