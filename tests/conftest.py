@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def mock_site(icpbot_mock_site: MockSite) -> MockSite:
     """One mock (demo filings, control API on) for the whole session; prefer ``site``."""
     return icpbot_mock_site
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as in a terminal, also when the suite was started in the background: a
+    non-interactive shell starts a background job with SIGINT ignored, every process the tests
+    start inherits that, and a Python program started so never sees Ctrl-C (the tests that send
+    it to ``icpbot mock`` or a run would wait forever)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
