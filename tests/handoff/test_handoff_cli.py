@@ -130,6 +130,8 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
             pass
 
         # The right characters, in order, on the hand-off page's picture.
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url) if "/state" in r.url else None)
         for point in fresh["points"]:
             with page.expect_response(lambda r: r.url.endswith("/click")) as reply:
                 shot.click(position={"x": point["x"], "y": point["y"]})
@@ -147,6 +149,14 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
     # The run has ended: its link is dead (the invocation's hand-off server is gone).
     with pytest.raises(Exception, match=r"ECONNREFUSED|refused"):
         page.request.get(url, timeout=5000)
+    # The person's page goes on showing the outcome after its last state requests found no
+    # server: no request was answered "the link has expired" while the server stopped (that
+    # once hid a pass the page had not been shown yet).
+    while len(failed) < 3:
+        page.wait_for_event("requestfailed", timeout=15_000)
+    expect(page.locator(".ck-passed")).to_be_visible()
+    expect(page.locator(".ck-outcome")).to_contain_text("Your verification is complete")
+    expect(page.locator(".ck-gone")).to_be_hidden()
     for text in [stdout, *printed, (out / result["run_id"] / "run.log").read_text()]:
         for value in (MOBILE, CODE, ID6):
             assert value not in text
