@@ -38,8 +38,9 @@ __all__ = [
 
 #: how long a link shows the outcome after the run ended, before it answers 410
 ENDED_GRACE_S = 10.0
-#: a page that asked for the state this recently is open (it asks every second)
-WATCHING_S = 3.0
+#: a page that asked for the state this recently is open (it asks every second; a busy phone
+#: or machine can leave a few seconds between two requests)
+WATCHING_S = 10.0
 #: how long the end of an invocation waits for such a page to be told the outcome
 OUTCOME_WAIT_S = 5.0
 

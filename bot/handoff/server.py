@@ -181,12 +181,16 @@ class HandoffServer:
         server, task = self._server, self._task
         self._server = self._task = None
         self._base_url = None
-        for token in list(self._checks):
-            self.unregister(token)
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        await task
+        try:
+            if server is not None and task is not None:
+                # Requests already in flight (a page told the outcome) are answered with the
+                # check's real state; new ones find no listener. A link answered 410 while its
+                # page's last state request was still on its way hid an outcome just shown.
+                server.should_exit = True
+                await task
+        finally:
+            for token in list(self._checks):
+                self.unregister(token)
 
     def serve_at(self, base_url: str) -> None:
         """Links are made on ``base_url``: for :attr:`app` mounted in another server (``icpbot

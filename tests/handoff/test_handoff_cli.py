@@ -58,6 +58,17 @@ def _wait_for_file(folder: Path, pattern: str, timeout_s: float) -> Path:
     raise AssertionError(f"no {folder}/{pattern} within {timeout_s} s")
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """The run's process ended (killed if it still runs) and its pipes closed, also when the test
+    failed before ``communicate``: a leaked pipe fails a later test as a ResourceWarning."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
     site: MockSite, page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,6 +130,8 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
             pass
 
         # The right characters, in order, on the hand-off page's picture.
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url) if "/state" in r.url else None)
         for point in fresh["points"]:
             with page.expect_response(lambda r: r.url.endswith("/click")) as reply:
                 shot.click(position={"x": point["x"], "y": point["y"]})
@@ -127,8 +140,7 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         expect(page.locator(".ck-outcome")).to_contain_text("Your verification is complete")
         stdout, stderr = proc.communicate(timeout=90)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _reap(proc)
     printed.append(stderr)
     assert proc.returncode == 0, "".join(printed)[-3000:]
     assert len(site.submissions()) == 1
@@ -137,6 +149,14 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
     # The run has ended: its link is dead (the invocation's hand-off server is gone).
     with pytest.raises(Exception, match=r"ECONNREFUSED|refused"):
         page.request.get(url, timeout=5000)
+    # The person's page goes on showing the outcome after its last state requests found no
+    # server: no request was answered "the link has expired" while the server stopped (that
+    # once hid a pass the page had not been shown yet).
+    while len(failed) < 3:
+        page.wait_for_event("requestfailed", timeout=15_000)
+    expect(page.locator(".ck-passed")).to_be_visible()
+    expect(page.locator(".ck-outcome")).to_contain_text("Your verification is complete")
+    expect(page.locator(".ck-gone")).to_be_hidden()
     for text in [stdout, *printed, (out / result["run_id"] / "run.log").read_text()]:
         for value in (MOBILE, CODE, ID6):
             assert value not in text
@@ -184,12 +204,7 @@ def test_in_a_batch_each_waiting_run_has_its_own_link_and_holds_up_no_other(
         assert proc.poll() is None  # p0 and p1 still wait for their person
         proc.communicate(timeout=90)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):  # also when the test failed before communicate
-            if stream is not None:
-                stream.close()
+        _reap(proc)
     assert proc.returncode == 21  # nobody passed the two checks: captcha_required
     assert site.submissions() == []
 
@@ -251,12 +266,7 @@ def test_a_check_closed_by_its_x_ends_the_run_at_once_with_nothing_sent(
         # Far sooner than the 300 s the run would otherwise wait for the check.
         proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):  # also when the test failed before communicate
-            if stream is not None:
-                stream.close()
+        _reap(proc)
     assert proc.returncode == 21
     [result] = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
     assert (result["outcome"]["status"], result["outcome"]["submitted"]) == ("check_closed", "no")
