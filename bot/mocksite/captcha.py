@@ -315,6 +315,8 @@ class CaptchaStore:
         self._open: OrderedDict[str, Challenge] = OrderedDict()
         self._signs: OrderedDict[str, str] = OrderedDict()
         self._latest: Challenge | None = None
+        #: challenges a page has shown, ready for input (its test-mode script asked about them)
+        self._shown: OrderedDict[str, None] = OrderedDict()
         self._pass = False
         self._pass_every = False
         self._lock = threading.Lock()
@@ -323,6 +325,7 @@ class CaptchaStore:
         with self._lock:
             self._open.clear()
             self._signs.clear()
+            self._shown.clear()
             self._latest = None
             self._pass = False
             self._pass_every = False
@@ -384,6 +387,10 @@ class CaptchaStore:
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
             own = self._open.get(uuid) if uuid is not None else None
+            if own is not None:  # the page asks once its picture is painted and takes input
+                self._shown[own.uuid] = None
+                while len(self._shown) > _KEEP:
+                    self._shown.popitem(last=False)
             if own is not None and (self._pass_every or own is not latest):
                 return {"pass": self._pass_every, "uuid": own.uuid, "points": own.solution()}
             return {
@@ -403,20 +410,22 @@ class CaptchaStore:
     def answer(self) -> dict[str, Any]:
         """The latest still-open challenge's moves relative to the check box (CSS pixels).
 
-        ``{"uuid", "form", "points", "controls"}``: click: the points to click, in order;
-        slider: the drag's start (the handle) and end; ``controls``: where the box's own close
-        button (``close``, ×) and 换一张 (``refresh``) are. ``uuid`` None (and no points) when
-        no challenge is open.
+        ``{"uuid", "form", "points", "controls", "shown"}``: click: the points to click, in
+        order; slider: the drag's start (the handle) and end; ``controls``: where the box's own
+        close button (``close``, ×) and 换一张 (``refresh``) are; ``shown``: a page in test mode
+        has painted this picture and takes input (before that, its clicks are ignored, as a
+        person could not have seen it). ``uuid`` None (and no points) when no challenge is open.
         """
         with self._lock:
             latest = self._latest if self._latest and self._latest.uuid in self._open else None
             if latest is None:
-                return {"uuid": None, "form": None, "points": [], "controls": {}}
+                return {"uuid": None, "form": None, "points": [], "controls": {}, "shown": False}
             return {
                 "uuid": latest.uuid,
                 "form": latest.form,
                 "points": latest.answer(),
                 "controls": BOX_LAYOUT.controls(latest.form),
+                "shown": latest.uuid in self._shown,
             }
 
 

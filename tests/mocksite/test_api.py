@@ -303,6 +303,10 @@ def test_answer_is_relative_to_the_check_box(guarded: MockSite) -> None:
         for p in guarded.captcha_solution()
     ]
     assert guarded.captcha_answer() == answer
+    # Shown once a page (its test-mode script) names it: before, its clicks would be ignored.
+    assert answer["shown"] is False
+    control(guarded, "GET", f"captcha/pending/{params['uuid']}")
+    assert guarded.captcha_answer()["shown"] is True
 
 
 def test_clicks_in_wrong_order_fail(guarded: MockSite) -> None:

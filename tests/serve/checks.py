@@ -1,6 +1,10 @@
 """Passing the mock's click check through the API as a person would, for the operations tests:
-click the characters of the picture shown now; after a miss (a new picture), again. A check
-that is over (409: passed meanwhile) ends it; the run's state is asked first every time."""
+once the picture is shown, click its characters; after a miss (a new picture), again. A check
+that is over (409: passed meanwhile) ends it; the run's state is asked first every time.
+
+"Shown": the mock's page has painted the picture and takes clicks (it ignores them while the
+new picture loads, as a person would not click a picture not seen yet). Clicking as soon as the
+mock had made a new challenge lost clicks on a loaded machine, and every try then missed."""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ def pass_check(api: httpx.Client, site: MockSite, run_id: str, tries: int = 8) -
     for _ in range(tries):
         if _state(api, run_id) != "needs_person":
             return
-        answer: dict[str, Any] = site.captcha_answer()
+        answer = _shown(api, site, run_id)
+        if answer is None:
+            return
         for point in answer["points"]:
             if api.post(f"/api/runs/{run_id}/check/click", json=point).status_code == 409:
                 return  # over: passed with the clicks before
@@ -32,3 +38,16 @@ def pass_check(api: httpx.Client, site: MockSite, run_id: str, tries: int = 8) -
                 break
             time.sleep(0.05)
     raise AssertionError("the check was not passed")
+
+
+def _shown(api: httpx.Client, site: MockSite, run_id: str) -> dict[str, Any] | None:
+    """The challenge on the page once it is shown; None when the run moved on meanwhile."""
+    deadline = time.monotonic() + 30  # a loaded machine paints slowly
+    while time.monotonic() < deadline:
+        answer: dict[str, Any] = site.captcha_answer()
+        if answer["shown"] and answer["points"]:
+            return answer
+        if _state(api, run_id) != "needs_person":
+            return None
+        time.sleep(0.05)
+    raise AssertionError("the check's picture was never shown")
