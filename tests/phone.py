@@ -8,6 +8,7 @@ box's pixels) mapped to the screen the way a person's eye does: through the pict
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect
@@ -60,7 +61,11 @@ def scale(page: Page) -> float:
 def on_screen(
     page: Page, point: dict[str, float], dx: float = 0, dy: float = 0
 ) -> tuple[float, float]:
-    """Where the box's ``point`` is on the screen now (viewport CSS px), plus (dx, dy)."""
+    """Where the box's ``point`` is on the screen now (viewport CSS px), plus (dx, dy); once
+    the picture is loaded (the widget swaps in each new one as it comes)."""
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.ck-shot'); return i && i.naturalWidth > 0; }"
+    )
     box = picture(page).evaluate(
         "i => { const r = i.getBoundingClientRect();"
         " return [r.left, r.top, r.width / i.naturalWidth, r.height / i.naturalHeight]; }"
@@ -129,7 +134,7 @@ def pass_by_taps(page: Page, site: MockSite, done: Locator, path: str = "/click"
     """Tap the characters the mock asks for, in order, as a person on a phone; after a miss
     (the site may have been redrawing), look at the new picture and tap again."""
     for _ in range(3):
-        answer = site.captcha_answer()
+        answer = painted(site)
         assert answer["form"] == "click"
         with page.expect_response(lambda r: "/image" in r.url and r.status == 200):
             pass  # a picture of this arrangement (refreshed at least every 2 s)
@@ -144,9 +149,20 @@ def pass_by_taps(page: Page, site: MockSite, done: Locator, path: str = "/click"
     raise AssertionError("the check was not passed by taps")
 
 
+def painted(site: MockSite) -> dict[str, Any]:
+    """The mock's answer for the picture its page shows (a new one takes input once painted)."""
+    deadline = time.monotonic() + 30  # a loaded machine paints slowly
+    while time.monotonic() < deadline:
+        answer: dict[str, Any] = site.captcha_answer()
+        if answer["shown"]:
+            return answer
+        time.sleep(0.05)  # (the mock's state, not a page's: nothing to wait on)
+    raise AssertionError("the site's page never showed its check's picture")
+
+
 def slide_by_touch(page: Page, site: MockSite, path: str = "/drag") -> Any:
     """Drag the mock's slider by touch on the picture, from its handle to the gap."""
-    answer = site.captcha_answer()
+    answer = painted(site)
     assert answer["form"] == "slider"
     start, end = answer["points"]
     page.locator(".ck-stage").scroll_into_view_if_needed()
