@@ -293,9 +293,24 @@ class AfterClick:
         """The check's box has gone. A passed check sends at once; within
         ``CHECK_CLOSED_GRACE_S`` nothing left: it was closed (its ×, its own time limit), or the
         page refused by itself. The gate is closed with the outcome, so nothing leaves later."""
-        if await wait_for_event(self.sending.held_event, CHECK_CLOSED_GRACE_S):
-            return None
-        return await self._pre_send_problem() or verdicts.check_closed()
+        # A page that refused shows its toast as the box goes, for about as long as the grace:
+        # its words are read as it shows, or a slow look after the grace finds it gone.
+        toast = None
+        if "error_toast" in self.resolver.smap.elements:
+            toast = asyncio.ensure_future(readers.wait_toast(self.resolver, CHECK_CLOSED_GRACE_S))
+        try:
+            if await wait_for_event(self.sending.held_event, CHECK_CLOSED_GRACE_S):
+                return None
+            problem = await self._pre_send_problem()
+            if problem is None and toast is not None and toast.done() and not toast.cancelled():
+                said = toast.result()
+                problem = verdicts.site_message_before_send(said) if said else None
+            return problem or verdicts.check_closed()
+        finally:
+            if toast is not None and not toast.done():
+                toast.cancel()
+                with suppress(asyncio.CancelledError, PlaywrightError):
+                    await toast
 
     async def _until_sent_or(self, waiting: Awaitable[None]) -> None:
         """Wait for ``waiting`` (a slice of the page's own wait), or less when the request

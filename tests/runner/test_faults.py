@@ -4,6 +4,9 @@ mock's log is the proof of at-most-once)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from bot.mocksite import Filing, MockSite
@@ -199,3 +202,33 @@ def test_every_other_fault_ends_in_its_one_outcome(
     assert received == (0 if submitted == "no" else 1)  # never two
     assert result.submissions == received  # what icpbot reports is what the site saw
     assert (result.run_dir / "result.json").is_file()
+
+
+def test_a_toast_that_fades_within_the_grace_is_still_the_sites_word(
+    site: MockSite, run: Run, write_scenario: WriteScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that was open (the watch saw it) closes with the site's toast, which fades after
+    about 3 s, while the watch gives a passed check's request its grace before it looks at the
+    page. Under load the toast was gone by then and the run said "closed" without the site's
+    words; with a grace longer than the toast's life, that happens every time."""
+    monkeypatch.setattr("bot.page.watch.CHECK_CLOSED_GRACE_S", 5.0)
+    site.set_captcha(True)
+    path = write_scenario("verify", code="111111", extra="captcha: manual\n")
+    results: list[RunResult] = []
+    running = threading.Thread(
+        target=lambda: results.append(run(path, timeout_s=20.0, captcha_timeout_s=20.0))
+    )
+    running.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not site.captcha_answer()["shown"]:  # the check is open on the run's page
+            assert time.monotonic() < deadline, "the check never showed"
+            time.sleep(0.05)
+        site.set_fault("captcha", "envelope")  # its answer and its next picture: 系统繁忙
+        site.pass_captcha()
+    finally:
+        running.join(60)
+    [result] = results
+    assert pinned(result) == (Category.site_error, "site_message", "no")
+    assert result.outcome.site_message == BUSY
+    assert site.submissions() == []
