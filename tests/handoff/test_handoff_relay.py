@@ -66,10 +66,12 @@ class Check:
     url: str
 
 
-async def open_check(browser: Browser, site: MockSite, form: str) -> tuple[Page, Locator]:
+async def open_check(
+    browser: Browser, site: MockSite, form: str, viewport: tuple[int, int] = (1280, 800)
+) -> tuple[Page, Locator]:
     """The mock's page with its security check open after 提交, picture painted."""
     site.set_captcha(form)
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = await context.new_page()
     await page.goto(site.url + "#/Integrated/index")
     card = page.locator(".tab-card").first

@@ -12,11 +12,10 @@ from bot import defaults
 from bot.handoff import CheckHandoff
 from bot.mocksite import MockSite
 from bot.page.memory import shed_memory
-from tests.handoff.test_handoff_relay import run_async
+from tests.handoff.test_handoff_relay import open_check, run_async
 
 pytestmark = pytest.mark.browser
 
-DONE = ("13800000001", "100011", "111111")  # demo filing: verify -> 3
 DONE_TEXT = "您的短信核验已全部完成,该请求将提交管局审核。"
 GARBAGE_MB = 40
 #: about 40 MB of arrays of numbers (8 bytes each), held by the page until it lets them go
@@ -49,24 +48,11 @@ async def heap_used(page: Page) -> int:
 
 
 def test_a_page_at_its_check_gives_memory_back_and_is_still_passed(site: MockSite) -> None:
-    site.set_captcha("click")
-
     async def body(browser: Browser) -> None:
         width, height = defaults.SERVE_VIEWPORT
-        context = await browser.new_context(viewport={"width": width, "height": height})
-        page = await context.new_page()
-        await page.goto(site.url + "#/Integrated/index")
-        card = page.locator(".tab-card").first
-        mobile, cert, code = DONE
-        await card.get_by_placeholder("请输短信验证码", exact=True).fill(code)
-        await card.get_by_placeholder("请输入手机号", exact=True).fill(mobile)
-        await card.get_by_placeholder("请输入证件号码后6位", exact=True).fill(cert)
+        page, box = await open_check(browser, site, "click", defaults.SERVE_VIEWPORT)
         # the SMS block (what the evidence's screenshots show) lies inside the viewport
         assert inside(await page.locator(".con_right").bounding_box(), width, height)
-        await card.locator("button.Submission").click()
-        box = page.locator("#slidingPictures")
-        await expect(box).to_be_visible()
-        await expect(box.locator(".sp-loading")).to_be_hidden()
         handoff = CheckHandoff(
             page, box, run_name="memory", person="138****0001", deadline=time.monotonic() + 120
         )
@@ -91,7 +77,7 @@ def test_a_page_at_its_check_gives_memory_back_and_is_still_passed(site: MockSit
         await expect(page.locator(".tips span")).to_have_text(DONE_TEXT)
         assert len(site.submissions()) == 1
 
-        await context.close()
+        await page.context.close()
         assert not await shed_memory(page)  # a page gone: nothing to do, no error
 
     run_async(body)
