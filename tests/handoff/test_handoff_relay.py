@@ -338,3 +338,55 @@ def test_the_first_picture_is_the_one_taken_as_the_check_appeared(site: MockSite
             assert after != before
 
     run_async(body)
+
+
+def test_state_requests_released_together_as_the_server_stops_get_the_outcome_or_nothing(
+    site: MockSite,
+) -> None:
+    """Pages' state requests, twenty released together again and again while the run's hand-off
+    server stops (the end of a command-line run), five times: each is answered with the pass and
+    the outcome, or finds no server; none is told that the link has expired (a page told so
+    dropped a pass and an outcome it had not shown yet: the server once forgot its links before
+    it stopped listening, and answered 410 until it did)."""
+
+    async def body(browser: Browser) -> None:
+        async with handed_off(browser, site, "click") as check:
+            check.handoff.passed()
+            check.handoff.ended(OUTCOME)
+            answered: list[tuple[int, Any]] = []
+            async with httpx.AsyncClient(timeout=10) as client:
+                for _ in range(5):
+                    server = HandoffServer()
+                    await server.start()
+                    url = server.register(check.handoff)
+                    stopping = asyncio.create_task(server.stop())
+                    while True:  # until the server no longer listens
+                        batch = await _together(client, url + "/state", 20)
+                        answered += [a for a in batch if a is not None]
+                        if None in batch:
+                            break
+                    await stopping
+        assert answered, "no request was answered while a server stopped"
+        assert {status for status, _ in answered} == {200}, answered
+        for _, state in answered:
+            assert (state["state"], state["passed"], state["outcome"]) == ("ended", True, OUTCOME)
+
+    run_async(body)
+
+
+async def _together(client: httpx.AsyncClient, url: str, n: int) -> list[tuple[int, Any] | None]:
+    """``n`` GETs of ``url`` released at once: (status, JSON body) each, None when refused."""
+    go = asyncio.Event()
+
+    async def ask() -> tuple[int, Any] | None:
+        await go.wait()
+        try:
+            reply = await client.get(url)
+        except httpx.TransportError:
+            return None
+        return reply.status_code, reply.json() if reply.status_code == 200 else reply.text
+
+    asks = [asyncio.create_task(ask()) for _ in range(n)]
+    await asyncio.sleep(0)  # every request at the start line
+    go.set()
+    return await asyncio.gather(*asks)
