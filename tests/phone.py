@@ -8,13 +8,13 @@ box's pixels) mapped to the screen the way a person's eye does: through the pict
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.mocksite import MockSite
+from tests.answers import shown_answer
 
 #: an iPhone and a small Android phone
 PHONES = ("iPhone 13", "Galaxy S8")
@@ -151,13 +151,9 @@ def pass_by_taps(page: Page, site: MockSite, done: Locator, path: str = "/click"
 
 def painted(site: MockSite) -> dict[str, Any]:
     """The mock's answer for the picture its page shows (a new one takes input once painted)."""
-    deadline = time.monotonic() + 30  # a loaded machine paints slowly
-    while time.monotonic() < deadline:
-        answer: dict[str, Any] = site.captcha_answer()
-        if answer["shown"]:
-            return answer
-        time.sleep(0.05)  # (the mock's state, not a page's: nothing to wait on)
-    raise AssertionError("the site's page never showed its check's picture")
+    answer = shown_answer(site)
+    assert answer is not None
+    return answer
 
 
 def slide_by_touch(page: Page, site: MockSite, path: str = "/drag") -> Any:

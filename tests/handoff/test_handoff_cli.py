@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bot.mocksite import Filing, MockSite
+from tests.answers import shown_answer
 
 pytestmark = pytest.mark.browser
 
@@ -35,18 +35,6 @@ def _scenario(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-def _next_challenge(site: MockSite, old: str, timeout_s: float = 30.0) -> dict[str, Any]:
-    """The mock's new arrangement after a wrong click, once its page shows it (its control API,
-    polled: the site's own event happens in the run's browser, in another process)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        fresh = site.captcha_answer()
-        if fresh.get("uuid") and fresh["uuid"] != old and fresh["shown"]:
-            return fresh
-        time.sleep(0.05)
-    raise AssertionError("no new arrangement after the wrong click")
 
 
 #: what the hand-off page's widget is in (bot/handoff/static/check.js), for a failure's story
@@ -145,7 +133,10 @@ def test_a_person_elsewhere_passes_the_check_of_a_headless_run(
         )
         _relayed_click(page, shot, wrong[0], wrong[1], out)
         expect(page.locator(".ck-notice")).to_contain_text("Not right")
-        fresh = _next_challenge(site, answer["uuid"])
+        fresh = shown_answer(
+            site, other_than=answer["uuid"], what="no new arrangement after the wrong click"
+        )
+        assert fresh is not None
         assert site.submissions() == []
         # As a person would: look at the new picture (the page's next refresh) before clicking.
         with page.expect_response(lambda r: "/image" in r.url and r.status == 200):

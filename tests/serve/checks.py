@@ -9,11 +9,11 @@ mock had made a new challenge lost clicks on a loaded machine, and every try the
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 
 from bot.mocksite import MockSite
+from tests.answers import shown_answer
 
 
 def _state(api: httpx.Client, run_id: str) -> str:
@@ -24,7 +24,11 @@ def pass_check(api: httpx.Client, site: MockSite, run_id: str, tries: int = 8) -
     for _ in range(tries):
         if _state(api, run_id) != "needs_person":
             return
-        answer = _shown(api, site, run_id)
+        answer = shown_answer(
+            site,
+            unless=lambda: _state(api, run_id) != "needs_person",
+            what="the check's picture was never shown",
+        )
         if answer is None:
             return
         for point in answer["points"]:
@@ -38,16 +42,3 @@ def pass_check(api: httpx.Client, site: MockSite, run_id: str, tries: int = 8) -
                 break
             time.sleep(0.05)
     raise AssertionError("the check was not passed")
-
-
-def _shown(api: httpx.Client, site: MockSite, run_id: str) -> dict[str, Any] | None:
-    """The challenge on the page once it is shown; None when the run moved on meanwhile."""
-    deadline = time.monotonic() + 30  # a loaded machine paints slowly
-    while time.monotonic() < deadline:
-        answer: dict[str, Any] = site.captcha_answer()
-        if answer["shown"] and answer["points"]:
-            return answer
-        if _state(api, run_id) != "needs_person":
-            return None
-        time.sleep(0.05)
-    raise AssertionError("the check's picture was never shown")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from bot.safety.pgledger import PgLedger
 from bot.serve.health import Readiness, Verdict
 from bot.serve.metrics import ProcessMetrics
 from bot.serve.store import ServeStore
+from tests.answers import shown_answer
 from tests.safety.pgserver import PgServer, skip_reason
 from tests.serve.checks import pass_check
 from tests.serve.conftest import TOKEN, Serve, start_serve
@@ -140,10 +140,9 @@ def test_a_runs_figures_after_its_check(serve: Serve, site: MockSite, tmp_path: 
     assert handoff.status_code == 200, handoff.text
     # The miss is judged by the page's own request, after the click: wait for the new picture,
     # so that the first answer read is not the used-up one's (clicks on it would miss again).
-    deadline = time.monotonic() + 60
-    while site.captcha_answer()["uuid"] in (answer["uuid"], None):
-        assert time.monotonic() < deadline, "no new picture after the miss"
-        time.sleep(0.05)
+    shown_answer(
+        site, other_than=answer["uuid"], timeout_s=60, what="no new picture after the miss"
+    )
     pass_check(api, site, run_id)
     serve.wait_run(api, run_id, lambda r: r["state"] == "done")
     found = samples(serve)
